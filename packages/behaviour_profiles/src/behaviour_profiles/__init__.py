@@ -1,0 +1,1 @@
+"""Behaviour Profiles: snapshot, store and compare Temporal DSQL behaviour."""

@@ -1,0 +1,112 @@
+"""The FastAPI router mounted at ``/profiles``.
+
+Its collaborators come from ``request.app.state`` through small dependencies: ``profile_services``
+(a :class:`~behaviour_profiles.service.ProfileServices`, or ``None`` when storage is not configured)
+and ``clock`` (a callable returning an aware ``datetime``). Handlers raise errors of our tree; the host
+maps them to HTTP in one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from behaviour_profiles import service
+from behaviour_profiles.errors import NotConfigured
+from behaviour_profiles.models import (
+    BehaviourProfile,
+    CompareRequest,
+    ProfileComparison,
+    ProfileCreate,
+    ProfileMetadata,
+)
+from behaviour_profiles.service import ProfileServices
+from behaviour_profiles.storage import ProfileFilter
+
+NOT_CONFIGURED = (
+    "Profile storage not configured: set COPILOT_PROFILE_S3_BUCKET, PROMETHEUS_ENDPOINT and "
+    "COPILOT_DSQL_ENDPOINT, then restart the Copilot API"
+)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def get_services(request: Request) -> ProfileServices:
+    services: ProfileServices | None = getattr(request.app.state, "profile_services", None)
+    if services is None:
+        raise NotConfigured(NOT_CONFIGURED)
+    return services
+
+
+def get_clock(request: Request) -> Callable[[], datetime]:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock
+
+
+def get_profile_id(profile_id: str) -> UUID:
+    """Parse the path's id first, so that a malformed id never reaches storage (nor needs it)."""
+    return service.parse_profile_id(profile_id)
+
+
+ProfileId = Annotated[UUID, Depends(get_profile_id)]
+Services = Annotated[ProfileServices, Depends(get_services)]
+Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
+
+router = APIRouter(tags=["profiles"])
+
+
+@router.post("", status_code=201, summary="Create a profile from a time range (max 24 hours)")
+@router.post("/", status_code=201, include_in_schema=False)
+async def create_profile(body: ProfileCreate, services: Services, clock: Clock, response: Response) -> ProfileMetadata:
+    meta = await service.create_profile(services, body, now=clock())
+    response.headers["Location"] = f"/profiles/{meta.id}"
+    return meta
+
+
+@router.get("", summary="List profiles, newest first")
+@router.get("/", include_in_schema=False)
+async def list_profiles(
+    request: Request,
+    response: Response,
+    services: Services,
+    cluster: Annotated[str | None, Query(max_length=200, description="Cluster id")] = None,
+    namespace: Annotated[str | None, Query(max_length=200)] = None,
+    label: Annotated[str | None, Query(max_length=200)] = None,
+    task_queue: Annotated[str | None, Query(max_length=200)] = None,
+    start: Annotated[
+        datetime | None, Query(description="Only profiles whose window ends at or after this instant")
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(description="Only profiles whose window starts at or before this instant")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's next link")] = None,
+) -> list[ProfileMetadata]:
+    filters = ProfileFilter(
+        cluster_id=cluster, namespace=namespace, label=label, task_queue=task_queue, window_from=start, window_to=end
+    )
+    page, next_cursor = await services.store.list(filters, limit=limit, cursor=cursor)
+    if next_cursor:
+        next_url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+        response.headers["X-Next-Cursor"] = next_cursor
+    return page
+
+
+@router.post("/compare", summary="Compare two profiles")
+async def compare_profiles(body: CompareRequest, services: Services) -> ProfileComparison:
+    return await service.compare(services, body)
+
+
+@router.get("/{profile_id}", summary="Retrieve a full profile")
+async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourProfile:
+    return await services.store.get(profile_id)
+
+
+@router.post("/{profile_id}/baseline", summary="Designate a profile as the baseline of its cluster and namespace")
+async def designate_baseline(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
+    return await services.store.designate_baseline(profile_id, now=clock())

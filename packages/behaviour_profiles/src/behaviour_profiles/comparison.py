@@ -1,0 +1,670 @@
+"""Judging one profile against another: telemetry, configuration and version diffs, and a verdict.
+
+Everything here is pure: models in, models out; no I/O, clocks or environment. A metric's meaning
+(which way is better, its threshold class, unit and noise floor) comes from its catalogue entry only.
+``docs/comparison.md`` states the rules in plain language.
+
+Usage::
+
+    comparison = compare_profiles(healthy, failing, CompareOptions())
+    comparison.verdict, comparison.summary
+
+Drift detection reuses the parts that do not need whole profiles: :func:`judge_metric`,
+:func:`judge_telemetry`, :func:`order_diffs`, :func:`filter_diffs` and :func:`verdict_and_summary`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from behaviour_profiles.catalogue import (
+    BY_KEY,
+    CATALOGUE,
+    MATCHING_KEYS,
+    PERSISTENCE_KEYS,
+    POOL_KEYS,
+    RESERVOIR_KEYS,
+    WORKER_KEYS,
+    MetricSpec,
+)
+from behaviour_profiles.models import (
+    BehaviourProfile,
+    Better,
+    ChangeKind,
+    CompareOptions,
+    ConfigDiff,
+    ConfigSnapshot,
+    Direction,
+    Evidence,
+    MetricStatus,
+    MetricSummary,
+    ProfileComparison,
+    Severity,
+    Statistic,
+    StatsView,
+    TelemetryDiff,
+    ThresholdClass,
+    Verdict,
+    VersionDiff,
+    VersionIdentity,
+)
+from behaviour_profiles.stats import InsufficientData, MannWhitneyResult, compare_samples
+
+__all__ = [
+    "CONFIG_PARTS",
+    "REDACTED",
+    "VERSION_COMPONENTS",
+    "classify_config_key",
+    "compare_profiles",
+    "config_diffs",
+    "config_notes",
+    "describe_change",
+    "filter_diffs",
+    "flatten_config_part",
+    "format_pct",
+    "format_value",
+    "judge_metric",
+    "judge_telemetry",
+    "order_diffs",
+    "verdict_and_summary",
+    "version_diffs",
+    "window_length_note",
+]
+
+CONFIG_PARTS: tuple[str, ...] = ("dynamic_config", "environment", "worker_options", "dsql_plugin")
+"""The parts of a ConfigSnapshot that are diffed, in the order their diffs are listed."""
+
+VERSION_COMPONENTS: tuple[str, ...] = ("temporal_server_version", "dsql_plugin_version", "worker_code_sha")
+
+WINDOW_LENGTH_TOLERANCE = 0.10
+"""Windows whose lengths differ by more than this share of the shorter one get a note."""
+
+SUMMARY_TOP = 3
+"""How many regressions the summary sentence names."""
+
+REDACTED = "<redacted>"
+"""How a redacted value is shown in a diff: its fingerprint is never shown."""
+
+_REDACTED_RE = re.compile(r"<redacted(?::([0-9a-f]+))?>")
+
+# First match wins: a key listed in several tuples gets its most specific classification.
+_CLASSIFICATIONS: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (label, frozenset(k.lower() for k in keys))
+    for label, keys in (
+        ("sql_pool", POOL_KEYS),
+        ("dsql_reservoir", RESERVOIR_KEYS),
+        ("persistence", PERSISTENCE_KEYS),
+        ("matching", MATCHING_KEYS),
+        ("worker", WORKER_KEYS),
+    )
+)
+
+_SEVERITY_RANK: Mapping[Severity, int] = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def _format_number(value: float) -> str:
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def format_value(value: float, unit: str) -> str:
+    """A value with its catalogue unit, for sentences: ``2.1/s``, ``50.7 ms``, ``0.85``."""
+    number = _format_number(value)
+    if unit == "1/s":
+        return f"{number}/s"
+    if unit in ("ratio", ""):
+        return number
+    return f"{number} {unit}"
+
+
+def format_pct(pct: float) -> str:
+    """A signed percentage: ``+312 %``, ``-4.5 %``."""
+    return f"{pct:+.0f} %" if abs(pct) >= 10 else f"{pct:+.1f} %"
+
+
+def _format_p(p_value: float) -> str:
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+def _format_duration(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{secs} s" if secs else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+# --- one metric --------------------------------------------------------------------------------
+
+
+def _view(summary: MetricSummary | None) -> StatsView | None:
+    if summary is None:
+        return None
+    return StatsView(
+        min=summary.min,
+        max=summary.max,
+        mean=summary.mean,
+        p50=summary.p50,
+        p95=summary.p95,
+        p99=summary.p99,
+        sample_count=summary.sample_count,
+    )
+
+
+def _missing(summary: MetricSummary | None, stat: Statistic) -> str | None:
+    """Why a side has no usable value, or None when it has one."""
+    if summary is None:
+        return "not collected"
+    if summary.status is MetricStatus.NO_DATA:
+        return summary.reason or "no samples"
+    value = summary.statistic(stat)
+    if value is None:
+        return f"no {stat.value} value"
+    if not math.isfinite(value):
+        return f"{stat.value} is not a finite number"
+    return None
+
+
+def _value(summary: MetricSummary | None, stat: Statistic) -> float | None:
+    if summary is None or _missing(summary, stat) is not None:
+        return None
+    return summary.statistic(stat)
+
+
+def _direction(better: Better, rising: bool) -> Direction:
+    if better is Better.NEUTRAL:
+        return Direction.CHANGED
+    if (better is Better.HIGHER) == rising:
+        return Direction.IMPROVED
+    return Direction.REGRESSED
+
+
+def _better_phrase(better: Better) -> str:
+    if better is Better.HIGHER:
+        return "higher is better"
+    if better is Better.LOWER:
+        return "lower is better"
+    return "a neutral metric: a change, not a regression"
+
+
+def _evidence(
+    old: MetricSummary, new: MetricSummary, options: CompareOptions
+) -> tuple[Evidence | None, InsufficientData | None]:
+    outcome = compare_samples([v for _, v in old.series], [v for _, v in new.series])
+    if isinstance(outcome, InsufficientData):
+        return None, outcome
+    return _to_evidence(outcome, options.significance_level), None
+
+
+def _to_evidence(result: MannWhitneyResult, alpha: float) -> Evidence:
+    return Evidence(
+        n_old=result.n_old,
+        n_new=result.n_new,
+        u_statistic=result.u_statistic,
+        p_value=result.p_value,
+        effect_size=result.effect_size,
+        significant=result.p_value < alpha,
+    )
+
+
+def judge_metric(
+    spec: MetricSpec,
+    old: MetricSummary | None,
+    new: MetricSummary | None,
+    options: CompareOptions,
+) -> TelemetryDiff:
+    """Judge one catalogue metric, old side against new side.
+
+    ``None`` or ``status == "no_data"`` on either side gives ``direction == "no_data"`` (a warning
+    for key metrics). Otherwise the chosen statistic is compared: both sides under the noise floor
+    is unchanged; none on the old side and activity on the new side is an absolute change without a
+    percentage; otherwise the percent change is held against the class threshold, and a change beyond
+    it that the Mann-Whitney test does not find significant is reported at severity info and not
+    counted toward the verdict.
+    """
+    stat = options.statistic
+    threshold = options.threshold_for(spec.threshold_class)
+    old_value, new_value = _value(old, stat), _value(new, stat)
+
+    def diff(
+        direction: Direction,
+        severity: Severity,
+        change_pct: float | None,
+        beyond: bool,
+        counts: bool,
+        evidence: Evidence | None,
+        reason: str,
+    ) -> TelemetryDiff:
+        return TelemetryDiff(
+            metric=spec.key,
+            title=spec.title,
+            category=spec.category,
+            unit=spec.unit,
+            better=spec.better,
+            threshold_class=spec.threshold_class,
+            statistic=stat,
+            direction=direction,
+            severity=severity,
+            old_value=old_value,
+            new_value=new_value,
+            change_pct=change_pct,
+            threshold_pct=threshold,
+            beyond_threshold=beyond,
+            counts_toward_verdict=counts,
+            key_metric=spec.key_metric,
+            old=_view(old),
+            new=_view(new),
+            evidence=evidence,
+            reason=reason,
+        )
+
+    if old is None or new is None or old_value is None or new_value is None:
+        why_old, why_new = _missing(old, stat), _missing(new, stat)
+        if why_old is not None and why_new is not None:
+            reason = f"no data on either side (old: {why_old}; new: {why_new})"
+        elif why_old is not None:
+            reason = f"no data on the old side ({why_old})"
+        else:
+            reason = f"no data on the new side ({why_new})"
+        if spec.key_metric:
+            reason += "; a key metric, so the comparison cannot pass"
+        severity = Severity.WARNING if spec.key_metric else Severity.INFO
+        return diff(Direction.NO_DATA, severity, None, False, spec.key_metric, None, reason)
+
+    floor = spec.noise_floor
+    old_quiet, new_quiet = abs(old_value) <= floor, abs(new_value) <= floor
+    floor_text = format_value(floor, spec.unit)
+    if old_quiet and new_quiet:
+        reason = f"{stat.value} under the noise floor ({floor_text}) on both sides"
+        return diff(Direction.UNCHANGED, Severity.INFO, None, False, False, None, reason)
+
+    evidence, insufficient = _evidence(old, new, options)
+    change_pct: float | None
+    if old_quiet:
+        # no activity before: a percentage would be meaningless, so the absolute value is judged
+        change_pct = None
+        beyond = True
+        severity = Severity.CRITICAL if spec.threshold_class is ThresholdClass.ERROR else Severity.WARNING
+        direction = _direction(spec.better, rising=new_value > old_value)
+        start = "none" if old_value == 0 else f"none ({format_value(old_value, spec.unit)}, under the noise floor)"
+        judged = "critical for an error metric" if severity is Severity.CRITICAL else "a warning"
+        reason = (
+            f"{stat.value} went from {start} to {format_value(new_value, spec.unit)} "
+            f"(from none there is no percentage: {judged}); {_better_phrase(spec.better)}"
+        )
+    else:
+        change_pct = (new_value - old_value) / abs(old_value) * 100.0
+        magnitude = abs(change_pct)
+        beyond = magnitude > threshold
+        verb = "rose" if change_pct > 0 else "fell" if change_pct < 0 else "held"
+        reason = (
+            f"{stat.value} {verb} from {format_value(old_value, spec.unit)} to "
+            f"{format_value(new_value, spec.unit)} ({format_pct(change_pct)})"
+        )
+        limit = f"{threshold:g} % {spec.threshold_class.value} threshold"
+        if not beyond:
+            severity, direction = Severity.INFO, Direction.UNCHANGED
+            reason += f", within the {limit}"
+        else:
+            critical = magnitude > 2 * threshold
+            severity = Severity.CRITICAL if critical else Severity.WARNING
+            direction = _direction(spec.better, rising=change_pct > 0)
+            reason += f", beyond {'twice ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
+
+    counts = beyond
+    if beyond and evidence is not None and not evidence.significant:
+        severity, counts = Severity.INFO, False
+        reason += (
+            f"; not statistically significant (p = {_format_p(evidence.p_value)}, "
+            f"level {options.significance_level:g}), so not counted"
+        )
+    elif beyond and insufficient is not None:
+        reason += f"; {insufficient.reason}, so judged on the threshold alone"
+    return diff(direction, severity, change_pct, beyond, counts, evidence, reason)
+
+
+def judge_telemetry(
+    old: Mapping[str, MetricSummary],
+    new: Mapping[str, MetricSummary],
+    options: CompareOptions,
+    catalogue: Iterable[MetricSpec] = CATALOGUE,
+) -> list[TelemetryDiff]:
+    """Judge every catalogue metric (a metric missing from a side is no data), in :func:`order_diffs` order.
+
+    Keys that are not in the catalogue are not judged: nothing here guesses a metric's meaning. An
+    absent counter read as zero is the collector's business (``absent_is_zero``), not this one's.
+    """
+    return order_diffs([judge_metric(spec, old.get(spec.key), new.get(spec.key), options) for spec in catalogue])
+
+
+# --- ordering, selection, verdict --------------------------------------------------------------
+
+
+def _size(diff: TelemetryDiff) -> float:
+    if diff.change_pct is not None:
+        return abs(diff.change_pct)
+    if diff.direction is Direction.UNCHANGED:
+        return 0.0
+    # an absolute change (from none) or no data: larger than any percentage
+    return math.inf
+
+
+def order_diffs(diffs: Iterable[TelemetryDiff]) -> list[TelemetryDiff]:
+    """Severity (critical, warning, info), regressions first, larger changes first, then metric key."""
+    return sorted(
+        diffs,
+        key=lambda d: (
+            _SEVERITY_RANK[d.severity],
+            0 if d.direction is Direction.REGRESSED else 1,
+            -_size(d),
+            d.metric,
+        ),
+    )
+
+
+def filter_diffs(diffs: Iterable[TelemetryDiff], include_all: bool = False) -> list[TelemetryDiff]:
+    """Keep changes beyond their threshold (significant or not) and no data; everything if ``include_all``."""
+    return [d for d in diffs if include_all or d.beyond_threshold or d.direction is Direction.NO_DATA]
+
+
+def describe_change(diff: TelemetryDiff) -> str:
+    """``persistence_latency_p99 +312 %`` or ``occ_conflicts_per_sec from none to 2.1/s``."""
+    if diff.change_pct is not None:
+        return f"{diff.metric} {format_pct(diff.change_pct)}"
+    if diff.direction is Direction.NO_DATA:
+        return f"{diff.metric} no data"
+    if diff.beyond_threshold and diff.new_value is not None:
+        return f"{diff.metric} from none to {format_value(diff.new_value, diff.unit)}"
+    return f"{diff.metric} unchanged"
+
+
+def _name_list(items: Sequence[str], top: int = SUMMARY_TOP) -> str:
+    shown = ", ".join(items[:top])
+    more = len(items) - top
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def verdict_and_summary(diffs: Iterable[TelemetryDiff]) -> tuple[Verdict, str]:
+    """The verdict over all judged diffs, and one plain sentence naming it and the top regressions.
+
+    fail: a counted critical regression; else inconclusive: a key metric without data on a side;
+    else warn: a counted (warning) regression; else pass. Give this every diff, not a filtered list.
+    """
+    ordered = order_diffs(diffs)
+    regressions = [d for d in ordered if d.direction is Direction.REGRESSED and d.counts_toward_verdict]
+    missing = [d.metric for d in ordered if d.direction is Direction.NO_DATA and d.key_metric]
+    uncounted = sum(1 for d in ordered if d.beyond_threshold and not d.counts_toward_verdict)
+
+    if any(d.severity is Severity.CRITICAL for d in regressions):
+        verdict = Verdict.FAIL
+    elif missing:
+        verdict = Verdict.INCONCLUSIVE
+    elif regressions:
+        verdict = Verdict.WARN
+    else:
+        verdict = Verdict.PASS
+
+    regressed = ""
+    if regressions:
+        regressed = (
+            f"{_plural(len(regressions), 'metric')} regressed beyond threshold: "
+            f"{_name_list([describe_change(d) for d in regressions])}"
+        )
+    no_data = f"no data for key {'metric' if len(missing) == 1 else 'metrics'} {_name_list(missing)}"
+    if verdict is Verdict.FAIL:
+        sentence = f"Fail: {regressed}" + (f"; {no_data}" if missing else "")
+    elif verdict is Verdict.WARN:
+        sentence = f"Warn: {regressed}"
+    elif verdict is Verdict.INCONCLUSIVE:
+        rest = regressed if regressions else "nothing with data regressed beyond its threshold"
+        sentence = f"Inconclusive: {no_data}; {rest}"
+    else:
+        improved = sum(1 for d in ordered if d.direction is Direction.IMPROVED and d.counts_toward_verdict)
+        sentence = "Pass: no metric regressed beyond its threshold"
+        if improved:
+            sentence += f", {_plural(improved, 'metric')} improved"
+    if uncounted:
+        sentence += f" ({_plural(uncounted, 'change')} beyond threshold not statistically significant, not counted)"
+    return verdict, sentence + "."
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def _constraint_suffix(constraints: Mapping[Any, Any]) -> str:
+    if not constraints:
+        return ""
+    pairs = sorted((str(k), v) for k, v in constraints.items())
+    return "[" + ",".join(f"{k}={v}" for k, v in pairs) + "]"
+
+
+def _dynamic_entries(value: Any) -> list[tuple[str, Any]] | None:
+    """``[(constraint suffix, value)]`` for Temporal's ``[{value, constraints}]``, or None if not that shape."""
+    if not isinstance(value, list) or not value:
+        return None
+    entries: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for item in value:
+        if not isinstance(item, Mapping) or "value" not in item:
+            return None
+        constraints = item.get("constraints") or {}
+        if not isinstance(constraints, Mapping):
+            return None
+        suffix = _constraint_suffix(constraints)
+        if suffix in seen:
+            continue  # Temporal uses the first entry whose constraints match
+        seen.add(suffix)
+        entries.append((suffix, item["value"]))
+    return entries
+
+
+def _flatten_nested(prefix: str, data: Mapping[Any, Any], out: dict[str, Any]) -> None:
+    for name, value in data.items():
+        key = f"{prefix}.{name}"
+        if isinstance(value, Mapping) and value:
+            _flatten_nested(key, value, out)
+        else:
+            out[key] = value
+
+
+def flatten_config_part(part: str, data: Mapping[Any, Any]) -> dict[str, Any]:
+    """Flatten one snapshot part into ``{part}.{key}`` -> value.
+
+    Dynamic config entries become one key per constraint set, e.g.
+    ``dynamic_config.history.persistenceMaxQPS`` and
+    ``dynamic_config.matching.numTaskqueueReadPartitions[namespace=default,taskQueueName=orders]``;
+    other parts flatten nested mappings with dots. Lists are compared whole.
+    """
+    out: dict[str, Any] = {}
+    if part != "dynamic_config":
+        _flatten_nested(part, data, out)
+        return out
+    for name, value in data.items():
+        key = f"{part}.{name}"
+        entries = _dynamic_entries(value)
+        if entries is None:
+            out[key] = value
+            continue
+        for suffix, entry_value in entries:
+            out[key + suffix] = entry_value
+    return out
+
+
+def classify_config_key(name: str) -> str | None:
+    """``sql_pool``, ``dsql_reservoir``, ``persistence``, ``matching``, ``worker`` or None.
+
+    ``name`` is the key within its part (no part prefix, no constraint suffix); its last dotted
+    segment is tried too, so nested worker options are found.
+    """
+    candidates = (name.lower(), name.rsplit(".", 1)[-1].lower())
+    for label, keys in _CLASSIFICATIONS:
+        if any(c in keys for c in candidates):
+            return label
+    return None
+
+
+def _redacted(value: Any) -> re.Match[str] | None:
+    return _REDACTED_RE.fullmatch(value) if isinstance(value, str) else None
+
+
+def _mask(value: Any) -> Any:
+    """The value as shown: every redacted string loses its fingerprint."""
+    if _redacted(value):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
+def _same(old: Any, new: Any) -> bool:
+    old_secret, new_secret = _redacted(old), _redacted(new)
+    if old_secret and new_secret:
+        old_print, new_print = old_secret.group(1), new_secret.group(1)
+        # without a fingerprint on both sides a change cannot be seen, so none is claimed
+        return old_print is None or new_print is None or old_print == new_print
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple):
+        return len(old) == len(new) and all(_same(o, n) for o, n in zip(old, new, strict=True))
+    same: bool = old == new
+    return same
+
+
+def _part_name(part: str, key: str) -> str:
+    name = key[len(part) + 1 :]
+    return name.split("[", 1)[0] if part == "dynamic_config" else name
+
+
+def config_diffs(a: ConfigSnapshot, b: ConfigSnapshot) -> list[ConfigDiff]:
+    """Added, removed and changed keys of every part collected on both sides, by part then key.
+
+    Redacted values are compared by fingerprint and always shown as ``<redacted>``.
+    """
+    diffs: list[ConfigDiff] = []
+    for part in CONFIG_PARTS:
+        old_part: Mapping[Any, Any] | None = getattr(a, part)
+        new_part: Mapping[Any, Any] | None = getattr(b, part)
+        if old_part is None or new_part is None:
+            continue
+        old_flat, new_flat = flatten_config_part(part, old_part), flatten_config_part(part, new_part)
+        for key in sorted(old_flat.keys() | new_flat.keys()):
+            if key not in new_flat:
+                change, old_value, new_value = ChangeKind.REMOVED, old_flat[key], None
+            elif key not in old_flat:
+                change, old_value, new_value = ChangeKind.ADDED, None, new_flat[key]
+            elif _same(old_flat[key], new_flat[key]):
+                continue
+            else:
+                change, old_value, new_value = ChangeKind.CHANGED, old_flat[key], new_flat[key]
+            diffs.append(
+                ConfigDiff(
+                    key=key,
+                    part=part,
+                    change=change,
+                    old_value=_mask(old_value),
+                    new_value=_mask(new_value),
+                    classification=classify_config_key(_part_name(part, key)),
+                )
+            )
+    return diffs
+
+
+def config_notes(a: ConfigSnapshot, b: ConfigSnapshot) -> list[str]:
+    """One note per part that was not collected on a side, since its keys were not compared."""
+    notes: list[str] = []
+    for part in CONFIG_PARTS:
+        missing = [side for side, snap in (("A", a), ("B", b)) if getattr(snap, part) is None]
+        if not missing:
+            continue
+        where = "either profile" if len(missing) == 2 else f"profile {missing[0]}"
+        notes.append(f"{part} was not collected for {where}, so its keys were not compared")
+    return notes
+
+
+# --- versions and profiles ---------------------------------------------------------------------
+
+
+def version_diffs(a: VersionIdentity, b: VersionIdentity) -> list[VersionDiff]:
+    """The components whose versions differ, with the actual old and new strings (None when unknown)."""
+    diffs: list[VersionDiff] = []
+    for component in VERSION_COMPONENTS:
+        old: str | None = getattr(a, component)
+        new: str | None = getattr(b, component)
+        if old != new:
+            diffs.append(VersionDiff(component=component, old_version=old, new_version=new))
+    return diffs
+
+
+def window_length_note(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> str | None:
+    """A note when the windows' lengths differ by more than 10 % of the shorter one."""
+    a_len, b_len = a_end - a_start, b_end - b_start
+    shorter = min(a_len, b_len)
+    if abs(a_len - b_len) <= shorter * WINDOW_LENGTH_TOLERANCE:
+        return None
+    return (
+        f"The windows differ in length (A {_format_duration(a_len)}, B {_format_duration(b_len)}): "
+        "rates are per second and percentiles are over each whole window, so values compare fairly, "
+        "but a longer window smooths out short bursts"
+    )
+
+
+def _scope_notes(a: BehaviourProfile, b: BehaviourProfile) -> list[str]:
+    notes: list[str] = []
+    for field, label in (("cluster_id", "clusters"), ("namespace", "namespaces"), ("task_queue", "task queues")):
+        old, new = getattr(a, field), getattr(b, field)
+        if old != new:
+            notes.append(f"The profiles cover different {label} (A {old or 'all'}, B {new or 'all'})")
+    return notes
+
+
+def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareOptions) -> ProfileComparison:
+    """Compare profile ``a`` (old) with profile ``b`` (new).
+
+    The verdict and summary are judged over every metric; ``telemetry_diffs`` holds those beyond
+    their threshold and those without data, or all of them with ``options.include_all``.
+    """
+    judged = judge_telemetry(a.telemetry.metrics, b.telemetry.metrics, options)
+    verdict, summary = verdict_and_summary(judged)
+
+    notes = _scope_notes(a, b)
+    window = window_length_note(a.time_window_start, a.time_window_end, b.time_window_start, b.time_window_end)
+    if window is not None:
+        notes.append(window)
+    unknown = sorted((a.telemetry.metrics.keys() | b.telemetry.metrics.keys()) - BY_KEY.keys())
+    if unknown:
+        notes.append(f"Metrics not in the catalogue were not judged: {', '.join(unknown)}")
+    notes.extend(config_notes(a.config, b.config))
+
+    return ProfileComparison(
+        profile_a_id=str(a.id),
+        profile_b_id=str(b.id),
+        statistic=options.statistic,
+        thresholds_pct={cls: options.threshold_for(cls) for cls in ThresholdClass},
+        config_diffs=config_diffs(a.config, b.config),
+        telemetry_diffs=filter_diffs(judged, options.include_all),
+        version_diffs=version_diffs(a.versions, b.versions),
+        verdict=verdict,
+        summary=summary,
+        notes=notes,
+    )

@@ -1,0 +1,420 @@
+"""Split storage: the full profile document in S3, the metadata index in DSQL (PostgreSQL protocol).
+
+S3 is the source of truth; the index can be rebuilt from it. The SQL is what Aurora DSQL accepts:
+application-generated UUID keys, no foreign keys, triggers, JSON columns, TRUNCATE or temp tables, one
+DDL statement per transaction, ``CREATE INDEX ASYNC`` on DSQL. DSQL's optimistic concurrency answers
+SQLSTATE 40001 on conflict; every index transaction is retried with jittered exponential backoff.
+
+Only this module imports asyncpg and botocore; it translates their errors into our error tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+import asyncpg
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+
+from behaviour_profiles.errors import (
+    BaselineNotFound,
+    DependencyError,
+    DependencyFailed,
+    DependencyTimeout,
+    DependencyUnavailable,
+    InvalidRequest,
+    ProfileNotFound,
+)
+from behaviour_profiles.models import BehaviourProfile, ProfileMetadata
+
+log = logging.getLogger(__name__)
+
+S3 = "S3"
+INDEX = "PostgreSQL (DSQL metadata index)"
+T = TypeVar("T")
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+PROFILES_TABLE = "behaviour_profiles"
+BASELINES_TABLE = "behaviour_profile_baselines"
+
+_TABLES = (
+    f"""CREATE TABLE IF NOT EXISTS {PROFILES_TABLE} (
+        id UUID PRIMARY KEY,
+        name VARCHAR(200) NOT NULL,
+        label VARCHAR(200),
+        cluster_id VARCHAR(200) NOT NULL,
+        namespace VARCHAR(200),
+        namespace_key VARCHAR(200) NOT NULL,
+        task_queue VARCHAR(200),
+        time_window_start TIMESTAMPTZ NOT NULL,
+        time_window_end TIMESTAMPTZ NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        document_key VARCHAR(500) NOT NULL,
+        temporal_server_version VARCHAR(100),
+        dsql_plugin_version VARCHAR(100),
+        worker_code_sha VARCHAR(100),
+        coverage_with_data INTEGER NOT NULL,
+        coverage_asked INTEGER NOT NULL
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {BASELINES_TABLE} (
+        cluster_id VARCHAR(200) NOT NULL,
+        namespace_key VARCHAR(200) NOT NULL,
+        profile_id UUID NOT NULL,
+        designated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (cluster_id, namespace_key)
+    )""",
+)
+_INDEXES = (
+    ("bp_created_idx", "(created_at, id)"),
+    ("bp_cluster_created_idx", "(cluster_id, created_at, id)"),
+    ("bp_namespace_created_idx", "(namespace, created_at, id)"),
+    ("bp_label_created_idx", "(label, created_at, id)"),
+    ("bp_task_queue_created_idx", "(task_queue, created_at, id)"),
+)
+
+
+def schema_statements(dsql: bool) -> list[str]:
+    """The DDL, one statement per transaction; DSQL builds indexes asynchronously."""
+    create_index = "CREATE INDEX ASYNC IF NOT EXISTS" if dsql else "CREATE INDEX IF NOT EXISTS"
+    return [*_TABLES, *(f"{create_index} {name} ON {PROFILES_TABLE} {cols}" for name, cols in _INDEXES)]
+
+
+def namespace_key(namespace: str | None) -> str:
+    """Baselines are unique per (cluster, namespace); a profile of all namespaces has key ''."""
+    return namespace or ""
+
+
+# --- cursor ------------------------------------------------------------------------------------
+
+
+def encode_cursor(created_at: datetime, profile_id: UUID) -> str:
+    raw = f"{created_at.isoformat()}|{profile_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, pid = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created), UUID(pid)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("cursor is not valid: pass the cursor from the previous page's next link") from exc
+
+
+@dataclass(frozen=True)
+class ProfileFilter:
+    cluster_id: str | None = None
+    namespace: str | None = None
+    label: str | None = None
+    task_queue: str | None = None
+    window_from: datetime | None = None
+    """Only profiles whose window ends at or after this instant."""
+    window_to: datetime | None = None
+    """Only profiles whose window starts at or before this instant."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay_s: float = 0.02
+    max_delay_s: float = 1.0
+
+    def delay(self, attempt: int) -> float:
+        # full jitter: uniform in [0, min(max, base * 2**attempt)]
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
+class S3Client(Protocol):
+    """The subset of an aiobotocore S3 client the store uses."""
+
+    async def put_object(self, **kwargs: Any) -> Any: ...
+    async def get_object(self, **kwargs: Any) -> Any: ...
+    async def delete_object(self, **kwargs: Any) -> Any: ...
+    async def head_bucket(self, **kwargs: Any) -> Any: ...
+    def get_paginator(self, name: str) -> Any: ...
+
+
+# --- error translation -------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def s3_errors(action: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise DependencyTimeout(S3, f"{action} timed out ({exc})") from exc
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            raise DependencyUnavailable(S3, f"{action} failed: the bucket does not exist") from exc
+        raise DependencyFailed(S3, f"{action} failed: {code or exc}") from exc
+    except (BotoCoreError, OSError) as exc:
+        raise DependencyUnavailable(S3, f"{action} failed: {exc}") from exc
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.PostgresError) and getattr(exc, "sqlstate", None) == "40001"
+
+
+@asynccontextmanager
+async def index_errors(action: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (TimeoutError, asyncpg.exceptions.QueryCanceledError) as exc:
+        raise DependencyTimeout(INDEX, f"{action} timed out") from exc
+    except (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError) as exc:
+        raise DependencyUnavailable(INDEX, f"{action} failed: {exc or type(exc).__name__}") from exc
+    except asyncpg.exceptions.CannotConnectNowError as exc:
+        raise DependencyUnavailable(INDEX, f"{action} failed: server is starting or shutting down") from exc
+    except asyncpg.PostgresError as exc:
+        if _is_conflict(exc):
+            raise DependencyUnavailable(INDEX, f"{action} kept conflicting (SQLSTATE 40001); retry later") from exc
+        raise DependencyFailed(INDEX, f"{action} failed: {exc}") from exc
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+_SELECT = f"""
+SELECT p.id, p.name, p.label, p.cluster_id, p.namespace, p.task_queue, p.time_window_start,
+       p.time_window_end, p.created_at, p.temporal_server_version, p.dsql_plugin_version,
+       p.worker_code_sha, p.coverage_with_data, p.coverage_asked,
+       (b.profile_id IS NOT NULL) AS is_baseline
+FROM {PROFILES_TABLE} p
+LEFT JOIN {BASELINES_TABLE} b
+  ON b.cluster_id = p.cluster_id AND b.namespace_key = p.namespace_key AND b.profile_id = p.id
+"""
+
+
+def _metadata(row: asyncpg.Record) -> ProfileMetadata:
+    return ProfileMetadata.model_validate(dict(row.items()))
+
+
+class ProfileStore:
+    """Profiles in S3 (documents) and PostgreSQL/DSQL (index)."""
+
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        pool: asyncpg.Pool,
+        *,
+        prefix: str = "profiles/",
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._pool = pool
+        self._prefix = prefix
+        self._retry = retry or RetryPolicy()
+
+    def document_key(self, profile_id: UUID) -> str:
+        return f"{self._prefix}{profile_id}.json"
+
+    async def _transaction(self, action: str, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` in a transaction, retrying the whole of it on OCC conflicts (40001)."""
+        async with index_errors(action):
+            for attempt in range(self._retry.attempts):
+                try:
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        return await work(conn)
+                except asyncpg.PostgresError as exc:
+                    if not _is_conflict(exc) or attempt == self._retry.attempts - 1:
+                        raise
+                    log.info("index conflict on %s (attempt %d), retrying", action, attempt + 1)
+                    await asyncio.sleep(self._retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # writes
+
+    async def save(self, profile: BehaviourProfile) -> ProfileMetadata:
+        """Write the document, then the index row; if the row cannot be written, remove the document."""
+        key = self.document_key(profile.id)
+        body = profile.model_dump_json(exclude={"is_baseline"}).encode()
+        async with s3_errors(f"writing {key}"):
+            await self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        try:
+            await self._insert_row(profile, key)
+        except BaseException:
+            await self._delete_document(key)
+            raise
+        return profile.metadata()
+
+    async def _insert_row(self, profile: BehaviourProfile, key: str) -> None:
+        async def work(conn: Conn) -> None:
+            await conn.execute(
+                f"""INSERT INTO {PROFILES_TABLE} (id, name, label, cluster_id, namespace, namespace_key, task_queue,
+                    time_window_start, time_window_end, created_at, document_key, temporal_server_version,
+                    dsql_plugin_version, worker_code_sha, coverage_with_data, coverage_asked)
+                    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+                    ON CONFLICT (id) DO NOTHING""",
+                profile.id,
+                profile.name,
+                profile.label,
+                profile.cluster_id,
+                profile.namespace,
+                namespace_key(profile.namespace),
+                profile.task_queue,
+                profile.time_window_start,
+                profile.time_window_end,
+                profile.created_at,
+                key,
+                profile.temporal_server_version,
+                profile.dsql_plugin_version,
+                profile.worker_code_sha,
+                profile.coverage_with_data,
+                profile.coverage_asked,
+            )
+
+        await self._transaction(f"indexing profile {profile.id}", work)
+
+    async def _delete_document(self, key: str) -> None:
+        try:
+            async with s3_errors(f"deleting {key}"):
+                await self._s3.delete_object(Bucket=self._bucket, Key=key)
+        except DependencyError:
+            log.error("could not remove %s after a failed index write; reindex --verify will find it", key)
+
+    async def designate_baseline(self, profile_id: UUID, *, now: datetime) -> ProfileMetadata:
+        """Make a profile the baseline of its (cluster, namespace): one upsert, so never two."""
+
+        async def work(conn: Conn) -> ProfileMetadata:
+            row = await conn.fetchrow(
+                f"SELECT cluster_id, namespace_key FROM {PROFILES_TABLE} WHERE id = $1", profile_id
+            )
+            if row is None:
+                raise ProfileNotFound(str(profile_id))
+            await conn.execute(
+                f"""INSERT INTO {BASELINES_TABLE} (cluster_id, namespace_key, profile_id, designated_at)
+                    VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (cluster_id, namespace_key)
+                    DO UPDATE SET profile_id = EXCLUDED.profile_id, designated_at = EXCLUDED.designated_at""",
+                row["cluster_id"],
+                row["namespace_key"],
+                profile_id,
+                now,
+            )
+            meta = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", profile_id)
+            if meta is None:  # deleted between the two statements of this transaction
+                raise ProfileNotFound(str(profile_id))
+            return _metadata(meta)
+
+        return await self._transaction(f"designating baseline {profile_id}", work)
+
+    # reads
+
+    async def get_metadata(self, profile_id: UUID) -> ProfileMetadata:
+        async def work(conn: Conn) -> asyncpg.Record | None:
+            return await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", profile_id)
+
+        row = await self._transaction(f"reading profile {profile_id}", work)
+        if row is None:
+            raise ProfileNotFound(str(profile_id))
+        return _metadata(row)
+
+    async def get(self, profile_id: UUID) -> BehaviourProfile:
+        """The full document, with the baseline status overlaid from the index (never stale)."""
+        meta = await self.get_metadata(profile_id)
+        key = self.document_key(profile_id)
+        try:
+            async with s3_errors(f"reading {key}"):
+                response = await self._s3.get_object(Bucket=self._bucket, Key=key)
+                async with response["Body"] as stream:
+                    body = await stream.read()
+        except DependencyFailed as exc:
+            if "NoSuchKey" in exc.message:
+                raise DependencyFailed(
+                    S3, f"document {key} is missing for an indexed profile; run `copilot profiles reindex --verify`"
+                ) from exc
+            raise
+        profile = BehaviourProfile.model_validate_json(body)
+        return profile.model_copy(update={"is_baseline": meta.is_baseline})
+
+    async def list(
+        self, filters: ProfileFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[ProfileMetadata], str | None]:
+        """Newest first; returns the page and the cursor of the next page (None on the last)."""
+        clauses: list[str] = []
+        args: list[Any] = []
+
+        def add(sql: str, value: Any) -> None:
+            args.append(value)
+            clauses.append(sql.format(f"${len(args)}"))
+
+        for column, value in (
+            ("cluster_id", filters.cluster_id),
+            ("namespace", filters.namespace),
+            ("label", filters.label),
+            ("task_queue", filters.task_queue),
+        ):
+            if value is not None:
+                add(f"p.{column} = {{}}", value)
+        if filters.window_from is not None:
+            add("p.time_window_end >= {}", filters.window_from)
+        if filters.window_to is not None:
+            add("p.time_window_start <= {}", filters.window_to)
+        if cursor:
+            created_at, last_id = decode_cursor(cursor)
+            args.extend([created_at, last_id])
+            clauses.append(f"(p.created_at, p.id) < (${len(args) - 1}, ${len(args)})")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        args.append(limit + 1)
+        sql = f"{_SELECT} {where} ORDER BY p.created_at DESC, p.id DESC LIMIT ${len(args)}"
+
+        async def work(conn: Conn) -> list[asyncpg.Record]:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+        rows = await self._transaction("listing profiles", work)
+        page = [_metadata(r) for r in rows[:limit]]
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        return page, next_cursor
+
+    async def get_baseline(self, cluster_id: str, namespace: str | None) -> ProfileMetadata:
+        async def work(conn: Conn) -> asyncpg.Record | None:
+            return await conn.fetchrow(
+                f"{_SELECT} WHERE b.cluster_id = $1 AND b.namespace_key = $2",
+                cluster_id,
+                namespace_key(namespace),
+            )
+
+        row = await self._transaction("reading baseline", work)
+        if row is None:
+            where = f"cluster {cluster_id!r}" + (f", namespace {namespace!r}" if namespace else "")
+            raise BaselineNotFound(f"No baseline for {where}; designate one with POST /profiles/{{id}}/baseline")
+        return _metadata(row)
+
+    async def baselines_count(self, cluster_id: str, namespace: str | None) -> int:
+        async def work(conn: Conn) -> int:
+            value = await conn.fetchval(
+                f"SELECT count(*) FROM {BASELINES_TABLE} WHERE cluster_id = $1 AND namespace_key = $2",
+                cluster_id,
+                namespace_key(namespace),
+            )
+            return int(value)
+
+        return await self._transaction("counting baselines", work)
+
+    async def check(self) -> None:
+        """Raise unless both the index and the bucket answer."""
+        await self._transaction("checking the index", lambda conn: conn.fetchval("SELECT 1"))
+        async with s3_errors("checking the bucket"):
+            await self._s3.head_bucket(Bucket=self._bucket)
+
+
+async def setup_schema(conn: Conn, *, dsql: bool) -> list[str]:
+    """Create tables and indexes idempotently, one DDL statement per transaction."""
+    done = []
+    async with index_errors("creating the schema"):
+        for statement in schema_statements(dsql):
+            async with conn.transaction():
+                await conn.execute(statement)
+            done.append(statement.split("(")[0].strip())
+    return done

@@ -1,0 +1,467 @@
+"""Telemetry collection from a Prometheus-compatible HTTP API (Prometheus, Mimir, Amazon Managed Prometheus).
+
+The collector turns the catalogue into as few PromQL range queries as it can (a histogram family is
+fetched once for all its percentiles, a ratio's numerator and denominator are shared between the
+metrics that use them), runs them concurrently over one keep-alive ``httpx.AsyncClient`` with a bounded
+number in flight, and summarises each metric locally. Only this module speaks HTTP to Prometheus; it
+translates httpx and Prometheus errors into :mod:`behaviour_profiles.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from behaviour_profiles.catalogue import (
+    CATALOGUE,
+    BucketRates,
+    Dialect,
+    Direct,
+    GaugeAgg,
+    MetricSpec,
+    Quantile,
+    RateSum,
+    Ratio,
+    SeriesQuery,
+    Term,
+    Unavailable,
+    series_queries,
+)
+from behaviour_profiles.errors import DependencyFailed, DependencyTimeout
+from behaviour_profiles.models import Coverage, MetricStatus, MetricSummary, TelemetrySummary
+
+PROMETHEUS = "Prometheus"
+TARGET_POINTS = 300
+MAX_POINTS_PER_SERIES = 11_000
+MAX_STORED_POINTS = 400
+
+Series = dict[float, float]
+"""timestamp (unix seconds) -> value"""
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """The evaluation grid of one collection: ``[start, end]`` every ``step`` seconds."""
+
+    start: float
+    end: float
+    step: int
+    rate_window: int
+
+    def grid(self) -> list[float]:
+        count = int((self.end - self.start) // self.step) + 1
+        return [self.start + i * self.step for i in range(count)]
+
+
+def plan_window(
+    start: datetime, end: datetime, scrape_interval_s: int, target_points: int = TARGET_POINTS
+) -> QueryPlan:
+    """Pick a step of about ``target_points`` points, never under the scrape interval and never
+    over Prometheus's 11,000 points per series; rates look back ``max(step, 4 scrapes)``."""
+    t0, t1 = start.timestamp(), end.timestamp()
+    span = t1 - t0
+    step = max(scrape_interval_s, math.ceil(span / target_points))
+    step = max(step, math.ceil(span / (MAX_POINTS_PER_SERIES - 1)))
+    rate_window = max(step, 4 * scrape_interval_s)
+    # The first point's rate window must lie inside the profile window.
+    first = t0 + min(rate_window, span / 2)
+    return QueryPlan(start=first, end=t1, step=int(step), rate_window=int(rate_window))
+
+
+# --- PromQL rendering --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every query is scoped by: the profile's cluster, namespace and task queue."""
+
+    cluster_id: str
+    namespace: str | None
+    task_queue: str | None
+    cluster_label: str | None = None
+
+    def values(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.task_queue:
+            out["task_queue"] = self.task_queue
+        return out
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def selector(term: Term, dialect: Dialect, scope: Scope) -> str:
+    matchers = [f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers]
+    values = scope.values()
+    for dimension, label in term.scopes:
+        if dimension in values:
+            matchers.append(f'{label}="{_escape(values[dimension])}"')
+    if scope.cluster_label:
+        matchers.append(f'{scope.cluster_label}="{_escape(scope.cluster_id)}"')
+    return f"{term.name.for_dialect(dialect)}{{{','.join(matchers)}}}"
+
+
+def _union(parts: Sequence[str], agg: str) -> str:
+    if len(parts) == 1:
+        return f"{agg}({parts[0]})"
+    # Each term is aggregated on its own and tagged, so that a missing term adds nothing and two
+    # terms with equal label sets do not collide once rate() drops their names.
+    tagged = [f'label_replace({agg}({part}), "bp_term", "{i}", "", "")' for i, part in enumerate(parts)]
+    return f"{agg}({' or '.join(tagged)})"
+
+
+def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
+    if isinstance(query, RateSum):
+        return _union([f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms], "sum")
+    if isinstance(query, GaugeAgg):
+        return _union([selector(t, dialect, scope) for t in query.terms], query.agg)
+    return f"sum by (le) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
+
+
+# --- pure summarising --------------------------------------------------------------------------
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """Prometheus's interpolation rule over cumulative ``(upper_bound, count)`` buckets."""
+    if not buckets:
+        return math.nan
+    ordered = sorted(buckets)
+    if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
+        return math.nan
+    bounds = [b for b, _ in ordered]
+    counts: list[float] = []
+    running = 0.0
+    for _, c in ordered:
+        running = max(running, c)  # cumulative counts never fall; repair float jitter
+        counts.append(running)
+    total = counts[-1]
+    if total <= 0:
+        return math.nan
+    rank = q * total
+    b = next(i for i, c in enumerate(counts) if c >= rank)
+    if b == len(bounds) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    lower = 0.0 if b == 0 else bounds[b - 1]
+    below = 0.0 if b == 0 else counts[b - 1]
+    in_bucket = counts[b] - below
+    if in_bucket <= 0:
+        return bounds[b]
+    return lower + (bounds[b] - lower) * ((rank - below) / in_bucket)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (``q`` in 0..1)."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def downsample(points: Sequence[tuple[float, float]], limit: int = MAX_STORED_POINTS) -> list[tuple[float, float]]:
+    """Average consecutive points into at most ``limit`` buckets."""
+    if len(points) <= limit:
+        return list(points)
+    size = math.ceil(len(points) / limit)
+    out: list[tuple[float, float]] = []
+    for i in range(0, len(points), size):
+        chunk = points[i : i + size]
+        out.append((chunk[0][0], sum(v for _, v in chunk) / len(chunk)))
+    return out
+
+
+def summarise(key: str, unit: str, points: Sequence[tuple[float, float]], reason: str | None = None) -> MetricSummary:
+    finite = [(t, v) for t, v in sorted(points) if math.isfinite(v)]
+    if not finite:
+        return MetricSummary(key=key, status=MetricStatus.NO_DATA, unit=unit, reason=reason or "no samples in window")
+    values = sorted(v for _, v in finite)
+    return MetricSummary(
+        key=key,
+        status=MetricStatus.OK,
+        unit=unit,
+        min=values[0],
+        max=values[-1],
+        mean=math.fsum(values) / len(values),
+        p50=percentile(values, 0.50),
+        p95=percentile(values, 0.95),
+        p99=percentile(values, 0.99),
+        sample_count=len(values),
+        series=downsample(finite),
+        reason=reason,
+    )
+
+
+def _combine_ratio(num: Series, den: Series, form: str) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for ts, d in den.items():
+        n = num.get(ts, 0.0)
+        if form == "a/(a+b)":
+            whole = n + d
+            if whole > 0:
+                out.append((ts, n / whole))
+        elif d > 0:
+            part = min(n / d, 1.0)
+            out.append((ts, 1.0 - part if form == "1-part/whole" else part))
+    return out
+
+
+def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect: Dialect) -> list[tuple[float, float]]:
+    """The metric's points over the grid, from the already fetched series (pure)."""
+    comp = spec.computation
+    if isinstance(comp, Direct):
+        series: Series = results[comp.query]
+        return sorted(series.items())
+    if isinstance(comp, Ratio):
+        return _combine_ratio(results[comp.numerator], results[comp.denominator], comp.form)
+    if isinstance(comp, Quantile):
+        by_le: dict[float, Series] = results[comp.buckets]
+        scale = comp.buckets.term.name.scale(dialect)
+        stamps = sorted({ts for s in by_le.values() for ts in s})
+        points = []
+        for ts in stamps:
+            value = histogram_quantile(comp.q, [(le, s[ts]) for le, s in by_le.items() if ts in s])
+            if math.isfinite(value):
+                points.append((ts, value * scale))
+        return points
+    return []
+
+
+def summarise_catalogue(
+    results: Mapping[SeriesQuery, Any],
+    dialect: Dialect,
+    plan: QueryPlan,
+    specs: Iterable[MetricSpec] = CATALOGUE,
+) -> dict[str, MetricSummary]:
+    """Summaries for every metric, applying the absent-counter rule (pure)."""
+    specs = list(specs)
+    summaries: dict[str, MetricSummary] = {}
+    for spec in specs:
+        if isinstance(spec.computation, Unavailable):
+            summaries[spec.key] = MetricSummary(
+                key=spec.key, status=MetricStatus.NO_DATA, unit=spec.unit, reason=spec.computation.reason
+            )
+            continue
+        summaries[spec.key] = summarise(spec.key, spec.unit, compute_metric(spec, results, dialect))
+    families_present = {spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK}
+    for spec in specs:
+        summary = summaries[spec.key]
+        if spec.absent_is_zero and summary.status is MetricStatus.NO_DATA and spec.family in families_present:
+            summaries[spec.key] = summarise(
+                spec.key,
+                spec.unit,
+                [(ts, 0.0) for ts in plan.grid()],
+                reason=f"counter never incremented in the window while the rest of the {spec.family} "
+                "family reports: read as zero",
+            )
+        elif summary.status is MetricStatus.NO_DATA and spec.description and summary.reason == "no samples in window":
+            summaries[spec.key] = summary.model_copy(update={"reason": f"no samples in window. {spec.description}"})
+    return summaries
+
+
+# --- I/O: the Prometheus HTTP API ------------------------------------------------------------
+
+
+RequestSigner = Callable[[httpx.Request], Awaitable[None]]
+
+
+class PrometheusClient:
+    """A thin client of the Prometheus HTTP API that speaks in our error tree."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, *, timeout_s: float = 30.0) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout_s
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    async def _call(self, path: str, params: dict[str, str], *, method: str = "POST") -> Any:
+        url = f"{self._base}{path}"
+        try:
+            if method == "GET":
+                response = await self._http.get(url, params=params, timeout=self._timeout)
+            else:
+                response = await self._http.post(url, data=params, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise DependencyTimeout(PROMETHEUS, f"no answer from {self._base} within {self._timeout:g}s") from exc
+        except httpx.HTTPError as exc:
+            raise DependencyFailed(PROMETHEUS, f"unreachable at {self._base} ({type(exc).__name__}: {exc})") from exc
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise DependencyFailed(
+                PROMETHEUS, f"{url} answered HTTP {response.status_code} with a body that is not JSON"
+            ) from exc
+        if response.status_code >= 400 or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else None
+            raise DependencyFailed(
+                PROMETHEUS, f"query failed with HTTP {response.status_code}: {error or 'unknown error'}"
+            )
+        return body.get("data")
+
+    async def query_range(self, promql: str, plan: QueryPlan) -> list[dict[str, Any]]:
+        data = await self._call(
+            "/api/v1/query_range",
+            {"query": promql, "start": f"{plan.start:.3f}", "end": f"{plan.end:.3f}", "step": str(plan.step)},
+        )
+        if not isinstance(data, dict) or data.get("resultType") != "matrix":
+            raise DependencyFailed(PROMETHEUS, "query_range answered something other than a matrix")
+        result: list[dict[str, Any]] = data.get("result", [])
+        return result
+
+    async def metric_names(self, names: Iterable[str], start: float, end: float) -> set[str]:
+        pattern = "|".join(sorted(set(names)))
+        data = await self._call(
+            "/api/v1/label/__name__/values",
+            {"match[]": f'{{__name__=~"{pattern}"}}', "start": f"{start:.3f}", "end": f"{end:.3f}"},
+            method="GET",
+        )
+        return set(data or [])
+
+    async def query(self, promql: str, at: float) -> list[dict[str, Any]]:
+        data = await self._call("/api/v1/query", {"query": promql, "time": f"{at:.3f}"})
+        result: list[dict[str, Any]] = (data or {}).get("result", [])
+        return result
+
+    async def check(self) -> None:
+        """Raise unless Prometheus answers a trivial query."""
+        await self._call("/api/v1/query", {"query": "1"})
+
+
+# --- the collector ---------------------------------------------------------------------------
+
+_DIALECT_PROBES: Mapping[Dialect, tuple[str, ...]] = {
+    Dialect.OPENTELEMETRY: ("service_requests_total", "persistence_latency_milliseconds_bucket"),
+    Dialect.TALLY: ("service_requests", "persistence_latency_bucket"),
+}
+
+
+def _matrix_to_series(result: list[dict[str, Any]]) -> Series:
+    series: Series = {}
+    for item in result:
+        for ts, raw in item.get("values", []):
+            value = float(raw)
+            if math.isfinite(value):
+                series[float(ts)] = series.get(float(ts), 0.0) + value
+    return series
+
+
+def _matrix_by_le(result: list[dict[str, Any]]) -> dict[float, Series]:
+    out: dict[float, Series] = {}
+    for item in result:
+        le = item.get("metric", {}).get("le")
+        if le is None:
+            continue
+        bound = float(le)
+        out[bound] = _matrix_to_series([item])
+    return out
+
+
+class TelemetryCollector:
+    """Collects the catalogue's telemetry summary for one scope and window."""
+
+    def __init__(
+        self,
+        client: PrometheusClient,
+        *,
+        scrape_interval_s: int = 15,
+        cluster_label: str | None = None,
+        dialect: Dialect | None = None,
+        concurrency: int = 4,
+        specs: Sequence[MetricSpec] = CATALOGUE,
+    ) -> None:
+        self._client = client
+        self._scrape = scrape_interval_s
+        self._cluster_label = cluster_label or None
+        self._dialect = dialect
+        self._concurrency = max(1, concurrency)
+        self._specs = tuple(specs)
+
+    @property
+    def client(self) -> PrometheusClient:
+        return self._client
+
+    async def detect_dialect(self, plan: QueryPlan) -> Dialect:
+        if self._dialect is not None:
+            return self._dialect
+        probes = [name for names in _DIALECT_PROBES.values() for name in names]
+        present = await self._client.metric_names(probes, plan.start, plan.end)
+        for dialect, names in _DIALECT_PROBES.items():
+            if present.intersection(names):
+                return dialect
+        return Dialect.OPENTELEMETRY
+
+    def queries(self, dialect: Dialect, scope: Scope, plan: QueryPlan) -> dict[SeriesQuery, str]:
+        """Every distinct series query the catalogue needs, with its PromQL."""
+        out: dict[SeriesQuery, str] = {}
+        for spec in self._specs:
+            for query in series_queries(spec):
+                if query not in out:
+                    out[query] = render(query, dialect, scope, plan.rate_window)
+        return out
+
+    async def run_queries(self, promql: Mapping[SeriesQuery, str], plan: QueryPlan) -> dict[SeriesQuery, Any]:
+        semaphore = asyncio.Semaphore(self._concurrency)
+        results: dict[SeriesQuery, Any] = {}
+
+        async def one(query: SeriesQuery, text: str) -> None:
+            async with semaphore:
+                matrix = await self._client.query_range(text, plan)
+            results[query] = _matrix_by_le(matrix) if isinstance(query, BucketRates) else _matrix_to_series(matrix)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for query, text in promql.items():
+                    group.create_task(one(query, text))
+        except ExceptionGroup as eg:
+            raise _first_leaf(eg) from None
+        return results
+
+    async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary:
+        plan = plan_window(start, end, self._scrape)
+        scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
+        dialect = await self.detect_dialect(plan)
+        results = await self.run_queries(self.queries(dialect, scope, plan), plan)
+        metrics = summarise_catalogue(results, dialect, plan, self._specs)
+        with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
+        return TelemetrySummary(
+            dialect=dialect.value,
+            step_seconds=plan.step,
+            metrics=metrics,
+            coverage=Coverage(with_data=with_data, asked=len(metrics)),
+        )
+
+    async def server_version(self, scope: Scope, start: datetime, end: datetime) -> str | None:
+        """The Temporal server version reported by ``build_information`` in the window, if any."""
+        plan = plan_window(start, end, self._scrape)
+        matchers = f'{self._cluster_label}="{_escape(scope.cluster_id)}"' if self._cluster_label else ""
+        span = max(int(plan.end - plan.start), self._scrape)
+        promql = f"max by (build_version) (max_over_time(build_information{{{matchers}}}[{span}s]))"
+        versions: Counter[str] = Counter()
+        for item in await self._client.query(promql, plan.end):
+            version = item.get("metric", {}).get("build_version")
+            if version:
+                versions[version] += 1
+        return versions.most_common(1)[0][0] if versions else None
+
+
+def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

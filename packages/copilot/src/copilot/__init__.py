@@ -1,0 +1,1 @@
+"""The Copilot API host for Behaviour Profiles."""

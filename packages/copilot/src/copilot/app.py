@@ -1,0 +1,189 @@
+"""The Copilot API process: ``create_app(settings)``.
+
+The lifespan opens one keep-alive HTTP client (Prometheus), one S3 client and one asyncpg pool, puts
+the profile services on ``app.state`` and closes them on the way out. Errors of our tree become RFC 9457
+problem details in one table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from behaviour_profiles import api as profiles_api
+from behaviour_profiles.catalogue import Dialect
+from behaviour_profiles.errors import (
+    BehaviourProfileError,
+    DependencyError,
+    DependencyFailed,
+    DependencyTimeout,
+    DependencyUnavailable,
+    InvalidRequest,
+    NotConfigured,
+    NoTelemetry,
+    NotFound,
+)
+from behaviour_profiles.service import ProfileServices
+from behaviour_profiles.storage import ProfileStore
+from behaviour_profiles.telemetry import PrometheusClient, TelemetryCollector
+from copilot.index import open_index_pool
+from copilot.settings import DialectSetting, Settings
+
+log = logging.getLogger("copilot")
+
+ERROR_STATUS: tuple[tuple[type[BehaviourProfileError], int, str], ...] = (
+    (InvalidRequest, 422, "Invalid request"),
+    (NotFound, 404, "Not found"),
+    (NoTelemetry, 422, "No telemetry in window"),
+    (NotConfigured, 503, "Not configured"),
+    (DependencyFailed, 502, "Dependency failed"),
+    (DependencyUnavailable, 503, "Dependency unavailable"),
+    (DependencyTimeout, 504, "Dependency timed out"),
+    (BehaviourProfileError, 500, "Internal error"),
+)
+"""Our error tree -> HTTP status, first match wins (subclasses before their bases)."""
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _on_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BehaviourProfileError)
+    for cls, status, title in ERROR_STATUS:
+        if isinstance(exc, cls):
+            extra = {"dependency": exc.dependency} if isinstance(exc, DependencyError) else {}
+            if status >= 500:
+                log.warning("%s %s -> %d: %s", request.method, request.url.path, status, exc.message)
+            return problem(status, title, exc.message, **extra)
+    raise exc  # pragma: no cover - BehaviourProfileError is the last row
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+        }
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "Invalid request", detail, errors=errors)
+
+
+def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = str(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No such endpoint: {request.method} {request.url.path}; see /docs"
+    return problem(exc.status_code, detail if exc.status_code >= 500 else "Request error", detail)
+
+
+def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal error", "The server failed unexpectedly; the error is in its log")
+
+
+async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> ProfileServices | None:
+    """Open the clients the profile API needs; ``None`` when it is not configured."""
+    if not settings.profiles_configured:
+        log.warning(profiles_api.NOT_CONFIGURED)
+        return None
+    assert settings.prometheus_endpoint and settings.copilot_profile_s3_bucket and settings.copilot_dsql_endpoint
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    http = await stack.enter_async_context(
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+    )
+    s3_config = AioConfig(
+        connect_timeout=3,
+        read_timeout=15,
+        retries={"max_attempts": 2, "mode": "standard"},
+        s3={"addressing_style": "path"} if settings.aws_endpoint_url_s3 else None,
+    )
+    s3 = await stack.enter_async_context(
+        get_session().create_client(
+            "s3",
+            region_name=settings.region,
+            endpoint_url=settings.aws_endpoint_url_s3,
+            config=s3_config,
+            # None falls back to botocore's own credential chain (env, profile, instance role)
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=settings.aws_secret_access_key,
+            aws_session_token=settings.aws_session_token,
+        )
+    )
+    pool = await open_index_pool(settings)
+    stack.push_async_callback(pool.close)
+    dialect = (
+        None
+        if settings.prometheus_metrics_dialect is DialectSetting.AUTO
+        else Dialect(settings.prometheus_metrics_dialect.value)
+    )
+    collector = TelemetryCollector(
+        PrometheusClient(http, settings.prometheus_endpoint, timeout_s=settings.prometheus_query_timeout_seconds),
+        scrape_interval_s=settings.prometheus_scrape_interval_seconds,
+        cluster_label=settings.prometheus_cluster_label,
+        dialect=dialect,
+        concurrency=settings.prometheus_query_concurrency,
+    )
+    store = ProfileStore(s3, settings.copilot_profile_s3_bucket, pool, prefix=settings.copilot_profile_s3_prefix)
+    return ProfileServices(store=store, collector=collector, redaction_key=settings.copilot_redaction_key.encode())
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.clock = clock or (lambda: datetime.now(UTC))
+        async with AsyncExitStack() as stack:
+            app.state.profile_services = await open_profile_services(settings, stack)
+            yield
+            app.state.profile_services = None
+
+    app = FastAPI(
+        title="Copilot API: Behaviour Profiles",
+        version="0.1.0",
+        description="Snapshot, compare and baseline the behaviour of a Temporal deployment on Aurora DSQL.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(BehaviourProfileError, _on_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(profiles_api.router, prefix="/profiles")
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: PostgreSQL, S3 and Prometheus reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        services: ProfileServices | None = request.app.state.profile_services
+        if services is None:
+            return problem(503, "Not configured", profiles_api.NOT_CONFIGURED)
+        try:
+            await services.store.check()
+            await services.collector.client.check()
+        except DependencyError as exc:
+            return problem(503, "Not ready", exc.message, dependency=exc.dependency)
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,851 @@
+"""Workload simulator: Temporal- and DSQL-shaped Prometheus metrics for named scenarios.
+
+The simulator writes OpenMetrics text that ``promtool tsdb create-blocks-from openmetrics FILE DIR``
+backfills into a Prometheus TSDB, so that a profile can be built from real PromQL on a real Prometheus.
+It uses the real metric names and label sets of the Temporal server, its SDKs and the DSQL persistence
+plugin (see ``shared/metrics-reference.md``), in either of the server's naming dialects.
+
+Scenarios
+    A :class:`Scenario` is a set of parameters (load, completion ratios, latency distributions, matching
+    behaviour, DSQL pool and reservoir behaviour, heap sizes). :data:`SCENARIOS` holds the named ones:
+    ``healthy-150wps``, ``healthy-150wps-noise`` (same parameters, another noise realisation) and
+    ``failing-400wps``.
+
+Placements
+    A :class:`Placement` puts a scenario into a time window of one namespace in one cluster.
+    ``load_factor`` multiplies the scenario's per-namespace throughput. Two placements of the same cluster
+    and namespace must not overlap in time (they would write the same series twice).
+
+Per-namespace and cluster-wide series
+    Series that carry a ``namespace`` label are written once per placement. Series without one (DSQL
+    pool, reservoir and transaction counters, ``persistence_session_refresh_attempts``,
+    ``memory_heapinuse``, ``build_information``) are written once per *cluster window*: placements of
+    one cluster whose windows overlap form a group covering the union of their windows, and the group's
+    first placement (earliest start, then order given) drives those series with its scenario and load
+    factor. This way two namespaces sharing an hour never produce duplicate series.
+
+Values
+    Counters start at 0 at the window start and grow by ``rate * interval`` times a noise factor. A
+    counter whose scenario rate is zero is not written at all: a real counter appears only after its
+    first increment. Histograms are cumulative per bucket; each interval adds the expected bucket
+    increments of a lognormal distribution (chosen median and p99, with a slightly jittered median) times
+    the interval's event count, so ``+Inf`` equals ``_count`` and ``_sum`` matches the distribution's
+    mean. Noise comes from ``random.Random`` seeded per series from ``seed``, the scenario's name, the
+    placement (cluster, namespace, task queue, start) and the series' name and labels: the output is
+    a pure function of its inputs.
+
+Format
+    One ``# TYPE`` line per family, every sample of a family contiguous, per labelset ascending
+    timestamps (promtool silently drops out-of-order samples), timestamps in unix seconds, ``# EOF`` last.
+    Counters are typed ``counter`` with ``_total`` samples; tally's suffix-less server counters are typed
+    ``unknown`` (OpenMetrics reserves ``counter`` for ``_total`` samples). Timers are ``histogram``
+    families: ``<name>_milliseconds`` in ms (OpenTelemetry) or ``<name>`` in seconds with ``le`` bounds
+    divided by 1000 (tally).
+
+Demo layout (:func:`demo_plan`)
+    With ``A`` = ``now`` floored to the hour minus 6 h, cluster ``temporal-dev``, task queue
+    ``main-queue``::
+
+        [A,    A+1h)  healthy-150wps  namespace "default" (load 1.0) and "payments" (load 0.4)
+        [A+1h, A+2h)  nothing (a gap, so the two hours never blend in a range query)
+        [A+2h, A+3h)  failing-400wps  namespace "default" (load 1.0) and "payments" (load 0.4)
+
+    The DSQL and other cluster-wide series follow the "default" placement of each hour.
+
+Not written: ``container_cpu_usage_seconds_total`` (Temporal exports no CPU metric, so a profile built
+from simulated data must report "no data" for CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from types import MappingProxyType
+from typing import TextIO
+
+from behaviour_profiles.catalogue import Dialect
+
+__all__ = [
+    "SCENARIOS",
+    "Latency",
+    "Placement",
+    "Scenario",
+    "demo_plan",
+    "write_openmetrics",
+]
+
+_Z99 = 2.3263478740408408
+"""Standard normal quantile at 0.99."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    """A lognormal latency distribution, given by its median and 99th percentile in milliseconds."""
+
+    median_ms: float
+    p99_ms: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.median_ms < self.p99_ms:
+            raise ValueError("need 0 < median_ms < p99_ms")
+
+    @property
+    def sigma(self) -> float:
+        return math.log(self.p99_ms / self.median_ms) / _Z99
+
+    def scaled(self, factor: float) -> Latency:
+        return Latency(self.median_ms * factor, self.p99_ms * factor)
+
+
+Span = tuple[float, float]
+"""A value at the window's start and at its end; values in between are interpolated linearly."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Parameters of a simulated workload. Rates are per second at ``load_factor`` 1.0."""
+
+    name: str
+    description: str
+    wps: float
+    """StartWorkflowExecution requests per second at the frontend."""
+    success_ratio: float
+    """Workflows completed successfully per workflow started."""
+    failure_ratio: float
+    """Workflows closed as failed per workflow started."""
+    transitions_per_close: float
+    """State transition observations per closed workflow."""
+    workflow_schedule_to_start: Latency
+    activity_schedule_to_start: Latency
+    persistence: Latency
+    """UpdateWorkflowExecution latency; other operations scale from it."""
+    task_dispatch: Latency
+    sync_match_ratio: float
+    """poll_success_sync / poll_success."""
+    backlog_count: Span
+    """Tasks in backlog per task queue (all task types), at load 1.0."""
+    backlog_age_s: Span
+    slot_utilization: float
+    """SDK worker task slots used / total."""
+    pool_open_fraction: float
+    """dsql_pool_open / dsql_pool_max_open."""
+    pool_in_use_fraction: float
+    """dsql_pool_in_use / dsql_pool_max_open."""
+    reservoir_fill: Span
+    """dsql_reservoir_size / dsql_reservoir_target."""
+    tx_conflicts_per_s: float
+    tx_exhausted_per_s: float
+    reservoir_empty_per_s: float
+    reservoir_refills_per_s: float
+    refill_failures_per_s: tuple[tuple[str, float], ...]
+    """(reason, rate) of dsql_reservoir_refill_failures_total."""
+    token_refresh_failures_per_s: float
+    session_refreshes_per_s: float
+    heap_scale: Span
+    """memory_heapinuse relative to each service's base heap."""
+    noise: float = 0.03
+    """Relative standard deviation of per-interval noise."""
+
+
+HEALTHY_150 = Scenario(
+    name="healthy-150wps",
+    description="Steady 150 workflows/s: fast persistence, sync matching, full reservoir, few OCC conflicts.",
+    wps=150.0,
+    success_ratio=0.98,
+    failure_ratio=0.005,
+    transitions_per_close=8.0,
+    workflow_schedule_to_start=Latency(5.0, 40.0),
+    activity_schedule_to_start=Latency(8.0, 60.0),
+    persistence=Latency(6.0, 30.0),
+    task_dispatch=Latency(2.0, 20.0),
+    sync_match_ratio=0.95,
+    backlog_count=(8.0, 8.0),
+    backlog_age_s=(0.2, 0.2),
+    slot_utilization=0.4,
+    pool_open_fraction=0.5,
+    pool_in_use_fraction=0.3,
+    reservoir_fill=(0.96, 0.96),
+    tx_conflicts_per_s=0.5,
+    tx_exhausted_per_s=0.0,
+    reservoir_empty_per_s=0.0,
+    reservoir_refills_per_s=0.25,
+    refill_failures_per_s=(),
+    token_refresh_failures_per_s=0.0,
+    session_refreshes_per_s=0.003,
+    heap_scale=(1.0, 1.0),
+    noise=0.03,
+)
+
+FAILING_400 = Scenario(
+    name="failing-400wps",
+    description="400 workflows/s overload: slow persistence, OCC conflicts and exhausted retries, drained "
+    "reservoir, sync-match collapse, growing backlog, saturated workers.",
+    wps=400.0,
+    success_ratio=0.55,
+    failure_ratio=0.05,
+    transitions_per_close=8.0,
+    workflow_schedule_to_start=Latency(150.0, 2500.0),
+    activity_schedule_to_start=Latency(400.0, 6000.0),
+    persistence=Latency(20.0, 200.0),
+    task_dispatch=Latency(30.0, 800.0),
+    sync_match_ratio=0.3,
+    backlog_count=(200.0, 20000.0),
+    backlog_age_s=(2.0, 600.0),
+    slot_utilization=0.99,
+    pool_open_fraction=1.0,
+    pool_in_use_fraction=0.97,
+    reservoir_fill=(0.12, 0.0),
+    tx_conflicts_per_s=3.0,
+    tx_exhausted_per_s=2.0,
+    reservoir_empty_per_s=1.5,
+    reservoir_refills_per_s=2.5,
+    refill_failures_per_s=(("rate_limit", 0.4), ("connection_open", 0.15), ("token_provider", 0.05)),
+    token_refresh_failures_per_s=0.05,
+    session_refreshes_per_s=0.03,
+    heap_scale=(1.5, 1.9),
+    noise=0.08,
+)
+
+SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            HEALTHY_150,
+            replace(
+                HEALTHY_150,
+                name="healthy-150wps-noise",
+                description="healthy-150wps again with another noise realisation (a no-change baseline).",
+            ),
+            FAILING_400,
+        )
+    }
+)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A scenario running in one namespace of one cluster over ``[start, start + duration)``."""
+
+    scenario: str
+    namespace: str
+    start: datetime
+    duration: timedelta
+    cluster: str = "temporal-dev"
+    task_queue: str = "main-queue"
+    load_factor: float = 1.0
+
+
+def demo_plan(now: datetime) -> list[Placement]:
+    """The demo layout described in the module docstring (naive ``now`` is taken as UTC)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    anchor = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    hour = timedelta(hours=1)
+    plan: list[Placement] = []
+    for scenario, start in (("healthy-150wps", anchor), ("failing-400wps", anchor + 2 * hour)):
+        for namespace, load in (("default", 1.0), ("payments", 0.4)):
+            plan.append(Placement(scenario, namespace, start, hour, load_factor=load))
+    return plan
+
+
+# --- constants of the simulated deployment ------------------------------------------------------
+
+BUILD_VERSION = "1.27.2"
+_BUILD_LABELS = (
+    ("build_version", BUILD_VERSION),
+    ("git_revision", "simulated"),
+    ("build_date", "2025-03-01T00:00:00Z"),
+    ("go_version", "go1.23.6"),
+)
+_SERVICES = ("history", "matching", "frontend", "worker")
+_HEAP_BASE_BYTES = {"history": 450e6, "matching": 220e6, "frontend": 180e6, "worker": 120e6}
+_POOL_MAX_OPEN = {"history": 100, "matching": 50, "frontend": 30, "worker": 20}
+_POOL_TOTAL = sum(_POOL_MAX_OPEN.values())
+_TASK_TYPES = ("Workflow", "Activity")
+_TASKS_PER_CLOSE = {"Workflow": 3.0, "Activity": 2.0}
+_BACKLOG_SHARE = {"Workflow": 0.3, "Activity": 0.7}
+_WORKER_SLOTS = {"WorkflowWorker": 100, "ActivityWorker": 200}
+_PERSISTENCE_OPS = (
+    # operation, requests per start (Create) or per close (others), latency factor
+    ("CreateWorkflowExecution", 1.0, 1.3),
+    ("UpdateWorkflowExecution", 6.0, 1.0),
+    ("GetWorkflowExecution", 2.0, 0.5),
+)
+_TX_OPERATIONS = (("UpdateWorkflowExecution", 0.75), ("CreateWorkflowExecution", 0.25))
+_MS_BUCKETS = (1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
+_RATIO_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
+_TRANSITIONS_DIST = Latency(12.0, 80.0)
+"""Distribution of a state_transition_count observation (dimensionless, reuses the lognormal)."""
+
+
+# --- families and naming ------------------------------------------------------------------------
+
+
+class _Kind(Enum):
+    SERVER_COUNTER = "server_counter"
+    PLUGIN_COUNTER = "plugin_counter"
+    GAUGE = "gauge"
+    TIMER = "timer"
+    RATIO = "ratio"
+
+
+@dataclass(frozen=True)
+class _Family:
+    base: str
+    kind: _Kind
+
+    def family_name(self, dialect: Dialect) -> str:
+        if self.kind is _Kind.TIMER and dialect is Dialect.OPENTELEMETRY:
+            return f"{self.base}_milliseconds"
+        if self.kind is _Kind.RATIO and dialect is Dialect.OPENTELEMETRY:
+            return f"{self.base}_ratio"
+        return self.base
+
+    def type_name(self, dialect: Dialect) -> str:
+        if self.kind is _Kind.SERVER_COUNTER:
+            return "counter" if dialect is Dialect.OPENTELEMETRY else "unknown"
+        if self.kind is _Kind.PLUGIN_COUNTER:
+            return "counter"
+        if self.kind is _Kind.GAUGE:
+            return "gauge"
+        return "histogram"
+
+    def sample_name(self, dialect: Dialect) -> str:
+        """The sample name of a counter or gauge."""
+        if self.kind is _Kind.PLUGIN_COUNTER or (
+            self.kind is _Kind.SERVER_COUNTER and dialect is Dialect.OPENTELEMETRY
+        ):
+            return f"{self.base}_total"
+        return self.family_name(dialect)
+
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _render_labels(labels: Labels) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}"
+
+
+def _fmt(value: float) -> str:
+    if value == int(value) and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def _fmt_bound(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else format(bound, "g")
+
+
+def _cdf(x: float, median: float, sigma: float) -> float:
+    return 0.5 * (1.0 + math.erf((math.log(x) - math.log(median)) / (sigma * math.sqrt(2.0))))
+
+
+def _lerp(span: Span, frac: float) -> float:
+    return span[0] + (span[1] - span[0]) * frac
+
+
+# --- windows and seeded noise ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Window:
+    start_s: float
+    n: int
+    dt: float
+
+    def ts(self, k: int) -> float:
+        return self.start_s + k * self.dt
+
+    def frac(self, k: int) -> float:
+        return k / (self.n - 1) if self.n > 1 else 0.0
+
+
+def _window(start: datetime, end: datetime, dt: int) -> _Window:
+    length = (end - start).total_seconds()
+    return _Window(_epoch(start), max(1, math.ceil(length / dt)), float(dt))
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """Everything a family emitter needs about one placement or one cluster window."""
+
+    scenario: Scenario
+    cluster: str
+    namespace: str
+    task_queue: str
+    load: float
+    window: _Window
+    seed_parts: tuple[object, ...] = field(default=())
+
+    def rng(self, *key: object) -> random.Random:
+        digest = hashlib.blake2b(repr((self.seed_parts, key)).encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(digest, "big"))
+
+
+def _noisy(rng: random.Random, sd: float) -> float:
+    return max(0.0, rng.gauss(1.0, sd))
+
+
+def _increments(ctx: _Ctx, key: tuple[object, ...], rate: Span) -> list[float]:
+    """Per-interval event counts (``n - 1`` of them) of a counter with the given rate."""
+    rng = ctx.rng(*key)
+    w = ctx.window
+    sd = ctx.scenario.noise
+    return [max(0.0, _lerp(rate, w.frac(k))) * w.dt * _noisy(rng, sd) for k in range(1, w.n)]
+
+
+# --- the writer -----------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, out: TextIO, dialect: Dialect) -> None:
+        self.out = out
+        self.dialect = dialect
+        self.samples = 0
+        self._pending: str | None = None
+
+    def begin(self, family: _Family) -> None:
+        """Start a family; its ``# TYPE`` line is written only if a sample follows."""
+        self._pending = f"# TYPE {family.family_name(self.dialect)} {family.type_name(self.dialect)}\n"
+
+    def sample(self, name: str, labels: str, value: float, ts: float) -> None:
+        if self._pending is not None:
+            self.out.write(self._pending)
+            self._pending = None
+        self.out.write(f"{name}{labels} {_fmt(value)} {_fmt(round(ts, 3))}\n")
+        self.samples += 1
+
+    def counter(self, fam: _Family, ctx: _Ctx, labels: Labels, increments: Sequence[float]) -> None:
+        """A cumulative integer counter from 0; nothing at all if it never increments."""
+        if sum(increments) <= 0.0:
+            return
+        name = fam.sample_name(self.dialect)
+        rendered = _render_labels(labels)
+        w = ctx.window
+        total = 0.0
+        self.sample(name, rendered, 0, w.ts(0))
+        for k, inc in enumerate(increments, start=1):
+            total += inc
+            self.sample(name, rendered, round(total), w.ts(k))
+
+    def gauge(self, fam: _Family, ctx: _Ctx, labels: Labels, values: Sequence[float]) -> None:
+        name = fam.sample_name(self.dialect)
+        rendered = _render_labels(labels)
+        for k, value in enumerate(values):
+            self.sample(name, rendered, value, ctx.window.ts(k))
+
+    def histogram(
+        self,
+        fam: _Family,
+        ctx: _Ctx,
+        labels: Labels,
+        rate: float,
+        dist: Latency,
+        bounds: Sequence[float],
+    ) -> None:
+        """Cumulative buckets, ``_count`` and ``_sum`` of ``rate`` observations/s drawn from ``dist``."""
+        timer = fam.kind is _Kind.TIMER
+        scale = 0.001 if timer and self.dialect is Dialect.TALLY else 1.0
+        family = fam.family_name(self.dialect)
+        bucket, count_name, sum_name = f"{family}_bucket", f"{family}_count", f"{family}_sum"
+        rendered_buckets = [_render_labels((*labels, ("le", _fmt_bound(b * scale)))) for b in (*bounds, math.inf)]
+        plain = _render_labels(labels)
+        sigma = dist.sigma
+        mean_factor = math.exp(sigma * sigma / 2.0)
+        rng = ctx.rng(fam.base, labels)
+        sd = ctx.scenario.noise
+        cumulative = [0.0] * len(bounds)
+        events = 0.0
+        total = 0.0
+        w = ctx.window
+        for k in range(w.n):
+            if k > 0:
+                n = rate * w.dt * _noisy(rng, sd)
+                median = dist.median_ms * math.exp(rng.gauss(0.0, sd))
+                for i, b in enumerate(bounds):
+                    cumulative[i] += n * _cdf(b, median, sigma)
+                events += n
+                total += n * median * mean_factor
+            ts = w.ts(k)
+            count = round(events)
+            for i in range(len(bounds)):
+                self.sample(bucket, rendered_buckets[i], min(round(cumulative[i]), count), ts)
+            self.sample(bucket, rendered_buckets[-1], count, ts)
+            self.sample(count_name, plain, count, ts)
+            self.sample(sum_name, plain, round(total * scale, 6 if scale < 1 else 3), ts)
+
+
+# --- per-placement families -----------------------------------------------------------------------
+
+Emit = Callable[[_Writer, _Family, _Ctx], None]
+
+
+def _closes_per_s(ctx: _Ctx) -> float:
+    s = ctx.scenario
+    return s.wps * ctx.load * (s.success_ratio + s.failure_ratio)
+
+
+def _server(ctx: _Ctx, service: str, *extra: tuple[str, str], queue: bool = True) -> Labels:
+    labels: Labels = (("namespace", ctx.namespace),)
+    if queue:
+        labels += (("taskqueue", ctx.task_queue),)
+    return (*labels, *extra, ("service_name", service), ("cluster", ctx.cluster))
+
+
+def _emit_requests(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
+    rate = ctx.scenario.wps * ctx.load
+    w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+
+def _emit_closes(ratio: Callable[[Scenario], float]) -> Emit:
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        labels = _server(ctx, "history")
+        rate = ctx.scenario.wps * ctx.load * ratio(ctx.scenario)
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+    return emit
+
+
+def _emit_transitions(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    rate = _closes_per_s(ctx) * ctx.scenario.transitions_per_close
+    w.histogram(fam, ctx, _server(ctx, "history", queue=False), rate, _TRANSITIONS_DIST, _RATIO_BUCKETS)
+
+
+def _emit_schedule_to_start(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    s = ctx.scenario
+    for task_type, dist in (("Workflow", s.workflow_schedule_to_start), ("Activity", s.activity_schedule_to_start)):
+        rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
+        w.histogram(fam, ctx, _server(ctx, "history", ("task_type", task_type)), rate, dist, _MS_BUCKETS)
+
+
+def _emit_persistence(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for operation, per_workflow, factor in _PERSISTENCE_OPS:
+        base = ctx.scenario.wps * ctx.load if operation.startswith("Create") else _closes_per_s(ctx)
+        labels = _server(ctx, "history", ("operation", operation), queue=False)
+        w.histogram(fam, ctx, labels, base * per_workflow, ctx.scenario.persistence.scaled(factor), _MS_BUCKETS)
+
+
+def _emit_dispatch(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for task_type in _TASK_TYPES:
+        rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
+        dist = ctx.scenario.task_dispatch.scaled(1.0 if task_type == "Workflow" else 1.5)
+        w.histogram(fam, ctx, _server(ctx, "matching", ("task_type", task_type)), rate, dist, _MS_BUCKETS)
+
+
+_POLL_SUCCESS = _Family("poll_success", _Kind.SERVER_COUNTER)
+
+
+def _poll_increments(ctx: _Ctx, task_type: str) -> tuple[Labels, list[float]]:
+    labels = _server(ctx, "matching", ("task_type", task_type))
+    rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
+    return labels, _increments(ctx, (_POLL_SUCCESS.base, labels), (rate, rate))
+
+
+def _emit_polls(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for task_type in _TASK_TYPES:
+        labels, increments = _poll_increments(ctx, task_type)
+        w.counter(fam, ctx, labels, increments)
+
+
+def _emit_sync_polls(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for task_type in _TASK_TYPES:
+        labels, polls = _poll_increments(ctx, task_type)
+        rng = ctx.rng(fam.base, labels)
+        ratio = ctx.scenario.sync_match_ratio
+        sd = ctx.scenario.noise / 2
+        w.counter(fam, ctx, labels, [p * min(1.0, ratio * _noisy(rng, sd)) for p in polls])
+
+
+def _emit_backlog(span: Callable[[Scenario], Span], per_load: bool, digits: int) -> Emit:
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        for task_type in _TASK_TYPES:
+            labels = _server(ctx, "matching", ("task_type", task_type))
+            rng = ctx.rng(fam.base, labels)
+            scale = _BACKLOG_SHARE[task_type] * ctx.load if per_load else 1.0
+            values = [
+                round(_lerp(span(ctx.scenario), ctx.window.frac(k)) * scale * _noisy(rng, ctx.scenario.noise), digits)
+                for k in range(ctx.window.n)
+            ]
+            w.gauge(fam, ctx, labels, values)
+
+    return emit
+
+
+def _slots_used(ctx: _Ctx, worker_type: str) -> tuple[Labels, list[int]]:
+    labels: Labels = (
+        ("namespace", ctx.namespace),
+        ("task_queue", ctx.task_queue),
+        ("worker_type", worker_type),
+        ("cluster", ctx.cluster),
+    )
+    rng = ctx.rng("temporal_worker_task_slots_used", labels)
+    total = _WORKER_SLOTS[worker_type]
+    util = ctx.scenario.slot_utilization
+    used = [round(total * min(1.0, util * _noisy(rng, ctx.scenario.noise / 4))) for _ in range(ctx.window.n)]
+    return labels, used
+
+
+def _emit_slots(available: bool) -> Emit:
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        for worker_type, total in _WORKER_SLOTS.items():
+            labels, used = _slots_used(ctx, worker_type)
+            w.gauge(fam, ctx, labels, [total - u for u in used] if available else used)
+
+    return emit
+
+
+_PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
+    (_Family("service_requests", _Kind.SERVER_COUNTER), _emit_requests),
+    (_Family("workflow_success", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.success_ratio)),
+    (_Family("workflow_failed", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.failure_ratio)),
+    (_Family("state_transition_count", _Kind.RATIO), _emit_transitions),
+    (_Family("task_schedule_to_start_latency", _Kind.TIMER), _emit_schedule_to_start),
+    (_Family("persistence_latency", _Kind.TIMER), _emit_persistence),
+    (_Family("task_dispatch_latency", _Kind.TIMER), _emit_dispatch),
+    (_POLL_SUCCESS, _emit_polls),
+    (_Family("poll_success_sync", _Kind.SERVER_COUNTER), _emit_sync_polls),
+    (_Family("approximate_backlog_count", _Kind.GAUGE), _emit_backlog(lambda s: s.backlog_count, True, 0)),
+    (_Family("approximate_backlog_age_seconds", _Kind.GAUGE), _emit_backlog(lambda s: s.backlog_age_s, False, 2)),
+    (_Family("temporal_worker_task_slots_used", _Kind.GAUGE), _emit_slots(available=False)),
+    (_Family("temporal_worker_task_slots_available", _Kind.GAUGE), _emit_slots(available=True)),
+)
+
+
+# --- cluster-wide families ------------------------------------------------------------------------
+
+
+def _plain(ctx: _Ctx, service: str, *extra: tuple[str, str]) -> Labels:
+    return (*extra, ("service_name", service), ("cluster", ctx.cluster))
+
+
+def _pool(ctx: _Ctx, service: str) -> tuple[list[int], list[int]]:
+    """(open, in_use) per sample of one service's pool; in_use never exceeds open nor max_open."""
+    rng = ctx.rng("dsql_pool", service)
+    s, max_open, sd = ctx.scenario, _POOL_MAX_OPEN[service], ctx.scenario.noise
+    opened: list[int] = []
+    in_use: list[int] = []
+    for _ in range(ctx.window.n):
+        o = min(max_open, round(max_open * s.pool_open_fraction * _noisy(rng, sd)))
+        opened.append(o)
+        in_use.append(min(o, round(max_open * s.pool_in_use_fraction * _noisy(rng, sd))))
+    return opened, in_use
+
+
+def _emit_pool(pick: Callable[[int, int, int], int]) -> Emit:
+    """``pick(max_open, open, in_use)`` gives the gauge's value."""
+
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        for service, max_open in _POOL_MAX_OPEN.items():
+            opened, in_use = _pool(ctx, service)
+            w.gauge(fam, ctx, _plain(ctx, service), [pick(max_open, o, u) for o, u in zip(opened, in_use, strict=True)])
+
+    return emit
+
+
+def _reservoir_target(service: str) -> int:
+    return _POOL_MAX_OPEN[service] // 2
+
+
+def _emit_reservoir_size(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for service in _SERVICES:
+        rng = ctx.rng(fam.base, service)
+        target = _reservoir_target(service)
+        values = [
+            min(
+                target,
+                round(
+                    target * _lerp(ctx.scenario.reservoir_fill, ctx.window.frac(k)) * _noisy(rng, ctx.scenario.noise)
+                ),
+            )
+            for k in range(ctx.window.n)
+        ]
+        w.gauge(fam, ctx, _plain(ctx, service), values)
+
+
+def _emit_reservoir_target(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for service in _SERVICES:
+        w.gauge(fam, ctx, _plain(ctx, service), [_reservoir_target(service)] * ctx.window.n)
+
+
+def _emit_per_service(rate: Callable[[Scenario], float]) -> Emit:
+    """A cluster-wide counter rate split across services by pool size."""
+
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        for service, max_open in _POOL_MAX_OPEN.items():
+            r = rate(ctx.scenario) * ctx.load * max_open / _POOL_TOTAL
+            labels = _plain(ctx, service)
+            w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+
+    return emit
+
+
+def _emit_refill_failures(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for service, max_open in _POOL_MAX_OPEN.items():
+        for reason, rate in ctx.scenario.refill_failures_per_s:
+            r = rate * ctx.load * max_open / _POOL_TOTAL
+            labels = _plain(ctx, service, ("reason", reason))
+            w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+
+
+def _emit_tx(rate: Callable[[Scenario], float]) -> Emit:
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        for operation, share in _TX_OPERATIONS:
+            r = rate(ctx.scenario) * ctx.load * share
+            labels = _plain(ctx, "history", ("operation", operation))
+            w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+
+    return emit
+
+
+def _emit_history_counter(rate: Callable[[Scenario], float]) -> Emit:
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        r = rate(ctx.scenario) * ctx.load
+        labels = _plain(ctx, "history")
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+
+    return emit
+
+
+def _emit_heap(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for service in _SERVICES:
+        rng = ctx.rng(fam.base, service)
+        base = _HEAP_BASE_BYTES[service]
+        values = [
+            round(base * _lerp(ctx.scenario.heap_scale, ctx.window.frac(k)) * _noisy(rng, ctx.scenario.noise / 2))
+            for k in range(ctx.window.n)
+        ]
+        w.gauge(fam, ctx, _plain(ctx, service), values)
+
+
+def _emit_build(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for service in _SERVICES:
+        w.gauge(fam, ctx, _plain(ctx, service, *_BUILD_LABELS), [1] * ctx.window.n)
+
+
+_CLUSTER_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
+    (_Family("dsql_pool_max_open", _Kind.GAUGE), _emit_pool(lambda m, o, u: m)),
+    (_Family("dsql_pool_open", _Kind.GAUGE), _emit_pool(lambda m, o, u: o)),
+    (_Family("dsql_pool_in_use", _Kind.GAUGE), _emit_pool(lambda m, o, u: u)),
+    (_Family("dsql_pool_idle", _Kind.GAUGE), _emit_pool(lambda m, o, u: o - u)),
+    (_Family("dsql_reservoir_size", _Kind.GAUGE), _emit_reservoir_size),
+    (_Family("dsql_reservoir_target", _Kind.GAUGE), _emit_reservoir_target),
+    (_Family("dsql_reservoir_empty", _Kind.PLUGIN_COUNTER), _emit_per_service(lambda s: s.reservoir_empty_per_s)),
+    (_Family("dsql_reservoir_refills", _Kind.PLUGIN_COUNTER), _emit_per_service(lambda s: s.reservoir_refills_per_s)),
+    (_Family("dsql_reservoir_refill_failures", _Kind.PLUGIN_COUNTER), _emit_refill_failures),
+    (_Family("dsql_tx_conflict", _Kind.PLUGIN_COUNTER), _emit_tx(lambda s: s.tx_conflicts_per_s)),
+    (_Family("dsql_tx_exhausted", _Kind.PLUGIN_COUNTER), _emit_tx(lambda s: s.tx_exhausted_per_s)),
+    (
+        _Family("dsql_token_refresh_failures", _Kind.PLUGIN_COUNTER),
+        _emit_per_service(lambda s: s.token_refresh_failures_per_s),
+    ),
+    (
+        _Family("persistence_session_refresh_attempts", _Kind.SERVER_COUNTER),
+        _emit_history_counter(lambda s: s.session_refreshes_per_s),
+    ),
+    (_Family("memory_heapinuse", _Kind.GAUGE), _emit_heap),
+    (_Family("build_information", _Kind.GAUGE), _emit_build),
+)
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+
+def _scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}") from None
+
+
+def _contexts(placements: Sequence[Placement], dt: int, seed: int) -> tuple[list[_Ctx], list[_Ctx]]:
+    """Per-placement contexts and cluster-window contexts, each in ascending start order."""
+    ordered = sorted(enumerate(placements), key=lambda ip: (_epoch(ip[1].start), ip[0]))
+    per_placement: list[_Ctx] = []
+    for _, p in ordered:
+        if p.duration <= timedelta(0):
+            raise ValueError(f"placement {p!r} has a non-positive duration")
+        if p.load_factor < 0:
+            raise ValueError(f"placement {p!r} has a negative load factor")
+        scenario = _scenario(p.scenario)
+        per_placement.append(
+            _Ctx(
+                scenario,
+                p.cluster,
+                p.namespace,
+                p.task_queue,
+                p.load_factor,
+                _window(p.start, p.start + p.duration, dt),
+                (seed, scenario.name, p.cluster, p.namespace, p.task_queue, _epoch(p.start)),
+            )
+        )
+    # same cluster and namespace must not overlap: namespace-only series would be written twice
+    last_end: dict[tuple[str, str], float] = {}
+    for _, p in ordered:
+        key = (p.cluster, p.namespace)
+        if key in last_end and _epoch(p.start) < last_end[key]:
+            raise ValueError(f"placements of cluster {p.cluster!r} namespace {p.namespace!r} overlap in time")
+        last_end[key] = max(last_end.get(key, -math.inf), _epoch(p.start + p.duration))
+
+    # cluster windows: overlapping placements of one cluster, led by the earliest
+    groups: dict[str, list[tuple[Placement, datetime]]] = {}
+    cluster_ctx: list[tuple[float, int, _Ctx]] = []
+    for _, p in ordered:
+        runs = groups.setdefault(p.cluster, [])
+        end = p.start + p.duration
+        if runs and _epoch(p.start) < _epoch(runs[-1][1]):
+            lead, run_end = runs[-1]
+            runs[-1] = (lead, max(run_end, end, key=_epoch))
+        else:
+            runs.append((p, end))
+    for cluster, runs in groups.items():
+        for lead, end in runs:
+            scenario = _scenario(lead.scenario)
+            ctx = _Ctx(
+                scenario,
+                cluster,
+                lead.namespace,
+                lead.task_queue,
+                lead.load_factor,
+                _window(lead.start, end, dt),
+                (seed, scenario.name, cluster, "cluster-wide", _epoch(lead.start)),
+            )
+            cluster_ctx.append((_epoch(lead.start), len(cluster_ctx), ctx))
+    cluster_ctx.sort(key=lambda t: (t[0], t[1]))
+    return per_placement, [c for _, _, c in cluster_ctx]
+
+
+def write_openmetrics(
+    out: TextIO,
+    placements: Sequence[Placement],
+    *,
+    scrape_interval_s: int = 15,
+    dialect: Dialect = Dialect.OPENTELEMETRY,
+    seed: int = 0,
+) -> int:
+    """Write the placements' metrics as OpenMetrics text ending in ``# EOF``; return the sample count."""
+    if scrape_interval_s <= 0:
+        raise ValueError("scrape_interval_s must be positive")
+    dialect = Dialect(dialect)
+    per_placement, per_cluster = _contexts(placements, scrape_interval_s, seed)
+    writer = _Writer(out, dialect)
+    for families, contexts in ((_PLACEMENT_FAMILIES, per_placement), (_CLUSTER_FAMILIES, per_cluster)):
+        for fam, emit in families:
+            writer.begin(fam)
+            for ctx in contexts:
+                emit(writer, fam, ctx)
+    out.write("# EOF\n")
+    return writer.samples

@@ -1,0 +1,72 @@
+"""One Settings object, read once from the environment (and ``dev/.env`` when it exists).
+
+Real environment variables win over ``dev/.env``. The library never reads the environment: the host
+builds Settings and passes plain values down.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DSQL_HOST = re.compile(r"^[a-z0-9]+\.dsql(-[a-z0-9]+)?\.([a-z0-9-]+)\.on\.aws$")
+
+
+class DialectSetting(StrEnum):
+    AUTO = "auto"
+    OPENTELEMETRY = "opentelemetry"
+    TALLY = "tally"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file="dev/.env", env_file_encoding="utf-8", extra="ignore")
+
+    copilot_dsql_endpoint: str | None = Field(
+        default=None, description="A DSQL cluster hostname or a postgresql:// URL for the metadata index"
+    )
+    copilot_profile_s3_bucket: str | None = Field(default=None, description="Bucket for full profile documents")
+    copilot_profile_s3_prefix: str = "profiles/"
+    prometheus_endpoint: str | None = Field(default=None, description="Prometheus-compatible HTTP API base URL")
+    prometheus_cluster_label: str | None = Field(
+        default=None, description="Label that carries the cluster id on every series, when one Prometheus holds several"
+    )
+    prometheus_metrics_dialect: DialectSetting = DialectSetting.AUTO
+    prometheus_scrape_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 15
+    prometheus_query_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    prometheus_query_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    aws_region: str | None = None
+    aws_default_region: str | None = None
+    aws_endpoint_url_s3: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = Field(default=None, repr=False)
+    aws_session_token: str | None = Field(default=None, repr=False)
+    copilot_redaction_key: str = Field(
+        default="behaviour-profiles-default-redaction-key",
+        description="Key of the HMAC that fingerprints redacted secrets; set your own in production",
+    )
+    copilot_host: str = "127.0.0.1"
+    copilot_port: Annotated[int, Field(ge=1, le=65535)] = 8081
+    copilot_api_url: str = Field(default="http://127.0.0.1:8081", description="Where the CLI finds the API")
+    copilot_dsql_pool_max_size: Annotated[int, Field(ge=1, le=100)] = 10
+
+    @field_validator("copilot_dsql_endpoint", "copilot_profile_s3_bucket", "prometheus_endpoint", "aws_endpoint_url_s3")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def region(self) -> str:
+        return self.aws_region or self.aws_default_region or "us-east-1"
+
+    @property
+    def profiles_configured(self) -> bool:
+        return bool(self.copilot_profile_s3_bucket and self.prometheus_endpoint and self.copilot_dsql_endpoint)
+
+    @property
+    def dsql_is_cluster_host(self) -> bool:
+        """True when the endpoint is an Aurora DSQL hostname (IAM auth) rather than a postgresql:// URL."""
+        return bool(self.copilot_dsql_endpoint and _DSQL_HOST.match(self.copilot_dsql_endpoint))

@@ -1,0 +1,89 @@
+"""Shared fixtures: the real local stack (PostgreSQL, SeaweedFS S3, Prometheus) for the whole session.
+
+The stack runs on free ports in a temporary state directory, in its own database, so it never touches
+a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator with the demo plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from copilot.app import create_app
+from copilot.dev.local import load_scenarios
+from copilot.dev.simulator import Placement, demo_plan
+from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus, free_port
+from copilot.index import apply_schema
+from copilot.settings import Settings
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Stack:
+    stack: LocalStack
+    env: dict[str, str]
+    placements: list[Placement]
+    now: datetime
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {key.lower(): value for key, value in self.env.items()}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def window(self, scenario: str, namespace: str = "default") -> Placement:
+        return next(p for p in self.placements if p.scenario == scenario and p.namespace == namespace)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    ensure_prometheus()
+    state = tmp_path_factory.mktemp("stack")
+    config = StackConfig(
+        state_dir=Path(state),
+        postgres_port=5432 if _port_open(5432) else free_port(),
+        database=f"bp_test_{os.getpid()}",
+        s3_port=free_port(),
+        weed_master_port=free_port(),
+        weed_volume_port=free_port(),
+        weed_filer_port=free_port(),
+        prometheus_port=free_port(),
+        api_port=free_port(),
+    )
+    local = LocalStack(config)
+    try:
+        local.start_postgres()
+        local.start_s3()
+        now = datetime.now(UTC)
+        placements = demo_plan(now)
+        load_scenarios(local, placements)
+        local.start_prometheus()
+        env = local.env()
+        handle = Stack(local, env, placements, now)
+        asyncio.run(apply_schema(handle.settings()))
+        yield handle
+    finally:
+        local.down()
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, in-process, against the real stack."""
+    app = create_app(stack.settings())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://copilot") as http:
+            yield http

@@ -1,0 +1,162 @@
+"""Dependency outages: a clear 5xx naming the dependency, and nothing half-written.
+
+Outages are real: the app is pointed at a port where nothing listens (connection refused), at a server
+that accepts connections and never answers (timeout), or at a real server that is not Prometheus.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import botocore.session
+import httpx
+import pytest
+
+from copilot.app import create_app
+from copilot.dev.stack import free_port
+from copilot.index import apply_schema
+from tests.integration.conftest import Stack
+from tests.integration.test_profiles_api import body, create
+
+pytestmark = pytest.mark.stack
+
+
+@asynccontextmanager
+async def app_client(stack: Stack, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(stack.settings(**overrides))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts TCP connections and never answers: a hung dependency."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+async def index_rows(stack: Stack, label: str) -> int:
+    conn = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM behaviour_profiles WHERE label = $1", label))
+    finally:
+        await conn.close()
+
+
+def s3_keys(stack: Stack) -> set[str]:
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=stack.env["AWS_ENDPOINT_URL_S3"],
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+    )
+    keys: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=stack.env["COPILOT_PROFILE_S3_BUCKET"]):
+        keys.update(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+async def test_prometheus_down_answers_502_and_stores_nothing(stack: Stack) -> None:
+    payload = body(stack, "healthy-150wps")
+    before = s3_keys(stack)
+    async with app_client(stack, prometheus_endpoint=f"http://127.0.0.1:{free_port()}") as client:
+        r = await client.post("/profiles", json=payload)
+        assert r.status_code == 502, r.text
+        assert r.json()["dependency"] == "Prometheus" and "unreachable" in r.json()["detail"]
+        assert (await client.get("/readyz")).status_code == 503
+    assert await index_rows(stack, payload["label"]) == 0
+    assert s3_keys(stack) == before
+
+
+async def test_prometheus_hanging_answers_504(stack: Stack, silent_server: int) -> None:
+    payload = body(stack, "healthy-150wps")
+    overrides = {"prometheus_endpoint": f"http://127.0.0.1:{silent_server}", "prometheus_query_timeout_seconds": 1}
+    async with app_client(stack, **overrides) as client:
+        r = await client.post("/profiles", json=payload)
+    assert r.status_code == 504, r.text
+    assert r.json()["dependency"] == "Prometheus"
+    assert await index_rows(stack, payload["label"]) == 0
+
+
+async def test_a_server_that_is_not_prometheus_answers_502(stack: Stack) -> None:
+    async with app_client(stack, prometheus_endpoint=stack.env["AWS_ENDPOINT_URL_S3"]) as client:
+        r = await client.post("/profiles", json=body(stack, "healthy-150wps"))
+    assert r.status_code == 502 and r.json()["dependency"] == "Prometheus"
+
+
+async def test_s3_down_answers_503_and_indexes_nothing(stack: Stack) -> None:
+    payload = body(stack, "healthy-150wps")
+    async with app_client(stack, aws_endpoint_url_s3=f"http://127.0.0.1:{free_port()}") as client:
+        r = await client.post("/profiles", json=payload)
+        assert r.status_code == 503, r.text
+        assert r.json()["dependency"] == "S3"
+    assert await index_rows(stack, payload["label"]) == 0
+
+
+async def test_s3_down_on_read_answers_503(stack: Stack, client: httpx.AsyncClient) -> None:
+    meta = await create(client, body(stack, "healthy-150wps"))
+    async with app_client(stack, aws_endpoint_url_s3=f"http://127.0.0.1:{free_port()}") as broken:
+        r = await broken.get(f"/profiles/{meta['id']}")
+    assert r.status_code == 503 and r.json()["dependency"] == "S3"
+
+
+async def test_postgres_down_answers_503_and_leaves_no_document(stack: Stack) -> None:
+    payload = body(stack, "healthy-150wps")
+    before = s3_keys(stack)
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    async with app_client(stack, copilot_dsql_endpoint=dead) as client:
+        r = await client.post("/profiles", json=payload)
+        assert r.status_code == 503, r.text
+        assert "PostgreSQL" in r.json()["dependency"]
+        listed = await client.get("/profiles")
+        assert listed.status_code == 503 and "PostgreSQL" in listed.json()["detail"]
+        assert (await client.get("/healthz")).status_code == 200
+    assert s3_keys(stack) == before  # the document written first was removed again
+
+
+async def test_empty_store_answers_an_empty_list(stack: Stack) -> None:
+    """`curl /profiles/` on a freshly set-up store answers []."""
+    name = f"bp_empty_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = stack.env["COPILOT_DSQL_ENDPOINT"].rsplit("/", 1)[0] + f"/{name}"
+    await apply_schema(stack.settings(copilot_dsql_endpoint=dsn))
+    await apply_schema(stack.settings(copilot_dsql_endpoint=dsn))  # idempotent
+    async with app_client(stack, copilot_dsql_endpoint=dsn) as client:
+        r = await client.get("/profiles/")
+        assert r.status_code == 200 and r.json() == []
+        assert (await client.get("/readyz")).json() == {"status": "ready"}

@@ -1,0 +1,89 @@
+"""The API without storage: every /profiles endpoint answers 503 while the rest of the app serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from copilot.app import create_app
+from copilot.settings import Settings
+
+
+@pytest.fixture
+async def bare() -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)  # type: ignore[call-arg]
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "json"),
+    [
+        ("GET", "/profiles", None),
+        ("GET", "/profiles/", None),
+        ("POST", "/profiles", None),
+        ("GET", "/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10", None),
+        ("POST", "/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/baseline", None),
+        ("POST", "/profiles/compare", {"profile_a_id": "a", "profile_b_id": "b"}),
+    ],
+)
+async def test_profiles_answer_503_when_not_configured(
+    bare: httpx.AsyncClient, method: str, path: str, json: object
+) -> None:
+    body = {
+        "name": "n",
+        "cluster_id": "c",
+        "time_window_start": "2026-02-18T10:00:00Z",
+        "time_window_end": "2026-02-18T11:00:00Z",
+    }
+    response = await bare.request(method, path, json=json if json is not None else (body if method == "POST" else None))
+    assert response.status_code == 503
+    assert "Profile storage not configured" in response.json()["detail"]
+
+
+async def test_health_still_answers(bare: httpx.AsyncClient) -> None:
+    assert (await bare.get("/healthz")).json() == {"status": "ok"}
+    assert (await bare.get("/readyz")).status_code == 503
+    assert (await bare.get("/docs")).status_code == 200
+    spec = (await bare.get("/openapi.json")).json()
+    assert {"/profiles", "/profiles/{profile_id}", "/profiles/{profile_id}/baseline", "/profiles/compare"} <= set(
+        spec["paths"]
+    )
+
+
+async def test_unknown_route_is_a_problem_document(bare: httpx.AsyncClient) -> None:
+    response = await bare.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "/docs" in response.json()["detail"]
+
+
+def test_settings_read_dev_env_file_and_real_env_wins(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    env_file = Path(str(tmp_path)) / ".env"
+    env_file.write_text("COPILOT_PROFILE_S3_BUCKET=from-file\nPROMETHEUS_ENDPOINT=http://file:9090\n")
+    monkeypatch.setenv("PROMETHEUS_ENDPOINT", "http://env:9090")
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.copilot_profile_s3_bucket == "from-file"
+    assert settings.prometheus_endpoint == "http://env:9090"
+
+
+def test_dsql_hostnames_are_recognised() -> None:
+    from copilot.index import connect_kwargs, dsql_region
+
+    host = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-2.on.aws"
+    settings = Settings(_env_file=None, copilot_dsql_endpoint=host)  # type: ignore[call-arg]
+    assert settings.dsql_is_cluster_host
+    assert dsql_region(host, "eu-west-1") == "us-east-2"
+    kwargs = connect_kwargs(settings)
+    assert (kwargs["user"], kwargs["database"], kwargs["ssl"]) == ("admin", "postgres", "require")
+    assert callable(kwargs["password"])  # a fresh token per connection
+    local = Settings(_env_file=None, copilot_dsql_endpoint="postgresql://u@127.0.0.1:5432/x")  # type: ignore[call-arg]
+    assert not local.dsql_is_cluster_host and connect_kwargs(local) == {"dsn": "postgresql://u@127.0.0.1:5432/x"}
