@@ -274,7 +274,11 @@ def judge_metric(
     if old is None or new is None or old_value is None or new_value is None:
         why_old, why_new = _missing(old, stat), _missing(new, stat)
         if why_old is not None and why_new is not None:
-            reason = f"no data on either side (old: {why_old}; new: {why_new})"
+            reason = (
+                f"no data on either side ({why_old})"
+                if why_old == why_new
+                else f"no data on either side (old: {why_old}; new: {why_new})"
+            )
         elif why_old is not None:
             reason = f"no data on the old side ({why_old})"
         else:

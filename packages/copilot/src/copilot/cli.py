@@ -27,7 +27,8 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(dev_app, name="dev")
 dev_app.add_typer(schema_app, name="schema")
 
-console = Console()
+# Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room instead.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 StateDir = Annotated[Path, typer.Option(envvar="COPILOT_DEV_DIR", help="Where the local stack keeps its state")]

@@ -23,7 +23,9 @@ def _num(value: Any, unit: str = "") -> str:
         text = f"{number:.0f}"
     else:
         text = f"{number:.3g}"
-    return f"{text} {unit}" if unit and unit != "ratio" else text
+    if unit == "1/s":
+        return f"{text}/s"
+    return f"{text} {unit}" if unit else text
 
 
 def _pct(value: Any) -> str:
@@ -32,8 +34,9 @@ def _pct(value: Any) -> str:
 
 def comparison_tables(result: dict[str, Any]) -> list[Table]:
     telemetry = Table(title=f"Telemetry diff (statistic: {result.get('statistic', 'mean')})", expand=False)
-    for column in ("metric", "direction", "severity", "A", "B", "change", "reason"):
-        telemetry.add_column(column, overflow="fold")
+    for column in ("metric", "direction", "severity", "A", "B", "change"):
+        telemetry.add_column(column, no_wrap=True, min_width=len(column) + 1)
+    telemetry.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=70)
     for diff in result.get("telemetry_diffs", []):
         unit = diff.get("unit", "")
         telemetry.add_row(

@@ -11,6 +11,25 @@ Scenarios
     ``healthy-150wps``, ``healthy-150wps-noise`` (same parameters, another noise realisation) and
     ``failing-400wps``.
 
+Judgement scenarios
+    Each is ``healthy-150wps`` with exactly one cause changed, so that a comparison against the healthy
+    baseline must flag exactly that cause's direct effects (:data:`JUDGEMENT_SCENARIOS`, in the order
+    :func:`judgement_plan` lays them out):
+
+    ``healthy-150wps-noise``          nothing (another noise realisation)
+    ``latency-family-up-80``          persistence latency median and p99 x1.8
+    ``sync-match-collapse``           sync match ratio 0.95 -> 0.3 (polls unchanged)
+    ``conflicts-x4``                  OCC conflicts 0.5/s -> 2/s
+    ``exhausted-from-zero``           exhausted retries 0 -> 0.2/s
+    ``reservoir-drained``             reservoir fill drains from 0.4 to 0 over the window (was 0.96)
+    ``throughput-down-40``            150 -> 90 workflows/s; completions, transitions, tasks follow
+    ``latency-improved-40``           persistence latency median and p99 x0.6
+    ``dsql-family-missing``           no DSQL plugin series (``dsql_*``) at all
+    ``schedule-to-start-p99-up-150``  workflow and activity schedule-to-start p99 x2.5, median steady
+
+    Nothing else in the simulator depends on these parameters: backlog, dispatch latency, slots and
+    the cluster-wide counters do not follow load, latency or matching.
+
 Placements
     A :class:`Placement` puts a scenario into a time window of one namespace in one cluster.
     ``load_factor`` multiplies the scenario's per-namespace throughput. Two placements of the same cluster
@@ -52,6 +71,12 @@ Demo layout (:func:`demo_plan`)
 
     The DSQL and other cluster-wide series follow the "default" placement of each hour.
 
+Judgement layout (:func:`judgement_plan`)
+    Cluster ``judge``, namespace ``default``, task queue ``main-queue``, load 1.0. With ``E`` = ``now``
+    floored to the hour minus 1 h, the i-th scenario of ``("healthy-150wps", *JUDGEMENT_SCENARIOS)``
+    runs over ``[E - 2i h - 1 h, E - 2i h)``: one hour each, an hour's gap between two, the oldest
+    starting 22 h before the floored ``now``.
+
 Not written: ``container_cpu_usage_seconds_total`` (Temporal exports no CPU metric, so a profile built
 from simulated data must report "no data" for CPU).
 """
@@ -66,16 +91,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
-from typing import TextIO
+from typing import Any, TextIO
 
 from behaviour_profiles.catalogue import Dialect
 
 __all__ = [
+    "JUDGEMENT_CLUSTER",
+    "JUDGEMENT_SCENARIOS",
     "SCENARIOS",
     "Latency",
     "Placement",
     "Scenario",
     "demo_plan",
+    "judgement_plan",
     "write_openmetrics",
 ]
 
@@ -150,6 +178,8 @@ class Scenario:
     """memory_heapinuse relative to each service's base heap."""
     noise: float = 0.03
     """Relative standard deviation of per-interval noise."""
+    dsql_plugin: bool = True
+    """Whether the DSQL persistence plugin exports its series (``dsql_*``) at all."""
 
 
 HEALTHY_150 = Scenario(
@@ -211,6 +241,66 @@ FAILING_400 = Scenario(
     noise=0.08,
 )
 
+
+def _one_change(name: str, description: str, **changes: Any) -> Scenario:
+    """``healthy-150wps`` with exactly one cause changed."""
+    return replace(HEALTHY_150, name=name, description=description, **changes)
+
+
+_H = HEALTHY_150
+_JUDGEMENT: tuple[Scenario, ...] = (
+    _one_change(
+        "latency-family-up-80",
+        "healthy-150wps with persistence latency (median and p99) 80 % higher.",
+        persistence=_H.persistence.scaled(1.8),
+    ),
+    _one_change(
+        "sync-match-collapse",
+        "healthy-150wps with the sync match ratio collapsed from 0.95 to 0.3 (polls unchanged).",
+        sync_match_ratio=0.3,
+    ),
+    _one_change(
+        "conflicts-x4",
+        "healthy-150wps with four times the OCC conflicts (0.5/s to 2/s).",
+        tx_conflicts_per_s=_H.tx_conflicts_per_s * 4,
+    ),
+    _one_change(
+        "exhausted-from-zero",
+        "healthy-150wps with exhausted transaction retries appearing (0 to 0.2/s).",
+        tx_exhausted_per_s=0.2,
+    ),
+    _one_change(
+        "reservoir-drained",
+        "healthy-150wps with the DSQL reservoir draining from 40 % of its target to empty.",
+        reservoir_fill=(0.4, 0.0),
+    ),
+    _one_change(
+        "throughput-down-40",
+        "healthy-150wps at 90 workflows/s: starts, and so completions and state transitions, 40 % lower.",
+        wps=_H.wps * 0.6,
+    ),
+    _one_change(
+        "latency-improved-40",
+        "healthy-150wps with persistence latency (median and p99) 40 % lower.",
+        persistence=_H.persistence.scaled(0.6),
+    ),
+    _one_change(
+        "dsql-family-missing",
+        "healthy-150wps without any DSQL plugin series (pool, reservoir, transactions, tokens).",
+        dsql_plugin=False,
+    ),
+    _one_change(
+        "schedule-to-start-p99-up-150",
+        "healthy-150wps with workflow and activity schedule-to-start p99 2.5 times higher, medians steady.",
+        workflow_schedule_to_start=Latency(
+            _H.workflow_schedule_to_start.median_ms, _H.workflow_schedule_to_start.p99_ms * 2.5
+        ),
+        activity_schedule_to_start=Latency(
+            _H.activity_schedule_to_start.median_ms, _H.activity_schedule_to_start.p99_ms * 2.5
+        ),
+    ),
+)
+
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
         s.name: s
@@ -222,9 +312,15 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 description="healthy-150wps again with another noise realisation (a no-change baseline).",
             ),
             FAILING_400,
+            *_JUDGEMENT,
         )
     }
 )
+
+JUDGEMENT_SCENARIOS: tuple[str, ...] = ("healthy-150wps-noise", *(s.name for s in _JUDGEMENT))
+"""The one-change scenarios compared against ``healthy-150wps``, in :func:`judgement_plan` order."""
+
+JUDGEMENT_CLUSTER = "judge"
 
 
 @dataclass(frozen=True)
@@ -251,6 +347,18 @@ def demo_plan(now: datetime) -> list[Placement]:
         for namespace, load in (("default", 1.0), ("payments", 0.4)):
             plan.append(Placement(scenario, namespace, start, hour, load_factor=load))
     return plan
+
+
+def judgement_plan(now: datetime) -> list[Placement]:
+    """``healthy-150wps`` and each judgement scenario in its own hour of cluster ``judge`` (see above)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    hour = timedelta(hours=1)
+    return [
+        Placement(name, "default", end - 2 * i * hour - hour, hour, cluster=JUDGEMENT_CLUSTER)
+        for i, name in enumerate(("healthy-150wps", *JUDGEMENT_SCENARIOS))
+    ]
 
 
 # --- constants of the simulated deployment ------------------------------------------------------
@@ -845,7 +953,10 @@ def write_openmetrics(
     for families, contexts in ((_PLACEMENT_FAMILIES, per_placement), (_CLUSTER_FAMILIES, per_cluster)):
         for fam, emit in families:
             writer.begin(fam)
+            plugin = fam.base.startswith("dsql_")
             for ctx in contexts:
+                if plugin and not ctx.scenario.dsql_plugin:
+                    continue
                 emit(writer, fam, ctx)
     out.write("# EOF\n")
     return writer.samples
