@@ -57,30 +57,39 @@ async def run(prom_url: str, end: datetime, runs: int, concurrency: int) -> None
         collector = TelemetryCollector(
             client, scrape_interval_s=SCRAPE, cluster_label="cluster", concurrency=concurrency
         )
-        print(f"{'window':>6}  {'collector s':>11}  {'naive s':>8}  {'ratio':>6}  queries (ours/naive)")
+        sequential = TelemetryCollector(client, scrape_interval_s=SCRAPE, cluster_label="cluster", concurrency=1)
+        print(
+            f"{'window':>6}  {'collector s':>11}  {'same, serial s':>14}  {'naive serial s':>14}  "
+            f"{'naive/collector':>15}  queries (ours/naive)"
+        )
         for hours in (1, 6, 24):
             start = end - timedelta(hours=hours)
             plan = plan_window(start, end, SCRAPE)
             ours_n = len(collector.queries(Dialect.OPENTELEMETRY, scope, plan))
             naive = naive_queries(scope, plan.rate_window)
-            ours_t, naive_t = [], []
+            ours_t, serial_t, naive_t = [], [], []
+            target = Scope("temporal-dev", "default", "main-queue")
             for _ in range(runs):
                 t0 = time.perf_counter()
-                summary = await collector.collect(Scope("temporal-dev", "default", "main-queue"), start, end)
+                summary = await collector.collect(target, start, end)
                 ours_t.append(time.perf_counter() - t0)
                 assert summary.coverage.with_data > 0
+                t0 = time.perf_counter()
+                await sequential.collect(target, start, end)
+                serial_t.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 for promql in naive:
                     await client.query_range(promql, plan)
                 naive_t.append(time.perf_counter() - t0)
-            a, b = statistics.median(ours_t), statistics.median(naive_t)
-            print(f"{hours:>5}h  {a:>11.3f}  {b:>8.3f}  {b / a:>5.1f}x  {ours_n}/{len(naive)}")
+            a, s, b = (statistics.median(t) for t in (ours_t, serial_t, naive_t))
+            print(f"{hours:>5}h  {a:>11.3f}  {s:>14.3f}  {b:>14.3f}  {b / a:>14.1f}x  {ours_n}/{len(naive)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--namespaces", type=int, default=2, help="More namespaces, more series in Prometheus")
     args = parser.parse_args()
     ensure_prometheus()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
@@ -88,14 +97,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         stack = LocalStack(StackConfig(state_dir=Path(state), prometheus_port=free_port()))
         try:
+            namespaces = ["default", *(f"ns-{i}" for i in range(1, args.namespaces))]
             placements = [
-                Placement("healthy-150wps", ns, start, timedelta(hours=24), load_factor=f)
-                for ns, f in (("default", 1.0), ("payments", 0.4))
+                Placement("healthy-150wps", ns, start, timedelta(hours=24), load_factor=1.0 if i == 0 else 0.4)
+                for i, ns in enumerate(namespaces)
             ]
             t0 = time.perf_counter()
             load_scenarios(stack, placements, scrape_interval_s=SCRAPE)
-            print(f"backfilled 24 h x 2 namespaces at {SCRAPE}s in {time.perf_counter() - t0:.1f}s")
+            print(f"backfilled 24 h x {len(namespaces)} namespaces at {SCRAPE}s in {time.perf_counter() - t0:.1f}s")
             url = stack.start_prometheus()
+            series = httpx.get(
+                f"{url}/api/v1/query", params={"query": "count({__name__!=''})", "time": end.timestamp()}
+            )
+            print(f"Prometheus holds {series.json()['data']['result'][0]['value'][1]} series at the window end")
             asyncio.run(run(url, end, args.runs, args.concurrency))
         finally:
             stack.down()

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from copilot.app import create_app
 from copilot.dev.local import load_scenarios
@@ -80,10 +81,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, in-process, against the real stack."""
-    app = create_app(stack.settings())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://copilot") as http:
-            yield http
+async def app(stack: Stack) -> AsyncIterator[FastAPI]:
+    """The real app with its lifespan entered, against the real stack."""
+    application = create_app(stack.settings())
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the in-process app."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http:
+        yield http

@@ -179,7 +179,9 @@ async def test_scenario_flags_exactly_its_injected_change(judge: Judge, scenario
     full = await judge.compare(HEALTHY, scenario, include_all=True)
     diffs: list[dict[str, Any]] = full["telemetry_diffs"]
     by_key = {d["metric"]: d for d in diffs}
-    why = {k: (d["direction"], d["change_pct"], d["reason"]) for k, d in by_key.items() if d["direction"] != "unchanged"}
+    why = {
+        k: (d["direction"], d["change_pct"], d["reason"]) for k, d in by_key.items() if d["direction"] != "unchanged"
+    }
 
     assert _keys(diffs, "regressed", counted=True) == expect.regressed, why
     assert _keys(diffs, "improved", counted=True) == expect.improved, why
@@ -260,9 +262,12 @@ async def test_missing_family_is_no_data_and_inconclusive(judge: Judge) -> None:
         if d["metric"] in _DSQL_PLUGIN:
             assert d["old"] is not None and d["old"]["mean"] is not None, d  # A has the data, B has none
             assert d["new_value"] is None and d["change_pct"] is None, d
-            assert d["counts_toward_verdict"] is False, d
-    keys = {d["metric"]: d for d in result["telemetry_diffs"]}
-    assert keys["occ_conflicts_per_sec"]["severity"] == "warning"  # a key metric without data
+            # a key metric without data is a counted warning; any other is information
+            assert (d["severity"], d["counts_toward_verdict"]) == (
+                ("warning", True) if d["key_metric"] else ("info", False)
+            ), d
+    keys = {d["metric"] for d in result["telemetry_diffs"] if d["key_metric"] and d["direction"] == "no_data"}
+    assert keys == {"occ_conflicts_per_sec", "exhausted_retries_per_sec"}
 
 
 async def test_swapping_sides_swaps_regressed_and_improved(judge: Judge) -> None:

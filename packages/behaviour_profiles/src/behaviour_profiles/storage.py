@@ -123,7 +123,7 @@ class ProfileFilter:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 5
+    attempts: int = 8
     base_delay_s: float = 0.02
     max_delay_s: float = 1.0
 
@@ -214,6 +214,8 @@ class ProfileStore:
         self._pool = pool
         self._prefix = prefix
         self._retry = retry or RetryPolicy()
+        self.conflicts_retried = 0
+        """How many transactions were retried after an OCC conflict (SQLSTATE 40001)."""
 
     def document_key(self, profile_id: UUID) -> str:
         return f"{self._prefix}{profile_id}.json"
@@ -223,11 +225,14 @@ class ProfileStore:
         async with index_errors(action):
             for attempt in range(self._retry.attempts):
                 try:
-                    async with self._pool.acquire() as conn, conn.transaction():
+                    # Repeatable read is DSQL's isolation; on PostgreSQL it also turns concurrent writes
+                    # of one row into SQLSTATE 40001, so the retry path runs locally too.
+                    async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
                         return await work(conn)
                 except asyncpg.PostgresError as exc:
                     if not _is_conflict(exc) or attempt == self._retry.attempts - 1:
                         raise
+                    self.conflicts_retried += 1
                     log.info("index conflict on %s (attempt %d), retrying", action, attempt + 1)
                     await asyncio.sleep(self._retry.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from behaviour_profiles.catalogue import Dialect
 from copilot.dev.simulator import Placement, demo_plan, write_openmetrics
 from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
 
@@ -48,13 +49,19 @@ class StackInfo:
     placements: list[Placement]
 
 
-def load_scenarios(stack: LocalStack, placements: list[Placement], *, scrape_interval_s: int = 15) -> None:
+def load_scenarios(
+    stack: LocalStack,
+    placements: list[Placement],
+    *,
+    scrape_interval_s: int = 15,
+    dialect: Dialect = Dialect.OPENTELEMETRY,
+) -> None:
     """Write the placements as OpenMetrics and backfill them into Prometheus's TSDB."""
     sim_dir = stack.config.state_dir / "sim"
     sim_dir.mkdir(parents=True, exist_ok=True)
     path = sim_dir / "scenarios.om"
     with path.open("w") as out:
-        write_openmetrics(out, placements, scrape_interval_s=scrape_interval_s)
+        write_openmetrics(out, placements, scrape_interval_s=scrape_interval_s, dialect=dialect)
     stack.load_prometheus(path)
     path.unlink()
     (stack.config.state_dir / "manifest.json").write_text(json.dumps(placements_manifest(placements), indent=2))

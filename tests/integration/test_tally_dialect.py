@@ -1,0 +1,55 @@
+"""The server's default (tally) naming dialect on a real Prometheus: detected, and read in the same units."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from behaviour_profiles.catalogue import Dialect
+from copilot.app import create_app
+from copilot.dev.local import load_scenarios
+from copilot.dev.stack import LocalStack, StackConfig, free_port
+from tests.integration.conftest import Stack
+from tests.integration.test_profiles_api import body, create
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def tally_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("tally")), prometheus_port=free_port()))
+    try:
+        load_scenarios(local, [stack.window("healthy-150wps")], dialect=Dialect.TALLY)
+        yield local.start_prometheus()
+    finally:
+        local.down()
+
+
+@pytest.fixture
+async def tally_client(stack: Stack, tally_prometheus: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(stack.settings(prometheus_endpoint=tally_prometheus))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
+    ):
+        yield http
+
+
+async def test_tally_dialect_is_detected_and_reported_in_the_same_units(
+    stack: Stack, client: httpx.AsyncClient, tally_client: httpx.AsyncClient
+) -> None:
+    otel = await create(client, body(stack, "healthy-150wps"))
+    tally = await create(tally_client, body(stack, "healthy-150wps"))
+    a = (await client.get(f"/profiles/{otel['id']}")).json()["telemetry"]
+    b = (await client.get(f"/profiles/{tally['id']}")).json()["telemetry"]
+    assert (a["dialect"], b["dialect"]) == ("opentelemetry", "tally")
+    assert b["coverage"] == a["coverage"]
+    for key in ("workflows_started_per_sec", "state_transitions_per_sec", "sync_match_rate", "occ_conflicts_per_sec"):
+        assert b["metrics"][key]["mean"] == pytest.approx(a["metrics"][key]["mean"], rel=1e-6), key
+    # tally timers are seconds; the profile reports milliseconds either way
+    for key in ("persistence_latency_p99", "workflow_schedule_to_start_p95", "task_dispatch_latency"):
+        assert b["metrics"][key]["unit"] == "ms"
+        assert b["metrics"][key]["mean"] == pytest.approx(a["metrics"][key]["mean"], rel=1e-3), key
