@@ -538,12 +538,13 @@ class LocalStack:
             ensure_user_exists(_PG_SYSTEM_USER)
         except (subprocess.SubprocessError, OSError) as exc:
             raise StackError(f"postgres: cannot create system user {_PG_SYSTEM_USER}: {exc}") from exc
-        # Only add the search (x) bit for others on ancestors that lack it: the minimum needed.
-        for ancestor in [pgdata.parent, *pgdata.parent.parents]:
+        # Only add the search (x) bit for others on ancestors that lack it: the minimum needed, for the
+        # data directory and for the binaries (a checkout under a 0700 directory, such as mktemp -d).
+        install = bin_path.parent
+        for ancestor in {*pgdata.parent.parents, pgdata.parent, *install.parents}:
             mode = ancestor.stat().st_mode
             if not mode & 0o001:
                 ancestor.chmod(mode | 0o001)
-        install = bin_path.parent
         for tree in (
             install / "bin",
             install / "lib",
