@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -281,40 +284,126 @@ RequestSigner = Callable[[httpx.Request], Awaitable[None]]
 
 
 class PrometheusClient:
-    """A thin client of the Prometheus HTTP API that speaks in our error tree."""
+    """A thin client of the Prometheus HTTP API that speaks in our error tree.
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, *, timeout_s: float = 30.0) -> None:
+    A request answered 429 or 5xx, or that could not connect, is tried again, at most
+    ``MAX_ATTEMPTS`` times in all, after an exponential backoff with jitter (or the server's
+    ``Retry-After``, capped); all attempts together stay within ``timeout_s`` x ``MAX_ATTEMPTS``.
+    ``auth`` (e.g. :class:`behaviour_profiles.sigv4.SigV4Auth` for Amazon Managed Prometheus) signs
+    every attempt afresh.
+    """
+
+    MAX_ATTEMPTS = 3
+    BACKOFF_BASE_S = 0.5
+    BACKOFF_CAP_S = 8.0
+    RETRY_AFTER_CAP_S = 10.0
+    RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+    RETRY_ERRORS: tuple[type[httpx.HTTPError], ...] = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.RemoteProtocolError,
+    )
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        timeout_s: float = 30.0,
+        auth: httpx.Auth | None = None,
+    ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._timeout = timeout_s
+        self._auth = auth
 
     @property
     def base_url(self) -> str:
         return self._base
 
+    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: the server's ``Retry-After`` if it gave
+        one (capped), else exponential backoff with jitter (half fixed, half random)."""
+        header = response.headers.get("retry-after") if response is not None else None
+        if header is not None:
+            delay = self._retry_after_seconds(header)
+            if delay is not None:
+                return min(delay, self.RETRY_AFTER_CAP_S)
+        ceiling = min(self.BACKOFF_CAP_S, self.BACKOFF_BASE_S * 2.0 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    async def _send(self, url: str, params: dict[str, str], method: str, timeout_s: float) -> httpx.Response:
+        auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
+        if method == "GET":
+            return await self._http.get(url, params=params, timeout=timeout_s, auth=auth)
+        return await self._http.post(url, data=params, timeout=timeout_s, auth=auth)
+
     async def _call(self, path: str, params: dict[str, str], *, method: str = "POST") -> Any:
         url = f"{self._base}{path}"
-        try:
-            if method == "GET":
-                response = await self._http.get(url, params=params, timeout=self._timeout)
-            else:
-                response = await self._http.post(url, data=params, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            raise DependencyTimeout(PROMETHEUS, f"no answer from {self._base} within {self._timeout:g}s") from exc
-        except httpx.HTTPError as exc:
-            raise DependencyFailed(PROMETHEUS, f"unreachable at {self._base} ({type(exc).__name__}: {exc})") from exc
+        deadline = time.monotonic() + self._timeout * self.MAX_ATTEMPTS
+        attempt = 0
+        while True:
+            attempt += 1
+            retried = f" after {attempt} attempts" if attempt > 1 else ""
+            remaining = deadline - time.monotonic()
+            response: httpx.Response | None = None
+            try:
+                response = await self._send(url, params, method, max(0.001, min(self._timeout, remaining)))
+            except httpx.TimeoutException as exc:
+                if not isinstance(exc, self.RETRY_ERRORS) or not await self._may_retry(attempt, deadline, None):
+                    raise DependencyTimeout(
+                        PROMETHEUS, f"no answer from {self._base} within {self._timeout:g}s{retried}"
+                    ) from exc
+                continue
+            except httpx.HTTPError as exc:
+                if not isinstance(exc, self.RETRY_ERRORS) or not await self._may_retry(attempt, deadline, None):
+                    raise DependencyFailed(
+                        PROMETHEUS, f"unreachable at {self._base}{retried} ({type(exc).__name__}: {exc})"
+                    ) from exc
+                continue
+            if response.status_code in self.RETRY_STATUSES and await self._may_retry(attempt, deadline, response):
+                continue
+            return self._data(url, response, retried)
+
+    async def _may_retry(self, attempt: int, deadline: float, response: httpx.Response | None) -> bool:
+        """Sleep before the next attempt and say True, or say False when attempts or time ran out."""
+        if attempt >= self.MAX_ATTEMPTS:
+            return False
+        delay = self._backoff(attempt, response)
+        if time.monotonic() + delay >= deadline:
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    @staticmethod
+    def _data(url: str, response: httpx.Response, retried: str) -> Any:
         try:
             body = response.json()
         except ValueError as exc:
             raise DependencyFailed(
-                PROMETHEUS, f"{url} answered HTTP {response.status_code} with a body that is not JSON"
+                PROMETHEUS, f"{url} answered HTTP {response.status_code}{retried} with a body that is not JSON"
             ) from exc
-        if response.status_code >= 400 or body.get("status") != "success":
+        if response.status_code >= 400 or not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise DependencyFailed(
-                PROMETHEUS, f"query failed with HTTP {response.status_code}: {error or 'unknown error'}"
+                PROMETHEUS, f"query failed with HTTP {response.status_code}{retried}: {error or 'unknown error'}"
             )
         return body.get("data")
+
+    @staticmethod
+    def _retry_after_seconds(header: str) -> float | None:
+        """``Retry-After`` as seconds from now: delay-seconds or an HTTP date; ``None`` if unreadable."""
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - time.time())
 
     async def query_range(self, promql: str, plan: QueryPlan) -> list[dict[str, Any]]:
         data = await self._call(

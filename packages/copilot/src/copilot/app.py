@@ -109,6 +109,8 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
+    from behaviour_profiles.sigv4 import SigV4Auth, amp_region, is_amp
+
     http = await stack.enter_async_context(
         httpx.AsyncClient(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
     )
@@ -137,8 +139,29 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
         if settings.prometheus_metrics_dialect is DialectSetting.AUTO
         else Dialect(settings.prometheus_metrics_dialect.value)
     )
+    prometheus_auth: httpx.Auth | None = None
+    if is_amp(settings.prometheus_endpoint):
+        # Amazon Managed Prometheus wants every query signed (SigV4, service "aps"); Mimir and plain
+        # Prometheus stay unsigned.
+        import botocore.session
+
+        aws = botocore.session.get_session()
+        if settings.aws_access_key_id and settings.aws_secret_access_key:
+            aws.set_credentials(settings.aws_access_key_id, settings.aws_secret_access_key, settings.aws_session_token)
+
+        def aws_credentials() -> Any:
+            # Resolved lazily (off the event loop) so refreshing credentials (roles, IRSA, SSO) stay fresh.
+            credentials = aws.get_credentials()
+            return None if credentials is None else credentials.get_frozen_credentials()
+
+        prometheus_auth = SigV4Auth(aws_credentials, amp_region(settings.prometheus_endpoint) or settings.region)
     collector = TelemetryCollector(
-        PrometheusClient(http, settings.prometheus_endpoint, timeout_s=settings.prometheus_query_timeout_seconds),
+        PrometheusClient(
+            http,
+            settings.prometheus_endpoint,
+            timeout_s=settings.prometheus_query_timeout_seconds,
+            auth=prometheus_auth,
+        ),
         scrape_interval_s=settings.prometheus_scrape_interval_seconds,
         cluster_label=settings.prometheus_cluster_label,
         dialect=dialect,
