@@ -14,14 +14,22 @@ import time
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from behaviour_profiles.catalogue import Dialect
-from copilot.dev.simulator import SCENARIOS, Latency, Placement, demo_plan, write_openmetrics
+from copilot.dev.simulator import (
+    JUDGEMENT_SCENARIOS,
+    SCENARIOS,
+    Latency,
+    Placement,
+    demo_plan,
+    judgement_plan,
+    write_openmetrics,
+)
 
 NOW = datetime(2025, 6, 1, 12, 34, 56, tzinfo=UTC)
 ANCHOR = datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
@@ -584,6 +592,134 @@ def test_fast_enough_for_the_demo() -> None:
     n = write_openmetrics(io.StringIO(), demo_plan(NOW))
     assert n > 100_000
     assert time.perf_counter() - started < 10
+
+
+# --- judgement scenarios -----------------------------------------------------------------------
+
+_JUDGE_CHANGES: dict[str, set[str]] = {
+    "healthy-150wps-noise": set(),
+    "latency-family-up-80": {"persistence"},
+    "sync-match-collapse": {"sync_match_ratio"},
+    "conflicts-x4": {"tx_conflicts_per_s"},
+    "exhausted-from-zero": {"tx_exhausted_per_s"},
+    "reservoir-drained": {"reservoir_fill"},
+    "throughput-down-40": {"wps"},
+    "latency-improved-40": {"persistence"},
+    "dsql-family-missing": {"dsql_plugin"},
+    "schedule-to-start-p99-up-150": {"workflow_schedule_to_start", "activity_schedule_to_start"},
+}
+JUDGE_END = ANCHOR + timedelta(minutes=20)
+JUDGE_WINDOW = (ANCHOR, JUDGE_END)
+
+
+def _render_one(scenario: str) -> Parsed:
+    return parse(render([Placement(scenario, "default", ANCHOR, JUDGE_END - ANCHOR)])[0])
+
+
+@pytest.fixture(scope="module")
+def judged() -> dict[str, Parsed]:
+    return {name: _render_one(name) for name in ("healthy-150wps", *JUDGEMENT_SCENARIOS)}
+
+
+def test_judgement_scenarios_change_exactly_one_cause() -> None:
+    healthy = SCENARIOS["healthy-150wps"]
+    assert set(JUDGEMENT_SCENARIOS) == set(_JUDGE_CHANGES)
+    for name in JUDGEMENT_SCENARIOS:
+        scenario = SCENARIOS[name]
+        changed = {
+            f.name
+            for f in fields(scenario)
+            if f.name not in {"name", "description"} and getattr(scenario, f.name) != getattr(healthy, f.name)
+        }
+        assert changed == _JUDGE_CHANGES[name], name
+    s2s = SCENARIOS["schedule-to-start-p99-up-150"]
+    for new, old in (
+        (s2s.workflow_schedule_to_start, healthy.workflow_schedule_to_start),
+        (s2s.activity_schedule_to_start, healthy.activity_schedule_to_start),
+    ):
+        assert new.median_ms == old.median_ms and new.p99_ms == pytest.approx(2.5 * old.p99_ms)
+    assert SCENARIOS["latency-family-up-80"].persistence == healthy.persistence.scaled(1.8)
+    assert SCENARIOS["latency-improved-40"].persistence == healthy.persistence.scaled(0.6)
+    assert SCENARIOS["throughput-down-40"].wps == pytest.approx(0.6 * healthy.wps)
+    assert SCENARIOS["conflicts-x4"].tx_conflicts_per_s == pytest.approx(4 * healthy.tx_conflicts_per_s)
+    assert healthy.tx_exhausted_per_s == 0 < SCENARIOS["exhausted-from-zero"].tx_exhausted_per_s
+
+
+def test_judgement_plan_layout() -> None:
+    plan = judgement_plan(NOW)
+    assert [p.scenario for p in plan] == ["healthy-150wps", *JUDGEMENT_SCENARIOS]
+    assert {(p.cluster, p.namespace, p.task_queue, p.duration, p.load_factor) for p in plan} == {
+        ("judge", "default", "main-queue", HOUR, 1.0)
+    }
+    floor = NOW.replace(minute=0, second=0, microsecond=0)
+    assert plan[0].start + HOUR == floor - HOUR  # the newest ends an hour before the floored now
+    ordered = sorted(plan, key=lambda p: p.start)
+    assert ordered[0].start >= floor - timedelta(hours=24)
+    for earlier, later in itertools.pairwise(ordered):
+        assert earlier.start + earlier.duration < later.start  # a gap: no blending in range queries
+    assert judgement_plan(NOW.replace(tzinfo=None)) == plan
+    text, n = render(plan)
+    assert parse(text).sample_count == n  # no overlaps, every series in order
+
+
+def test_judgement_scenarios_write_the_healthy_series(judged: dict[str, Parsed]) -> None:
+    healthy = set(judged["healthy-150wps"].series)
+    for name in JUDGEMENT_SCENARIOS:
+        keys = set(judged[name].series)
+        if name == "dsql-family-missing":
+            assert keys == {k for k in healthy if not k[0].startswith("dsql_")}, name
+            assert {k[0] for k in healthy if k[0].startswith("dsql_")}  # there was something to drop
+        elif name == "exhausted-from-zero":
+            assert {k[0] for k in keys - healthy} == {"dsql_tx_exhausted_total"} and healthy <= keys
+        else:
+            assert keys == healthy, name
+
+
+def _judge_p(p: Parsed, q: float, **match: str) -> float:
+    return quantile(q, window_buckets(p, "persistence_latency_milliseconds", ANCHOR, JUDGE_END, **match))
+
+
+def test_judgement_scenarios_move_their_cause(judged: dict[str, Parsed]) -> None:
+    h = judged["healthy-150wps"]
+
+    def ratio(scenario: str, name: str, **match: str) -> float:
+        return _rate(judged[scenario], name, JUDGE_WINDOW, **match) / _rate(h, name, JUDGE_WINDOW, **match)
+
+    for name in ("service_requests_total", "workflow_success_total", "state_transition_count_ratio_count"):
+        assert ratio("throughput-down-40", name) == pytest.approx(0.6, rel=0.03)
+        assert ratio("healthy-150wps-noise", name) == pytest.approx(1.0, rel=0.03)
+    assert ratio("throughput-down-40", "dsql_tx_conflict_total") == pytest.approx(1.0, rel=0.1)
+    assert ratio("conflicts-x4", "dsql_tx_conflict_total") == pytest.approx(4.0, rel=0.1)
+
+    sync = _rate(judged["sync-match-collapse"], "poll_success_sync_total", JUDGE_WINDOW)
+    assert sync / _rate(judged["sync-match-collapse"], "poll_success_total", JUDGE_WINDOW) == pytest.approx(
+        0.3, abs=0.02
+    )
+    assert ratio("sync-match-collapse", "poll_success_total") == pytest.approx(1.0, rel=0.03)
+
+    op = {"operation": "UpdateWorkflowExecution"}
+    for scenario, factor in (("latency-family-up-80", 1.8), ("latency-improved-40", 0.6)):
+        for q in (0.5, 0.99):
+            assert _judge_p(judged[scenario], q, **op) / _judge_p(h, q, **op) == pytest.approx(factor, rel=0.2)
+
+    s2s = judged["schedule-to-start-p99-up-150"]
+    for task_type in ("Workflow", "Activity"):
+        match = {"task_type": task_type}
+        fam = "task_schedule_to_start_latency_milliseconds"
+        new = window_buckets(s2s, fam, ANCHOR, JUDGE_END, **match)
+        old = window_buckets(h, fam, ANCHOR, JUDGE_END, **match)
+        assert quantile(0.5, new) == pytest.approx(quantile(0.5, old), rel=0.1)
+        assert quantile(0.99, new) / quantile(0.99, old) > 2.0
+
+    drained = judged["reservoir-drained"]
+    fill = _gauge_mean(drained, "dsql_reservoir_size", JUDGE_WINDOW) / _gauge_mean(
+        drained, "dsql_reservoir_target", JUDGE_WINDOW
+    )
+    assert fill == pytest.approx(0.2, abs=0.03)
+    assert _gauge_mean(h, "dsql_reservoir_size", JUDGE_WINDOW) / _gauge_mean(
+        h, "dsql_reservoir_target", JUDGE_WINDOW
+    ) == pytest.approx(0.96, abs=0.03)
+    assert _rate(judged["exhausted-from-zero"], "dsql_tx_exhausted_total", JUDGE_WINDOW) == pytest.approx(0.2, rel=0.1)
 
 
 # --- the real tools ----------------------------------------------------------------------------
