@@ -160,3 +160,28 @@ async def test_empty_store_answers_an_empty_list(stack: Stack) -> None:
         r = await client.get("/profiles/")
         assert r.status_code == 200 and r.json() == []
         assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_reindex_reports_and_repairs_orphans_either_way(stack: Stack, app: Any) -> None:
+    """A document whose row is gone and a row whose document is gone are both found and repaired."""
+    services = app.state.profile_services
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as client:
+        keep = await create(client, body(stack, "healthy-150wps"))
+        lose_doc = await create(client, body(stack, "healthy-150wps"))
+    conn = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
+    try:
+        await conn.execute("DELETE FROM behaviour_profiles WHERE id = $1", uuid.UUID(keep["id"]))
+    finally:
+        await conn.close()
+    stack.stack.s3_client().delete_object(
+        Bucket=stack.env["COPILOT_PROFILE_S3_BUCKET"], Key=f"profiles/{lose_doc['id']}.json"
+    )
+    report = await services.store.reindex(repair=False)
+    assert keep["id"] in report.documents_without_row
+    assert lose_doc["id"] in report.rows_without_document
+    repaired = await services.store.reindex(repair=True)
+    assert repaired.repaired
+    after = await services.store.reindex(repair=False)
+    assert keep["id"] not in after.documents_without_row and lose_doc["id"] not in after.rows_without_document
+    restored = await services.store.get(uuid.UUID(keep["id"]))
+    assert restored.name == keep["name"]

@@ -272,6 +272,17 @@ async def test_empty_window_is_refused_and_nothing_is_stored(stack: Stack, clien
     assert (await client.get("/profiles", params={"label": payload["label"]})).json() == []
 
 
+async def test_a_mistyped_namespace_or_queue_is_refused(stack: Stack, client: httpx.AsyncClient) -> None:
+    """Cluster-wide DSQL metrics have data in any namespace; a misspelt namespace must not pass for one."""
+    for field, value in (("namespace", "defualt"), ("task_queue", "main-queu")):
+        payload = body(stack, "healthy-150wps")
+        payload[field] = value
+        r = await client.post("/profiles", json=payload)
+        assert r.status_code == 422, r.text
+        assert value in r.json()["detail"] and "Check the name" in r.json()["detail"]
+        assert (await client.get("/profiles", params={"label": payload["label"]})).json() == []
+
+
 async def test_unknown_and_malformed_ids(client: httpx.AsyncClient) -> None:
     r = await client.get(f"/profiles/{uuid.uuid4()}")
     assert r.status_code == 404 and "No profile" in r.json()["detail"]

@@ -47,5 +47,12 @@ def test_copilot_serve_over_http_and_cli(stack: Stack) -> None:
         assert "persistence_latency_p99" in compared.stdout and "Verdict: fail" in compared.stdout
         missing = subprocess.run([*cli, "profiles", "show", str(uuid.uuid4())], env=env, capture_output=True, text=True)
         assert missing.returncode == 1 and "HTTP 404" in missing.stderr
+        store_env = {**os.environ, **stack.env, "COLUMNS": "200"}
+        repaired = subprocess.run([*cli, "profiles", "reindex"], env=store_env, capture_output=True, text=True)
+        assert repaired.returncode == 0, repaired.stderr
+        verified = subprocess.run(
+            [*cli, "profiles", "reindex", "--dry-run"], env=store_env, capture_output=True, text=True
+        )
+        assert verified.returncode == 0 and "index and documents agree" in verified.stdout, verified.stdout
     finally:
         stack.stack.stop("api")

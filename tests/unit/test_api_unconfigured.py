@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -83,7 +84,8 @@ def test_dsql_hostnames_are_recognised() -> None:
     assert settings.dsql_is_cluster_host
     assert dsql_region(host, "eu-west-1") == "us-east-2"
     kwargs = connect_kwargs(settings)
-    assert (kwargs["user"], kwargs["database"], kwargs["ssl"]) == ("admin", "postgres", "require")
+    assert (kwargs["user"], kwargs["database"]) == ("admin", "postgres")
+    assert kwargs["ssl"].verify_mode == ssl.CERT_REQUIRED and kwargs["ssl"].check_hostname
     assert callable(kwargs["password"])  # a fresh token per connection
     local = Settings(_env_file=None, copilot_dsql_endpoint="postgresql://u@127.0.0.1:5432/x")  # type: ignore[call-arg]
     assert not local.dsql_is_cluster_host and connect_kwargs(local) == {"dsn": "postgresql://u@127.0.0.1:5432/x"}

@@ -8,7 +8,7 @@ maps them to HTTP in one table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -16,13 +16,19 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from behaviour_profiles import service
-from behaviour_profiles.errors import NotConfigured
+from behaviour_profiles.errors import InvalidRequest, NotConfigured
 from behaviour_profiles.models import (
     BehaviourProfile,
     CompareRequest,
+    ConformanceRequest,
+    ConformanceResult,
+    DriftRequest,
+    DriftResult,
     ProfileComparison,
     ProfileCreate,
     ProfileMetadata,
+    Recommendation,
+    ThresholdClass,
 )
 from behaviour_profiles.service import ProfileServices
 from behaviour_profiles.storage import ProfileFilter
@@ -47,6 +53,12 @@ def get_clock(request: Request) -> Callable[[], datetime]:
     return clock
 
 
+def get_drift_defaults(request: Request) -> dict[ThresholdClass, float]:
+    """The deployment's drift thresholds: ``app.state.drift_thresholds_pct`` if the host set it, else none."""
+    configured: Mapping[str, float] | None = getattr(request.app.state, "drift_thresholds_pct", None)
+    return {ThresholdClass(cls): float(pct) for cls, pct in (configured or {}).items()}
+
+
 def get_profile_id(profile_id: str) -> UUID:
     """Parse the path's id first, so that a malformed id never reaches storage (nor needs it)."""
     return service.parse_profile_id(profile_id)
@@ -55,6 +67,7 @@ def get_profile_id(profile_id: str) -> UUID:
 ProfileId = Annotated[UUID, Depends(get_profile_id)]
 Services = Annotated[ProfileServices, Depends(get_services)]
 Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
+DriftDefaults = Annotated[dict[ThresholdClass, float], Depends(get_drift_defaults)]
 
 router = APIRouter(tags=["profiles"])
 
@@ -102,6 +115,20 @@ async def compare_profiles(body: CompareRequest, services: Services) -> ProfileC
     return await service.compare(services, body)
 
 
+@router.post("/drift", summary="Judge the current window of a cluster and namespace against its baseline")
+async def drift(body: DriftRequest, services: Services, clock: Clock, defaults: DriftDefaults) -> DriftResult:
+    return await service.drift(services, body, now=clock(), default_thresholds_pct=defaults)
+
+
+@router.get("/baseline", summary="The active baseline of a cluster and namespace")
+async def get_baseline(
+    services: Services,
+    cluster: Annotated[str, Query(min_length=1, max_length=200, description="Cluster id")],
+    namespace: Annotated[str | None, Query(max_length=200, description="Namespace; omit for none")] = None,
+) -> ProfileMetadata:
+    return await service.get_baseline(services, cluster, namespace)
+
+
 @router.get("/{profile_id}", summary="Retrieve a full profile")
 async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourProfile:
     return await services.store.get(profile_id)
@@ -110,3 +137,21 @@ async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourPro
 @router.post("/{profile_id}/baseline", summary="Designate a profile as the baseline of its cluster and namespace")
 async def designate_baseline(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
     return await services.store.designate_baseline(profile_id, now=clock())
+
+
+@router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?")
+async def conformance(
+    profile_id: ProfileId,
+    services: Services,
+    body: ConformanceRequest | None = None,
+    preset: Annotated[str | None, Query(max_length=100, description="Preset name (or in the body)")] = None,
+) -> ConformanceResult:
+    named = body.preset if body is not None else None
+    if named is not None and preset is not None and named != preset:
+        raise InvalidRequest(f"the body names preset {named!r} and the query {preset!r}; name one")
+    return await service.conformance(services, profile_id, named or preset)
+
+
+@router.post("/{profile_id}/recommendation", summary="Suggest a preset and config overrides for a profile")
+async def recommendation(profile_id: ProfileId, services: Services) -> Recommendation:
+    return await service.recommendation(services, profile_id)

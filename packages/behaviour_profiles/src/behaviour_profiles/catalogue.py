@@ -581,3 +581,17 @@ def series_queries(spec: MetricSpec) -> tuple[SeriesQuery, ...]:
     if isinstance(comp, Quantile):
         return (comp.buckets,)
     return ()
+
+
+def _terms(query: SeriesQuery) -> tuple[Term, ...]:
+    return (query.term,) if isinstance(query, BucketRates) else query.terms
+
+
+def scoped_by(dimension: str) -> frozenset[str]:
+    """Keys of the metrics whose every query is scoped by a profile dimension (``namespace``, ``task_queue``)."""
+    return frozenset(
+        spec.key
+        for spec in CATALOGUE
+        if series_queries(spec)
+        and all(dimension in dict(term.scopes) for query in series_queries(spec) for term in _terms(query))
+    )

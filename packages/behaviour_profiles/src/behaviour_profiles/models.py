@@ -163,6 +163,18 @@ class ProfileCreate(BaseModel):
     dsql_plugin_version: Annotated[str, Field(max_length=100)] | None = None
     worker_code_sha: Annotated[str, Field(max_length=100)] | None = None
     config: ConfigInput | None = None
+    preset: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="The scale preset this deployment is meant to match (GET /presets lists them)"
+    )
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        from behaviour_profiles.presets import PRESETS  # presets.py imports this module
+
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset; choose one of {', '.join(PRESETS)}")
+        return value
 
     @field_validator("time_window_start", "time_window_end")
     @classmethod
@@ -207,6 +219,7 @@ class BehaviourProfile(ProfileMetadata):
     versions: VersionIdentity
     config: ConfigSnapshot
     telemetry: TelemetrySummary
+    preset: str | None = Field(default=None, description="The scale preset named at creation, if any")
 
     def metadata(self) -> ProfileMetadata:
         return ProfileMetadata.model_validate(self.model_dump(include=set(ProfileMetadata.model_fields)))
@@ -344,3 +357,239 @@ class ProfileComparison(BaseModel):
     verdict: Verdict
     summary: str
     notes: list[str] = Field(default_factory=list)
+    correlations: list[Correlation] = Field(
+        default_factory=list,
+        description="Config changes connected to the regressed metrics they are known to influence",
+    )
+
+
+# --- drift correlation ------------------------------------------------------------------------
+
+
+class CorrelationRelation(StrEnum):
+    """How a config change relates to a regressed metric that its key is known to influence."""
+
+    EXPECTED = "expected"
+    """The change went the way known to cause this regression (e.g. a lower connection limit, higher latency)."""
+    POSSIBLE = "possible"
+    """The key influences the metric, but which way is not known for this change."""
+    CONTRARY = "contrary"
+    """The change went the way known to *improve* the metric: an unlikely cause of this regression."""
+
+
+class Correlation(BaseModel):
+    """``changed X from a to b`` -> ``Y regressed by n %``."""
+
+    setting: str = Field(description="The configuration key as the catalogue names it, e.g. TEMPORAL_SQL_MAX_CONNS")
+    config_keys: list[str] = Field(description="The config diff keys that carry this change (one per snapshot part)")
+    change: ChangeKind
+    change_direction: str = Field(description="increased, decreased, enabled, disabled, added, removed or changed")
+    old_value: Any = None
+    new_value: Any = None
+    metric: str
+    title: str
+    unit: str
+    severity: Severity
+    old_metric_value: float | None
+    new_metric_value: float | None
+    change_pct: float | None
+    relation: CorrelationRelation
+    mechanism: str | None = Field(default=None, description="Why the relation holds, where it is known")
+    statement: str
+
+
+# --- drift ------------------------------------------------------------------------------------
+
+
+class DriftStatus(StrEnum):
+    DRIFTED = "drifted"
+    NO_DRIFT = "no_drift"
+    INCONCLUSIVE = "inconclusive"
+
+
+class DriftRequest(CompareOptions):
+    """The body of ``POST /profiles/drift``. The window defaults to the last 30 minutes."""
+
+    cluster_id: Identifier
+    namespace: Identifier | None = None
+    task_queue: Identifier | None = Field(default=None, description="Defaults to the baseline's task queue")
+    time_window_start: datetime | None = Field(default=None, description="Default: 30 minutes before the end")
+    time_window_end: datetime | None = Field(default=None, description="Default: now")
+    config: ConfigInput | None = Field(
+        default=None, description="The current configuration, to diff against the baseline's and correlate"
+    )
+
+    @field_validator("time_window_start", "time_window_end")
+    @classmethod
+    def _zoned(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError("must be an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z")
+        return value
+
+
+class DriftResult(BaseModel):
+    """The current window of a cluster and namespace judged against its active baseline."""
+
+    cluster_id: str
+    namespace: str | None
+    task_queue: str | None
+    time_window_start: datetime
+    time_window_end: datetime
+    baseline: ProfileMetadata
+    status: DriftStatus
+    drifted: bool | None = Field(description="null when the assessment is inconclusive: never read that as a pass")
+    verdict: Verdict
+    statistic: Statistic
+    thresholds_pct: dict[ThresholdClass, float]
+    deviations: list[TelemetryDiff] = Field(
+        description="Metrics beyond their threshold, and those without data, by severity then size"
+    )
+    config_diffs: list[ConfigDiff] = Field(default_factory=list)
+    correlations: list[Correlation] = Field(default_factory=list)
+    coverage: Coverage
+    summary: str
+    explanation: str
+    notes: list[str] = Field(default_factory=list)
+
+
+# --- presets and conformance ------------------------------------------------------------------
+
+
+class ExpectedBound(BaseModel):
+    """Expected values of one metric's statistic: half-open ranges, ``min <= value < max``.
+
+    Outside ``[min, max)`` fails; inside it but outside ``[warn_min, warn_max)`` warns; otherwise passes.
+    A side left ``None`` is unbounded.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    statistic: Statistic = Statistic.MEAN
+    min: float | None = None
+    warn_min: float | None = None
+    warn_max: float | None = None
+    max: float | None = None
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExpectedBound:
+        edges = [v for v in (self.min, self.warn_min, self.warn_max, self.max) if v is not None]
+        if edges != sorted(edges):
+            raise ValueError(f"{self.metric}: need min <= warn_min <= warn_max <= max")
+        if self.min is not None and self.warn_min is None:
+            raise ValueError(f"{self.metric}: a lower bound needs its warning band (warn_min)")
+        if self.max is not None and self.warn_max is None:
+            raise ValueError(f"{self.metric}: an upper bound needs its warning band (warn_max)")
+        return self
+
+
+class PresetSetting(BaseModel):
+    """A starting value a preset suggests for one configuration key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    part: str = Field(description="environment, dynamic_config or worker_options")
+    value: Any
+    why: str
+
+
+class ScalePreset(BaseModel):
+    """A scale preset: the throughput range it is for and the telemetry it expects."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    title: str
+    description: str
+    throughput: ExpectedBound = Field(
+        description="Its range over the throughput metric; ranges of different presets never overlap"
+    )
+    bounds: tuple[ExpectedBound, ...]
+    settings: tuple[PresetSetting, ...] = ()
+
+
+class BoundStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NO_DATA = "no_data"
+
+
+class ConformanceLabel(StrEnum):
+    CONFORMING = "conforming"
+    DRIFTED = "drifted"
+
+
+class MetricConformance(BaseModel):
+    metric: str
+    title: str
+    unit: str
+    statistic: Statistic
+    status: BoundStatus
+    observed: float | None
+    min: float | None
+    warn_min: float | None
+    warn_max: float | None
+    max: float | None
+    reason: str
+
+
+class ConformanceResult(BaseModel):
+    profile_id: str | None
+    preset: str
+    label: ConformanceLabel = Field(description="conforming only when every bound passes")
+    conforming: bool
+    verdict: Verdict = Field(
+        description="fail: a bound failed; inconclusive: a bounded metric has no data; warn: only warnings; pass"
+    )
+    checks: list[MetricConformance] = Field(description="fail, no_data, warn, then pass; in preset order within each")
+    failing: list[str]
+    warnings: list[str]
+    no_data: list[str]
+    summary: str
+
+
+class ConformanceRequest(BaseModel):
+    """The body of ``POST /profiles/{id}/conformance``; without a preset, the one named at creation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Annotated[str, Field(max_length=100)] | None = None
+
+
+class BoundEvidence(BaseModel):
+    """What in the profile a suggestion answers: a metric, its observed value and the bound it broke."""
+
+    metric: str
+    status: BoundStatus
+    observed: float | None
+    unit: str
+    min: float | None
+    warn_min: float | None
+    warn_max: float | None
+    max: float | None
+
+
+class ConfigSuggestion(BaseModel):
+    key: str
+    part: str
+    current_value: Any = Field(default=None, description="The profile's value, when its snapshot has the key")
+    suggested_value: Any
+    why: str
+    evidence: list[BoundEvidence]
+
+
+class Recommendation(BaseModel):
+    profile_id: str | None
+    preset: str | None = Field(description="The preset whose throughput range holds the observed throughput")
+    observed_throughput: float | None
+    preset_reason: str
+    conformance: ConformanceResult | None
+    overrides: list[ConfigSuggestion]
+    notes: list[str] = Field(default_factory=list)
+    summary: str
+
+
+ProfileComparison.model_rebuild()

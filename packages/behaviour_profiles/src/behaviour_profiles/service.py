@@ -7,21 +7,37 @@ the environment or a clock.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from behaviour_profiles.catalogue import scoped_by
 from behaviour_profiles.comparison import compare_profiles
-from behaviour_profiles.errors import InvalidRequest, NoTelemetry, ProfileNotFound
+from behaviour_profiles.conformance import check_conformance, get_preset, recommend
+from behaviour_profiles.drift import assess_drift, correlate
+from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
 from behaviour_profiles.models import (
+    MAX_WINDOW,
     BehaviourProfile,
+    CompareOptions,
     CompareRequest,
+    ConfigInput,
+    ConfigSnapshot,
+    ConformanceResult,
+    DriftRequest,
+    DriftResult,
+    MetricStatus,
     ProfileComparison,
     ProfileCreate,
     ProfileMetadata,
+    Recommendation,
+    ScalePreset,
+    ThresholdClass,
     VersionIdentity,
 )
-from behaviour_profiles.snapshot import build_snapshot
+from behaviour_profiles.presets import PRESETS
+from behaviour_profiles.snapshot import HostConfig, build_snapshot
 from behaviour_profiles.storage import ProfileStore
 from behaviour_profiles.telemetry import Scope, TelemetryCollector
 
@@ -35,6 +51,14 @@ class ProfileServices:
     store: ProfileStore
     collector: TelemetryCollector
     redaction_key: bytes
+    host_config: Callable[[], HostConfig | None] = lambda: None
+    """Reads the monitored deployment's configured files (dynamic config, env file, worker options)."""
+
+
+async def snapshot_for(services: ProfileServices, config: ConfigInput | None) -> ConfigSnapshot:
+    """The request's configuration, completed from the host's configured files (read off the event loop)."""
+    host = await asyncio.to_thread(services.host_config)
+    return build_snapshot(config, services.redaction_key, host)
 
 
 def parse_profile_id(raw: str) -> UUID:
@@ -60,7 +84,7 @@ async def create_profile(
         dsql_plugin_version=request.dsql_plugin_version,
         worker_code_sha=request.worker_code_sha,
     )
-    snapshot = build_snapshot(request.config, services.redaction_key)
+    snapshot = await snapshot_for(services, request.config)
     if versions.temporal_server_version is None:
         telemetry, server_version = await asyncio.gather(
             services.collector.collect(scope, start, end), services.collector.server_version(scope, start, end)
@@ -68,6 +92,14 @@ async def create_profile(
         versions.temporal_server_version = server_version
     else:
         telemetry = await services.collector.collect(scope, start, end)
+    for dimension, value in (("namespace", request.namespace), ("task_queue", request.task_queue)):
+        scoped = scoped_by(dimension)
+        if value and not any(telemetry.metrics[k].status is MetricStatus.OK for k in scoped if k in telemetry.metrics):
+            raise NoTelemetry(
+                f"Prometheus has no samples for {dimension} {value!r} in {start.isoformat()} .. {end.isoformat()} "
+                f"(cluster {request.cluster_id!r}): none of the {len(scoped)} metrics scoped by {dimension} "
+                "has data. Check the name; nothing was stored."
+            )
     if telemetry.coverage.with_data == 0:
         where = f"cluster {request.cluster_id!r}"
         if request.namespace:
@@ -96,6 +128,7 @@ async def create_profile(
         versions=versions,
         config=snapshot,
         telemetry=telemetry,
+        preset=request.preset,
     )
     return await services.store.save(profile)
 
@@ -107,4 +140,108 @@ async def compare(services: ProfileServices, request: CompareRequest) -> Profile
             "profile_a_id and profile_b_id name the same profile; choose two different profiles to compare"
         )
     a, b = await asyncio.gather(services.store.get(a_id), services.store.get(b_id))
-    return compare_profiles(a, b, request)
+    comparison = compare_profiles(a, b, request)
+    comparison.correlations = correlate(comparison.config_diffs, comparison.telemetry_diffs)
+    return comparison
+
+
+# --- the Copilot's uses: baseline, drift, presets, conformance, recommendation -----------------
+
+DRIFT_WINDOW = timedelta(minutes=30)
+"""The current window of a drift check when the request names none."""
+
+
+async def get_baseline(services: ProfileServices, cluster_id: str, namespace: str | None) -> ProfileMetadata:
+    """The active baseline of a cluster and namespace; a 404 that says how to designate one."""
+    try:
+        return await services.store.get_baseline(cluster_id, namespace)
+    except BaselineNotFound:
+        where = f"cluster {cluster_id!r}" + (f", namespace {namespace!r}" if namespace else " (no namespace)")
+        raise BaselineNotFound(
+            f"No baseline for {where}. Create a profile of a known-good window (POST /profiles, or "
+            "`copilot profiles create`) and designate it with POST /profiles/{id}/baseline "
+            "(`copilot profiles baseline ID`)."
+        ) from None
+
+
+def drift_window(request: DriftRequest, now: datetime) -> tuple[datetime, datetime]:
+    """The request's window, defaulting to the ``DRIFT_WINDOW`` before ``now``; validated like a profile's."""
+    end = request.time_window_end or now
+    start = request.time_window_start or end - DRIFT_WINDOW
+    if end <= start:
+        raise InvalidRequest("time_window_end must be after time_window_start")
+    if end - start > MAX_WINDOW:
+        raise InvalidRequest("the time window is longer than 24 hours; choose a window of at most 24 hours")
+    if end > now + FUTURE_SKEW:
+        raise InvalidRequest(
+            f"time_window_end {end.isoformat()} is in the future; drift is judged on time that has passed"
+        )
+    return start, end
+
+
+async def drift(
+    services: ProfileServices,
+    request: DriftRequest,
+    *,
+    now: datetime,
+    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
+) -> DriftResult:
+    """The current window of a cluster and namespace against its active baseline.
+
+    Thresholds: the request's, then the deployment's defaults (``default_thresholds_pct``), then the
+    built-in ones. No data at all in the current window is :class:`NoTelemetry`, never a pass.
+    """
+    start, end = drift_window(request, now)
+    meta = await get_baseline(services, request.cluster_id, request.namespace)
+    baseline = await services.store.get(meta.id)
+    task_queue = request.task_queue if request.task_queue is not None else baseline.task_queue
+    scope = Scope(request.cluster_id, request.namespace, task_queue)
+    current = await services.collector.collect(scope, start, end)
+    if current.coverage.with_data == 0:
+        where = f"cluster {request.cluster_id!r}" + (f", namespace {request.namespace!r}" if request.namespace else "")
+        if task_queue:
+            where += f", task queue {task_queue!r}"
+        raise NoTelemetry(
+            f"No drift verdict, and this is not a pass: Prometheus has no samples for any catalogue metric in the "
+            f"current window {start.isoformat()} .. {end.isoformat()} for {where} (baseline {baseline.name!r}, "
+            f"profile {baseline.id}). Check that the cluster is reporting, or give an explicit window with "
+            "time_window_start and time_window_end."
+        )
+    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
+    options = CompareOptions(
+        thresholds_pct=thresholds,
+        statistic=request.statistic,
+        include_all=request.include_all,
+        significance_level=request.significance_level,
+    )
+    snapshot = await snapshot_for(services, request.config)
+    return assess_drift(
+        baseline,
+        current,
+        window=(start, end),
+        scope=(request.cluster_id, request.namespace, task_queue),
+        options=options,
+        current_config=snapshot,
+    )
+
+
+def list_presets() -> list[ScalePreset]:
+    """Every scale preset, in ascending throughput order."""
+    return list(PRESETS.values())
+
+
+async def conformance(services: ProfileServices, profile_id: UUID, preset: str | None) -> ConformanceResult:
+    """A profile against ``preset``, or against the preset it named at creation."""
+    profile = await services.store.get(profile_id)
+    name = preset or profile.preset
+    if name is None:
+        raise InvalidRequest(
+            f"profile {profile_id} names no preset; say which one to check against: {', '.join(PRESETS)} "
+            "(GET /presets lists their bounds)"
+        )
+    return check_conformance(profile.telemetry.metrics, get_preset(name), profile_id=str(profile.id))
+
+
+async def recommendation(services: ProfileServices, profile_id: UUID) -> Recommendation:
+    """The preset fitting a profile's throughput and the overrides for its failing metrics."""
+    return recommend(await services.store.get(profile_id))

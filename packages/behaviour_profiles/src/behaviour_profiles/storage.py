@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -121,6 +122,20 @@ class ProfileFilter:
     """Only profiles whose window starts at or before this instant."""
 
 
+@dataclass
+class ReindexReport:
+    documents: int
+    rows: int
+    documents_without_row: list[str]
+    rows_without_document: list[str]
+    unreadable: list[str]
+    repaired: bool
+
+    @property
+    def consistent(self) -> bool:
+        return not (self.documents_without_row or self.rows_without_document or self.unreadable)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 8
@@ -177,7 +192,7 @@ async def index_errors(action: str) -> AsyncIterator[None]:
     except asyncpg.PostgresError as exc:
         if _is_conflict(exc):
             raise DependencyUnavailable(INDEX, f"{action} kept conflicting (SQLSTATE 40001); retry later") from exc
-        raise DependencyFailed(INDEX, f"{action} failed: {exc}") from exc
+        raise DependencyUnavailable(INDEX, f"{action} failed: {exc}") from exc
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -185,7 +200,7 @@ async def index_errors(action: str) -> AsyncIterator[None]:
 _SELECT = f"""
 SELECT p.id, p.name, p.label, p.cluster_id, p.namespace, p.task_queue, p.time_window_start,
        p.time_window_end, p.created_at, p.temporal_server_version, p.dsql_plugin_version,
-       p.worker_code_sha, p.coverage_with_data, p.coverage_asked,
+       p.worker_code_sha, p.coverage_with_data, p.coverage_asked, p.document_key,
        (b.profile_id IS NOT NULL) AS is_baseline
 FROM {PROFILES_TABLE} p
 LEFT JOIN {BASELINES_TABLE} b
@@ -193,8 +208,13 @@ LEFT JOIN {BASELINES_TABLE} b
 """
 
 
+async def _drop_row(profile_id: UUID, conn: Conn) -> None:
+    await conn.execute(f"DELETE FROM {BASELINES_TABLE} WHERE profile_id = $1", profile_id)
+    await conn.execute(f"DELETE FROM {PROFILES_TABLE} WHERE id = $1", profile_id)
+
+
 def _metadata(row: asyncpg.Record) -> ProfileMetadata:
-    return ProfileMetadata.model_validate(dict(row.items()))
+    return ProfileMetadata.model_validate({k: v for k, v in row.items() if k != "document_key"})
 
 
 class ProfileStore:
@@ -285,7 +305,7 @@ class ProfileStore:
             async with s3_errors(f"deleting {key}"):
                 await self._s3.delete_object(Bucket=self._bucket, Key=key)
         except DependencyError:
-            log.error("could not remove %s after a failed index write; reindex --verify will find it", key)
+            log.error("could not remove %s after a failed index write; `copilot profiles reindex` reports it", key)
 
     async def designate_baseline(self, profile_id: UUID, *, now: datetime) -> ProfileMetadata:
         """Make a profile the baseline of its (cluster, namespace): one upsert, so never two."""
@@ -315,19 +335,23 @@ class ProfileStore:
 
     # reads
 
-    async def get_metadata(self, profile_id: UUID) -> ProfileMetadata:
+    async def _row(self, profile_id: UUID) -> asyncpg.Record:
         async def work(conn: Conn) -> asyncpg.Record | None:
             return await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", profile_id)
 
         row = await self._transaction(f"reading profile {profile_id}", work)
         if row is None:
             raise ProfileNotFound(str(profile_id))
-        return _metadata(row)
+        return row
+
+    async def get_metadata(self, profile_id: UUID) -> ProfileMetadata:
+        return _metadata(await self._row(profile_id))
 
     async def get(self, profile_id: UUID) -> BehaviourProfile:
         """The full document, with the baseline status overlaid from the index (never stale)."""
-        meta = await self.get_metadata(profile_id)
-        key = self.document_key(profile_id)
+        row = await self._row(profile_id)
+        meta = _metadata(row)
+        key: str = row["document_key"]  # where it was written, even if the prefix setting changed since
         try:
             async with s3_errors(f"reading {key}"):
                 response = await self._s3.get_object(Bucket=self._bucket, Key=key)
@@ -336,7 +360,7 @@ class ProfileStore:
         except DependencyFailed as exc:
             if "NoSuchKey" in exc.message:
                 raise DependencyFailed(
-                    S3, f"document {key} is missing for an indexed profile; run `copilot profiles reindex --verify`"
+                    S3, f"document {key} is missing for an indexed profile; `copilot profiles reindex` reports it"
                 ) from exc
             raise
         profile = BehaviourProfile.model_validate_json(body)
@@ -381,6 +405,56 @@ class ProfileStore:
         page = [_metadata(r) for r in rows[:limit]]
         next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
         return page, next_cursor
+
+    async def reindex(self, *, repair: bool) -> ReindexReport:
+        """Reconcile the index with the documents in S3 (the source of truth).
+
+        Documents without a row are indexed again; rows whose document is gone are removed (with any
+        baseline pointing at them). With ``repair=False`` it only reports.
+        """
+        documents: dict[UUID, str] = {}
+        unreadable: list[str] = []
+        async with s3_errors("listing documents"):
+            async for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=self._prefix
+            ):
+                for item in page.get("Contents", []):
+                    key: str = item["Key"]
+                    try:
+                        documents[UUID(key.removeprefix(self._prefix).removesuffix(".json"))] = key
+                    except ValueError:
+                        unreadable.append(key)
+
+        async def rows_work(conn: Conn) -> list[asyncpg.Record]:
+            result: list[asyncpg.Record] = await conn.fetch(f"SELECT id, document_key FROM {PROFILES_TABLE}")
+            return result
+
+        rows = {row["id"]: row["document_key"] for row in await self._transaction("reading the index", rows_work)}
+        report = ReindexReport(
+            documents=len(documents),
+            rows=len(rows),
+            documents_without_row=sorted(str(i) for i in documents.keys() - rows.keys()),
+            rows_without_document=sorted(str(i) for i in rows.keys() - documents.keys()),
+            unreadable=unreadable,
+            repaired=repair,
+        )
+        if not repair:
+            return report
+        for raw in report.documents_without_row:
+            key = documents[UUID(raw)]
+            async with s3_errors(f"reading {key}"):
+                response = await self._s3.get_object(Bucket=self._bucket, Key=key)
+                async with response["Body"] as stream:
+                    body = await stream.read()
+            try:
+                profile = BehaviourProfile.model_validate_json(body)
+            except ValueError:
+                report.unreadable.append(key)
+                continue
+            await self._insert_row(profile, key)
+        for raw in report.rows_without_document:
+            await self._transaction(f"removing the row of {raw}", partial(_drop_row, UUID(raw)))
+        return report
 
     async def get_baseline(self, cluster_id: str, namespace: str | None) -> ProfileMetadata:
         async def work(conn: Conn) -> asyncpg.Record | None:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from behaviour_profiles import api as profiles_api
+from behaviour_profiles import copilot_api
 from behaviour_profiles.catalogue import Dialect
 from behaviour_profiles.errors import (
     BehaviourProfileError,
@@ -36,6 +37,7 @@ from behaviour_profiles.service import ProfileServices
 from behaviour_profiles.storage import ProfileStore
 from behaviour_profiles.telemetry import PrometheusClient, TelemetryCollector
 from copilot.index import open_index_pool
+from copilot.monitored import host_config_reader
 from copilot.settings import DialectSetting, Settings
 
 log = logging.getLogger("copilot")
@@ -168,7 +170,12 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
         concurrency=settings.prometheus_query_concurrency,
     )
     store = ProfileStore(s3, settings.copilot_profile_s3_bucket, pool, prefix=settings.copilot_profile_s3_prefix)
-    return ProfileServices(store=store, collector=collector, redaction_key=settings.copilot_redaction_key.encode())
+    return ProfileServices(
+        store=store,
+        collector=collector,
+        redaction_key=settings.copilot_redaction_key.encode(),
+        host_config=host_config_reader(settings),
+    )
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -176,6 +183,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.clock = clock or (lambda: datetime.now(UTC))
+        app.state.drift_thresholds_pct = dict(settings.copilot_drift_thresholds_pct)
         async with AsyncExitStack() as stack:
             app.state.profile_services = await open_profile_services(settings, stack)
             yield
@@ -192,6 +200,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(profiles_api.router, prefix="/profiles")
+    app.include_router(copilot_api.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

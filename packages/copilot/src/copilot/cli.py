@@ -15,8 +15,9 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.table import Table
 
-from copilot.render import print_comparison, profiles_table
+from copilot.render import _num, print_comparison, profiles_table
 from copilot.settings import Settings
 
 app = typer.Typer(help="The Copilot: Behaviour Profiles for Temporal on Aurora DSQL.", no_args_is_help=True)
@@ -90,6 +91,9 @@ def profiles_create(
     namespace: Annotated[str | None, typer.Option()] = None,
     task_queue: Annotated[str | None, typer.Option()] = None,
     label: Annotated[str | None, typer.Option()] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="The scale preset it should match: starter, mid-scale, high-throughput")
+    ] = None,
 ) -> None:
     """Snapshot a time window into a profile."""
     body = {
@@ -100,6 +104,7 @@ def profiles_create(
         "namespace": namespace,
         "task_queue": task_queue,
         "label": label,
+        "preset": preset,
     }
     with console.status("Collecting telemetry from Prometheus..."):
         _emit(_api("POST", "/profiles", body={k: v for k, v in body.items() if v is not None}))
@@ -150,6 +155,217 @@ def profiles_compare(
         _emit(result)
     else:
         print_comparison(console, result)
+        _print_correlations(result.get("correlations", []))
+
+
+# --- the Copilot's uses: baseline, drift, presets, conformance, recommendation -----------------
+
+STATUS_STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "no_data": "magenta",
+    "drifted": "bold red",
+    "no_drift": "green",
+    "inconclusive": "magenta",
+    "conforming": "green",
+}
+RELATION_STYLE = {"expected": "bold", "possible": "", "contrary": "dim"}
+
+
+def _styled(word: str) -> str:
+    return f"[{STATUS_STYLE.get(word, '')}]{word}[/]"
+
+
+def _print_correlations(correlations: list[dict[str, Any]]) -> None:
+    if not correlations:
+        return
+    console.print("[bold]Config changes connected to regressions[/] (catalogue influences):")
+    for item in correlations:
+        style = RELATION_STYLE.get(item["relation"], "")
+        console.print(f"  [{style}]{item['relation']:<9}[/] {item['statement']}", highlight=False, soft_wrap=True)
+
+
+def _thresholds(values: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in values:
+        cls, _, pct = item.partition("=")
+        try:
+            out[cls.strip()] = float(pct)
+        except ValueError:
+            fail(f"--threshold {item!r}: write CLASS=PERCENT, e.g. latency=30 (latency, error, throughput, capacity)")
+    return out
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        fail(f"cannot read the {what} {path}: {exc.strerror}")
+
+
+def _bound_text(check: dict[str, Any]) -> tuple[str, str]:
+    """(expected, hard limits) of a conformance check, as short text."""
+    unit = check.get("unit", "")
+
+    def side(low: Any, high: Any) -> str:
+        if low is not None and high is not None:
+            return f"{_num(low, unit)} to <{_num(high, unit)}"
+        if low is not None:
+            return f"≥ {_num(low, unit)}"
+        if high is not None:
+            return f"< {_num(high, unit)}"
+        return "—"
+
+    return side(check.get("warn_min"), check.get("warn_max")), side(check.get("min"), check.get("max"))
+
+
+def _print_conformance(result: dict[str, Any]) -> None:
+    table = Table(title=f"Conformance to preset {result['preset']}")
+    for column in ("metric", "status", "observed", "expected (pass)", "hard limits"):
+        table.add_column(column, no_wrap=True)
+    for check in result["checks"]:
+        expected, limits = _bound_text(check)
+        table.add_row(
+            check["metric"], _styled(check["status"]), _num(check.get("observed"), check["unit"]), expected, limits
+        )
+    console.print(table)
+    label = "conforming" if result["conforming"] else "drifted"
+    console.print(f"{_styled(label)} (verdict {result['verdict']}) — {result['summary']}", soft_wrap=True)
+
+
+@profiles_app.command("baseline-show")
+def profiles_baseline_show(
+    cluster: Annotated[str, typer.Option(help="Cluster id")],
+    namespace: Annotated[str | None, typer.Option(help="Namespace (omit for none)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the active baseline of a cluster and namespace."""
+    params = {"cluster": cluster, "namespace": namespace}
+    meta = _api("GET", "/profiles/baseline", params={k: v for k, v in params.items() if v is not None})
+    if as_json:
+        _emit(meta)
+    else:
+        console.print(profiles_table([meta]))
+
+
+@profiles_app.command("drift")
+def profiles_drift(
+    cluster: Annotated[str, typer.Option(help="Cluster id")],
+    namespace: Annotated[str | None, typer.Option()] = None,
+    task_queue: Annotated[str | None, typer.Option(help="Default: the baseline's task queue")] = None,
+    start: Annotated[str | None, typer.Option(help="Window start, ISO-8601 with zone (default: end - 30 min)")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO-8601 with zone (default: now)")] = None,
+    threshold: Annotated[
+        list[str] | None, typer.Option(help="CLASS=PERCENT, e.g. latency=30; repeatable (latency, error, ...)")
+    ] = None,
+    statistic: Annotated[str, typer.Option(help="mean, p50, p95, p99 or max")] = "mean",
+    env_file: Annotated[
+        Path | None, typer.Option(help="The server's current env file, to correlate config changes")
+    ] = None,
+    dynamic_config: Annotated[
+        Path | None, typer.Option(help="The current dynamic config YAML, to correlate config changes")
+    ] = None,
+    include_all: Annotated[bool, typer.Option("--all", help="Show metrics within thresholds too")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Judge the current window of a cluster and namespace against its active baseline."""
+    from behaviour_profiles.errors import InvalidRequest
+    from behaviour_profiles.snapshot import parse_env_file
+
+    body: dict[str, Any] = {
+        "cluster_id": cluster,
+        "namespace": namespace,
+        "task_queue": task_queue,
+        "time_window_start": start,
+        "time_window_end": end,
+        "statistic": statistic,
+        "include_all": include_all,
+        "thresholds_pct": _thresholds(threshold or []),
+    }
+    config: dict[str, Any] = {}
+    if env_file is not None:
+        try:
+            config["environment"] = parse_env_file(_read(env_file, "env file"))
+        except InvalidRequest as exc:
+            fail(exc.message)
+    if dynamic_config is not None:
+        config["dynamic_config"] = _read(dynamic_config, "dynamic config")
+    if config:
+        body["config"] = config
+    with console.status("Collecting the current window from Prometheus..."):
+        result = _api("POST", "/profiles/drift", body={k: v for k, v in body.items() if v is not None})
+    if as_json:
+        _emit(result)
+        return
+    base = result["baseline"]
+    console.print(
+        f"Baseline {base['name']!r} ({base['id']}), window {result['time_window_start']} → {result['time_window_end']}",
+        highlight=False,
+    )
+    if result["deviations"]:
+        print_comparison(console, {**result, "telemetry_diffs": result["deviations"], "config_diffs": []})
+    _print_correlations(result.get("correlations", []))
+    console.print(f"{_styled(result['status'])} — {result['explanation']}", highlight=False, soft_wrap=True)
+    for note in result.get("notes", []):
+        console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+
+
+@profiles_app.command("presets")
+def profiles_presets(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the scale presets and their expected bounds."""
+    presets = _api("GET", "/presets")
+    if as_json:
+        _emit(presets)
+        return
+    for preset in presets:
+        table = Table(title=f"{preset['name']}: {preset['description']}")
+        for column in ("metric", "statistic", "expected (pass)", "hard limits"):
+            table.add_column(column, no_wrap=True)
+        for bound in (preset["throughput"], *preset["bounds"]):
+            unit = {"workflows_started_per_sec": "1/s"}.get(bound["metric"], "")
+            expected, limits = _bound_text({**bound, "unit": unit})
+            table.add_row(bound["metric"], bound["statistic"], expected, limits)
+        console.print(table)
+
+
+@profiles_app.command("conformance")
+def profiles_conformance(
+    profile_id: str,
+    preset: Annotated[str | None, typer.Option(help="Preset name (default: the one the profile named)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Does this profile match a scale preset?"""
+    result = _api("POST", f"/profiles/{profile_id}/conformance", body={"preset": preset} if preset else None)
+    if as_json:
+        _emit(result)
+    else:
+        _print_conformance(result)
+
+
+@profiles_app.command("recommend")
+def profiles_recommend(profile_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Suggest the preset that fits a profile and config overrides for its failing metrics."""
+    result = _api("POST", f"/profiles/{profile_id}/recommendation")
+    if as_json:
+        _emit(result)
+        return
+    if result.get("conformance"):
+        _print_conformance(result["conformance"])
+    for item in result["overrides"]:
+        evidence = "; ".join(
+            f"{e['metric']} {e['status']} at {_num(e.get('observed'), e.get('unit', ''))}" for e in item["evidence"]
+        )
+        current = "unset" if item.get("current_value") is None else item["current_value"]
+        console.print(
+            f"  [bold]{item['key']}[/] ({item['part']}): {current} → {item['suggested_value']} — {item['why']}. "
+            f"Evidence: {evidence}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for note in result.get("notes", []):
+        console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+    console.print(result["summary"], highlight=False, soft_wrap=True)
 
 
 # --- dev: the local stack -----------------------------------------------------------------------
@@ -212,6 +428,51 @@ def dev_demo(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
         f"{result.api_url}/docs. Compared {result.profile_a_id} (healthy) with {result.profile_b_id} (failing). "
         "Stop the stack with `copilot dev down`."
     )
+
+
+@profiles_app.command("reindex")
+def profiles_reindex(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report; change nothing")] = False,
+) -> None:
+    """Reconcile the index with the S3 documents: index orphan documents, drop rows without a document.
+
+    Talks to S3 and the index directly (COPILOT_PROFILE_S3_BUCKET, COPILOT_DSQL_ENDPOINT, ...), not to the
+    API. Exits 1 when it found orphans in --dry-run mode.
+    """
+    from contextlib import AsyncExitStack
+
+    from behaviour_profiles.errors import BehaviourProfileError
+    from behaviour_profiles.storage import ReindexReport
+    from copilot.app import open_profile_services
+
+    async def run() -> ReindexReport:
+        async with AsyncExitStack() as stack:
+            services = await open_profile_services(Settings(), stack)
+            if services is None:
+                fail(
+                    "profile storage is not configured: set COPILOT_PROFILE_S3_BUCKET, PROMETHEUS_ENDPOINT and "
+                    "COPILOT_DSQL_ENDPOINT"
+                )
+            return await services.store.reindex(repair=not dry_run)
+
+    try:
+        report = asyncio.run(run())
+    except BehaviourProfileError as exc:
+        fail(exc.message)
+    console.print(f"{report.documents} documents, {report.rows} index rows")
+    for label, items in (
+        ("documents without an index row", report.documents_without_row),
+        ("index rows without a document", report.rows_without_document),
+        ("unreadable documents", report.unreadable),
+    ):
+        console.print(f"{label}: {len(items)}" + (f" ({', '.join(items[:20])})" if items else ""))
+    if report.consistent:
+        console.print("[green]index and documents agree[/]")
+    elif dry_run:
+        console.print("[yellow]dry run: nothing changed[/]")
+        raise typer.Exit(1)
+    else:
+        console.print("[green]repaired[/]: orphan documents indexed, rows without a document removed")
 
 
 def _stack_call(action: Any) -> Any:

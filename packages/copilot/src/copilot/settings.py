@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from behaviour_profiles.models import ThresholdClass
 
 _DSQL_HOST = re.compile(r"^[a-z0-9]+\.dsql(-[a-z0-9]+)?\.([a-z0-9-]+)\.on\.aws$")
 
@@ -47,6 +50,19 @@ class Settings(BaseSettings):
     copilot_redaction_key: str = Field(
         default="behaviour-profiles-default-redaction-key",
         description="Key of the HMAC that fingerprints redacted secrets; set your own in production",
+    )
+    monitored_dynamic_config_path: Path | None = Field(
+        default=None, description="Temporal dynamic config YAML of the monitored deployment, read for snapshots"
+    )
+    monitored_env_file: Path | None = Field(
+        default=None, description="KEY=VALUE environment of the monitored Temporal server, read for snapshots"
+    )
+    monitored_worker_options_path: Path | None = Field(
+        default=None, description="Worker options (JSON or YAML mapping) of the monitored workers"
+    )
+    copilot_drift_thresholds_pct: dict[ThresholdClass, Annotated[float, Field(gt=0, le=10_000)]] = Field(
+        default_factory=dict,
+        description='Deployment drift thresholds per class as JSON, e.g. {"latency": 30, "error": 100}',
     )
     copilot_host: str = "127.0.0.1"
     copilot_port: Annotated[int, Field(ge=1, le=65535)] = 8081

@@ -1,0 +1,30 @@
+"""The Copilot's top-level routes that need no storage: the scale presets.
+
+The host mounts :data:`router` at the root (``app.include_router(copilot_api.router)``), next to
+``behaviour_profiles.api.router`` at ``/profiles``. Presets are static data, so these routes answer
+even when profile storage is not configured.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from behaviour_profiles import service
+from behaviour_profiles.errors import NotFound
+from behaviour_profiles.models import ScalePreset
+from behaviour_profiles.presets import PRESETS
+
+router = APIRouter(tags=["presets"])
+
+
+@router.get("/presets", summary="The scale presets and their expected bounds")
+async def list_presets() -> list[ScalePreset]:
+    return service.list_presets()
+
+
+@router.get("/presets/{name}", summary="One scale preset")
+async def get_preset(name: str) -> ScalePreset:
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise NotFound(f"No preset {name[:100]!r}; the presets are {', '.join(PRESETS)} (GET /presets)")
+    return preset

@@ -1,0 +1,387 @@
+"""Drift from a baseline and drift correlation: rules by example, then properties."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec
+from behaviour_profiles.comparison import config_diffs, judge_telemetry
+from behaviour_profiles.drift import KNOWN_EFFECTS, assess_drift, change_direction, correlate, setting_name
+from behaviour_profiles.models import (
+    BehaviourProfile,
+    ChangeKind,
+    CompareOptions,
+    ConfigDiff,
+    ConfigInput,
+    ConfigSnapshot,
+    CorrelationRelation,
+    Coverage,
+    Direction,
+    DriftStatus,
+    MetricStatus,
+    MetricSummary,
+    TelemetryDiff,
+    TelemetrySummary,
+    ThresholdClass,
+    Verdict,
+    VersionIdentity,
+)
+from behaviour_profiles.snapshot import build_snapshot
+
+T0 = datetime(2026, 2, 18, 10, 0, tzinfo=UTC)
+KEY = b"test-key"
+NOW = (T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=30))
+SCOPE = ("dsql-1", "default", None)
+
+
+def steady(value: float, n: int = 40) -> list[float]:
+    return [value * (1 + 0.02 * ((i % 5) - 2)) for i in range(n)]
+
+
+def ok(key: str, mean: float) -> MetricSummary:
+    points = steady(mean)
+    return MetricSummary(
+        key=key,
+        status=MetricStatus.OK,
+        unit=BY_KEY[key].unit,
+        min=min(points),
+        max=max(points),
+        mean=mean,
+        p50=mean,
+        p95=mean,
+        p99=mean,
+        sample_count=len(points),
+        series=[(T0.timestamp() + 15 * i, v) for i, v in enumerate(points)],
+    )
+
+
+def no_data(key: str) -> MetricSummary:
+    return MetricSummary(key=key, status=MetricStatus.NO_DATA, unit=BY_KEY[key].unit, reason="no samples")
+
+
+def typical(spec: MetricSpec) -> float:
+    return max(spec.noise_floor * 100, 1.0)
+
+
+def healthy() -> dict[str, MetricSummary]:
+    return {spec.key: ok(spec.key, typical(spec)) for spec in CATALOGUE}
+
+
+def with_changes(**factors: float) -> dict[str, MetricSummary]:
+    """Healthy metrics with ``key=factor`` applied (factor 0: no data)."""
+    out = healthy()
+    for key, factor in factors.items():
+        out[key] = no_data(key) if factor == 0 else ok(key, typical(BY_KEY[key]) * factor)
+    return out
+
+
+def summary(metrics: Mapping[str, MetricSummary]) -> TelemetrySummary:
+    with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
+    return TelemetrySummary(
+        dialect="opentelemetry",
+        step_seconds=15,
+        metrics=dict(metrics),
+        coverage=Coverage(with_data=with_data, asked=len(metrics)),
+    )
+
+
+def baseline(config: ConfigSnapshot | None = None, **fields: Any) -> BehaviourProfile:
+    values: dict[str, Any] = {
+        "id": UUID(int=1),
+        "name": "healthy baseline",
+        "label": None,
+        "cluster_id": "dsql-1",
+        "namespace": "default",
+        "task_queue": None,
+        "time_window_start": T0,
+        "time_window_end": T0 + timedelta(minutes=30),
+        "created_at": T0 + timedelta(hours=1),
+        "is_baseline": True,
+        "versions": VersionIdentity(),
+        "config": config or ConfigSnapshot(),
+        "telemetry": summary(healthy()),
+    }
+    values.update(fields)
+    return BehaviourProfile(**values)
+
+
+def snapshot(environment: dict[str, str] | None = None, dynamic: Any = None, worker: Any = None) -> ConfigSnapshot:
+    return build_snapshot(ConfigInput(environment=environment, dynamic_config=dynamic, worker_options=worker), KEY)
+
+
+def regressions(**factors: float) -> list[TelemetryDiff]:
+    return judge_telemetry(healthy(), with_changes(**factors), CompareOptions())
+
+
+# --- config keys meet catalogue keys -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("part", "key", "expected"),
+    [
+        ("environment", "environment.TEMPORAL_SQL_MAX_CONNS", ("TEMPORAL_SQL_MAX_CONNS", "")),
+        ("dsql_plugin", "dsql_plugin.DSQL_RESERVOIR_TARGET_READY", ("DSQL_RESERVOIR_TARGET_READY", "")),
+        ("dynamic_config", "dynamic_config.history.persistenceMaxQPS", ("history.persistenceMaxQPS", "")),
+        (
+            "dynamic_config",
+            "dynamic_config.matching.numTaskqueueReadPartitions[namespace=default,taskQueueName=orders]",
+            ("matching.numTaskqueueReadPartitions", "[namespace=default,taskQueueName=orders]"),
+        ),
+        ("worker_options", "worker_options.MaxConcurrentActivityTaskPollers", ("MaxConcurrentActivityTaskPollers", "")),
+        (
+            "worker_options",
+            "worker_options.orders.MaxConcurrentActivityExecutionSize",
+            ("MaxConcurrentActivityExecutionSize", "orders."),
+        ),
+    ],
+)
+def test_setting_name(part: str, key: str, expected: tuple[str, str]) -> None:
+    assert setting_name(ConfigDiff(key=key, part=part, change=ChangeKind.CHANGED, old_value=1, new_value=2)) == expected
+
+
+def diff(old: Any, new: Any, change: ChangeKind = ChangeKind.CHANGED) -> ConfigDiff:
+    return ConfigDiff(key="environment.X", part="environment", change=change, old_value=old, new_value=new)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change", "expected"),
+    [
+        (50, 20, ChangeKind.CHANGED, "decreased"),
+        ("50", "200", ChangeKind.CHANGED, "increased"),
+        (1.5, 2, ChangeKind.CHANGED, "increased"),
+        ("55m", "1h", ChangeKind.CHANGED, "increased"),
+        ("1h", "30m", ChangeKind.CHANGED, "decreased"),
+        (True, False, ChangeKind.CHANGED, "disabled"),
+        ("false", "true", ChangeKind.CHANGED, "enabled"),
+        ("us-east-1", "us-west-2", ChangeKind.CHANGED, "changed"),
+        ("<redacted>", "<redacted>", ChangeKind.CHANGED, "changed"),
+        (None, 5, ChangeKind.ADDED, "added"),
+        (5, None, ChangeKind.REMOVED, "removed"),
+    ],
+)
+def test_change_direction(old: Any, new: Any, change: ChangeKind, expected: str) -> None:
+    assert change_direction(diff(old, new, change)) == expected
+
+
+def test_known_effects_name_real_catalogue_influences() -> None:
+    for effect in KNOWN_EFFECTS:
+        assert effect.when in ("increased", "decreased", "enabled", "disabled")
+        for metric in effect.worsens:
+            assert metric in BY_KEY, metric
+        influencers = {k for spec in CATALOGUE for k in spec.influenced_by}
+        assert set(effect.settings) <= influencers, set(effect.settings) - influencers
+
+
+# --- correlation -------------------------------------------------------------------------------
+
+
+def test_lower_connection_limit_is_expected_to_raise_latency_and_conflicts() -> None:
+    cfg = config_diffs(
+        snapshot({"TEMPORAL_SQL_MAX_CONNS": "50"}, "history.persistenceMaxQPS:\n  - value: 9000\n"),
+        snapshot({"TEMPORAL_SQL_MAX_CONNS": "20"}, {"history.persistenceMaxQPS": [{"value": 3000}]}),
+    )
+    telemetry = regressions(persistence_latency_p99=6.0, occ_conflicts_per_sec=6.0, sync_match_rate=0.3)
+    links = correlate(cfg, telemetry)
+    pairs = {(c.setting, c.metric): c for c in links}
+    assert len(pairs) == len(links)  # environment and dsql_plugin views of one setting are one change
+    conns = pairs[("TEMPORAL_SQL_MAX_CONNS", "persistence_latency_p99")]
+    assert conns.relation is CorrelationRelation.EXPECTED and conns.change_direction == "decreased"
+    assert conns.config_keys == ["dsql_plugin.TEMPORAL_SQL_MAX_CONNS", "environment.TEMPORAL_SQL_MAX_CONNS"]
+    assert conns.old_value == 50 and conns.new_value == 20  # the typed DSQL plugin view speaks
+    assert conns.statement.startswith(
+        "changed TEMPORAL_SQL_MAX_CONNS from 50 to 20 -> persistence_latency_p99 regressed by 500 % (100 ms -> 600 ms)"
+    )
+    assert pairs[("history.persistenceMaxQPS", "occ_conflicts_per_sec")].relation is CorrelationRelation.EXPECTED
+    # sync matching regressed too, but the SQL pool does not influence it
+    assert not any(c.metric == "sync_match_rate" for c in links)
+
+
+def test_raising_a_limit_is_contrary_to_a_latency_regression() -> None:
+    cfg = config_diffs(snapshot({"TEMPORAL_SQL_MAX_CONNS": "20"}), snapshot({"TEMPORAL_SQL_MAX_CONNS": "100"}))
+    (link,) = [
+        c for c in correlate(cfg, regressions(persistence_latency_p99=3.0)) if c.metric == "persistence_latency_p99"
+    ]
+    assert link.relation is CorrelationRelation.CONTRARY and "usually helps" in link.statement
+
+
+def test_an_influence_without_known_direction_is_possible() -> None:
+    cfg = config_diffs(
+        snapshot({"DSQL_RESERVOIR_LIFETIME_JITTER": "2m"}), snapshot({"DSQL_RESERVOIR_LIFETIME_JITTER": "30s"})
+    )
+    (link,) = correlate(cfg, regressions(reservoir_size=0.1))
+    assert link.relation is CorrelationRelation.POSSIBLE and link.mechanism is None
+    assert "direction not known" in link.statement
+
+
+def test_added_worker_option_and_dynamic_config_case_meet_the_catalogue() -> None:
+    cfg = config_diffs(
+        snapshot(dynamic={"matching.numTaskqueueReadPartitions": [{"value": 8}]}, worker={"orders": {}}),
+        snapshot(
+            dynamic={"Matching.NumTaskqueueReadPartitions": [{"value": 2, "constraints": {"namespace": "default"}}]},
+            worker={"orders": {"MaxConcurrentActivityTaskPollers": 2}},
+        ),
+    )
+    links = correlate(cfg, regressions(sync_match_rate=0.3))
+    by_setting = {c.setting: c for c in links}
+    assert set(by_setting) == {"matching.numTaskqueueReadPartitions", "MaxConcurrentActivityTaskPollers"}
+    added = by_setting["MaxConcurrentActivityTaskPollers"]
+    assert added.change is ChangeKind.ADDED and added.relation is CorrelationRelation.POSSIBLE
+    assert added.statement.startswith("set orders.MaxConcurrentActivityTaskPollers to 2 (unset before)")
+
+
+def test_improvements_and_unrelated_keys_are_not_correlated() -> None:
+    cfg = config_diffs(
+        snapshot({"TEMPORAL_SQL_MAX_CONNS": "50", "LOG_LEVEL": "info"}),
+        snapshot({"TEMPORAL_SQL_MAX_CONNS": "20", "LOG_LEVEL": "debug"}),
+    )
+    assert correlate(cfg, regressions(persistence_latency_p99=0.5)) == []  # latency improved
+    assert correlate(cfg, regressions()) == []
+    assert correlate([], regressions(persistence_latency_p99=6.0)) == []
+
+
+def test_a_regression_that_does_not_count_is_not_correlated() -> None:
+    cfg = config_diffs(snapshot({"TEMPORAL_SQL_MAX_CONNS": "50"}), snapshot({"TEMPORAL_SQL_MAX_CONNS": "20"}))
+    telemetry = [
+        d.model_copy(update={"counts_toward_verdict": False}) for d in regressions(persistence_latency_p99=6.0)
+    ]
+    assert correlate(cfg, telemetry) == []
+
+
+_CHANGES = [
+    ("TEMPORAL_SQL_MAX_CONNS", "50", "20"),
+    ("DSQL_RESERVOIR_TARGET_READY", "50", "10"),
+    ("DSQL_CONNECTION_RATE_LIMIT", "100", "400"),
+    ("TEMPORAL_SQL_MAX_CONN_LIFETIME", "55m", "5m"),
+]
+_REGRESSED = [
+    "persistence_latency_p99",
+    "occ_conflicts_per_sec",
+    "reservoir_size",
+    "reconnect_count",
+    "state_transitions_per_sec",
+]
+_FACTOR = {"reservoir_size": 0.1, "state_transitions_per_sec": 0.5}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(_CHANGES), unique=True, min_size=1),
+    st.lists(st.sampled_from(_REGRESSED), unique=True, min_size=1),
+    st.randoms(use_true_random=False),
+)
+def test_correlation_is_deterministic_and_only_joins_what_the_catalogue_joins(
+    changes: list[tuple[str, str, str]], regressed: list[str], rnd: Any
+) -> None:
+    cfg = config_diffs(snapshot({k: old for k, old, _ in changes}), snapshot({k: new for k, _, new in changes}))
+    telemetry = regressions(**{m: _FACTOR.get(m, 6.0) for m in regressed})
+    links = correlate(cfg, telemetry)
+    shuffled_cfg, shuffled_tel = list(cfg), list(telemetry)
+    rnd.shuffle(shuffled_cfg)
+    rnd.shuffle(shuffled_tel)
+    assert correlate(shuffled_cfg, shuffled_tel) == links
+    regressed_now = {d.metric for d in telemetry if d.direction is Direction.REGRESSED and d.counts_toward_verdict}
+    expected_pairs = {(k, m) for k, _, _ in changes for m in regressed_now if k in BY_KEY[m].influenced_by}
+    assert {(c.setting, c.metric) for c in links} == expected_pairs
+    ranks = [list(CorrelationRelation).index(c.relation) for c in links]
+    assert ranks == sorted(ranks)
+
+
+# --- drift -------------------------------------------------------------------------------------
+
+
+def test_same_behaviour_is_no_drift() -> None:
+    result = assess_drift(baseline(), summary(healthy()), window=NOW, scope=SCOPE, options=CompareOptions())
+    assert result.status is DriftStatus.NO_DRIFT and result.drifted is False and result.verdict is Verdict.PASS
+    assert result.deviations == [] and result.baseline.id == UUID(int=1) and result.baseline.is_baseline
+    assert result.explanation.startswith("No drift") and "'healthy baseline'" in result.explanation
+    assert any("No current configuration" in n for n in result.notes)
+
+
+def test_regressions_beyond_threshold_are_drift_ordered_by_severity() -> None:
+    current = summary(with_changes(persistence_latency_p99=6.0, sync_match_rate=0.5, backlog_count=1.3))
+    result = assess_drift(baseline(), current, window=NOW, scope=SCOPE, options=CompareOptions())
+    assert result.status is DriftStatus.DRIFTED and result.drifted is True and result.verdict is Verdict.FAIL
+    metrics = [d.metric for d in result.deviations]
+    assert metrics[:2] == ["persistence_latency_p99", "sync_match_rate"]  # critical, largest first
+    assert result.deviations[-1].metric == "backlog_count" and result.deviations[-1].severity.value == "warning"
+    assert result.explanation.startswith("Drifted: 3 metrics regressed beyond their thresholds, 2 critically.")
+    assert "persistence_latency_p99: mean rose from 100 ms to 600 ms" in result.explanation
+
+
+def test_thresholds_come_from_the_options() -> None:
+    current = summary(with_changes(persistence_latency_p99=1.3))
+    default = assess_drift(baseline(), current, window=NOW, scope=SCOPE, options=CompareOptions())
+    assert default.status is DriftStatus.DRIFTED
+    lenient = assess_drift(
+        baseline(),
+        current,
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(thresholds_pct={ThresholdClass.LATENCY: 50}),
+    )
+    assert lenient.status is DriftStatus.NO_DRIFT and lenient.thresholds_pct[ThresholdClass.LATENCY] == 50
+
+
+def test_missing_key_metric_without_regression_is_inconclusive_never_a_pass() -> None:
+    current = summary(with_changes(persistence_latency_p99=0))
+    result = assess_drift(baseline(), current, window=NOW, scope=SCOPE, options=CompareOptions())
+    assert result.status is DriftStatus.INCONCLUSIVE and result.drifted is None
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.explanation.startswith("Inconclusive, not a pass")
+    assert [d.metric for d in result.deviations] == ["persistence_latency_p99"]
+
+
+def test_regression_with_a_missing_key_metric_is_still_drift() -> None:
+    current = summary(with_changes(persistence_latency_p99=0, backlog_count=1.3))
+    result = assess_drift(baseline(), current, window=NOW, scope=SCOPE, options=CompareOptions())
+    assert result.status is DriftStatus.DRIFTED and result.drifted is True
+    assert "No data for key metrics persistence_latency_p99" in result.explanation
+
+
+def test_an_empty_window_is_inconclusive() -> None:
+    empty = summary({spec.key: no_data(spec.key) for spec in CATALOGUE})
+    result = assess_drift(baseline(), empty, window=NOW, scope=SCOPE, options=CompareOptions())
+    assert result.status is DriftStatus.INCONCLUSIVE and result.drifted is None
+    assert "not a pass" in result.summary and "no samples" in result.explanation
+
+
+def test_drift_correlates_the_current_configuration() -> None:
+    base = baseline(config=snapshot({"TEMPORAL_SQL_MAX_CONNS": "50"}))
+    current = summary(with_changes(persistence_latency_p99=6.0))
+    result = assess_drift(
+        base,
+        current,
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(),
+        current_config=snapshot({"TEMPORAL_SQL_MAX_CONNS": "10"}),
+    )
+    assert {d.key for d in result.config_diffs} == {
+        "environment.TEMPORAL_SQL_MAX_CONNS",
+        "dsql_plugin.TEMPORAL_SQL_MAX_CONNS",
+    }
+    assert result.correlations and result.correlations[0].relation is CorrelationRelation.EXPECTED
+    assert "Configuration changes that explain it: changed TEMPORAL_SQL_MAX_CONNS from 50 to 10" in result.explanation
+    empty = assess_drift(
+        base, current, window=NOW, scope=SCOPE, options=CompareOptions(), current_config=ConfigSnapshot()
+    )
+    assert empty.correlations == [] and any("No current configuration" in n for n in empty.notes)
+
+
+def test_scope_and_window_differences_are_noted() -> None:
+    result = assess_drift(
+        baseline(task_queue="orders"),
+        summary(healthy()),
+        window=(NOW[0], NOW[0] + timedelta(hours=2)),
+        scope=("dsql-1", "default", "billing"),
+        options=CompareOptions(),
+    )
+    assert any("task queue orders" in n and "billing" in n for n in result.notes)
+    assert any("differ in length" in n and "baseline 30 min" in n for n in result.notes)
