@@ -89,3 +89,24 @@ def test_dsql_hostnames_are_recognised() -> None:
     assert callable(kwargs["password"])  # a fresh token per connection
     local = Settings(_env_file=None, copilot_dsql_endpoint="postgresql://u@127.0.0.1:5432/x")  # type: ignore[call-arg]
     assert not local.dsql_is_cluster_host and connect_kwargs(local) == {"dsn": "postgresql://u@127.0.0.1:5432/x"}
+
+
+def test_dsql_token_is_generated_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's DSQL token generator presigns locally: no network, a fresh SigV4-signed token."""
+    from copilot.index import dsql_token
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    host = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-2.on.aws"
+    token = dsql_token(host, "us-east-2")
+    assert token.startswith(host) and "Action=DbConnectAdmin" in token
+    assert "X-Amz-Signature=" in token and "us-east-2%2Fdsql%2Faws4_request" in token
+
+
+def test_drift_thresholds_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPILOT_DRIFT_THRESHOLDS_PCT", '{"latency": 30, "error": 100}')
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert {k.value: v for k, v in settings.copilot_drift_thresholds_pct.items()} == {"latency": 30, "error": 100}
+    monkeypatch.setenv("COPILOT_DRIFT_THRESHOLDS_PCT", '{"latency": -1}')
+    with pytest.raises(ValueError, match="greater than 0"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
