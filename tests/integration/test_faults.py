@@ -185,3 +185,20 @@ async def test_reindex_reports_and_repairs_orphans_either_way(stack: Stack, app:
     assert keep["id"] not in after.documents_without_row and lose_doc["id"] not in after.rows_without_document
     restored = await services.store.get(uuid.UUID(keep["id"]))
     assert restored.name == keep["name"]
+
+
+async def test_index_connections_are_recycled_before_dsqls_age_limit(stack: Stack) -> None:
+    import asyncio
+
+    from copilot.index import recycle_connections
+
+    pool = await asyncpg.create_pool(stack.env["COPILOT_DSQL_ENDPOINT"], min_size=1, max_size=1)
+    try:
+        before = await pool.fetchval("SELECT pg_backend_pid()")
+        recycler = asyncio.create_task(recycle_connections(pool, every_s=0.05))
+        await asyncio.sleep(0.2)
+        recycler.cancel()
+        after = await pool.fetchval("SELECT pg_backend_pid()")
+    finally:
+        await pool.close()
+    assert before != after  # a new server connection (and, on DSQL, a fresh IAM token)

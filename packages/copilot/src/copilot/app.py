@@ -7,6 +7,7 @@ problem details in one table.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -36,7 +37,7 @@ from behaviour_profiles.errors import (
 from behaviour_profiles.service import ProfileServices
 from behaviour_profiles.storage import ProfileStore
 from behaviour_profiles.telemetry import PrometheusClient, TelemetryCollector
-from copilot.index import open_index_pool
+from copilot.index import open_index_pool, recycle_connections
 from copilot.monitored import host_config_reader
 from copilot.settings import DialectSetting, Settings
 
@@ -136,6 +137,8 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
     )
     pool = await open_index_pool(settings)
     stack.push_async_callback(pool.close)
+    recycler = asyncio.create_task(recycle_connections(pool), name="index-connection-recycler")
+    stack.callback(recycler.cancel)
     dialect = (
         None
         if settings.prometheus_metrics_dialect is DialectSetting.AUTO

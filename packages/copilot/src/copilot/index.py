@@ -17,6 +17,8 @@ from behaviour_profiles.storage import index_errors, setup_schema
 from copilot.settings import Settings
 
 DSQL_MAX_INACTIVE_S = 300.0
+CONNECTION_MAX_AGE_S = 45 * 60.0
+"""Every connection is replaced within this age plus one transaction: well inside DSQL's 60 minutes."""
 CONNECT_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 15.0
 
@@ -72,6 +74,13 @@ async def open_index_pool(settings: Settings) -> asyncpg.Pool:
     async with index_errors("opening the connection pool"):
         await pool
     return pool
+
+
+async def recycle_connections(pool: asyncpg.Pool, every_s: float = CONNECTION_MAX_AGE_S) -> None:
+    """Expire the pool's connections periodically; each is replaced on its next acquire (with a fresh token)."""
+    while True:
+        await asyncio.sleep(every_s)
+        await pool.expire_connections()
 
 
 async def apply_schema(settings: Settings) -> list[str]:
