@@ -9,8 +9,8 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
@@ -18,23 +18,17 @@ import botocore.session
 import httpx
 import pytest
 
-from copilot.app import create_app
 from copilot.dev.stack import free_port
 from copilot.index import apply_schema
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import body, create
+from tests.support import serve
 
 pytestmark = pytest.mark.stack
 
 
-@asynccontextmanager
-async def app_client(stack: Stack, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(stack.settings(**overrides))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
-    ):
-        yield http
+def app_client(stack: Stack, **overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return serve(stack.settings(**overrides))
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from copilot.app import create_app
 from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import JUDGEMENT_SCENARIOS, Placement, judgement_plan
 from copilot.dev.stack import LocalStack, StackConfig, free_port
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import create
+from tests.support import serve
 
 pytestmark = pytest.mark.stack
 
@@ -146,11 +146,7 @@ def judge_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 async def judge(stack: Stack, judge_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Judge]:
     url, placements = judge_prometheus
-    app = create_app(stack.settings(prometheus_endpoint=url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
-    ):
+    async with serve(stack.settings(prometheus_endpoint=url)) as http:
         profiles = {p.scenario: (await create(http, _payload(p)))["id"] for p in placements}
         yield Judge(http, placements, profiles)
 

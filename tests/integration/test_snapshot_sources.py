@@ -10,10 +10,10 @@ import asyncpg
 import httpx
 import pytest
 
-from copilot.app import create_app
 from tests.integration.conftest import Stack
 from tests.integration.test_faults import s3_keys
 from tests.integration.test_profiles_api import body, create
+from tests.support import serve
 
 pytestmark = pytest.mark.stack
 
@@ -44,11 +44,7 @@ async def host_client(stack: Stack, host_files: dict[str, Path]) -> AsyncIterato
         monitored_env_file=str(host_files["env"]),
         monitored_worker_options_path=str(host_files["workers"]),
     )
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
-    ):
+    async with serve(settings) as http:
         yield http
 
 
@@ -103,10 +99,14 @@ async def test_request_without_config_and_no_host_files_is_not_collected(
 async def test_a_broken_host_file_answers_503_naming_it(stack: Stack, tmp_path: Path) -> None:
     broken = tmp_path / "broken.env"
     broken.write_text("THIS IS NOT AN ENV LINE\n")
-    app = create_app(stack.settings(monitored_env_file=str(broken)))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
-    ):
+    async with serve(stack.settings(monitored_env_file=str(broken))) as http:
         r = await http.post("/profiles", json=body(stack, "healthy-150wps"))
     assert r.status_code == 503 and "MONITORED_ENV_FILE" in r.json()["detail"]
+
+
+async def test_a_malformed_host_dynamic_config_answers_503_naming_it(stack: Stack, tmp_path: Path) -> None:
+    broken = tmp_path / "dynamicconfig.yaml"
+    broken.write_text("history.persistenceMaxQPS: [unclosed\n")
+    async with serve(stack.settings(monitored_dynamic_config_path=str(broken))) as http:
+        r = await http.post("/profiles", json=body(stack, "healthy-150wps"))
+    assert r.status_code == 503 and "MONITORED_DYNAMIC_CONFIG_PATH" in r.json()["detail"]

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from behaviour_profiles.catalogue import Dialect
-from copilot.app import create_app
 from copilot.dev.local import load_scenarios
 from copilot.dev.stack import LocalStack, StackConfig, free_port
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import body, create
+from tests.support import serve
 
 pytestmark = pytest.mark.stack
 
@@ -30,11 +30,7 @@ def tally_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture
 async def tally_client(stack: Stack, tally_prometheus: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(stack.settings(prometheus_endpoint=tally_prometheus))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
-    ):
+    async with serve(stack.settings(prometheus_endpoint=tally_prometheus)) as http:
         yield http
 
 

@@ -8,18 +8,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from copilot.app import create_app
 from copilot.settings import Settings
+from tests.support import serve
 
 
 @pytest.fixture
 async def bare() -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)  # type: ignore[call-arg]
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
+    async with serve(settings) as http:
         yield http
 
 

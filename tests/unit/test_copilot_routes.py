@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from behaviour_profiles import copilot_api
-from copilot.app import create_app
 from copilot.settings import Settings
+from tests.support import serve
 
 PROFILE = "3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10"
 
@@ -17,13 +16,7 @@ PROFILE = "3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10"
 @pytest.fixture
 async def bare() -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)  # type: ignore[call-arg]
-    app = create_app(settings)
-    if not any(getattr(route, "path", None) == "/presets" for route in app.routes):
-        app.include_router(copilot_api.router)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
+    async with serve(settings) as http:
         yield http
 
 

@@ -412,6 +412,20 @@ class ProfileStore:
         Documents without a row are indexed again; rows whose document is gone are removed (with any
         baseline pointing at them). With ``repair=False`` it only reports.
         """
+
+        # Rows first, then documents: a profile is written document-first, so any row seen here has its
+        # document listed below unless it is really gone, and a profile saved meanwhile is at worst
+        # indexed twice (the insert ignores an existing id).
+        async def rows_work(conn: Conn) -> list[asyncpg.Record]:
+            result: list[asyncpg.Record] = await conn.fetch(f"SELECT id, document_key FROM {PROFILES_TABLE}")
+            return result
+
+        rows = {
+            row["id"]: row["document_key"]
+            for row in await self._transaction("reading the index", rows_work)
+            # rows written under another prefix are not judged against this prefix's listing
+            if row["document_key"].startswith(self._prefix)
+        }
         documents: dict[UUID, str] = {}
         unreadable: list[str] = []
         async with s3_errors("listing documents"):
@@ -425,11 +439,6 @@ class ProfileStore:
                     except ValueError:
                         unreadable.append(key)
 
-        async def rows_work(conn: Conn) -> list[asyncpg.Record]:
-            result: list[asyncpg.Record] = await conn.fetch(f"SELECT id, document_key FROM {PROFILES_TABLE}")
-            return result
-
-        rows = {row["id"]: row["document_key"] for row in await self._transaction("reading the index", rows_work)}
         report = ReindexReport(
             documents=len(documents),
             rows=len(rows),

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from behaviour_profiles.errors import InvalidRequest, NotConfigured
-from behaviour_profiles.snapshot import HostConfig, parse_env_file
+from behaviour_profiles.snapshot import HostConfig, parse_dynamic_config, parse_env_file
 from copilot.settings import Settings
 
 
@@ -34,7 +34,12 @@ def read_host_config(
         return None
     values: dict[str, Any] = {}
     if dynamic_config:
-        values["dynamic_config_text"] = _read(dynamic_config, "MONITORED_DYNAMIC_CONFIG_PATH")
+        text = _read(dynamic_config, "MONITORED_DYNAMIC_CONFIG_PATH")
+        try:
+            parse_dynamic_config(text)
+        except InvalidRequest as exc:
+            raise NotConfigured(f"MONITORED_DYNAMIC_CONFIG_PATH {dynamic_config}: {exc.message}") from exc
+        values["dynamic_config_text"] = text
         values["dynamic_config_source"] = f"file:{dynamic_config}"
     if env_file:
         try:
@@ -62,9 +67,6 @@ def host_config_reader(settings: Settings) -> Callable[[], HostConfig | None]:
     )
 
     def read() -> HostConfig | None:
-        try:
-            return read_host_config(*paths)
-        except InvalidRequest as exc:  # a malformed dynamic config file
-            raise NotConfigured(f"MONITORED_DYNAMIC_CONFIG_PATH {paths[0]}: {exc.message}") from exc
+        return read_host_config(*paths)
 
     return read
