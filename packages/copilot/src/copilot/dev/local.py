@@ -6,6 +6,7 @@ so that the demo, the docs and anyone poking at the stack can find the scenario 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,11 @@ DEMO_NAMESPACE = "default"
 
 
 def stack_config(state_dir: Path) -> StackConfig:
-    return StackConfig(state_dir=state_dir.resolve())
+    """One database per state directory, so two checkouts sharing a PostgreSQL never mix their indexes
+    (each keeps its documents in its own SeaweedFS data directory)."""
+    resolved = state_dir.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
+    return StackConfig(state_dir=resolved, database=f"copilot_dev_{digest}")
 
 
 def placements_manifest(placements: list[Placement]) -> list[dict[str, Any]]:
