@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from copilot.settings import Settings
-from tests.support import serve
-
-
-@pytest.fixture
-async def bare() -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)  # type: ignore[call-arg]
-    async with serve(settings) as http:
-        yield http
 
 
 @pytest.mark.parametrize(

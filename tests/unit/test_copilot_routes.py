@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
-from copilot.settings import Settings
-from tests.support import serve
-
 PROFILE = "3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10"
-
-
-@pytest.fixture
-async def bare() -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)  # type: ignore[call-arg]
-    async with serve(settings) as http:
-        yield http
 
 
 @pytest.mark.parametrize(

@@ -347,16 +347,20 @@ class ProfileStore:
     async def get_metadata(self, profile_id: UUID) -> ProfileMetadata:
         return _metadata(await self._row(profile_id))
 
+    async def _read_document(self, key: str) -> bytes:
+        async with s3_errors(f"reading {key}"):
+            response = await self._s3.get_object(Bucket=self._bucket, Key=key)
+            async with response["Body"] as stream:
+                body: bytes = await stream.read()
+        return body
+
     async def get(self, profile_id: UUID) -> BehaviourProfile:
         """The full document, with the baseline status overlaid from the index (never stale)."""
         row = await self._row(profile_id)
         meta = _metadata(row)
         key: str = row["document_key"]  # where it was written, even if the prefix setting changed since
         try:
-            async with s3_errors(f"reading {key}"):
-                response = await self._s3.get_object(Bucket=self._bucket, Key=key)
-                async with response["Body"] as stream:
-                    body = await stream.read()
+            body = await self._read_document(key)
         except DependencyFailed as exc:
             if "NoSuchKey" in exc.message:
                 raise DependencyFailed(
@@ -451,10 +455,7 @@ class ProfileStore:
             return report
         for raw in report.documents_without_row:
             key = documents[UUID(raw)]
-            async with s3_errors(f"reading {key}"):
-                response = await self._s3.get_object(Bucket=self._bucket, Key=key)
-                async with response["Body"] as stream:
-                    body = await stream.read()
+            body = await self._read_document(key)
             try:
                 profile = BehaviourProfile.model_validate_json(body)
             except ValueError:
