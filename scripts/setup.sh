@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the project needs on a fresh Debian machine: uv, Prometheus, the Python workspace.
+# Install everything the project needs on a fresh Debian machine: uv, Prometheus, Chromium, the Python workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,13 +8,18 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check uv
 fi
 
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+# Debian packages: Prometheus and promtool (the real metrics store of the local stack) and Chromium
+# (the browser tests drive it through Playwright; no browser is ever downloaded).
+missing=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
-    echo "setup: installing Prometheus (Debian package)" >&2
+    echo "setup: installing ${missing[*]} (Debian packages)" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: Prometheus is missing; run 'sudo apt-get install prometheus' and try again" >&2
+    echo "setup: missing Debian packages: ${missing[*]}; run 'sudo apt-get install ${missing[*]}' and try again" >&2
     exit 1
   fi
 fi
