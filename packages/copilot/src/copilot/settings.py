@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     monitored_worker_options_path: Path | None = Field(
         default=None, description="Worker options (JSON or YAML mapping) of the monitored workers"
     )
+    monitored_temporal_address: str | None = Field(
+        default=None,
+        description="host:port of the monitored Temporal frontend; asked for its version (GetClusterInfo) "
+        "when neither the request nor build_information gives one",
+    )
+    monitored_temporal_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
     copilot_drift_thresholds_pct: dict[ThresholdClass, Annotated[float, Field(gt=0, le=10_000)]] = Field(
         default_factory=dict,
         description='Deployment drift thresholds per class as JSON, e.g. {"latency": 30, "error": 100}',
