@@ -141,10 +141,19 @@ class ConfigSnapshot(BaseModel):
     sources: dict[str, str] = Field(default_factory=dict, description="Where each part came from")
 
 
+class VersionSource(StrEnum):
+    REQUEST = "request"
+    BUILD_INFORMATION = "build_information"
+    FRONTEND = "frontend"
+
+
 class VersionIdentity(BaseModel):
     temporal_server_version: str | None = None
     dsql_plugin_version: str | None = None
     worker_code_sha: str | None = None
+    sources: dict[str, VersionSource] = Field(
+        default_factory=dict, description="Where each recorded version came from, by field name"
+    )
 
 
 class ProfileCreate(BaseModel):

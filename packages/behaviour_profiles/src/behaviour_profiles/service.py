@@ -7,7 +7,7 @@ the environment or a clock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -35,6 +35,7 @@ from behaviour_profiles.models import (
     ScalePreset,
     ThresholdClass,
     VersionIdentity,
+    VersionSource,
 )
 from behaviour_profiles.presets import PRESETS
 from behaviour_profiles.snapshot import HostConfig, build_snapshot
@@ -53,6 +54,8 @@ class ProfileServices:
     redaction_key: bytes
     host_config: Callable[[], HostConfig | None] = lambda: None
     """Reads the monitored deployment's configured files (dynamic config, env file, worker options)."""
+    frontend_version: Callable[[], Awaitable[str | None]] | None = None
+    """Best-effort server version from the monitored frontend (GetClusterInfo); never raises."""
 
 
 async def snapshot_for(services: ProfileServices, config: ConfigInput | None) -> ConfigSnapshot:
@@ -84,12 +87,20 @@ async def create_profile(
         dsql_plugin_version=request.dsql_plugin_version,
         worker_code_sha=request.worker_code_sha,
     )
+    versions.sources = {
+        field: VersionSource.REQUEST for field, value in versions.model_dump().items() if isinstance(value, str)
+    }
     snapshot = await snapshot_for(services, request.config)
     if versions.temporal_server_version is None:
         telemetry, server_version = await asyncio.gather(
             services.collector.collect(scope, start, end), services.collector.server_version(scope, start, end)
         )
-        versions.temporal_server_version = server_version
+        source = VersionSource.BUILD_INFORMATION
+        if server_version is None and services.frontend_version is not None:
+            server_version, source = await services.frontend_version(), VersionSource.FRONTEND
+        if server_version is not None:
+            versions.temporal_server_version = server_version
+            versions.sources["temporal_server_version"] = source
     else:
         telemetry = await services.collector.collect(scope, start, end)
     for dimension, value in (("namespace", request.namespace), ("task_queue", request.task_queue)):

@@ -37,6 +37,7 @@ from behaviour_profiles.errors import (
 from behaviour_profiles.service import ProfileServices
 from behaviour_profiles.storage import ProfileStore
 from behaviour_profiles.telemetry import PrometheusClient, TelemetryCollector
+from copilot.frontend import frontend_version_reader
 from copilot.index import open_index_pool, recycle_connections
 from copilot.monitored import host_config_reader
 from copilot.settings import DialectSetting, Settings
@@ -178,6 +179,7 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
         collector=collector,
         redaction_key=settings.copilot_redaction_key.encode(),
         host_config=host_config_reader(settings),
+        frontend_version=frontend_version_reader(settings),
     )
 
 

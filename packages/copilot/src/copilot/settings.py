@@ -66,6 +66,7 @@ class Settings(BaseSettings):
         "when neither the request nor build_information gives one",
     )
     monitored_temporal_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
+    monitored_temporal_tls: bool = Field(default=False, description="Use TLS (system roots) for GetClusterInfo")
     copilot_drift_thresholds_pct: dict[ThresholdClass, Annotated[float, Field(gt=0, le=10_000)]] = Field(
         default_factory=dict,
         description='Deployment drift thresholds per class as JSON, e.g. {"latency": 30, "error": 100}',

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,13 +60,14 @@ def load_scenarios(
     *,
     scrape_interval_s: int = 15,
     dialect: Dialect = Dialect.OPENTELEMETRY,
+    omit: Collection[str] = (),
 ) -> None:
-    """Write the placements as OpenMetrics and backfill them into Prometheus's TSDB."""
+    """Write the placements as OpenMetrics and backfill them into Prometheus's TSDB (``omit``: families left out)."""
     sim_dir = stack.config.state_dir / "sim"
     sim_dir.mkdir(parents=True, exist_ok=True)
     path = sim_dir / "scenarios.om"
     with path.open("w") as out:
-        write_openmetrics(out, placements, scrape_interval_s=scrape_interval_s, dialect=dialect)
+        write_openmetrics(out, placements, scrape_interval_s=scrape_interval_s, dialect=dialect, omit=omit)
     stack.load_prometheus(path)
     path.unlink()
     (stack.config.state_dir / "manifest.json").write_text(json.dumps(placements_manifest(placements), indent=2))

@@ -86,7 +86,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -943,8 +943,13 @@ def write_openmetrics(
     scrape_interval_s: int = 15,
     dialect: Dialect = Dialect.OPENTELEMETRY,
     seed: int = 0,
+    omit: Collection[str] = (),
 ) -> int:
-    """Write the placements' metrics as OpenMetrics text ending in ``# EOF``; return the sample count."""
+    """Write the placements' metrics as OpenMetrics text ending in ``# EOF``; return the sample count.
+
+    ``omit`` names metric families (by base name, e.g. ``build_information``) to leave out, to simulate a
+    deployment that does not export them.
+    """
     if scrape_interval_s <= 0:
         raise ValueError("scrape_interval_s must be positive")
     dialect = Dialect(dialect)
@@ -952,6 +957,8 @@ def write_openmetrics(
     writer = _Writer(out, dialect)
     for families, contexts in ((_PLACEMENT_FAMILIES, per_placement), (_CLUSTER_FAMILIES, per_cluster)):
         for fam, emit in families:
+            if fam.base in omit:
+                continue
             writer.begin(fam)
             plugin = fam.base.startswith("dsql_")
             for ctx in contexts:
