@@ -805,3 +805,14 @@ def test_the_worked_example_in_docs_comparison_md() -> None:
         "persistence_latency_p99 +312 %, sync_match_rate -23 % "
         "(1 change beyond threshold not statistically significant, not counted)."
     )
+
+
+def test_summary_names_key_metrics_before_side_counters_from_none() -> None:
+    side_key, latency_key = "dsql_auth_failures", "persistence_latency_p99"
+    side = judge(side_key, ok(side_key, 0.0, [0.0] * 30), ok(side_key, 3.0, around(3.0)))
+    latency = judge(latency_key, ok(latency_key, 10.0, around(10.0)), ok(latency_key, 50.0, around(50.0)))
+    assert not side.key_metric and latency.key_metric
+    assert side.direction is Direction.REGRESSED and side.change_pct is None  # "from none": sorts as largest
+    assert order_diffs([latency, side])[0] is side  # the diff order stays by size
+    _, summary = verdict_and_summary([side, latency])
+    assert summary.index(latency_key) < summary.index(side_key)

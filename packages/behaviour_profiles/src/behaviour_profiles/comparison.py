@@ -427,9 +427,12 @@ def verdict_and_summary(diffs: Iterable[TelemetryDiff]) -> tuple[Verdict, str]:
 
     regressed = ""
     if regressions:
+        # the sentence names key metrics first (stable: otherwise in diff order), so a headline such as
+        # p99 persistence latency is not pushed out by a side counter that went "from none"
+        named = sorted(regressions, key=lambda d: not d.key_metric)
         regressed = (
             f"{_plural(len(regressions), 'metric')} regressed beyond threshold: "
-            f"{_name_list([describe_change(d) for d in regressions])}"
+            f"{_name_list([describe_change(d) for d in named])}"
         )
     no_data = f"no data for key {'metric' if len(missing) == 1 else 'metrics'} {_name_list(missing)}"
     if verdict is Verdict.FAIL:
