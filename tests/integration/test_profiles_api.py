@@ -180,7 +180,9 @@ async def test_compare_healthy_with_failing_finds_the_injected_regressions(
     rank = {"critical": 0, "warning": 1, "info": 2}
     assert severities == sorted(severities, key=rank.__getitem__)
     assert result["verdict"] == "fail"
-    top = [d["metric"] for d in result["telemetry_diffs"] if d["direction"] == "regressed"][:3]
+    counted = [d for d in result["telemetry_diffs"] if d["direction"] == "regressed" and d["counts_toward_verdict"]]
+    top = [d["metric"] for d in sorted(counted, key=lambda d: not d["key_metric"])][:3]  # key metrics named first
+    assert "dsql_auth_failures" not in result["summary"]  # a side counter, crowded out by key metrics
     assert all(metric in result["summary"] for metric in top), (top, result["summary"])
 
     reverse = (
