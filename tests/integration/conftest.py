@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,15 +21,9 @@ from fastapi import FastAPI
 from copilot.app import create_app
 from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import Placement, demo_plan
-from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus, free_port
+from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
 from copilot.index import apply_schema
 from copilot.settings import Settings
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass
@@ -53,17 +46,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ensure_prometheus()
     state = tmp_path_factory.mktemp("stack")
-    config = StackConfig(
-        state_dir=Path(state),
-        postgres_port=5432 if _port_open(5432) else free_port(),
-        database=f"bp_test_{os.getpid()}",
-        s3_port=free_port(),
-        weed_master_port=free_port(),
-        weed_volume_port=free_port(),
-        weed_filer_port=free_port(),
-        prometheus_port=free_port(),
-        api_port=free_port(),
-    )
+    config = StackConfig.isolated(Path(state), f"bp_test_{os.getpid()}")
     local = LocalStack(config)
     try:
         local.start_postgres()

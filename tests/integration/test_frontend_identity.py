@@ -37,7 +37,7 @@ class Frontend(service_pb2_grpc.WorkflowServiceServicer):  # type: ignore[misc]
         self.calls = 0
         self.delay_s = 0.0
 
-    async def GetClusterInfo(self, request: GetClusterInfoRequest, context: Any) -> GetClusterInfoResponse:  # noqa: N802
+    async def GetClusterInfo(self, request: GetClusterInfoRequest, context: Any) -> GetClusterInfoResponse:
         self.calls += 1
         await asyncio.sleep(self.delay_s)
         return GetClusterInfoResponse(

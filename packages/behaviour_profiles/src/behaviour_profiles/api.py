@@ -24,10 +24,13 @@ from behaviour_profiles.models import (
     ConformanceResult,
     DriftRequest,
     DriftResult,
+    FilterText,
+    Instant,
     ProfileComparison,
     ProfileCreate,
     ProfileMetadata,
     Recommendation,
+    RequiredFilterText,
     ThresholdClass,
 )
 from behaviour_profiles.service import ProfileServices
@@ -86,15 +89,15 @@ async def list_profiles(
     request: Request,
     response: Response,
     services: Services,
-    cluster: Annotated[str | None, Query(max_length=200, description="Cluster id")] = None,
-    namespace: Annotated[str | None, Query(max_length=200)] = None,
-    label: Annotated[str | None, Query(max_length=200)] = None,
-    task_queue: Annotated[str | None, Query(max_length=200)] = None,
+    cluster: Annotated[FilterText | None, Query(description="Cluster id")] = None,
+    namespace: Annotated[FilterText | None, Query()] = None,
+    label: Annotated[FilterText | None, Query()] = None,
+    task_queue: Annotated[FilterText | None, Query()] = None,
     start: Annotated[
-        datetime | None, Query(description="Only profiles whose window ends at or after this instant")
+        Instant | None, Query(description="Only profiles whose window ends at or after this instant (with its zone)")
     ] = None,
     end: Annotated[
-        datetime | None, Query(description="Only profiles whose window starts at or before this instant")
+        Instant | None, Query(description="Only profiles whose window starts at or before this instant (with its zone)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's next link")] = None,
@@ -123,8 +126,8 @@ async def drift(body: DriftRequest, services: Services, clock: Clock, defaults: 
 @router.get("/baseline", summary="The active baseline of a cluster and namespace")
 async def get_baseline(
     services: Services,
-    cluster: Annotated[str, Query(min_length=1, max_length=200, description="Cluster id")],
-    namespace: Annotated[str | None, Query(max_length=200, description="Namespace; omit for none")] = None,
+    cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
+    namespace: Annotated[FilterText | None, Query(description="Namespace; omit for none")] = None,
 ) -> ProfileMetadata:
     return await service.get_baseline(services, cluster, namespace)
 

@@ -26,21 +26,62 @@ def _identifier(value: str) -> str:
     return value
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_identifier)]
+Identifier = Annotated[
+    str,
+    # the pattern is documented in the OpenAPI schema; the validator checks it with a message that says what to fix
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": _IDENT_RE.pattern}),
+    AfterValidator(_identifier),
+]
 """A cluster, namespace or task queue name: sane length and charset, never free text."""
 
 ProfileName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _printable(value: str) -> str:
+_NO_CONTROL = r"^[^\u0000-\u001f\u007f]*$"
+
+
+def _no_control(value: str) -> str:
+    # PostgreSQL refuses NUL in text: caught here it is a 422 naming the field, not an index failure
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("must not contain control characters")
+    return value
+
+
+def _printable(value: str) -> str:
+    _no_control(value)
     if not value.strip():
         raise ValueError("must not be blank")
     return value
 
 
-FreeText = Annotated[ProfileName, AfterValidator(_printable)]
+FreeText = Annotated[
+    ProfileName, Field(json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f]+$"}), AfterValidator(_printable)
+]
+
+# Plain text without control characters, of a bounded length (the bounds come before the validator, so that
+# pydantic reports them as characters).
+FilterText = Annotated[
+    str, Field(max_length=200, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
+]
+"""A list or lookup filter: matched exactly, so any text goes, but no control characters (PostgreSQL refuses NUL)."""
+RequiredFilterText = Annotated[
+    str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
+]
+VersionText = Annotated[
+    str, Field(max_length=100, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
+]
+
+ZONE_REQUIRED = "must be an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z"
+
+
+def _require_zone(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(ZONE_REQUIRED)
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_require_zone)]
+"""A point in time with its zone: a time without one is refused, never guessed (UTC? the server's zone?)."""
 
 
 class Better(StrEnum):
@@ -168,9 +209,9 @@ class ProfileCreate(BaseModel):
     namespace: Identifier | None = None
     task_queue: Identifier | None = None
     label: FreeText | None = None
-    temporal_server_version: Annotated[str, Field(max_length=100)] | None = None
-    dsql_plugin_version: Annotated[str, Field(max_length=100)] | None = None
-    worker_code_sha: Annotated[str, Field(max_length=100)] | None = None
+    temporal_server_version: VersionText | None = None
+    dsql_plugin_version: VersionText | None = None
+    worker_code_sha: VersionText | None = None
     config: ConfigInput | None = None
     preset: Annotated[str, Field(max_length=100)] | None = Field(
         default=None, description="The scale preset this deployment is meant to match (GET /presets lists them)"

@@ -564,6 +564,38 @@ def _yaml_error(label: str, exc: yaml.YAMLError) -> InvalidRequest:
     return InvalidRequest(f"{label} is not valid YAML{where}: {problem}")
 
 
+MAX_CONFIG_DEPTH = 64
+MAX_CONFIG_VALUES = 100_000
+
+
+def check_shape(value: Any, label: str) -> None:
+    """Refuse configuration no deployment has: deeper than ``MAX_CONFIG_DEPTH``, more than
+    ``MAX_CONFIG_VALUES`` values once YAML aliases are expanded (an alias bomb, or a cycle), or binary.
+
+    Iterative, and stops at the first excess, so a hostile document costs little to refuse.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise InvalidRequest(
+                f"{label} holds more than {MAX_CONFIG_VALUES} values (counting each use of a YAML alias); "
+                "send the configuration itself, without repeated aliases"
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise InvalidRequest(
+                f"{label} is nested more than {MAX_CONFIG_DEPTH} levels deep (or a YAML alias refers to itself)"
+            )
+        if isinstance(item, (bytes, bytearray)):
+            raise InvalidRequest(f"{label} holds a binary (!!binary) value; give it as text")
+        if isinstance(item, Mapping):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend((child, depth + 1) for child in item)
+
+
 def parse_dynamic_config(raw: Mapping[str, Any] | str, *, label: str = "config.dynamic_config") -> dict[str, Any]:
     """Temporal's dynamic config: key -> list of ``{value, constraints}``.
 
@@ -575,11 +607,18 @@ def parse_dynamic_config(raw: Mapping[str, Any] | str, *, label: str = "config.d
             loaded = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise _yaml_error(label, exc) from None
+        except (ValueError, OverflowError):  # a scalar YAML resolves but cannot build, e.g. 2023-02-30
+            raise InvalidRequest(
+                f"{label} is not valid YAML: a value cannot be read (a date that does not exist?); quote it as text"
+            ) from None
+        except RecursionError:
+            raise InvalidRequest(f"{label} is nested more than {MAX_CONFIG_DEPTH} levels deep") from None
         if loaded is None:
             return {}
         if not isinstance(loaded, dict):
             raise InvalidRequest(f"{label} must be a mapping of key -> list of {{value, constraints}}")
         raw = loaded
+    check_shape(raw, label)
     out: dict[str, Any] = {}
     for name, entries in raw.items():
         if not isinstance(entries, list):
@@ -718,6 +757,7 @@ def build_snapshot(config: ConfigInput | None, key: bytes, host: HostConfig | No
         snapshot.sources["dsql_plugin"] = env_source
 
     if config.worker_options is not None:
+        check_shape(config.worker_options, "config.worker_options")
         snapshot.worker_options = redact_value("worker_options", config.worker_options, key)
         snapshot.sources["worker_options"] = REQUEST_SOURCE
     elif host.worker_options is not None:

@@ -24,6 +24,7 @@ from uuid import UUID
 
 import asyncpg
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from behaviour_profiles.errors import (
     BaselineNotFound,
@@ -76,6 +77,9 @@ _TABLES = (
 _INDEXES = (
     ("bp_created_idx", "(created_at, id)"),
     ("bp_cluster_created_idx", "(cluster_id, created_at, id)"),
+    # cluster + namespace is the list page's usual filter; namespaces are busy in one cluster and quiet
+    # in another, so neither single-column index serves the pair in order without filtering or sorting
+    ("bp_cluster_namespace_created_idx", "(cluster_id, namespace, created_at, id)"),
     ("bp_namespace_created_idx", "(namespace, created_at, id)"),
     ("bp_label_created_idx", "(label, created_at, id)"),
     ("bp_task_queue_created_idx", "(task_queue, created_at, id)"),
@@ -166,6 +170,8 @@ async def s3_errors(action: str) -> AsyncIterator[None]:
         yield
     except (ConnectTimeoutError, ReadTimeoutError) as exc:
         raise DependencyTimeout(S3, f"{action} timed out ({exc})") from exc
+    except TimeoutError as exc:  # the store's own deadline on one S3 operation (before OSError: a subclass)
+        raise DependencyTimeout(S3, f"{action} timed out (no answer within the deadline)") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchBucket":
@@ -173,6 +179,31 @@ async def s3_errors(action: str) -> AsyncIterator[None]:
         raise DependencyFailed(S3, f"{action} failed: {code or exc}") from exc
     except (BotoCoreError, OSError) as exc:
         raise DependencyUnavailable(S3, f"{action} failed: {exc}") from exc
+
+
+ROW_CHECK_TIMEOUT_S = 5.0
+"""How long a failed save looks for its row before removing the document."""
+
+
+def _write_may_have_landed(cause: BaseException | None) -> bool:
+    """After a failed write: could S3 have stored the object anyway? Not if it answered an error or
+    was never reached; yes after a timeout or a connection lost mid-request."""
+    return not isinstance(cause, (ClientError, BotoConnectionError))
+
+
+def _commit_unknown(cause: BaseException | None) -> bool:
+    """After a failed index transaction: could it have committed? Yes when the connection was lost or
+    timed out while the transaction ran (possibly during COMMIT)."""
+    return isinstance(
+        cause,
+        (
+            asyncpg.exceptions.ConnectionDoesNotExistError,
+            asyncpg.exceptions.InterfaceError,
+            asyncpg.exceptions.QueryCanceledError,
+            TimeoutError,
+            ConnectionResetError,
+        ),
+    )
 
 
 def _is_conflict(exc: BaseException) -> bool:
@@ -228,8 +259,13 @@ class ProfileStore:
         *,
         prefix: str = "profiles/",
         retry: RetryPolicy | None = None,
+        s3_deadline_s: float | None = None,
     ) -> None:
+        """``s3_deadline_s`` bounds each S3 read, write or delete, its client's own retries included
+        (a client read timeout does not cover every wait: botocore's ``Expect: 100-continue`` on a PUT
+        waits for the server unbounded)."""
         self._s3 = s3
+        self._s3_deadline_s = s3_deadline_s
         self._bucket = bucket
         self._pool = pool
         self._prefix = prefix
@@ -263,14 +299,38 @@ class ProfileStore:
         """Write the document, then the index row; if the row cannot be written, remove the document."""
         key = self.document_key(profile.id)
         body = profile.model_dump_json(exclude={"is_baseline"}).encode()
-        async with s3_errors(f"writing {key}"):
-            await self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        try:
+            async with s3_errors(f"writing {key}"), asyncio.timeout(self._s3_deadline_s):
+                await self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        except DependencyError as exc:
+            if _write_may_have_landed(exc.__cause__):  # e.g. a read timeout: S3 may have stored it anyway
+                await self._delete_document(key)
+            raise
         try:
             await self._insert_row(profile, key)
+        except DependencyError as exc:
+            if _commit_unknown(exc.__cause__) and await self._row_exists(profile.id):
+                log.warning("the index connection broke after profile %s was committed; it is saved", profile.id)
+                return profile.metadata()
+            await self._delete_document(key)
+            raise
         except BaseException:
             await self._delete_document(key)
             raise
         return profile.metadata()
+
+    async def _row_exists(self, profile_id: UUID) -> bool:
+        """One quick look (no retries) whether a row landed; ``False`` when the index cannot say."""
+        try:
+            async with asyncio.timeout(ROW_CHECK_TIMEOUT_S):
+                found = await self._pool.fetchval(f"SELECT 1 FROM {PROFILES_TABLE} WHERE id = $1", profile_id)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.exceptions.InterfaceError):
+            log.error(
+                "could not tell whether profile %s was indexed; if it was, `copilot profiles reindex` removes its row",
+                profile_id,
+            )
+            return False
+        return found is not None
 
     async def _insert_row(self, profile: BehaviourProfile, key: str) -> None:
         async def work(conn: Conn) -> None:
@@ -302,7 +362,7 @@ class ProfileStore:
 
     async def _delete_document(self, key: str) -> None:
         try:
-            async with s3_errors(f"deleting {key}"):
+            async with s3_errors(f"deleting {key}"), asyncio.timeout(self._s3_deadline_s):
                 await self._s3.delete_object(Bucket=self._bucket, Key=key)
         except DependencyError:
             log.error("could not remove %s after a failed index write; `copilot profiles reindex` reports it", key)
@@ -348,7 +408,7 @@ class ProfileStore:
         return _metadata(await self._row(profile_id))
 
     async def _read_document(self, key: str) -> bytes:
-        async with s3_errors(f"reading {key}"):
+        async with s3_errors(f"reading {key}"), asyncio.timeout(self._s3_deadline_s):
             response = await self._s3.get_object(Bucket=self._bucket, Key=key)
             async with response["Body"] as stream:
                 body: bytes = await stream.read()
@@ -494,7 +554,7 @@ class ProfileStore:
     async def check(self) -> None:
         """Raise unless both the index and the bucket answer."""
         await self._transaction("checking the index", lambda conn: conn.fetchval("SELECT 1"))
-        async with s3_errors("checking the bucket"):
+        async with s3_errors("checking the bucket"), asyncio.timeout(self._s3_deadline_s):
             await self._s3.head_bucket(Bucket=self._bucket)
 
 

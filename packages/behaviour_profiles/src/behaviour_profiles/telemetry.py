@@ -250,20 +250,40 @@ def summarise_catalogue(
     dialect: Dialect,
     plan: QueryPlan,
     specs: Iterable[MetricSpec] = CATALOGUE,
+    partial: Mapping[SeriesQuery, str] | None = None,
 ) -> dict[str, MetricSummary]:
-    """Summaries for every metric, applying the absent-counter rule (pure)."""
+    """Summaries for every metric, applying the absent-counter rule (pure).
+
+    ``partial`` names the queries Prometheus answered with a warning (a partial answer, e.g. a store
+    that did not respond): every metric built on one is marked not collected, never read from partial
+    data and never taken as an absent (zero) counter.
+    """
     specs = list(specs)
+    partial = partial or {}
     summaries: dict[str, MetricSummary] = {}
+    not_collected: set[str] = set()
     for spec in specs:
         if isinstance(spec.computation, Unavailable):
             summaries[spec.key] = MetricSummary(
                 key=spec.key, status=MetricStatus.NO_DATA, unit=spec.unit, reason=spec.computation.reason
             )
             continue
+        warning = next((partial[q] for q in series_queries(spec) if q in partial), None)
+        if warning is not None:
+            not_collected.add(spec.key)
+            summaries[spec.key] = MetricSummary(
+                key=spec.key,
+                status=MetricStatus.NO_DATA,
+                unit=spec.unit,
+                reason=f"not collected: Prometheus answered with a warning that its data is partial ({warning})",
+            )
+            continue
         summaries[spec.key] = summarise(spec.key, spec.unit, compute_metric(spec, results, dialect))
     families_present = {spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK}
     for spec in specs:
         summary = summaries[spec.key]
+        if spec.key in not_collected:
+            continue
         if spec.absent_is_zero and summary.status is MetricStatus.NO_DATA and spec.family in families_present:
             summaries[spec.key] = summarise(
                 spec.key,
@@ -281,16 +301,34 @@ def summarise_catalogue(
 
 
 RequestSigner = Callable[[httpx.Request], Awaitable[None]]
+_WARNINGS = "__bp_warnings__"
+
+
+@dataclass(frozen=True)
+class RangeAnswer:
+    result: list[dict[str, Any]]
+    warnings: tuple[str, ...] = ()
+
+
+QueryObserver = Callable[[str, float, bool], None]
+"""Told of every Prometheus API call: ``(kind, seconds, ok)``; ``kind`` is ``query_range``, ``query``
+or ``label_values``, ``seconds`` spans all attempts and ``ok`` is False when the call raised."""
+
+_QUERY_KINDS: Mapping[str, str] = {
+    "/api/v1/query_range": "query_range",
+    "/api/v1/query": "query",
+    "/api/v1/label/__name__/values": "label_values",
+}
 
 
 class PrometheusClient:
     """A thin client of the Prometheus HTTP API that speaks in our error tree.
 
-    A request answered 429 or 5xx, or that could not connect, is tried again, at most
+    A request answered 429 or 5xx, that could not connect or whose connection dropped, is tried again, at most
     ``MAX_ATTEMPTS`` times in all, after an exponential backoff with jitter (or the server's
     ``Retry-After``, capped); all attempts together stay within ``timeout_s`` x ``MAX_ATTEMPTS``.
     ``auth`` (e.g. :class:`behaviour_profiles.sigv4.SigV4Auth` for Amazon Managed Prometheus) signs
-    every attempt afresh.
+    every attempt afresh. ``on_query`` (a :data:`QueryObserver`) is told of every call, for metrics.
     """
 
     MAX_ATTEMPTS = 3
@@ -302,6 +340,7 @@ class PrometheusClient:
         httpx.ConnectError,
         httpx.ConnectTimeout,
         httpx.RemoteProtocolError,
+        httpx.ReadError,  # connection reset mid-answer (a restart): every call is a read, safe to repeat
     )
 
     def __init__(
@@ -311,11 +350,13 @@ class PrometheusClient:
         *,
         timeout_s: float = 30.0,
         auth: httpx.Auth | None = None,
+        on_query: QueryObserver | None = None,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._timeout = timeout_s
         self._auth = auth
+        self._on_query = on_query
 
     @property
     def base_url(self) -> str:
@@ -339,6 +380,20 @@ class PrometheusClient:
         return await self._http.post(url, data=params, timeout=timeout_s, auth=auth)
 
     async def _call(self, path: str, params: dict[str, str], *, method: str = "POST") -> Any:
+        if self._on_query is None:
+            return await self._attempts(path, params, method)
+        kind = _QUERY_KINDS.get(path, path)
+        started = time.monotonic()
+        try:
+            data = await self._attempts(path, params, method)
+        except Exception:
+            # (a call cancelled because a sibling query failed raises CancelledError: not counted)
+            self._on_query(kind, time.monotonic() - started, False)
+            raise
+        self._on_query(kind, time.monotonic() - started, True)
+        return data
+
+    async def _attempts(self, path: str, params: dict[str, str], method: str) -> Any:
         url = f"{self._base}{path}"
         deadline = time.monotonic() + self._timeout * self.MAX_ATTEMPTS
         attempt = 0
@@ -388,7 +443,13 @@ class PrometheusClient:
             raise DependencyFailed(
                 PROMETHEUS, f"query failed with HTTP {response.status_code}{retried}: {error or 'unknown error'}"
             )
-        return body.get("data")
+        data = body.get("data")
+        warnings = body.get("warnings")
+        if warnings and isinstance(data, dict):
+            # A successful answer the server itself flags as incomplete (Thanos/Mimir partial responses,
+            # Prometheus's own warnings) keeps its warnings next to the data.
+            data = {**data, _WARNINGS: [str(w) for w in warnings]}
+        return data
 
     @staticmethod
     def _retry_after_seconds(header: str) -> float | None:
@@ -405,15 +466,18 @@ class PrometheusClient:
             return None
         return max(0.0, when.timestamp() - time.time())
 
-    async def query_range(self, promql: str, plan: QueryPlan) -> list[dict[str, Any]]:
+    async def query_range_answer(self, promql: str, plan: QueryPlan) -> RangeAnswer:
+        """The matrix, with the warnings Prometheus gave with it (non-empty: a partial answer)."""
         data = await self._call(
             "/api/v1/query_range",
             {"query": promql, "start": f"{plan.start:.3f}", "end": f"{plan.end:.3f}", "step": str(plan.step)},
         )
         if not isinstance(data, dict) or data.get("resultType") != "matrix":
             raise DependencyFailed(PROMETHEUS, "query_range answered something other than a matrix")
-        result: list[dict[str, Any]] = data.get("result", [])
-        return result
+        return RangeAnswer(data.get("result", []), tuple(data.get(_WARNINGS, ())))
+
+    async def query_range(self, promql: str, plan: QueryPlan) -> list[dict[str, Any]]:
+        return (await self.query_range_answer(promql, plan)).result
 
     async def metric_names(self, names: Iterable[str], start: float, end: float) -> set[str]:
         pattern = "|".join(sorted(set(names)))
@@ -506,13 +570,19 @@ class TelemetryCollector:
                     out[query] = render(query, dialect, scope, plan.rate_window)
         return out
 
-    async def run_queries(self, promql: Mapping[SeriesQuery, str], plan: QueryPlan) -> dict[SeriesQuery, Any]:
+    async def run_queries(
+        self, promql: Mapping[SeriesQuery, str], plan: QueryPlan, partial: dict[SeriesQuery, str] | None = None
+    ) -> dict[SeriesQuery, Any]:
+        """Every query's series; the warnings of partial answers go into ``partial`` when given."""
         semaphore = asyncio.Semaphore(self._concurrency)
         results: dict[SeriesQuery, Any] = {}
 
         async def one(query: SeriesQuery, text: str) -> None:
             async with semaphore:
-                matrix = await self._client.query_range(text, plan)
+                answer = await self._client.query_range_answer(text, plan)
+            matrix = answer.result
+            if answer.warnings and partial is not None:
+                partial[query] = "; ".join(answer.warnings)
             results[query] = _matrix_by_le(matrix) if isinstance(query, BucketRates) else _matrix_to_series(matrix)
 
         try:
@@ -527,8 +597,9 @@ class TelemetryCollector:
         plan = plan_window(start, end, self._scrape)
         scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
         dialect = await self.detect_dialect(plan)
-        results = await self.run_queries(self.queries(dialect, scope, plan), plan)
-        metrics = summarise_catalogue(results, dialect, plan, self._specs)
+        partial: dict[SeriesQuery, str] = {}
+        results = await self.run_queries(self.queries(dialect, scope, plan), plan, partial)
+        metrics = summarise_catalogue(results, dialect, plan, self._specs, partial)
         with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
         return TelemetrySummary(
             dialect=dialect.value,

@@ -36,10 +36,13 @@ from behaviour_profiles.errors import (
 )
 from behaviour_profiles.service import ProfileServices
 from behaviour_profiles.storage import ProfileStore
-from behaviour_profiles.telemetry import PrometheusClient, TelemetryCollector
+from behaviour_profiles.telemetry import PrometheusClient, QueryObserver, TelemetryCollector
+from copilot import ui
+from copilot.access import install_access
 from copilot.frontend import frontend_version_reader
 from copilot.index import open_index_pool, recycle_connections
 from copilot.monitored import host_config_reader
+from copilot.observability import REQUEST_ID_HEADER, current_request_id, install_observability
 from copilot.settings import DialectSetting, Settings
 
 log = logging.getLogger("copilot")
@@ -57,9 +60,52 @@ ERROR_STATUS: tuple[tuple[type[BehaviourProfileError], int, str], ...] = (
 """Our error tree -> HTTP status, first match wins (subclasses before their bases)."""
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "What went wrong and what to do about it"},
+        "errors": {
+            "type": "array",
+            "description": "On invalid input: each offending field and what is wrong with it",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "dependency": {"type": "string", "description": "On 502/503/504: the dependency that failed"},
+    },
+}
+"""RFC 9457 problem details, the body of every error answer."""
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "Bad input, unknown id or missing baseline: `detail` says what to fix",
+        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    },
+    "5XX": {
+        "description": "A dependency (PostgreSQL, S3, Prometheus) failed, timed out or is not configured",
+        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    },
+}
+"""The error answers every profile and preset route documents in the OpenAPI schema."""
+
+
+S3_ATTEMPTS = 3
+"""Attempts of one S3 operation (botocore's standard retry mode), the first included."""
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    request_id = current_request_id()
+    if request_id is not None:  # also on 500s, which are answered outside the request id middleware
+        body["request_id"] = request_id
+    headers = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def _on_error(request: Request, exc: Exception) -> JSONResponse:
@@ -74,19 +120,34 @@ def _on_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "[key]")]  # "[key]": a mapping's bad key
     return ".".join(parts) or "body"
+
+
+_HINTS = {
+    "extra_forbidden": "unknown field; remove it (/docs lists the accepted fields)",
+    "model_attributes_type": "the body must be a JSON object (/docs shows its fields)",
+    "dict_type": "must be a JSON object",
+    "datetime_parsing": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
+    "datetime_from_date_parsing": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
+    "datetime_type": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
+}
+"""What to do about a pydantic error whose own message only says what is wrong."""
+
+
+def _validation_error(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+        loc, reason = tuple(error.get("loc", ())), (error.get("ctx") or {}).get("error", "not JSON")
+        at = f" at character {loc[-1]}" if len(loc) > 1 else ""
+        return {"field": "body", "message": f"is not valid JSON ({reason}{at}); send a JSON object"}
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    hint = _HINTS.get(str(error.get("type")))
+    return {"field": _field(tuple(error.get("loc", ()))), "message": f"{message}: {hint}" if hint else message}
 
 
 def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "field": _field(tuple(e.get("loc", ()))),
-            "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
-        }
-        for e in exc.errors()
-    ]
+    errors = [_validation_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "Invalid request", detail, errors=errors)
 
@@ -96,6 +157,11 @@ def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = str(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No such endpoint: {request.method} {request.url.path}; see /docs"
+    elif exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's
+        if isinstance(exc.__cause__, RecursionError):
+            detail = "The request body is nested too deeply to read: send a JSON object nested less than 500 levels"
+        else:
+            detail = "The request body could not be read: send UTF-8 JSON with Content-Type: application/json"
     return problem(exc.status_code, detail if exc.status_code >= 500 else "Request error", detail)
 
 
@@ -104,7 +170,9 @@ def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal error", "The server failed unexpectedly; the error is in its log")
 
 
-async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> ProfileServices | None:
+async def open_profile_services(
+    settings: Settings, stack: AsyncExitStack, *, on_query: QueryObserver | None = None
+) -> ProfileServices | None:
     """Open the clients the profile API needs; ``None`` when it is not configured."""
     if not settings.profiles_configured:
         log.warning(profiles_api.NOT_CONFIGURED)
@@ -120,8 +188,8 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
     )
     s3_config = AioConfig(
         connect_timeout=3,
-        read_timeout=15,
-        retries={"max_attempts": 2, "mode": "standard"},
+        read_timeout=settings.copilot_s3_timeout_seconds,
+        retries={"total_max_attempts": S3_ATTEMPTS, "mode": "standard"},
         s3={"addressing_style": "path"} if settings.aws_endpoint_url_s3 else None,
     )
     s3 = await stack.enter_async_context(
@@ -167,13 +235,21 @@ async def open_profile_services(settings: Settings, stack: AsyncExitStack) -> Pr
             settings.prometheus_endpoint,
             timeout_s=settings.prometheus_query_timeout_seconds,
             auth=prometheus_auth,
+            on_query=on_query,
         ),
         scrape_interval_s=settings.prometheus_scrape_interval_seconds,
         cluster_label=settings.prometheus_cluster_label,
         dialect=dialect,
         concurrency=settings.prometheus_query_concurrency,
     )
-    store = ProfileStore(s3, settings.copilot_profile_s3_bucket, pool, prefix=settings.copilot_profile_s3_prefix)
+    store = ProfileStore(
+        s3,
+        settings.copilot_profile_s3_bucket,
+        pool,
+        prefix=settings.copilot_profile_s3_prefix,
+        # every S3 operation, its 3 attempts included, ends within 3 read timeouts
+        s3_deadline_s=S3_ATTEMPTS * settings.copilot_s3_timeout_seconds,
+    )
     return ProfileServices(
         store=store,
         collector=collector,
@@ -190,7 +266,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         app.state.clock = clock or (lambda: datetime.now(UTC))
         app.state.drift_thresholds_pct = dict(settings.copilot_drift_thresholds_pct)
         async with AsyncExitStack() as stack:
-            app.state.profile_services = await open_profile_services(settings, stack)
+            app.state.profile_services = await open_profile_services(
+                settings, stack, on_query=app.state.metrics.observe_prometheus_query
+            )
             yield
             app.state.profile_services = None
 
@@ -204,14 +282,22 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.include_router(profiles_api.router, prefix="/profiles")
-    app.include_router(copilot_api.router)
+    install_access(app, settings)  # token, body size, creation rate; CORS outside them
+    install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
+    app.include_router(profiles_api.router, prefix="/profiles", responses=PROBLEM_RESPONSES)
+    app.include_router(copilot_api.router, responses=PROBLEM_RESPONSES)
+    app.include_router(ui.router)  # the web UI at /ui/ and GET / -> /ui/; no schema, no token
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: PostgreSQL, S3 and Prometheus reachable")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: PostgreSQL, S3 and Prometheus reachable",
+        responses={503: {**PROBLEM_RESPONSES["5XX"], "description": "Not ready: names the dependency"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         services: ProfileServices | None = request.app.state.profile_services
         if services is None:

@@ -17,7 +17,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from copilot.render import _num, print_comparison, profiles_table
+from copilot.render import (
+    _num,
+    collecting_progress,
+    print_comparison,
+    print_profile,
+    profile_created_line,
+    profiles_table,
+)
 from copilot.settings import Settings
 
 app = typer.Typer(help="The Copilot: Behaviour Profiles for Temporal on Aurora DSQL.", no_args_is_help=True)
@@ -57,6 +64,8 @@ def serve(
         host=host or settings.copilot_host,
         port=port or settings.copilot_port,
         log_level="info",
+        # the app logs one structured line per request (with its request id); uvicorn's own would repeat it
+        access_log=False,
     )
 
 
@@ -64,11 +73,19 @@ def serve(
 
 
 def _api(method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-    base = Settings().copilot_api_url.rstrip("/")
+    settings = Settings()
+    base = settings.copilot_api_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {settings.copilot_api_token}"} if settings.copilot_api_token else None
     try:
-        response = httpx.request(method, f"{base}{path}", json=body, params=params, timeout=300)
+        response = httpx.request(method, f"{base}{path}", json=body, params=params, headers=headers, timeout=300)
     except httpx.HTTPError as exc:
         fail(f"the Copilot API at {base} is not reachable ({exc}); start it with `copilot serve` or `copilot dev up`")
+    if response.status_code == 401:
+        fail(
+            f"HTTP 401: the Copilot API at {base} needs its API token; set COPILOT_API_TOKEN to it"
+            if headers is None
+            else f"HTTP 401: the Copilot API at {base} refused the token; set COPILOT_API_TOKEN to the API's token"
+        )
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail", response.text)
@@ -80,6 +97,11 @@ def _api(method: str, path: str, *, body: Any = None, params: dict[str, Any] | N
 
 def _emit(data: Any) -> None:
     console.print_json(json.dumps(data))
+
+
+def ui_url(profile_id: str) -> str:
+    """The web UI page of a profile, on the API the CLI talks to."""
+    return f"{Settings().copilot_api_url.rstrip('/')}/ui/profiles/{profile_id}"
 
 
 @profiles_app.command("create")
@@ -94,8 +116,9 @@ def profiles_create(
     preset: Annotated[
         str | None, typer.Option(help="The scale preset it should match: starter, mid-scale, high-throughput")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the created profile's metadata as JSON")] = False,
 ) -> None:
-    """Snapshot a time window into a profile."""
+    """Snapshot a time window into a profile (a progress bar runs while the API collects telemetry)."""
     body = {
         "name": name,
         "cluster_id": cluster,
@@ -106,8 +129,13 @@ def profiles_create(
         "label": label,
         "preset": preset,
     }
-    with console.status("Collecting telemetry from Prometheus..."):
-        _emit(_api("POST", "/profiles", body={k: v for k, v in body.items() if v is not None}))
+    with collecting_progress(err_console, f"Collecting telemetry for {cluster} {start} .. {end}"):
+        meta = _api("POST", "/profiles", body={k: v for k, v in body.items() if v is not None})
+    if as_json:
+        _emit(meta)
+        return
+    console.print(profile_created_line(meta), highlight=False, soft_wrap=True)
+    console.print(f"Open it: {ui_url(meta['id'])}", highlight=False, soft_wrap=True)
 
 
 @profiles_app.command("list")
@@ -129,15 +157,30 @@ def profiles_list(
 
 
 @profiles_app.command("show")
-def profiles_show(profile_id: str) -> None:
-    """Print a full profile as JSON."""
-    _emit(_api("GET", f"/profiles/{profile_id}"))
+def profiles_show(
+    profile_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole profile document as JSON")] = False,
+) -> None:
+    """Show a profile: identity, versions, config sources and every metric's aggregates."""
+    profile = _api("GET", f"/profiles/{profile_id}")
+    if as_json:
+        _emit(profile)
+        return
+    print_profile(console, profile)
+    console.print(f"Open it: {ui_url(profile['id'])}", highlight=False, soft_wrap=True)
 
 
 @profiles_app.command("baseline")
-def profiles_baseline(profile_id: str) -> None:
+def profiles_baseline(
+    profile_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON")] = False
+) -> None:
     """Designate a profile as the baseline of its cluster and namespace."""
-    _emit(_api("POST", f"/profiles/{profile_id}/baseline"))
+    meta = _api("POST", f"/profiles/{profile_id}/baseline")
+    if as_json:
+        _emit(meta)
+        return
+    where = f"cluster {meta['cluster_id']}" + (f", namespace {meta['namespace']}" if meta.get("namespace") else "")
+    console.print(f"[green]★[/] {meta['id']} ({meta['name']}) is now the baseline of {where}", highlight=False)
 
 
 @profiles_app.command("compare")
@@ -428,24 +471,34 @@ def dev_demo(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
         f"{result.api_url}/docs. Compared {result.profile_a_id} (healthy) with {result.profile_b_id} (failing). "
         "Stop the stack with `copilot dev down`."
     )
+    console.print(f"[bold]Open the comparison in the web UI:[/] {result.ui_url}", highlight=False, soft_wrap=True)
 
 
 @profiles_app.command("reindex")
 def profiles_reindex(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report; change nothing")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Report orphans, repair them, then scan again; exit 1 if any is left"),
+    ] = False,
 ) -> None:
     """Reconcile the index with the S3 documents: index orphan documents, drop rows without a document.
 
     Talks to S3 and the index directly (COPILOT_PROFILE_S3_BUCKET, COPILOT_DSQL_ENDPOINT, ...), not to the
-    API. Exits 1 when it found orphans in --dry-run mode.
+    API. Exits 1 when it found orphans in --dry-run mode, and with --verify when an orphan it found is
+    still there after the repair (an unreadable document, for one).
     """
     from contextlib import AsyncExitStack
 
     from behaviour_profiles.errors import BehaviourProfileError
     from behaviour_profiles.storage import ReindexReport
-    from copilot.app import open_profile_services
 
-    async def run() -> ReindexReport:
+    if dry_run and verify:
+        fail("--dry-run and --verify exclude each other: --dry-run changes nothing, --verify repairs and checks")
+
+    async def run() -> tuple[ReindexReport, ReindexReport | None]:
+        from copilot.app import open_profile_services
+
         async with AsyncExitStack() as stack:
             services = await open_profile_services(Settings(), stack)
             if services is None:
@@ -453,19 +506,15 @@ def profiles_reindex(
                     "profile storage is not configured: set COPILOT_PROFILE_S3_BUCKET, PROMETHEUS_ENDPOINT and "
                     "COPILOT_DSQL_ENDPOINT"
                 )
-            return await services.store.reindex(repair=not dry_run)
+            report = await services.store.reindex(repair=not dry_run)
+            after = await services.store.reindex(repair=False) if verify else None
+            return report, after
 
     try:
-        report = asyncio.run(run())
+        report, after = asyncio.run(run())
     except BehaviourProfileError as exc:
         fail(exc.message)
-    console.print(f"{report.documents} documents, {report.rows} index rows")
-    for label, items in (
-        ("documents without an index row", report.documents_without_row),
-        ("index rows without a document", report.rows_without_document),
-        ("unreadable documents", report.unreadable),
-    ):
-        console.print(f"{label}: {len(items)}" + (f" ({', '.join(items[:20])})" if items else ""))
+    _print_reindex(report)
     if report.consistent:
         console.print("[green]index and documents agree[/]")
     elif dry_run:
@@ -473,6 +522,33 @@ def profiles_reindex(
         raise typer.Exit(1)
     else:
         console.print("[green]repaired[/]: orphan documents indexed, rows without a document removed")
+    if after is None:
+        return
+    left = _unrepaired(report, after)
+    if left:
+        console.print(f"[bold red]verify: {len(left)} not repaired[/]: {', '.join(left[:20])}", highlight=False)
+        raise typer.Exit(1)
+    console.print("[green]verified[/]: every orphan found was repaired")
+
+
+def _print_reindex(report: Any) -> None:
+    console.print(f"{report.documents} documents, {report.rows} index rows")
+    for label, items in (
+        ("documents without an index row", report.documents_without_row),
+        ("index rows without a document", report.rows_without_document),
+        ("unreadable documents", report.unreadable),
+    ):
+        console.print(f"{label}: {len(items)}" + (f" ({', '.join(items[:20])})" if items else ""), highlight=False)
+
+
+def _unrepaired(before: Any, after: Any) -> list[str]:
+    """What the second scan still finds of the first scan's orphans, and every unreadable document.
+
+    An orphan that only the second scan sees is a profile being saved during the run, not a failure.
+    """
+    found = {*before.documents_without_row, *before.rows_without_document}
+    still = {*after.documents_without_row, *after.rows_without_document}
+    return sorted((found & still) | set(after.unreadable) | set(before.unreadable))
 
 
 def _stack_call(action: Any) -> Any:

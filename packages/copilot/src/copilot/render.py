@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
@@ -26,6 +30,17 @@ def _num(value: Any, unit: str = "") -> str:
     if unit == "1/s":
         return f"{text}/s"
     return f"{text} {unit}" if unit else text
+
+
+def _instant(value: str) -> str:
+    """An API timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC (the API answers in UTC)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _pct(value: Any) -> str:
@@ -76,8 +91,13 @@ def print_comparison(console: Console, result: dict[str, Any]) -> None:
 
 def profiles_table(items: list[dict[str, Any]]) -> Table:
     table = Table(title="Behaviour profiles (newest first)")
-    for column in ("id", "name", "label", "cluster", "namespace", "window", "baseline", "created"):
-        table.add_column(column, overflow="fold")
+    # ids and times are what people copy: never folded; free text gives way instead
+    table.add_column("id", no_wrap=True, min_width=36)
+    for column in ("name", "label", "cluster", "namespace"):
+        table.add_column(column, overflow="fold", max_width=30)
+    table.add_column("window (UTC)", no_wrap=True)
+    table.add_column("baseline", no_wrap=True)
+    table.add_column("created (UTC)", no_wrap=True)
     for item in items:
         table.add_row(
             item["id"],
@@ -85,8 +105,75 @@ def profiles_table(items: list[dict[str, Any]]) -> Table:
             item.get("label") or "",
             item["cluster_id"],
             item.get("namespace") or "*",
-            f"{item['time_window_start']} → {item['time_window_end']}",
+            f"{_instant(item['time_window_start'])} → {_instant(item['time_window_end'])}",
             "★" if item.get("is_baseline") else "",
-            item["created_at"],
+            _instant(item["created_at"]),
         )
     return table
+
+
+@contextmanager
+def collecting_progress(console: Console, description: str) -> Iterator[None]:
+    """A pulsing progress bar with elapsed time while one long API call runs (silent off a terminal)."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=30),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        progress.add_task(description, total=None)
+        yield
+
+
+def profile_created_line(meta: dict[str, Any]) -> str:
+    version = meta.get("temporal_server_version") or "not recorded"
+    return (
+        f"[green]Created[/] profile {meta['id']} ({meta['name']}): "
+        f"{meta.get('coverage_with_data', '?')} of {meta.get('coverage_asked', '?')} metrics with data, "
+        f"server version {version}"
+    )
+
+
+def print_profile(console: Console, profile: dict[str, Any]) -> None:
+    """A profile's identity, versions, config sources and each metric's aggregates."""
+    head = Table(show_header=False, title=f"Profile {profile['id']}", title_justify="left")
+    head.add_column("field", style="bold")
+    head.add_column("value", overflow="fold")
+    versions = profile.get("versions") or {}
+    sources = versions.get("sources") or {}
+    config = profile.get("config") or {}
+    for field, value in (
+        ("name", profile["name"]),
+        ("label", profile.get("label") or ""),
+        ("cluster / namespace", f"{profile['cluster_id']} / {profile.get('namespace') or '*'}"),
+        ("task queue", profile.get("task_queue") or "*"),
+        ("window", f"{profile['time_window_start']} → {profile['time_window_end']}"),
+        ("created", profile["created_at"]),
+        ("baseline", "★ yes" if profile.get("is_baseline") else "no"),
+        *(
+            (
+                name.replace("_", " "),
+                f"{versions.get(name) or '—'}" + (f" (from {sources[name]})" if name in sources else ""),
+            )
+            for name in ("temporal_server_version", "dsql_plugin_version", "worker_code_sha")
+        ),
+        ("config sources", ", ".join(f"{k}: {v}" for k, v in (config.get("sources") or {}).items()) or "none"),
+    ):
+        head.add_row(field, str(value))
+    console.print(head)
+    metrics = Table(title="Metrics")
+    for column in ("metric", "status", "mean", "p50", "p95", "p99", "max", "samples"):
+        metrics.add_column(column, no_wrap=True)
+    for key, metric in sorted((profile.get("telemetry") or {}).get("metrics", {}).items()):
+        unit = metric.get("unit", "")
+        ok = metric.get("status") == "ok"
+        metrics.add_row(
+            key,
+            metric.get("status", "") if ok else f"[magenta]{metric.get('status', '')}[/]",
+            *(_num(metric.get(stat), unit) for stat in ("mean", "p50", "p95", "p99", "max")),
+            str(metric.get("sample_count", "")),
+        )
+    console.print(metrics)

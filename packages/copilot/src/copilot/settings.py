@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,8 +75,32 @@ class Settings(BaseSettings):
     copilot_port: Annotated[int, Field(ge=1, le=65535)] = 8081
     copilot_api_url: str = Field(default="http://127.0.0.1:8081", description="Where the CLI finds the API")
     copilot_dsql_pool_max_size: Annotated[int, Field(ge=1, le=100)] = 10
+    copilot_s3_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=15.0,
+        description="S3 read timeout of one attempt; an operation (3 attempts) ends within 3 times it, else 504",
+    )
+    copilot_api_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="When set, writes (and reads with COPILOT_API_TOKEN_FOR_READS) need `Authorization: Bearer <it>`",
+    )
+    copilot_api_token_for_reads: bool = Field(
+        default=False, description="Ask for the API token on every /profiles and /presets request too"
+    )
+    copilot_cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS, e.g. https://grafana.example.com"
+    )
+    copilot_max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 1_048_576
+    copilot_create_rate_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 30
+    copilot_log_format: Literal["json", "text"] = "json"
 
-    @field_validator("copilot_dsql_endpoint", "copilot_profile_s3_bucket", "prometheus_endpoint", "aws_endpoint_url_s3")
+    @field_validator(
+        "copilot_dsql_endpoint",
+        "copilot_profile_s3_bucket",
+        "prometheus_endpoint",
+        "aws_endpoint_url_s3",
+        "copilot_api_token",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None

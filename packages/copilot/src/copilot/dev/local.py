@@ -116,6 +116,11 @@ class DemoResult:
     profile_b_id: str
     comparison: dict[str, Any]
 
+    @property
+    def ui_url(self) -> str:
+        """The web UI's page of the demo's comparison (A = the healthy baseline, B = the failing window)."""
+        return f"{self.api_url}/ui/compare?a={self.profile_a_id}&b={self.profile_b_id}"
+
 
 def _window(placements: list[Placement], scenario: str, namespace: str) -> Placement:
     for p in placements:

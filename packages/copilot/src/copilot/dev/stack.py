@@ -87,6 +87,25 @@ class StackConfig:
     api_port: int = 8081
     cluster_label: str = "cluster"
 
+    @classmethod
+    def isolated(cls, state_dir: Path, database: str) -> StackConfig:
+        """A stack on free ports, for tests and benches: it never meets a `copilot dev up` stack.
+
+        PostgreSQL is the machine's on 5432 when one listens there (in ``database``, a database of the
+        caller's own), else an embedded one on a free port.
+        """
+        return cls(
+            state_dir=state_dir,
+            postgres_port=5432 if _listening(5432) else free_port(),
+            database=database,
+            s3_port=free_port(),
+            weed_master_port=free_port(),
+            weed_volume_port=free_port(),
+            weed_filer_port=free_port(),
+            prometheus_port=free_port(),
+            api_port=free_port(),
+        )
+
 
 # --- ports -----------------------------------------------------------------------------------------
 
@@ -111,6 +130,13 @@ def _accepts_connections(port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def _listening(port: int) -> bool:
+    """True if something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def free_port() -> int:

@@ -1,0 +1,124 @@
+"""Routes of the web UI: the HTML shell at every ``/ui/...`` page path, and its static files.
+
+The shell carries the metric catalogue (title, category, unit, which way is better, description) as a
+JSON data block, so the pages can name and group metrics without an extra request. Nothing here needs
+profile storage or a token: the pages call the JSON API, which enforces both.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from behaviour_profiles.catalogue import CATALOGUE
+
+STATIC_DIR = Path(__file__).parent / "static"
+"""``index.html``, ``app.js`` and ``style.css``, packaged with the wheel."""
+
+CATALOGUE_PLACEHOLDER = "{{CATALOGUE_JSON}}"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        # Plotly sets inline styles on the elements it draws.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SHELL_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_ASSET_NAME = re.compile(r"^[a-z0-9_-]+\.(js|css)$")
+_MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+router = APIRouter(include_in_schema=False)
+
+
+def plotly_js_path() -> Path:
+    """The minified plotly.js that the installed ``plotly`` Python package ships."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:  # pragma: no cover - plotly is a dependency of this package
+        raise StarletteHTTPException(503, "The plotly package is not installed; the UI's charts need it")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
+def catalogue_json() -> str:
+    """The catalogue as a JSON object keyed by metric, safe to place inside a ``<script>`` element."""
+    entries = {
+        spec.key: {
+            "title": spec.title,
+            "category": spec.category.value,
+            "unit": spec.unit,
+            "better": spec.better.value,
+            "threshold_class": spec.threshold_class.value,
+            "key_metric": spec.key_metric,
+            "description": spec.description,
+        }
+        for spec in CATALOGUE
+    }
+    text = json.dumps(entries, separators=(",", ":"))
+    # "</script>" or "<!--" inside a string must not end the data block early.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def shell_html() -> str:
+    return (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace(CATALOGUE_PLACEHOLDER, catalogue_json())
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui", include_in_schema=False)
+async def ui_without_slash() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui/static/plotly.min.js", include_in_schema=False)
+async def plotly_js() -> FileResponse:
+    path = plotly_js_path()
+    if not path.is_file():  # pragma: no cover - plotly is a dependency of this package
+        raise StarletteHTTPException(503, "plotly.min.js is missing from the installed plotly package")
+    return FileResponse(
+        path,
+        media_type=_MEDIA_TYPES["js"],
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/ui/static/{name}", include_in_schema=False)
+async def static_file(name: str) -> FileResponse:
+    match = _ASSET_NAME.match(name)
+    path = STATIC_DIR / name
+    if match is None or not path.is_file():
+        raise StarletteHTTPException(404, f"No static file {name[:100]!r} under /ui/static/")
+    return FileResponse(
+        path,
+        media_type=_MEDIA_TYPES[match.group(1)],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/ui/", include_in_schema=False)
+@router.get("/ui/{page:path}", include_in_schema=False)
+async def shell(page: str = "") -> HTMLResponse:
+    """The same HTML shell for every page; ``app.js`` renders the page the path names."""
+    if page.startswith("static/"):
+        raise StarletteHTTPException(404, f"No static file {page.removeprefix('static/')[:100]!r} under /ui/static/")
+    return HTMLResponse(shell_html(), headers=SHELL_HEADERS)

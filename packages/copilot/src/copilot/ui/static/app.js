@@ -1,0 +1,1565 @@
+// Behaviour Profiles web UI: client-side pages over the Copilot JSON API of the same origin.
+//
+// Pages (every path answers the same HTML shell):
+//   /ui/                                 list, with filters and baseline marks
+//   /ui/create                           create a profile from a time range
+//   /ui/profiles/{id}                    one profile: metrics, config snapshot, versions
+//   /ui/profiles/{id}/conformance        the profile checked against a preset (?preset=NAME)
+//   /ui/compare?a={id}&b={id}            A and B compared (&statistic=p99&all=1)
+//
+// Data from the API is only ever put into the page as text (h() below never parses HTML), so a
+// profile named "<script>" is shown as just that.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "copilot.apiToken";
+  const CATALOGUE = JSON.parse(document.getElementById("catalogue").textContent || "{}");
+  const CATEGORY_TITLES = {
+    throughput: "Throughput",
+    latency: "Latency",
+    matching: "Matching",
+    dsql_pool: "DSQL connection pool",
+    errors: "Errors",
+    resources: "Resources",
+  };
+  const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+  const STATISTICS = ["mean", "p50", "p95", "p99", "max"];
+  const CONFIG_PARTS = [
+    ["environment", "Environment"],
+    ["dsql_plugin", "DSQL plugin settings"],
+    ["dynamic_config", "Dynamic config"],
+    ["worker_options", "Worker options"],
+  ];
+  const COLOUR_A = "#5b7083";
+  const COLOUR_B = "#e8590c";
+  const MAX_WINDOW_MS = 24 * 3600 * 1000;
+
+  const main = document.getElementById("app");
+  let renderSeq = 0; // a page render that is no longer the current one stops touching the page
+  let flash = null; // a message carried to the next page (e.g. "profile created")
+
+  // --- DOM --------------------------------------------------------------------------------------
+
+  // h("a", {href: "/ui/", class: "x", onclick: fn}, "text", child, [more]) -> Element.
+  // Strings become text nodes; null, undefined and false children are skipped.
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+      else if (key === "class") el.className = value;
+      else if (key === "dataset") Object.assign(el.dataset, value);
+      else if (value === true) el.setAttribute(key, "");
+      else el.setAttribute(key, String(value));
+    }
+    append(el, children);
+    return el;
+  }
+
+  function append(el, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  function badge(text, kind, title) {
+    return h("span", { class: `badge ${kind || ""}`, title }, text);
+  }
+
+  function loading(text) {
+    return h("div", { class: "loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), text);
+  }
+
+  function section(title, ...children) {
+    return h("section", { class: "card" }, title ? h("h2", {}, title) : null, children);
+  }
+
+  // headers: "Name" or ["Name", "num"] for a right-aligned numeric column.
+  function table(headers, rows, attrs) {
+    const th = (spec) => (Array.isArray(spec) ? h("th", { scope: "col", class: spec[1] }, spec[0]) : h("th", { scope: "col" }, spec));
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        attrs || {},
+        h("thead", {}, h("tr", {}, headers.map(th))),
+        h("tbody", {}, rows),
+      ),
+    );
+  }
+
+  function nextFrame() {
+    return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+  }
+
+  // --- the API ----------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, title, detail, extra) {
+      super(detail);
+      this.status = status;
+      this.title = title;
+      this.detail = detail;
+      this.errors = (extra && extra.errors) || [];
+      this.dependency = extra && extra.dependency;
+      this.hint = extra && extra.hint;
+    }
+  }
+
+  function savedToken() {
+    try {
+      return localStorage.getItem(TOKEN_KEY) || "";
+    } catch {
+      return "";
+    }
+  }
+
+  // The one way the pages talk to the API: JSON in, JSON out, problem+json turned into ApiError.
+  async function apiRequest(method, path, options = {}) {
+    const url = new URL(path, window.location.origin);
+    for (const [key, value] of Object.entries(options.query || {})) {
+      if (value !== null && value !== undefined && value !== "") url.searchParams.set(key, value);
+    }
+    const headers = { Accept: "application/json, application/problem+json" };
+    const token = savedToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const init = { method, headers };
+    if (options.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      throw new ApiError(0, "API unreachable", `Could not reach the Copilot API at ${window.location.origin} (${err.message}). Is it still running?`);
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      const problem = data && typeof data === "object" ? data : {};
+      const detail = typeof problem.detail === "string" ? problem.detail : text.slice(0, 300) || response.statusText;
+      let hint = null;
+      if (response.status === 401) {
+        hint = token
+          ? "The saved API token was refused: check the token field at the top of the page."
+          : "This API needs a token: enter it in the API token field at the top of the page and try again.";
+      } else if (response.status === 429) {
+        const retry = response.headers.get("Retry-After");
+        hint = retry ? `Too many profiles created in the last minute: try again in ${retry} s.` : null;
+      }
+      throw new ApiError(response.status, problem.title || response.statusText || "Error", detail, {
+        errors: problem.errors,
+        dependency: problem.dependency,
+        hint,
+      });
+    }
+    return { data, headers: response.headers };
+  }
+
+  async function api(method, path, options) {
+    return (await apiRequest(method, path, options)).data;
+  }
+
+  function errorBox(err, context) {
+    if (!(err instanceof ApiError)) {
+      console.error(err);
+      return h("div", { class: "error", role: "alert" }, h("strong", {}, context || "Something went wrong"), h("p", {}, String(err && err.message)));
+    }
+    const head = err.status ? `HTTP ${err.status} · ${err.title}` : err.title;
+    return h(
+      "div",
+      { class: "error", role: "alert" },
+      h("strong", {}, context ? `${context}: ${head}` : head),
+      h("p", { class: "detail" }, err.detail),
+      err.dependency ? h("p", { class: "muted" }, `Dependency: ${err.dependency}`) : null,
+      err.hint ? h("p", { class: "hint" }, err.hint) : null,
+    );
+  }
+
+  // --- formatting -------------------------------------------------------------------------------
+
+  const SIG3 = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 3 });
+  const WHOLE = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+  function plain(value) {
+    return Math.abs(value) >= 1000 ? WHOLE.format(value) : SIG3.format(value);
+  }
+
+  // A value in its catalogue unit, e.g. "37.1 ms", "95.0 %", "150/s", "430 MiB".
+  function fmtValue(value, unit) {
+    if (value === null || value === undefined || Number.isNaN(value)) return "—";
+    const v = Number(value);
+    switch (unit) {
+      case "ratio":
+        return `${(v * 100).toFixed(1)} %`;
+      case "1/s":
+        return `${plain(v)}/s`;
+      case "ms":
+        return Math.abs(v) >= 10000 ? `${SIG3.format(v / 1000)} s` : `${plain(v)} ms`;
+      case "bytes": {
+        const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let scaled = v;
+        let i = 0;
+        while (Math.abs(scaled) >= 1024 && i < units.length - 1) {
+          scaled /= 1024;
+          i += 1;
+        }
+        return `${SIG3.format(scaled)} ${units[i]}`;
+      }
+      case "":
+      case undefined:
+      case null:
+        return plain(v);
+      default:
+        return `${plain(v)} ${unit}`;
+    }
+  }
+
+  function fmtPct(value) {
+    if (value === null || value === undefined) return "—";
+    const v = Number(value);
+    const text = Math.abs(v) >= 100 ? WHOLE.format(v) : v.toFixed(1);
+    return `${v > 0 ? "+" : ""}${text} %`;
+  }
+
+  function pad(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  // "2026-02-18 10:00 UTC" (seconds only when there are any).
+  function fmtTime(iso, withZone = true) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    const secs = d.getUTCSeconds() ? `:${pad(d.getUTCSeconds())}` : "";
+    const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}${secs}`;
+    return withZone ? `${text} UTC` : text;
+  }
+
+  function fmtDuration(ms) {
+    const minutes = Math.round(ms / 60000);
+    if (minutes < 60) return `${minutes} min`;
+    const hours = Math.floor(minutes / 60);
+    const rest = minutes % 60;
+    return rest ? `${hours} h ${rest} min` : `${hours} h`;
+  }
+
+  function fmtWindow(start, end) {
+    const a = new Date(start);
+    const b = new Date(end);
+    const sameDay = a.toISOString().slice(0, 10) === b.toISOString().slice(0, 10);
+    const endText = sameDay ? fmtTime(end, false).slice(11) : fmtTime(end, false);
+    return `${fmtTime(start, false)} → ${endText} UTC (${fmtDuration(b - a)})`;
+  }
+
+  function unitName(unit) {
+    return { "1/s": "per second", ratio: "ratio (%)", ms: "milliseconds", s: "seconds" }[unit] || unit || "";
+  }
+
+  function metricTitle(key, fallback) {
+    return (CATALOGUE[key] && CATALOGUE[key].title) || fallback || key;
+  }
+
+  function shortId(id) {
+    return String(id).slice(0, 8);
+  }
+
+  function scope(profile) {
+    return [profile.cluster_id, profile.namespace || "*", profile.task_queue].filter(Boolean).join(" / ");
+  }
+
+  function isRedacted(value) {
+    return typeof value === "string" && value.startsWith("<redacted");
+  }
+
+  // A configuration value as nodes: redacted secrets as a badge, structures as nested lists.
+  function valueNode(value) {
+    if (value === null || value === undefined) return h("span", { class: "muted" }, "null");
+    if (isRedacted(value)) {
+      const fingerprint = value.replace(/^<redacted:?/, "").replace(/>$/, "");
+      return badge("redacted", "redacted", fingerprint ? `secret removed; fingerprint ${fingerprint}` : "secret removed");
+    }
+    if (Array.isArray(value)) {
+      if (value.length === 0) return h("code", {}, "[]");
+      if (value.every((item) => item === null || typeof item !== "object")) {
+        return h("span", {}, value.map((item, i) => [i ? ", " : "", valueNode(item)]));
+      }
+      return h("ol", { class: "value-list" }, value.map((item) => h("li", {}, valueNode(item))));
+    }
+    if (typeof value === "object") {
+      const entries = Object.entries(value);
+      if (entries.length === 0) return h("code", {}, "{}");
+      return h("dl", { class: "value-map" }, entries.map(([k, v]) => [h("dt", {}, k), h("dd", {}, valueNode(v))]));
+    }
+    return h("code", {}, typeof value === "string" ? value : JSON.stringify(value));
+  }
+
+  // --- charts -------------------------------------------------------------------------------------
+
+  function plotlyReady() {
+    return typeof window.Plotly === "object" && window.Plotly !== null;
+  }
+
+  // Plotly reads text as a small HTML subset: anything we give it from data is escaped first.
+  function plotlyText(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function axisFormat(unit) {
+    switch (unit) {
+      case "ratio":
+        return { tickformat: ".0%", hover: ".1%", suffix: "" };
+      case "bytes":
+        return { tickformat: "~s", hover: ".3~s", suffix: " MiB", scale: 1 / 1048576 };
+      case "1/s":
+        return { tickformat: "~s", hover: ".3~s", suffix: "/s" };
+      case "ms":
+        return { tickformat: "~s", hover: ".3~s", suffix: " ms" };
+      case "s":
+        return { tickformat: "~s", hover: ".3~s", suffix: " s" };
+      default:
+        // Long units (connections, tasks, cores) stay off the axis: the card names them.
+        return { tickformat: "~s", hover: ".3~s", suffix: "" };
+    }
+  }
+
+  function utcString(unixSeconds) {
+    return new Date(unixSeconds * 1000).toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+
+  function baseLayout(unit, height) {
+    const fmt = axisFormat(unit);
+    return {
+      height,
+      margin: { l: 52, r: 10, t: 8, b: 28 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { family: "system-ui, sans-serif", size: 11, color: "#495057" },
+      yaxis: { tickformat: fmt.tickformat, ticksuffix: plotlyText(fmt.suffix), gridcolor: "#e9ecef", zeroline: false, rangemode: "tozero" },
+      hovermode: "x unified",
+      showlegend: false,
+    };
+  }
+
+  // One metric's stored series over its window (x in UTC).
+  function drawSeries(el, metric) {
+    const fmt = axisFormat(metric.unit);
+    const trace = {
+      x: metric.series.map(([t]) => utcString(t)),
+      y: metric.series.map(([, v]) => v * (fmt.scale || 1)),
+      type: "scatter",
+      mode: "lines",
+      line: { color: COLOUR_A, width: 1.5 },
+      hovertemplate: `%{y:${fmt.hover}}${plotlyText(fmt.suffix)}<extra></extra>`,
+    };
+    const layout = baseLayout(metric.unit, 120);
+    layout.xaxis = { type: "date", tickformat: "%H:%M", showgrid: false, hoverformat: "%Y-%m-%d %H:%M:%S UTC" };
+    return window.Plotly.newPlot(el, [trace], layout, PLOT_CONFIG);
+  }
+
+  // A and B of one metric overlaid, each on minutes since the start of its own window.
+  function drawOverlay(el, unit, seriesA, seriesB, startA, startB) {
+    const fmt = axisFormat(unit);
+    const minutes = (series, start) => series.map(([t]) => (t - start) / 60);
+    const trace = (series, start, name, colour) => ({
+      x: minutes(series, start),
+      y: series.map(([, v]) => v * (fmt.scale || 1)),
+      name,
+      type: "scatter",
+      mode: "lines",
+      line: { color: colour, width: 1.6 },
+      hovertemplate: `${name}: %{y:${fmt.hover}}${plotlyText(fmt.suffix)}<extra></extra>`,
+    });
+    const layout = baseLayout(unit, 170);
+    layout.showlegend = true;
+    layout.legend = { orientation: "h", x: 1, xanchor: "right", y: 1.12, font: { size: 10 } };
+    layout.margin.t = 16;
+    layout.xaxis = { title: { text: "minutes into window", font: { size: 10 }, standoff: 2 }, showgrid: false, ticksuffix: "" };
+    layout.margin.b = 36;
+    return window.Plotly.newPlot(
+      el,
+      [trace(seriesA, startA, "A", COLOUR_A), trace(seriesB, startB, "B", COLOUR_B)],
+      layout,
+      PLOT_CONFIG,
+    );
+  }
+
+  // Draw queued charts a few per frame so that a page of thirty charts stays responsive.
+  async function drawAll(jobs, isCurrent) {
+    if (!plotlyReady()) {
+      for (const job of jobs) job.el.replaceChildren(h("p", { class: "muted" }, "Charts unavailable: plotly.min.js did not load."));
+      return;
+    }
+    for (let i = 0; i < jobs.length; i += 1) {
+      if (!isCurrent()) return;
+      try {
+        await jobs[i].draw();
+      } catch (err) {
+        console.error(err);
+        jobs[i].el.replaceChildren(h("p", { class: "muted" }, "This chart could not be drawn."));
+      }
+      if (i % 4 === 3) await nextFrame();
+    }
+    main.dataset.chartsDrawn = String(jobs.length);
+  }
+
+  function purgeCharts() {
+    if (!plotlyReady()) return;
+    for (const el of main.querySelectorAll(".js-plotly-plot")) window.Plotly.purge(el);
+  }
+
+  // --- routing ----------------------------------------------------------------------------------
+
+  const ROUTES = [
+    [/^\/ui\/?$/, "list", renderList],
+    [/^\/ui\/create\/?$/, "create", renderCreate],
+    [/^\/ui\/profiles\/([^/]+)\/conformance\/?$/, "conformance", renderConformance],
+    [/^\/ui\/profiles\/([^/]+)\/?$/, "profile", renderProfile],
+    [/^\/ui\/compare\/?$/, "compare", renderCompare],
+  ];
+
+  async function route() {
+    const seq = ++renderSeq;
+    const ctx = { isCurrent: () => seq === renderSeq };
+    purgeCharts();
+    main.replaceChildren();
+    delete main.dataset.chartsDrawn;
+    const path = window.location.pathname;
+    const params = new URLSearchParams(window.location.search);
+    const match = ROUTES.map(([re, name, render]) => [re.exec(path), name, render]).find(([m]) => m);
+    for (const link of document.querySelectorAll(".nav a[data-page]")) {
+      link.classList.toggle("active", Boolean(match) && link.dataset.page === match[1]);
+    }
+    main.dataset.page = match ? match[1] : "not-found";
+    if (flash) {
+      main.append(h("div", { class: `flash ${flash.kind || "ok"}`, role: "status" }, flash.text));
+      flash = null;
+    }
+    if (!match) {
+      document.title = "Not found · Behaviour Profiles";
+      main.append(section("No such page", h("p", {}, `${path} is not a page of this UI. `, h("a", { href: "/ui/" }, "Back to the profiles"))));
+      return;
+    }
+    const [m, , render] = match;
+    try {
+      await render(ctx, params, ...m.slice(1).map(decodeURIComponent));
+    } catch (err) {
+      if (ctx.isCurrent()) main.append(errorBox(err));
+    }
+  }
+
+  function navigate(href, replace = false) {
+    if (replace) window.history.replaceState(null, "", href);
+    else window.history.pushState(null, "", href);
+    window.scrollTo(0, 0);
+    return route();
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || link.target || link.hasAttribute("download")) return;
+    const url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin || !url.pathname.startsWith("/ui/")) return;
+    event.preventDefault();
+    navigate(url.pathname + url.search);
+  });
+  window.addEventListener("popstate", () => route());
+
+  function setTitle(text) {
+    document.title = `${text} · Behaviour Profiles`;
+  }
+
+  function pageHeader(title, subtitle, ...extra) {
+    return h("div", { class: "page-header" }, h("h1", {}, title), subtitle ? h("p", { class: "subtitle" }, subtitle) : null, extra);
+  }
+
+  function uiHref(path, query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query || {})) {
+      if (value !== null && value !== undefined && value !== "" && value !== false) params.set(key, value === true ? "1" : value);
+    }
+    const text = params.toString();
+    return text ? `${path}?${text}` : path;
+  }
+
+  // --- shared actions -----------------------------------------------------------------------------
+
+  async function designateBaseline(profile, button) {
+    button.disabled = true;
+    const label = button.textContent;
+    button.textContent = "Designating…";
+    try {
+      await api("POST", `/profiles/${encodeURIComponent(profile.id)}/baseline`);
+      flash = { text: `"${profile.name}" is now the baseline of ${profile.cluster_id} / ${profile.namespace || "no namespace"}.` };
+      await navigate(window.location.pathname + window.location.search, true);
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = label;
+      button.closest("main").prepend(errorBox(err, "Could not designate the baseline"));
+    }
+  }
+
+  function baselineMark() {
+    return badge("★ baseline", "baseline", "The active baseline of its cluster and namespace");
+  }
+
+  async function loadPresets() {
+    return api("GET", "/presets");
+  }
+
+  // --- list page ---------------------------------------------------------------------------------
+
+  const FILTERS = [
+    ["cluster", "Cluster", "temporal-prod"],
+    ["namespace", "Namespace", "default"],
+    ["label", "Label", "baseline-150wps"],
+    ["task_queue", "Task queue", "main-queue"],
+  ];
+
+  async function renderList(ctx, params) {
+    setTitle("Profiles");
+    const picked = { a: null, b: null };
+    const compareButton = h("button", { type: "button", disabled: true, id: "compare-selected" }, "Compare A → B");
+    const pickHint = h("span", { class: "muted" }, "Pick A (before) and B (after) in the table.");
+    const updatePicked = () => {
+      compareButton.disabled = !(picked.a && picked.b && picked.a !== picked.b);
+      pickHint.textContent =
+        picked.a && picked.a === picked.b ? "A and B must be different profiles." : "Pick A (before) and B (after) in the table.";
+    };
+    compareButton.addEventListener("click", () => navigate(uiHref("/ui/compare", { a: picked.a, b: picked.b })));
+
+    const filterForm = h(
+      "form",
+      { class: "filters", id: "filters" },
+      FILTERS.map(([name, label, placeholder]) =>
+        h("label", {}, label, h("input", { name, value: params.get(name) || "", placeholder, maxlength: 200 })),
+      ),
+      h("label", {}, "Window from (UTC)", h("input", { name: "start", type: "datetime-local", value: params.get("start") || "" })),
+      h("label", {}, "Window to (UTC)", h("input", { name: "end", type: "datetime-local", value: params.get("end") || "" })),
+      h("div", { class: "filter-actions" }, h("button", { type: "submit" }, "Apply filters"), h("a", { href: "/ui/", class: "button secondary" }, "Clear")),
+    );
+    filterForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const data = new FormData(filterForm);
+      const query = {};
+      for (const [key, value] of data.entries()) query[key] = String(value).trim();
+      navigate(uiHref("/ui/", query));
+    });
+
+    const body = h("tbody", {});
+    const status = h("div", {}, loading("Loading profiles…"));
+    const more = h("div", { class: "more" });
+    main.append(
+      pageHeader("Behaviour profiles", "Newest first. ★ marks the active baseline of each cluster and namespace.", h("a", { href: "/ui/create", class: "button" }, "+ New profile")),
+      section(null, filterForm),
+      h(
+        "section",
+        { class: "card" },
+        h("div", { class: "toolbar" }, compareButton, pickHint),
+        h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { class: "profiles", id: "profiles-table" },
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["A", "B", "Name", "Cluster / namespace / task queue", "Window", "Coverage", "Versions", "Created", "Baseline"].map((t) =>
+                  h("th", { scope: "col" }, t),
+                ),
+              ),
+            ),
+            body,
+          ),
+        ),
+        status,
+        more,
+      ),
+    );
+
+    const query = {};
+    for (const [name] of FILTERS) query[name] = params.get(name);
+    for (const name of ["start", "end"]) {
+      const value = params.get(name);
+      if (value) query[name] = localInputToIso(value);
+    }
+    let rowsShown = 0;
+    const loadPage = async (cursor) => {
+      const { data, headers } = await apiRequest("GET", "/profiles", { query: { ...query, limit: 50, cursor } });
+      if (!ctx.isCurrent()) return;
+      status.replaceChildren();
+      for (const profile of data) body.append(profileRow(profile, picked, updatePicked));
+      rowsShown += data.length;
+      if (rowsShown === 0) {
+        const filtered = Object.values(query).some(Boolean);
+        status.append(
+          h(
+            "p",
+            { class: "empty" },
+            filtered ? "No profile matches these filters. " : "No profiles yet. ",
+            h("a", { href: "/ui/create" }, "Create one from a time range"),
+            ".",
+          ),
+        );
+      }
+      const next = headers.get("X-Next-Cursor");
+      more.replaceChildren();
+      if (next) {
+        const button = h("button", { type: "button", class: "secondary" }, "Load more");
+        button.addEventListener("click", async () => {
+          button.disabled = true;
+          button.textContent = "Loading…";
+          try {
+            await loadPage(next);
+          } catch (err) {
+            more.replaceChildren(errorBox(err, "Could not load more profiles"));
+          }
+        });
+        more.append(button);
+      }
+    };
+    try {
+      await loadPage(null);
+    } catch (err) {
+      if (ctx.isCurrent()) status.replaceChildren(errorBox(err, "Could not list the profiles"));
+    }
+  }
+
+  function profileRow(profile, picked, onPick) {
+    const radio = (side) => {
+      const input = h("input", { type: "radio", name: `pick-${side}`, value: profile.id, "aria-label": `${side.toUpperCase()}: ${profile.name}` });
+      input.addEventListener("change", () => {
+        picked[side] = profile.id;
+        onPick();
+      });
+      return h("td", { class: "pick" }, input);
+    };
+    const baselineCell = profile.is_baseline
+      ? baselineMark()
+      : h("button", {
+          type: "button",
+          class: "small secondary",
+          title: `Make this the baseline of ${profile.cluster_id} / ${profile.namespace || "no namespace"} (replaces the current one)`,
+          onclick: (event) => designateBaseline(profile, event.currentTarget),
+        }, "Make baseline");
+    const versions = [profile.temporal_server_version && `server ${profile.temporal_server_version}`, profile.dsql_plugin_version && `plugin ${profile.dsql_plugin_version}`, profile.worker_code_sha && `worker ${String(profile.worker_code_sha).slice(0, 10)}`].filter(Boolean);
+    const coverageRatio = profile.coverage_asked ? profile.coverage_with_data / profile.coverage_asked : 0;
+    return h(
+      "tr",
+      { class: profile.is_baseline ? "is-baseline" : "", dataset: { id: profile.id } },
+      radio("a"),
+      radio("b"),
+      h(
+        "td",
+        {},
+        h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name),
+        profile.label ? [" ", badge(profile.label, "label")] : null,
+        h("div", { class: "muted mono" }, shortId(profile.id)),
+      ),
+      h("td", {}, scope(profile)),
+      h("td", { class: "nowrap" }, fmtWindow(profile.time_window_start, profile.time_window_end)),
+      h("td", { class: coverageRatio < 0.5 ? "warn-text" : "", title: "catalogue metrics with data / asked" }, `${profile.coverage_with_data} / ${profile.coverage_asked}`),
+      h("td", {}, versions.length ? versions.join(", ") : h("span", { class: "muted" }, "unknown")),
+      h("td", { class: "nowrap" }, fmtTime(profile.created_at)),
+      h("td", {}, baselineCell),
+    );
+  }
+
+  // --- create page -------------------------------------------------------------------------------
+
+  const QUICK_RANGES = [
+    ["Last 15 min", 15],
+    ["Last hour", 60],
+    ["Last 3 hours", 180],
+    ["Last 6 hours", 360],
+    ["Last 12 hours", 720],
+    ["Last 24 hours", 1440],
+  ];
+
+  // datetime-local values are read as UTC here: "2026-02-18T10:00" -> "2026-02-18T10:00:00Z".
+  function localInputToIso(value) {
+    if (!value) return "";
+    return value.length === 16 ? `${value}:00Z` : `${value}Z`;
+  }
+
+  function isoToLocalInput(date) {
+    return date.toISOString().slice(0, 16);
+  }
+
+  function field(name, label, input, hint) {
+    return h(
+      "div",
+      { class: "field", dataset: { field: name } },
+      h("label", { for: `f-${name}` }, label),
+      input,
+      hint ? h("div", { class: "hint" }, hint) : null,
+      h("div", { class: "field-error", id: `err-${name}` }),
+    );
+  }
+
+  function parseEnvLines(text) {
+    const env = {};
+    text.split(/\r?\n/).forEach((raw, index) => {
+      const line = raw.trim();
+      if (!line || line.startsWith("#")) return;
+      const eq = line.indexOf("=");
+      if (eq <= 0) throw new Error(`Environment line ${index + 1} has no KEY=VALUE: "${line.slice(0, 60)}"`);
+      env[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    });
+    return env;
+  }
+
+  async function renderCreate(ctx, params) {
+    setTitle("Create a profile");
+    const input = (name, attrs) => h("input", { id: `f-${name}`, name, ...attrs });
+    const start = input("time_window_start", { type: "datetime-local", step: 60, required: true });
+    const end = input("time_window_end", { type: "datetime-local", step: 60, required: true });
+    const windowInfo = h("div", { class: "window-info", id: "window-info" });
+    const presetSelect = h("select", { id: "f-preset", name: "preset" }, h("option", { value: "" }, "(none)"));
+    const quick = h("div", { class: "quick-ranges", role: "group", "aria-label": "Quick ranges" });
+
+    const updateWindowInfo = () => {
+      windowInfo.classList.remove("warn-text");
+      if (!start.value || !end.value) {
+        windowInfo.textContent = "Pick a quick range or enter a custom start and end (UTC).";
+        return;
+      }
+      const a = new Date(localInputToIso(start.value));
+      const b = new Date(localInputToIso(end.value));
+      if (b <= a) {
+        windowInfo.textContent = "The end must be after the start.";
+        windowInfo.classList.add("warn-text");
+      } else if (b - a > MAX_WINDOW_MS) {
+        windowInfo.textContent = `The window is ${fmtDuration(b - a)}: a profile covers at most 24 hours.`;
+        windowInfo.classList.add("warn-text");
+      } else {
+        windowInfo.textContent = `Window: ${fmtWindow(a.toISOString(), b.toISOString())}`;
+      }
+    };
+    for (const [text, minutes] of QUICK_RANGES) {
+      const button = h("button", { type: "button", class: "small secondary", dataset: { minutes } }, text);
+      button.addEventListener("click", () => {
+        const now = new Date();
+        now.setUTCSeconds(0, 0);
+        end.value = isoToLocalInput(now);
+        start.value = isoToLocalInput(new Date(now.getTime() - minutes * 60000));
+        for (const other of quick.children) other.classList.toggle("active", other === button);
+        updateWindowInfo();
+      });
+      quick.append(button);
+    }
+    for (const el of [start, end]) {
+      el.addEventListener("input", () => {
+        for (const other of quick.children) other.classList.remove("active");
+        updateWindowInfo();
+      });
+    }
+    if (params.get("start")) start.value = params.get("start");
+    if (params.get("end")) end.value = params.get("end");
+    updateWindowInfo();
+
+    const text = (name, placeholder, required) => input(name, { type: "text", placeholder, required, maxlength: 200, value: params.get(name) || "" });
+    const textarea = (name, placeholder) => h("textarea", { id: `f-${name}`, name, rows: 4, placeholder, spellcheck: "false" });
+    const submit = h("button", { type: "submit", id: "create-submit" }, "Create profile");
+    const result = h("div", { id: "create-result" });
+    const form = h(
+      "form",
+      { class: "create-form", id: "create-form", novalidate: true },
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "What to profile"),
+        h(
+          "div",
+          { class: "grid-2" },
+          field("name", "Name", text("name", "pre-scale-test", true), "Free text, e.g. what was running."),
+          field("label", "Label", text("label", "healthy @ 150 WPS"), "Optional tag to filter by."),
+          field("cluster_id", "Cluster", text("cluster_id", "temporal-prod", true)),
+          field("namespace", "Namespace", text("namespace", "default"), "Empty: every namespace."),
+          field("task_queue", "Task queue", text("task_queue", "main-queue"), "Empty: every task queue."),
+          field("preset", "Scale preset", presetSelect, "The preset this deployment should match (optional)."),
+        ),
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Time range (UTC, at most 24 hours)"),
+        h("div", { class: "quick-label" }, "Quick ranges"),
+        quick,
+        h("div", { class: "grid-2" }, field("time_window_start", "Start (UTC)", start), field("time_window_end", "End (UTC)", end)),
+        windowInfo,
+      ),
+      h(
+        "details",
+        { class: "advanced" },
+        h("summary", {}, "Versions and configuration (optional)"),
+        h(
+          "div",
+          { class: "grid-3" },
+          field("temporal_server_version", "Temporal server version", text("temporal_server_version", "read from build_information")),
+          field("dsql_plugin_version", "DSQL plugin version", text("dsql_plugin_version", "")),
+          field("worker_code_sha", "Worker code SHA", text("worker_code_sha", "")),
+        ),
+        field("config.environment", "Server environment (KEY=VALUE lines)", textarea("config.environment", "TEMPORAL_SQL_MAX_CONNS=100\nDSQL_RESERVOIR_ENABLED=true"), "Secrets are redacted before storage; only a keyed fingerprint is kept."),
+        field("config.dynamic_config", "Dynamic config (YAML)", textarea("config.dynamic_config", "history.persistenceMaxQPS:\n  - value: 3000")),
+        field("config.worker_options", "Worker options (JSON object)", textarea("config.worker_options", '{"MaxConcurrentActivityExecutionSize": 200}')),
+        h("p", { class: "hint" }, "A part left empty is read from the host's MONITORED_* files when the API has them, and is otherwise \"not collected\"."),
+      ),
+      h("div", { class: "form-actions" }, submit, h("a", { href: "/ui/", class: "button secondary" }, "Cancel")),
+      result,
+    );
+    main.append(pageHeader("Create a profile", "Snapshot a time window: telemetry from Prometheus, the configuration and versions."), section(null, form));
+
+    loadPresets()
+      .then((presets) => {
+        for (const preset of presets) presetSelect.append(h("option", { value: preset.name }, `${preset.title} (${preset.name})`));
+        if (params.get("preset")) presetSelect.value = params.get("preset");
+      })
+      .catch((err) => presetSelect.after(h("div", { class: "field-error" }, `Presets unavailable: ${err.message}`)));
+
+    // A problem shown for the last attempt is stale once the form changes.
+    form.addEventListener("input", () => {
+      if (!submit.disabled) result.replaceChildren();
+    });
+    const clearErrors = () => {
+      for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+      for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    };
+    const markField = (name, message) => {
+      const slot = form.querySelector(`#err-${CSS.escape(name)}`);
+      const control = form.querySelector(`#f-${CSS.escape(name)}`);
+      if (control) control.setAttribute("aria-invalid", "true");
+      if (slot) {
+        slot.textContent = message;
+        return true;
+      }
+      return false;
+    };
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors();
+      result.replaceChildren();
+      const values = Object.fromEntries(new FormData(form).entries());
+      const body = { name: values.name.trim(), cluster_id: values.cluster_id.trim() };
+      for (const key of ["namespace", "task_queue", "label", "preset", "temporal_server_version", "dsql_plugin_version", "worker_code_sha"]) {
+        const value = String(values[key] || "").trim();
+        if (value) body[key] = value;
+      }
+      let problems = 0;
+      for (const key of ["name", "cluster_id"]) {
+        if (!body[key]) problems += markField(key, "Required.") ? 1 : 0;
+      }
+      if (!start.value || !end.value) {
+        problems += markField(start.value ? "time_window_end" : "time_window_start", "Pick a quick range or enter the start and end.") ? 1 : 0;
+      } else {
+        body.time_window_start = localInputToIso(start.value);
+        body.time_window_end = localInputToIso(end.value);
+      }
+      const config = {};
+      try {
+        if (values["config.environment"].trim()) config.environment = parseEnvLines(values["config.environment"]);
+      } catch (err) {
+        problems += markField("config.environment", err.message) ? 1 : 0;
+      }
+      if (values["config.dynamic_config"].trim()) config.dynamic_config = values["config.dynamic_config"];
+      try {
+        if (values["config.worker_options"].trim()) {
+          const parsed = JSON.parse(values["config.worker_options"]);
+          if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("must be a JSON object");
+          config.worker_options = parsed;
+        }
+      } catch (err) {
+        problems += markField("config.worker_options", `Not a JSON object: ${err.message}`) ? 1 : 0;
+      }
+      if (Object.keys(config).length) body.config = config;
+      if (problems) {
+        result.append(h("div", { class: "error", role: "alert" }, h("strong", {}, "Fix the marked fields first.")));
+        return;
+      }
+      submit.disabled = true;
+      submit.textContent = "Creating…";
+      result.append(loading("Collecting telemetry for the window from Prometheus and storing the profile; this takes a few seconds…"));
+      try {
+        const meta = await api("POST", "/profiles", { body });
+        if (!ctx.isCurrent()) return;
+        flash = { text: `Profile "${meta.name}" created: ${meta.coverage_with_data} of ${meta.coverage_asked} metrics have data.` };
+        await navigate(`/ui/profiles/${encodeURIComponent(meta.id)}`);
+      } catch (err) {
+        if (!ctx.isCurrent()) return;
+        submit.disabled = false;
+        submit.textContent = "Create profile";
+        result.replaceChildren(errorBox(err, "The profile was not created"));
+        for (const item of err.errors || []) {
+          const name = String(item.field || "").replace(/\.\d+$/, "");
+          markField(name, item.message) || markField(name.split(".")[0], item.message);
+        }
+      }
+    });
+  }
+
+  // --- profile page -------------------------------------------------------------------------------
+
+  async function renderProfile(ctx, params, id) {
+    setTitle("Profile");
+    const status = h("div", {}, loading("Loading the profile…"));
+    main.append(status);
+    let profile;
+    try {
+      profile = await api("GET", `/profiles/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (ctx.isCurrent()) status.replaceChildren(errorBox(err, "Could not load the profile"), h("p", {}, h("a", { href: "/ui/" }, "← Back to the profiles")));
+      return;
+    }
+    if (!ctx.isCurrent()) return;
+    status.remove();
+    setTitle(profile.name);
+
+    const telemetry = profile.telemetry || { metrics: {}, coverage: { with_data: 0, asked: 0 } };
+    const actions = h("div", { class: "actions" });
+    if (!profile.is_baseline) {
+      actions.append(
+        h("button", { type: "button", id: "make-baseline", onclick: (event) => designateBaseline(profile, event.currentTarget) }, "Make baseline"),
+      );
+    }
+    const baselineInfo = h("span", { class: "muted", id: "baseline-info" }, "Looking up the baseline…");
+    actions.append(baselineInfo);
+    const download = h("button", { type: "button", class: "secondary" }, "Download JSON");
+    download.addEventListener("click", () => {
+      const blob = new Blob([JSON.stringify(profile, null, 2)], { type: "application/json" });
+      const link = h("a", { href: URL.createObjectURL(blob), download: `profile-${profile.id}.json` });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    });
+    actions.append(download);
+
+    const compareSelect = h("select", { id: "compare-with", "aria-label": "Compare with" }, h("option", { value: "" }, "Loading profiles…"));
+    const compareForm = h(
+      "form",
+      { class: "inline-form" },
+      h("label", { for: "compare-with" }, "Compare (this as B) with A ="),
+      compareSelect,
+      h("button", { type: "submit", class: "secondary" }, "Compare"),
+    );
+    compareForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (compareSelect.value) navigate(uiHref("/ui/compare", { a: compareSelect.value, b: profile.id }));
+    });
+    const presetSelect = h("select", { id: "conformance-preset", "aria-label": "Preset" });
+    const conformanceForm = h(
+      "form",
+      { class: "inline-form" },
+      h("label", { for: "conformance-preset" }, "Check conformance against"),
+      presetSelect,
+      h("button", { type: "submit", class: "secondary" }, "Check"),
+    );
+    conformanceForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      navigate(uiHref(`/ui/profiles/${encodeURIComponent(profile.id)}/conformance`, { preset: presetSelect.value }));
+    });
+
+    const coverage = telemetry.coverage || { with_data: profile.coverage_with_data, asked: profile.coverage_asked };
+    main.append(
+      pageHeader(
+        profile.name,
+        null,
+        h(
+          "div",
+          { class: "badges" },
+          profile.is_baseline ? baselineMark() : null,
+          profile.label ? badge(profile.label, "label") : null,
+          profile.preset ? badge(`preset: ${profile.preset}`, "preset") : null,
+        ),
+      ),
+      section(
+        null,
+        h(
+          "dl",
+          { class: "facts" },
+          fact("Cluster / namespace / task queue", scope(profile)),
+          fact("Window", fmtWindow(profile.time_window_start, profile.time_window_end)),
+          fact("Coverage", `${coverage.with_data} of ${coverage.asked} metrics have data`),
+          fact("Metric dialect", `${telemetry.dialect || "?"}, ${telemetry.step_seconds || "?"} s step`),
+          fact("Created", fmtTime(profile.created_at)),
+          fact("Id", h("code", {}, profile.id)),
+        ),
+        actions,
+        h("div", { class: "forms-row" }, compareForm, conformanceForm),
+      ),
+      section("Versions", versionsTable(profile.versions || {})),
+      section("Configuration snapshot", configSnapshot(profile.config || {})),
+    );
+    const jobs = metricsSections(telemetry.metrics || {});
+
+    // Secondary look-ups: the active baseline, other profiles to compare with, presets.
+    api("GET", "/profiles/baseline", { query: { cluster: profile.cluster_id, namespace: profile.namespace } })
+      .then((baseline) => {
+        if (!ctx.isCurrent()) return;
+        if (baseline.id === profile.id) baselineInfo.textContent = `This is the baseline of ${profile.cluster_id} / ${profile.namespace || "no namespace"}.`;
+        else
+          baselineInfo.replaceChildren(
+            h("a", { href: uiHref("/ui/compare", { a: baseline.id, b: profile.id }), class: "button", id: "compare-baseline" }, "Compare with the baseline"),
+            ` (${baseline.name})`,
+          );
+      })
+      .catch((err) => {
+        if (!ctx.isCurrent()) return;
+        baselineInfo.textContent = err.status === 404 ? `No baseline for ${profile.cluster_id} / ${profile.namespace || "no namespace"} yet.` : `Baseline unknown: ${err.message}`;
+      });
+    api("GET", "/profiles", { query: { cluster: profile.cluster_id, limit: 100 } })
+      .then((others) => {
+        if (!ctx.isCurrent()) return;
+        compareSelect.replaceChildren(h("option", { value: "" }, "choose a profile…"));
+        for (const other of others.filter((p) => p.id !== profile.id)) {
+          compareSelect.append(h("option", { value: other.id }, `${other.is_baseline ? "★ " : ""}${other.name} · ${other.namespace || "*"} · ${fmtTime(other.time_window_start)}`));
+        }
+      })
+      .catch(() => compareSelect.replaceChildren(h("option", { value: "" }, "profiles unavailable")));
+    loadPresets()
+      .then((presets) => {
+        for (const preset of presets) presetSelect.append(h("option", { value: preset.name }, preset.title));
+        presetSelect.value = profile.preset || (presets[1] || presets[0]).name;
+      })
+      .catch(() => presetSelect.append(h("option", { value: profile.preset || "" }, profile.preset || "presets unavailable")));
+
+    await drawAll(jobs, ctx.isCurrent);
+  }
+
+  function fact(label, value) {
+    return h("div", { class: "fact" }, h("dt", {}, label), h("dd", {}, value));
+  }
+
+  function versionsTable(versions) {
+    const rows = [
+      ["Temporal server", versions.temporal_server_version],
+      ["DSQL plugin", versions.dsql_plugin_version],
+      ["Worker code SHA", versions.worker_code_sha],
+    ].map(([name, value]) => h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, value ? h("code", {}, value) : h("span", { class: "muted" }, "not known"))));
+    return h("table", { class: "kv" }, h("tbody", {}, rows));
+  }
+
+  function configSnapshot(config) {
+    const sources = config.sources || {};
+    return h(
+      "div",
+      { class: "config-parts" },
+      CONFIG_PARTS.map(([part, title]) => {
+        const value = config[part];
+        let content;
+        if (value === null || value === undefined) content = h("p", { class: "muted" }, "not collected");
+        else if (typeof value === "object" && Object.keys(value).length === 0) content = h("p", { class: "muted" }, "collected, empty");
+        else
+          content = h(
+            "table",
+            { class: "kv config" },
+            h("tbody", {}, Object.entries(value).map(([key, v]) => h("tr", {}, h("th", { scope: "row" }, h("code", {}, key)), h("td", {}, valueNode(v))))),
+          );
+        return h(
+          "div",
+          { class: "config-part", dataset: { part } },
+          h("h3", {}, title, sources[part] ? badge(`from ${sources[part]}`, "source") : null),
+          content,
+        );
+      }),
+    );
+  }
+
+  function statsLine(metric) {
+    const unit = metric.unit;
+    return h(
+      "dl",
+      { class: "stats" },
+      [
+        ["mean", metric.mean],
+        ["p50", metric.p50],
+        ["p95", metric.p95],
+        ["p99", metric.p99],
+        ["min", metric.min],
+        ["max", metric.max],
+      ].map(([name, value]) => h("div", {}, h("dt", {}, name), h("dd", {}, fmtValue(value, unit)))),
+    );
+  }
+
+  function metricsSections(metrics) {
+    const jobs = [];
+    const byCategory = new Map();
+    for (const [key, metric] of Object.entries(metrics)) {
+      const category = (CATALOGUE[key] && CATALOGUE[key].category) || "other";
+      if (!byCategory.has(category)) byCategory.set(category, []);
+      byCategory.get(category).push([key, metric]);
+    }
+    const order = [...Object.keys(CATEGORY_TITLES), "other"];
+    for (const category of order.filter((c) => byCategory.has(c))) {
+      const cards = byCategory.get(category).map(([key, metric]) => {
+        const entry = CATALOGUE[key] || {};
+        const chart = h("div", { class: "chart", "aria-label": `Series of ${metricTitle(key)}` });
+        const hasSeries = metric.status === "ok" && Array.isArray(metric.series) && metric.series.length > 0;
+        if (hasSeries) jobs.push({ el: chart, draw: () => drawSeries(chart, metric) });
+        return h(
+          "article",
+          { class: `metric-card ${metric.status === "ok" ? "" : "no-data"}`, dataset: { metric: key } },
+          h(
+            "header",
+            {},
+            h("h3", { title: entry.description || "" }, metricTitle(key)),
+            h("code", { class: "muted" }, key),
+            h("span", { class: "unit", title: "unit" }, unitName(metric.unit)),
+            metric.status === "ok" ? null : badge("no data", "no_data"),
+          ),
+          metric.status === "ok" ? statsLine(metric) : null,
+          hasSeries ? chart : null,
+          metric.status === "ok" ? h("p", { class: "reason" }, `${WHOLE.format(metric.sample_count || 0)} samples`, metric.reason ? `; ${metric.reason}` : "") : null,
+          metric.status !== "ok" && metric.reason ? h("p", { class: "reason" }, metric.reason) : null,
+        );
+      });
+      main.append(section(`${CATEGORY_TITLES[category] || "Other"} metrics`, h("div", { class: "metric-grid" }, cards)));
+    }
+    if (order.every((c) => !byCategory.has(c))) main.append(section("Telemetry", h("p", { class: "muted" }, "This profile has no metrics.")));
+    return jobs;
+  }
+
+  // --- compare page -------------------------------------------------------------------------------
+
+  async function renderCompare(ctx, params) {
+    setTitle("Compare");
+    const a = params.get("a");
+    const b = params.get("b");
+    if (!a || !b) {
+      main.append(pageHeader("Compare two profiles", "Pick A (before) and B (after) on the profiles page."), section(null, h("p", {}, h("a", { href: "/ui/", class: "button" }, "Choose profiles"))));
+      return;
+    }
+    const statistic = STATISTICS.includes(params.get("statistic")) ? params.get("statistic") : "mean";
+    const includeAll = params.get("all") === "1";
+    const status = h("div", {}, loading("Comparing the profiles…"));
+    main.append(status);
+    let comparison;
+    let profileA;
+    let profileB;
+    try {
+      [comparison, profileA, profileB] = await Promise.all([
+        api("POST", "/profiles/compare", { body: { profile_a_id: a, profile_b_id: b, statistic, include_all: includeAll } }),
+        api("GET", `/profiles/${encodeURIComponent(a)}`),
+        api("GET", `/profiles/${encodeURIComponent(b)}`),
+      ]);
+    } catch (err) {
+      if (ctx.isCurrent()) status.replaceChildren(errorBox(err, "Could not compare the profiles"), h("p", {}, h("a", { href: "/ui/" }, "← Back to the profiles")));
+      return;
+    }
+    if (!ctx.isCurrent()) return;
+    status.remove();
+    setTitle(`Compare ${profileA.name} → ${profileB.name}`);
+
+    const diffs = [...comparison.telemetry_diffs].sort((x, y) => (SEVERITY_RANK[x.severity] ?? 9) - (SEVERITY_RANK[y.severity] ?? 9));
+    const counts = { critical: 0, warning: 0, info: 0 };
+    for (const diff of diffs) counts[diff.severity] = (counts[diff.severity] || 0) + 1;
+
+    const options = h(
+      "form",
+      { class: "inline-form", id: "compare-options" },
+      h("label", { for: "statistic" }, "Statistic"),
+      h("select", { id: "statistic", name: "statistic" }, STATISTICS.map((s) => h("option", { value: s, selected: s === statistic }, s))),
+      h("label", { class: "check" }, h("input", { type: "checkbox", name: "all", checked: includeAll }), "include metrics within their thresholds"),
+      h("button", { type: "submit", class: "secondary" }, "Compare again"),
+      h("a", { href: uiHref("/ui/compare", { a: b, b: a, statistic: statistic === "mean" ? null : statistic, all: includeAll }) }, "Swap A and B"),
+    );
+    options.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const data = new FormData(options);
+      navigate(uiHref("/ui/compare", { a, b, statistic: data.get("statistic") === "mean" ? null : data.get("statistic"), all: data.get("all") ? true : null }));
+    });
+
+    main.append(
+      pageHeader("Comparison", null),
+      h(
+        "div",
+        { class: "sides" },
+        sideCard("A", profileA, "side-a"),
+        h("div", { class: "arrow", "aria-hidden": "true" }, "→"),
+        sideCard("B", profileB, "side-b"),
+      ),
+      h(
+        "section",
+        { class: `verdict verdict-${comparison.verdict}`, id: "verdict" },
+        h("div", { class: "verdict-word" }, comparison.verdict.toUpperCase()),
+        h(
+          "div",
+          {},
+          h("p", { class: "summary" }, comparison.summary),
+          h(
+            "p",
+            { class: "counts" },
+            badge(`${counts.critical} critical`, "sev-critical"),
+            " ",
+            badge(`${counts.warning} warning`, "sev-warning"),
+            " ",
+            badge(`${counts.info} info`, "sev-info"),
+            h("span", { class: "muted" }, ` · statistic ${comparison.statistic} · thresholds ${Object.entries(comparison.thresholds_pct).map(([k, v]) => `${k} ${v} %`).join(", ")}`),
+          ),
+          comparison.notes && comparison.notes.length ? h("ul", { class: "notes" }, comparison.notes.map((note) => h("li", {}, note))) : null,
+        ),
+      ),
+      section(null, options),
+      correlationsSection(comparison.correlations || []),
+      section(
+        `Telemetry differences (${diffs.length}), most severe first`,
+        h("p", { class: "muted" }, `A and B compare each metric's ${comparison.statistic}; `, h("span", { class: "key-metric" }, "●"), " marks a key metric, whose missing data makes the verdict inconclusive."),
+        diffsTable(diffs),
+      ),
+    );
+    const jobs = overlaySection(diffs, profileA, profileB);
+    main.append(
+      section(`Configuration differences (${comparison.config_diffs.length})`, configDiffsTable(comparison.config_diffs)),
+      section(`Version differences (${comparison.version_diffs.length})`, versionDiffsTable(comparison.version_diffs)),
+    );
+    await drawAll(jobs, ctx.isCurrent);
+  }
+
+  function sideCard(side, profile, cls) {
+    return h(
+      "section",
+      { class: `card side ${cls}` },
+      h("div", { class: "side-tag" }, side),
+      h("div", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name), profile.is_baseline ? [" ", baselineMark()] : null, profile.label ? [" ", badge(profile.label, "label")] : null),
+      h("div", { class: "muted" }, scope(profile)),
+      h("div", { class: "muted" }, fmtWindow(profile.time_window_start, profile.time_window_end)),
+    );
+  }
+
+  const RELATION_TEXT = {
+    expected: ["likely cause", "The change went the way known to cause this regression"],
+    possible: ["possible cause", "The setting influences this metric; which way is not known for this change"],
+    contrary: ["unlikely cause", "The change went the way known to improve this metric"],
+  };
+
+  // Correlations grouped by the configuration change they start from, most severe metric first.
+  function correlationsSection(correlations) {
+    const title = "Why: configuration changes connected to regressions";
+    if (!correlations.length) {
+      return section(title, h("p", { class: "muted" }, "No configuration change is known to influence the regressed metrics (or no configuration was collected for both)."));
+    }
+    const groups = new Map();
+    for (const c of correlations) {
+      const key = JSON.stringify([c.setting, c.old_value, c.new_value]);
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(c);
+    }
+    const items = [...groups.values()].map((group) => {
+      const first = group[0];
+      const rank = (c) => (SEVERITY_RANK[c.severity] ?? 9) * 10 + ({ expected: 0, possible: 1, contrary: 2 }[c.relation] ?? 9);
+      const sorted = [...group].sort((x, y) => rank(x) - rank(y));
+      const strongest = sorted[0].relation;
+      const mechanisms = [...new Set(sorted.map((c) => c.mechanism).filter(Boolean))];
+      return h(
+        "li",
+        { class: `correlation relation-${strongest}`, dataset: { setting: first.setting } },
+        h(
+          "div",
+          { class: "correlation-head" },
+          h("strong", {}, first.setting),
+          ` ${first.change_direction}: `,
+          valueNode(first.old_value),
+          " → ",
+          valueNode(first.new_value),
+          h("span", { class: "muted" }, ` (${first.config_keys.join(", ")})`),
+        ),
+        h(
+          "ul",
+          { class: "correlated-metrics" },
+          sorted.map((c) => {
+            const [text, hint] = RELATION_TEXT[c.relation] || [c.relation, ""];
+            const by = c.change_pct === null || c.change_pct === undefined ? "" : `by ${fmtPct(c.change_pct)} `;
+            return h(
+              "li",
+              {},
+              badge(text, `relation-${c.relation}`, hint),
+              " ",
+              badge(c.severity, `sev-${c.severity}`),
+              " ",
+              h("strong", {}, metricTitle(c.metric, c.title)),
+              ` regressed ${by}(${fmtValue(c.old_metric_value, c.unit)} → ${fmtValue(c.new_metric_value, c.unit)})`,
+            );
+          }),
+        ),
+        mechanisms.map((m) => h("div", { class: "mechanism" }, `Why: ${m}`)),
+      );
+    });
+    return section(title, h("ul", { class: "correlations", id: "correlations" }, items));
+  }
+
+  function diffsTable(diffs) {
+    if (!diffs.length) return h("p", { class: "muted" }, "No metric moved beyond its threshold. Tick \"include metrics within their thresholds\" to see them all.");
+    const rows = diffs.map((d) => {
+      const evidence = d.evidence
+        ? h("span", { title: `Mann-Whitney U ${d.evidence.u_statistic}, effect size ${d.evidence.effect_size.toFixed(2)}, n ${d.evidence.n_old}/${d.evidence.n_new}` }, d.evidence.significant ? "significant" : "not significant", h("div", { class: "muted nowrap" }, `p = ${d.evidence.p_value.toPrecision(2)}`))
+        : h("span", { class: "muted" }, "—");
+      return h(
+        "tr",
+        { class: `sev-row sev-${d.severity}`, dataset: { metric: d.metric } },
+        h("td", {}, badge(d.severity, `sev-${d.severity}`)),
+        h("td", {}, h("div", {}, metricTitle(d.metric, d.title), d.key_metric ? h("span", { class: "key-metric", title: "key metric" }, " ●") : null), h("code", { class: "muted" }, d.metric)),
+        h("td", {}, h("span", { class: `dir dir-${d.direction}` }, d.direction.replace("_", " "))),
+        h("td", { class: "num" }, fmtValue(d.old_value, d.unit)),
+        h("td", { class: "num" }, fmtValue(d.new_value, d.unit)),
+        h("td", { class: `num dir-${d.direction}` }, fmtPct(d.change_pct)),
+        h("td", { class: "num" }, `±${d.threshold_pct} %`),
+        h("td", {}, evidence),
+        h("td", { class: "reason" }, d.reason),
+      );
+    });
+    return table(["Severity", "Metric", "Direction", ["A", "num"], ["B", "num"], ["Change", "num"], ["Threshold", "num"], "Evidence", "Why"], rows, { class: "diffs", id: "diffs-table" });
+  }
+
+  function overlaySection(diffs, profileA, profileB) {
+    const jobs = [];
+    const metricsA = (profileA.telemetry && profileA.telemetry.metrics) || {};
+    const metricsB = (profileB.telemetry && profileB.telemetry.metrics) || {};
+    const startA = Date.parse(profileA.time_window_start) / 1000;
+    const startB = Date.parse(profileB.time_window_start) / 1000;
+    const cards = diffs.map((d) => {
+      const seriesA = (metricsA[d.metric] && metricsA[d.metric].series) || [];
+      const seriesB = (metricsB[d.metric] && metricsB[d.metric].series) || [];
+      const chart = h("div", { class: "chart", "aria-label": `A and B series of ${metricTitle(d.metric, d.title)}` });
+      if (seriesA.length || seriesB.length) jobs.push({ el: chart, draw: () => drawOverlay(chart, d.unit, seriesA, seriesB, startA, startB) });
+      else chart.append(h("p", { class: "muted" }, "No samples in either window."));
+      return h(
+        "article",
+        { class: `metric-card sev-card sev-${d.severity}`, dataset: { metric: d.metric } },
+        h("header", {}, h("h3", {}, metricTitle(d.metric, d.title)), badge(d.severity, `sev-${d.severity}`), h("span", { class: `dir dir-${d.direction}` }, changeText(d))),
+        h("div", { class: "muted" }, `${d.statistic}: A ${fmtValue(d.old_value, d.unit)} → B ${fmtValue(d.new_value, d.unit)}`),
+        chart,
+      );
+    });
+    if (cards.length) {
+      main.append(
+        section(
+          "A and B series overlaid, most severe first",
+          h("p", { class: "muted" }, "Each line starts at its own window's start, so the x axis is minutes into the window."),
+          h("div", { class: "metric-grid", id: "overlay-grid" }, cards),
+        ),
+      );
+    }
+    return jobs;
+  }
+
+  function changeText(d) {
+    const direction = d.direction.replace("_", " ");
+    if (d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${fmtPct(d.change_pct)}`;
+    return d.old_value === 0 && d.new_value ? `${direction} from zero` : direction;
+  }
+
+  function configDiffsTable(diffs) {
+    if (!diffs.length) return h("p", { class: "muted" }, "No configuration difference among the parts collected for both.");
+    return table(
+      ["Key", "Change", "A", "B", "Class"],
+      diffs.map((d) =>
+        h("tr", {}, h("td", {}, h("code", {}, d.key)), h("td", {}, d.change), h("td", {}, valueNode(d.old_value)), h("td", {}, valueNode(d.new_value)), h("td", {}, d.classification || "")),
+      ),
+      { class: "config-diffs" },
+    );
+  }
+
+  function versionDiffsTable(diffs) {
+    if (!diffs.length) return h("p", { class: "muted" }, "Same versions (where known).");
+    return table(
+      ["Component", "A", "B"],
+      diffs.map((d) => h("tr", {}, h("td", {}, d.component), h("td", {}, d.old_version || "not known"), h("td", {}, d.new_version || "not known"))),
+    );
+  }
+
+  // --- conformance page ---------------------------------------------------------------------------
+
+  const CHECK_RANK = { fail: 0, no_data: 1, warn: 2, pass: 3 };
+
+  function boundText(check) {
+    const unit = check.unit;
+    const expected = [];
+    if (check.warn_min !== null) expected.push(`≥ ${fmtValue(check.warn_min, unit)}`);
+    if (check.warn_max !== null) expected.push(`< ${fmtValue(check.warn_max, unit)}`);
+    const fails = [];
+    if (check.min !== null) fails.push(`< ${fmtValue(check.min, unit)}`);
+    if (check.max !== null) fails.push(`≥ ${fmtValue(check.max, unit)}`);
+    return [expected.length ? `expected ${expected.join(" and ")}` : "no expectation", fails.length ? `fails ${fails.join(" or ")}` : ""].filter(Boolean).join("; ");
+  }
+
+  async function renderConformance(ctx, params, id) {
+    setTitle("Conformance");
+    const status = h("div", {}, loading("Loading the profile and presets…"));
+    main.append(status);
+    let profile;
+    let presets;
+    try {
+      [profile, presets] = await Promise.all([api("GET", `/profiles/${encodeURIComponent(id)}`), loadPresets()]);
+    } catch (err) {
+      if (ctx.isCurrent()) status.replaceChildren(errorBox(err, "Could not load the profile"));
+      return;
+    }
+    if (!ctx.isCurrent()) return;
+    status.remove();
+    setTitle(`Conformance of ${profile.name}`);
+    const chosen = params.get("preset") || profile.preset || "";
+    const select = h(
+      "select",
+      { id: "preset-select", name: "preset" },
+      chosen ? null : h("option", { value: "" }, "choose a preset…"),
+      presets.map((p) => h("option", { value: p.name, selected: p.name === chosen }, `${p.title} (${p.name})`)),
+    );
+    const run = h("button", { type: "submit", id: "run-conformance" }, "Check conformance");
+    const form = h("form", { class: "inline-form", id: "conformance-form" }, h("label", { for: "preset-select" }, "Preset"), select, run);
+    const description = h("p", { class: "muted", id: "preset-description" });
+    const showDescription = () => {
+      const preset = presets.find((p) => p.name === select.value);
+      description.textContent = preset ? preset.description : "";
+    };
+    select.addEventListener("change", showDescription);
+    showDescription();
+    const result = h("div", { id: "conformance-result" });
+    const recommendResult = h("div", { id: "recommendation-result" });
+    const recommend = h("button", { type: "button", class: "secondary", id: "recommend" }, "Which preset fits, and what to change?");
+
+    main.append(
+      pageHeader(
+        "Conformance to a scale preset",
+        null,
+        h("p", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name), profile.is_baseline ? [" ", baselineMark()] : null, h("span", { class: "muted" }, ` · ${scope(profile)} · ${fmtWindow(profile.time_window_start, profile.time_window_end)}`)),
+      ),
+      section(null, form, description),
+      result,
+      section("Recommendation", h("p", { class: "muted" }, "The preset whose throughput range holds this profile's throughput, and configuration overrides for its failing or warning metrics."), recommend, recommendResult),
+    );
+
+    const check = async () => {
+      if (!select.value) {
+        result.replaceChildren(h("div", { class: "error", role: "alert" }, h("strong", {}, "Choose a preset first.")));
+        return;
+      }
+      window.history.replaceState(null, "", uiHref(window.location.pathname, { preset: select.value }));
+      run.disabled = true;
+      result.replaceChildren(loading(`Checking against ${select.value}…`));
+      try {
+        const outcome = await api("POST", `/profiles/${encodeURIComponent(profile.id)}/conformance`, { body: { preset: select.value } });
+        if (ctx.isCurrent()) result.replaceChildren(conformanceResult(outcome));
+      } catch (err) {
+        if (ctx.isCurrent()) result.replaceChildren(errorBox(err, "The conformance check failed"));
+      } finally {
+        run.disabled = false;
+      }
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      check();
+    });
+    recommend.addEventListener("click", async () => {
+      recommend.disabled = true;
+      recommendResult.replaceChildren(loading("Finding the preset that fits…"));
+      try {
+        const rec = await api("POST", `/profiles/${encodeURIComponent(profile.id)}/recommendation`);
+        if (ctx.isCurrent()) recommendResult.replaceChildren(recommendationView(rec));
+      } catch (err) {
+        if (ctx.isCurrent()) recommendResult.replaceChildren(errorBox(err, "No recommendation"));
+      } finally {
+        recommend.disabled = false;
+      }
+    });
+    if (chosen) await check();
+  }
+
+  function conformanceResult(outcome) {
+    const verdictClass = { pass: "pass", warn: "warn", fail: "fail" }[outcome.verdict] || "inconclusive";
+    const checks = [...outcome.checks].sort((x, y) => (CHECK_RANK[x.status] ?? 9) - (CHECK_RANK[y.status] ?? 9));
+    const rows = checks.map((c) =>
+      h(
+        "tr",
+        { class: `check-row check-${c.status}`, dataset: { metric: c.metric } },
+        h("td", {}, badge(c.status.replace("_", " "), `check-${c.status}`)),
+        h("td", {}, h("div", {}, metricTitle(c.metric, c.title)), h("code", { class: "muted" }, `${c.metric} (${c.statistic})`)),
+        h("td", { class: "num" }, fmtValue(c.observed, c.unit)),
+        h("td", {}, boundText(c)),
+        h("td", { class: "reason" }, c.reason),
+      ),
+    );
+    return h(
+      "div",
+      {},
+      h(
+        "section",
+        { class: `verdict verdict-${verdictClass}`, id: "conformance-verdict" },
+        h("div", { class: "verdict-word" }, outcome.conforming ? "CONFORMING" : outcome.label.toUpperCase()),
+        h("div", {}, h("p", { class: "summary" }, outcome.summary), h("p", { class: "muted" }, `preset ${outcome.preset} · verdict ${outcome.verdict} · ${outcome.failing.length} failing, ${outcome.warnings.length} warning, ${outcome.no_data.length} without data`)),
+      ),
+      section(`Checks (${checks.length}), failures first`, table(["Status", "Metric", ["Observed", "num"], "Expected", "Why"], rows, { class: "checks", id: "checks-table" })),
+    );
+  }
+
+  function recommendationView(rec) {
+    const overrides = rec.overrides.map((o) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, h("code", {}, o.key), h("div", { class: "muted" }, o.part)),
+        h("td", {}, valueNode(o.current_value)),
+        h("td", {}, valueNode(o.suggested_value)),
+        h("td", {}, o.why, h("div", { class: "muted" }, o.evidence.map((e) => `${metricTitle(e.metric)} ${e.status} at ${fmtValue(e.observed, e.unit)}`).join("; "))),
+      ),
+    );
+    return h(
+      "div",
+      { class: "recommendation" },
+      h("p", {}, h("strong", {}, rec.preset ? `Preset: ${rec.preset}` : "No preset fits"), ` — ${rec.preset_reason}`),
+      h("p", {}, rec.summary),
+      overrides.length ? table(["Setting", "Current", "Suggested", "Why"], overrides) : h("p", { class: "muted" }, "No override to suggest."),
+      rec.notes && rec.notes.length ? h("ul", { class: "notes" }, rec.notes.map((n) => h("li", {}, n))) : null,
+    );
+  }
+
+  // --- the token field ----------------------------------------------------------------------------
+
+  function setupToken() {
+    const form = document.getElementById("token-form");
+    const input = document.getElementById("token-input");
+    const state = document.getElementById("token-state");
+    const show = () => {
+      state.textContent = savedToken() ? "saved" : "";
+      input.placeholder = savedToken() ? "•••••••• (saved)" : "not set";
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      try {
+        if (input.value.trim()) localStorage.setItem(TOKEN_KEY, input.value.trim());
+      } catch {
+        state.textContent = "cannot save: storage blocked";
+        return;
+      }
+      input.value = "";
+      show();
+      route();
+    });
+    document.getElementById("token-clear").addEventListener("click", () => {
+      try {
+        localStorage.removeItem(TOKEN_KEY);
+      } catch {
+        /* nothing saved */
+      }
+      input.value = "";
+      show();
+    });
+    show();
+  }
+
+  setupToken();
+  route();
+})();

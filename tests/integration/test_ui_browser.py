@@ -1,0 +1,296 @@
+"""The web UI in headless Chromium (Debian's `chromium`, driven by Playwright) against the real stack.
+
+One walk through what an SRE does: create a profile from a time range, find it in the list, designate
+the baseline, compare two profiles with their charts, and check conformance against a preset. Each
+page is saved to docs/screenshots/ (1400x900 viewport, full page).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import uvicorn
+
+from copilot.app import create_app
+from copilot.settings import Settings
+from tests.integration.conftest import Stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.stack
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE = "<script>alert('x')</script>"
+"""Part of a profile name: it must show as text and never run."""
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Debian's chromium is not installed (scripts/setup.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _serve(settings: Settings) -> Iterator[str]:
+    """The real app under uvicorn on a free port, in a thread of this process."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="ui-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def ui_server(stack: Stack) -> Iterator[str]:
+    with _serve(stack.settings()) as url:
+        yield url
+
+
+@contextmanager
+def _chromium_page() -> Iterator[Page]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-GB", timezone_id="UTC")
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def _local_input(moment: object) -> str:
+    """A datetime as the UI's UTC datetime-local field takes it."""
+    from datetime import datetime
+
+    assert isinstance(moment, datetime)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
+    from playwright.sync_api import Dialog, expect
+
+    run = uuid.uuid4().hex[:8]
+    label = f"ui-{run}"
+    healthy_window = stack.window("healthy-150wps")
+    failing_window = stack.window("failing-400wps")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    with _chromium_page() as page:
+        dialogs: list[str] = []
+
+        def on_dialog(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        outside: list[str] = []
+        page.on(
+            "request",
+            lambda req: None if req.url.startswith((ui_server, "data:", "blob:")) else outside.append(req.url),
+        )
+        # --- create: quick ranges fill the window; a custom range matches the simulated hour ---
+        page.goto(f"{ui_server}/ui/create")
+        quick = page.locator(".quick-ranges button")
+        expect(quick).to_have_count(6)
+        page.get_by_role("button", name="Last hour").click()
+        expect(page.locator("#window-info")).to_contain_text("(1 h)")
+
+        # A cluster with no telemetry: the API's problem detail is shown, and nothing is created.
+        page.fill("#f-name", f"nothing {run}")
+        page.fill("#f-cluster_id", f"no-such-cluster-{run}")
+        page.fill("#f-time_window_start", _local_input(healthy_window.start))
+        page.fill("#f-time_window_end", _local_input(healthy_window.start + healthy_window.duration))
+        page.click("#create-submit")
+        problem = page.locator("#create-result .error")
+        expect(problem).to_contain_text("HTTP 422")
+        expect(problem).to_contain_text(f"no-such-cluster-{run}")
+
+        page.fill("#f-name", f"healthy @ 150 WPS {run}")
+        page.fill("#f-cluster_id", healthy_window.cluster)
+        page.fill("#f-namespace", healthy_window.namespace)
+        page.fill("#f-task_queue", healthy_window.task_queue)
+        page.fill("#f-label", label)
+        page.select_option("#f-preset", "mid-scale")
+        page.click(".advanced summary")
+        page.fill("#f-config\\.environment", "TEMPORAL_SQL_MAX_CONNS=100\nDB_PASSWORD=hunter2-secret")
+        expect(page.locator("#window-info")).to_contain_text("(1 h)")
+        page.screenshot(path=str(SCREENSHOTS / "create.png"), full_page=True)
+        page.click("#create-submit")
+        page.wait_for_url(re.compile(r"/ui/profiles/[0-9a-f-]{36}$"))
+        healthy_id = page.url.rsplit("/", 1)[1]
+
+        # --- profile page: aggregates, charts of the stored series, redacted config, versions ---
+        expect(page.locator(".flash")).to_contain_text("created")
+        expect(page.locator("h1")).to_have_text(f"healthy @ 150 WPS {run}")
+        card = page.locator('.metric-card[data-metric="persistence_latency_p99"]')
+        expect(card).to_contain_text("ms")
+        expect(card.locator(".js-plotly-plot svg.main-svg").first).to_be_visible()
+        environment = page.locator('.config-part[data-part="environment"]')
+        expect(environment.locator(".badge.redacted")).to_have_text("redacted")
+        expect(environment).not_to_contain_text("hunter2-secret")
+        expect(page.locator('.config-part[data-part="dynamic_config"]')).to_contain_text("not collected")
+        expect(page.locator("table.kv").first).to_contain_text("1.27.2")
+
+        # B through the JSON API, with the connection limit lowered so a correlation shows.
+        with httpx.Client(base_url=ui_server, timeout=120) as http:
+            created = http.post(
+                "/profiles",
+                json={
+                    "name": f"failing {HOSTILE} {run}",
+                    "cluster_id": failing_window.cluster,
+                    "namespace": failing_window.namespace,
+                    "task_queue": failing_window.task_queue,
+                    "label": label,
+                    "time_window_start": failing_window.start.isoformat(),
+                    "time_window_end": (failing_window.start + failing_window.duration).isoformat(),
+                    "config": {"environment": {"TEMPORAL_SQL_MAX_CONNS": "20"}},
+                },
+            )
+            assert created.status_code == 201, created.text
+            failing_id = created.json()["id"]
+
+        # --- list: filter by label, both listed, designate the baseline and see its mark ---
+        page.click("nav >> text=Profiles")
+        page.fill("#filters input[name=label]", label)
+        page.click("#filters button[type=submit]")
+        expect(page).to_have_url(re.compile(rf"/ui/\?label={label}$"))
+        rows = page.locator("#profiles-table tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.locator(".profile-name")).to_have_text([f"failing {HOSTILE} {run}", f"healthy @ 150 WPS {run}"])
+        healthy_row = page.locator(f'tr[data-id="{healthy_id}"]')
+        expect(healthy_row.locator(".badge.baseline")).to_have_count(0)
+        healthy_row.get_by_role("button", name="Make baseline").click()
+        expect(page.locator(f'tr[data-id="{healthy_id}"] .badge.baseline')).to_have_text("★ baseline")
+        expect(page.locator(".flash")).to_contain_text("is now the baseline")
+        expect(page.locator(f'tr[data-id="{failing_id}"] .badge.baseline')).to_have_count(0)
+        page.screenshot(path=str(SCREENSHOTS / "list.png"), full_page=True)
+
+        # --- compare: A = healthy, B = failing; verdict, severity order, correlation, charts ---
+        compare_button = page.locator("#compare-selected")
+        expect(compare_button).to_be_disabled()
+        page.locator(f'tr[data-id="{healthy_id}"] input[name=pick-a]').check()
+        page.locator(f'tr[data-id="{failing_id}"] input[name=pick-b]').check()
+        compare_button.click()
+        page.wait_for_url(re.compile(rf"/ui/compare\?a={healthy_id}&b={failing_id}$"))
+        expect(page.locator("#verdict .verdict-word")).to_have_text("FAIL")
+        expect(page.locator(".side-a")).to_contain_text("★ baseline")
+        expect(page.locator(".side-b .profile-name")).to_have_text(f"failing {HOSTILE} {run}")
+        severities = page.locator("#diffs-table tbody tr").evaluate_all(
+            "rows => rows.map(r => r.className.match(/sev-(critical|warning|info)/)[1])"
+        )
+        rank = {"critical": 0, "warning": 1, "info": 2}
+        assert severities and severities == sorted(severities, key=rank.__getitem__), severities
+        assert severities[0] == "critical"
+        expect(page.locator('#diffs-table tr[data-metric="persistence_latency_p99"] .dir')).to_have_text("regressed")
+        correlation = page.locator('#correlations li[data-setting="TEMPORAL_SQL_MAX_CONNS"]')
+        expect(correlation).to_contain_text("decreased")
+        expect(correlation).to_contain_text("likely cause")
+        expect(page.locator("#overlay-grid .js-plotly-plot").first).to_be_visible()
+        expect(page.locator("#app[data-charts-drawn]")).to_have_count(1)  # every chart drawn
+        drawn = page.locator("#overlay-grid .js-plotly-plot")
+        assert drawn.count() >= 20
+        overlay = page.locator('#overlay-grid [data-metric="persistence_latency_p99"] .js-plotly-plot')
+        expect(overlay.locator("g.trace.scatter")).to_have_count(2)  # A and B overlaid
+        page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "compare-top.png"))  # the first screen, shown in the README
+
+        # --- conformance: from B's profile page, a preset chosen in a select ---
+        page.locator(".side-b .profile-name").click()
+        page.wait_for_url(re.compile(rf"/ui/profiles/{failing_id}$"))
+        expect(page.locator("#conformance-preset option")).to_have_count(3)
+        page.select_option("#conformance-preset", "starter")
+        page.locator("form", has=page.locator("#conformance-preset")).get_by_role("button", name="Check").click()
+        page.wait_for_url(re.compile(rf"/ui/profiles/{failing_id}/conformance\?preset=starter$"))
+        expect(page.locator("#conformance-verdict .verdict-word")).to_have_text("DRIFTED")
+        page.select_option("#preset-select", "mid-scale")
+        expect(page.locator("#preset-description")).to_contain_text("50 to 300")
+        page.click("#run-conformance")
+        expect(page).to_have_url(re.compile(r"preset=mid-scale$"))
+        expect(page.locator("#conformance-verdict")).to_contain_text("mid-scale")
+        expect(page.locator("#conformance-verdict .verdict-word")).to_have_text("DRIFTED")
+        failing_checks = page.locator("#checks-table tr.check-fail")
+        expect(failing_checks.first).to_be_visible()
+        expect(page.locator('#checks-table tr[data-metric="persistence_latency_p99"] .badge')).to_have_text("fail")
+        page.screenshot(path=str(SCREENSHOTS / "conformance.png"), full_page=True)
+
+        # --- the baseline's own page, for the profile screenshot ---
+        page.goto(f"{ui_server}/ui/profiles/{healthy_id}")
+        expect(page.locator(".page-header .badge.baseline")).to_be_visible()
+        expect(page.locator("#baseline-info")).to_contain_text("This is the baseline")
+        expect(page.locator("#app[data-charts-drawn]")).to_have_count(1)  # every chart drawn
+        page.screenshot(path=str(SCREENSHOTS / "profile.png"), full_page=True)
+
+        # --- errors: an unknown profile shows the API's problem detail ---
+        page.goto(f"{ui_server}/ui/profiles/{uuid.uuid4()}")
+        expect(page.locator(".error")).to_contain_text("HTTP 404")
+
+    assert dialogs == [], f"data ran as script: {dialogs}"
+    assert errors == [], errors
+    assert outside == [], f"the UI reached outside its origin: {outside}"
+
+
+def test_a_token_protected_api_asks_for_the_token_and_the_ui_sends_it(stack: Stack) -> None:
+    from playwright.sync_api import expect
+
+    token = f"ui-token-{uuid.uuid4().hex}"
+    with (
+        _serve(stack.settings(copilot_api_token=token, copilot_api_token_for_reads=True)) as url,
+        _chromium_page() as page,
+    ):
+        page.goto(f"{url}/ui/")
+        problem = page.locator(".error")
+        expect(problem).to_contain_text("HTTP 401")
+        expect(problem).to_contain_text("enter it in the API token field")
+        page.fill("#token-input", "wrong")
+        page.click("#token-form button[type=submit]")
+        expect(page.locator(".error")).to_contain_text("The saved API token was refused")
+        page.fill("#token-input", token)
+        page.click("#token-form button[type=submit]")
+        expect(page.locator("#token-state")).to_have_text("saved")
+        expect(page.locator(".error")).to_have_count(0)
+        expect(page.locator("#profiles-table")).to_be_visible()
+        assert page.evaluate("localStorage.getItem('copilot.apiToken')") == token
