@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -36,10 +37,27 @@ class Stack:
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {key.lower(): value for key, value in self.env.items()}
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     def window(self, scenario: str, namespace: str = "default") -> Placement:
         return next(p for p in self.placements if p.scenario == scenario and p.namespace == namespace)
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.env["COPILOT_DSQL_ENDPOINT"])
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def new_index_database(self, name: str) -> str:
+        """Create database ``name`` beside the stack's own, with the index schema; its URL."""
+        await self._admin(f'CREATE DATABASE "{name}"')
+        dsn = self.env["COPILOT_DSQL_ENDPOINT"].rsplit("/", 1)[0] + f"/{name}"
+        await apply_schema(self.settings(copilot_dsql_endpoint=dsn))
+        return dsn
+
+    async def drop_database(self, name: str) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

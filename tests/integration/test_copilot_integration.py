@@ -253,7 +253,7 @@ async def test_drift_correlates_the_current_config_with_the_baseline(stack: Stac
 
 
 async def test_presets_are_listed_with_their_bounds(copilot: httpx.AsyncClient) -> None:
-    presets = ok(await copilot.get("/presets"))
+    presets: list[dict[str, Any]] = (await copilot.get("/presets")).json()
     assert [p["name"] for p in presets] == ["starter", "mid-scale", "high-throughput"]
     ranges = [(p["throughput"]["min"], p["throughput"]["max"]) for p in presets]
     assert ranges == [(0.0, 50.0), (50.0, 300.0), (300.0, None)]  # half-open, contiguous, never overlapping

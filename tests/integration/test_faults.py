@@ -142,18 +142,15 @@ async def test_postgres_down_answers_503_and_leaves_no_document(stack: Stack) ->
 async def test_empty_store_answers_an_empty_list(stack: Stack) -> None:
     """`curl /profiles/` on a freshly set-up store answers []."""
     name = f"bp_empty_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
+    dsn = await stack.new_index_database(name)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await apply_schema(stack.settings(copilot_dsql_endpoint=dsn))  # idempotent
+        async with app_client(stack, copilot_dsql_endpoint=dsn) as client:
+            r = await client.get("/profiles/")
+            assert r.status_code == 200 and r.json() == []
+            assert (await client.get("/readyz")).json() == {"status": "ready"}
     finally:
-        await admin.close()
-    dsn = stack.env["COPILOT_DSQL_ENDPOINT"].rsplit("/", 1)[0] + f"/{name}"
-    await apply_schema(stack.settings(copilot_dsql_endpoint=dsn))
-    await apply_schema(stack.settings(copilot_dsql_endpoint=dsn))  # idempotent
-    async with app_client(stack, copilot_dsql_endpoint=dsn) as client:
-        r = await client.get("/profiles/")
-        assert r.status_code == 200 and r.json() == []
-        assert (await client.get("/readyz")).json() == {"status": "ready"}
+        await stack.drop_database(name)
 
 
 async def test_reindex_reports_and_repairs_orphans_either_way(stack: Stack, app: Any) -> None:

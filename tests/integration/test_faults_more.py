@@ -34,7 +34,6 @@ from typer.testing import CliRunner
 from copilot import cli
 from copilot.app import create_app
 from copilot.dev.stack import free_port
-from copilot.index import apply_schema
 from tests.faultproxy import FaultProxy, http_response
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import body
@@ -334,23 +333,8 @@ async def test_postgres_lost_after_commit_keeps_the_profile(stack: Stack, prefix
 async def private_db(stack: Stack) -> AsyncIterator[str]:
     """A database of this test alone with the index schema: triggers added there touch no other test."""
     name = f"bp_faults_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    dsn = with_database(stack.env["COPILOT_DSQL_ENDPOINT"], name)
-    await apply_schema(stack.settings(copilot_dsql_endpoint=dsn))
-    yield dsn
-    admin = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-def with_database(dsn: str, name: str) -> str:
-    return dsn.rsplit("/", 1)[0] + f"/{name}"
+    yield await stack.new_index_database(name)
+    await stack.drop_database(name)
 
 
 CONFLICT_FUNCTION = """

@@ -14,6 +14,6 @@ from tests.support import serve
 @pytest.fixture
 async def bare() -> AsyncIterator[httpx.AsyncClient]:
     """The app with no profile storage configured: /profiles answers 503, the rest serves."""
-    settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None)
     async with serve(settings) as http:
         yield http

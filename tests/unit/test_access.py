@@ -39,9 +39,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None, **values
-    )
+    return Settings(_env_file=None, copilot_profile_s3_bucket=None, prometheus_endpoint=None, **values)
 
 
 @pytest.fixture
@@ -296,7 +294,7 @@ async def test_a_sane_request_id_is_echoed(bare: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("incoming", [None, "", "x" * 129, "has space", "new\nline", "é", "<script>"])
 async def test_an_absent_or_odd_request_id_is_replaced(bare: httpx.AsyncClient, incoming: str | None) -> None:
-    headers = {"X-Request-ID": incoming.encode("utf-8")} if incoming is not None else {}
+    headers: dict[bytes, bytes] = {b"X-Request-ID": incoming.encode("utf-8")} if incoming is not None else {}
     try:
         response = await bare.get("/healthz", headers=headers)
     except httpx.LocalProtocolError:

@@ -58,7 +58,7 @@ def test_settings_read_dev_env_file_and_real_env_wins(tmp_path: object, monkeypa
     env_file = Path(str(tmp_path)) / ".env"
     env_file.write_text("COPILOT_PROFILE_S3_BUCKET=from-file\nPROMETHEUS_ENDPOINT=http://file:9090\n")
     monkeypatch.setenv("PROMETHEUS_ENDPOINT", "http://env:9090")
-    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file)
     assert settings.copilot_profile_s3_bucket == "from-file"
     assert settings.prometheus_endpoint == "http://env:9090"
 
@@ -67,14 +67,14 @@ def test_dsql_hostnames_are_recognised() -> None:
     from copilot.index import connect_kwargs, dsql_region
 
     host = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-2.on.aws"
-    settings = Settings(_env_file=None, copilot_dsql_endpoint=host)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, copilot_dsql_endpoint=host)
     assert settings.dsql_is_cluster_host
     assert dsql_region(host, "eu-west-1") == "us-east-2"
     kwargs = connect_kwargs(settings)
     assert (kwargs["user"], kwargs["database"]) == ("admin", "postgres")
     assert kwargs["ssl"].verify_mode == ssl.CERT_REQUIRED and kwargs["ssl"].check_hostname
     assert callable(kwargs["password"])  # a fresh token per connection
-    local = Settings(_env_file=None, copilot_dsql_endpoint="postgresql://u@127.0.0.1:5432/x")  # type: ignore[call-arg]
+    local = Settings(_env_file=None, copilot_dsql_endpoint="postgresql://u@127.0.0.1:5432/x")
     assert not local.dsql_is_cluster_host and connect_kwargs(local) == {"dsn": "postgresql://u@127.0.0.1:5432/x"}
 
 
@@ -92,8 +92,8 @@ def test_dsql_token_is_generated_offline(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_drift_thresholds_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COPILOT_DRIFT_THRESHOLDS_PCT", '{"latency": 30, "error": 100}')
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert {k.value: v for k, v in settings.copilot_drift_thresholds_pct.items()} == {"latency": 30, "error": 100}
     monkeypatch.setenv("COPILOT_DRIFT_THRESHOLDS_PCT", '{"latency": -1}')
     with pytest.raises(ValueError, match="greater than 0"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)

@@ -252,7 +252,7 @@ def fast(client: PrometheusClient) -> PrometheusClient:
 
 
 ERROR_429 = (429, {"Retry-After": "0"}, {"status": "error", "errorType": "throttled", "error": "slow down"})
-ERROR_503 = (503, {}, b"Service Unavailable")
+ERROR_503: tuple[int, dict[str, str], Any] = (503, {}, b"Service Unavailable")
 
 
 async def test_429_twice_then_success(server: Server, base: str) -> None:
@@ -276,7 +276,8 @@ async def test_always_503_gives_up_after_bounded_attempts(server: Server, base: 
 
 
 async def test_bad_data_is_not_retried(server: Server, base: str) -> None:
-    bad = (400, {}, {"status": "error", "errorType": "bad_data", "error": 'parse error at char 5: unexpected "}"'})
+    error = {"status": "error", "errorType": "bad_data", "error": 'parse error at char 5: unexpected "}"'}
+    bad: tuple[int, dict[str, str], Any] = (400, {}, error)
     server.script = Script(answers=[bad], verify=False)
     async with httpx.AsyncClient() as http:
         with pytest.raises(DependencyFailed) as caught:
