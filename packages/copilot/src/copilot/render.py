@@ -32,15 +32,28 @@ def _num(value: Any, unit: str = "") -> str:
     return f"{text} {unit}" if unit else text
 
 
-def _instant(value: str) -> str:
-    """An API timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC (the API answers in UTC)."""
+def _utc(value: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
+
+
+def _instant(value: str) -> str:
+    """An API timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC (the API answers in UTC)."""
+    moment = _utc(value)
+    return value if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _window(start: str, end: str) -> str:
+    """``2026-11-26 16:00 → 17:00`` (UTC): the date once when both ends share it; seconds only when set."""
+    a, b = _utc(start), _utc(end)
+    if a is None or b is None:
+        return f"{start} → {end}"
+    clock = "%H:%M" if a.second == b.second == 0 and not (a.microsecond or b.microsecond) else "%H:%M:%S"
+    tail = b.strftime(clock if a.date() == b.date() else f"%Y-%m-%d {clock}")
+    return f"{a.strftime(f'%Y-%m-%d {clock}')} → {tail}"
 
 
 def _pct(value: Any) -> str:
@@ -105,7 +118,7 @@ def profiles_table(items: list[dict[str, Any]]) -> Table:
             item.get("label") or "",
             item["cluster_id"],
             item.get("namespace") or "*",
-            f"{_instant(item['time_window_start'])} → {_instant(item['time_window_end'])}",
+            _window(item["time_window_start"], item["time_window_end"]),
             "★" if item.get("is_baseline") else "",
             _instant(item["created_at"]),
         )
@@ -150,8 +163,8 @@ def print_profile(console: Console, profile: dict[str, Any]) -> None:
         ("label", profile.get("label") or ""),
         ("cluster / namespace", f"{profile['cluster_id']} / {profile.get('namespace') or '*'}"),
         ("task queue", profile.get("task_queue") or "*"),
-        ("window", f"{profile['time_window_start']} → {profile['time_window_end']}"),
-        ("created", profile["created_at"]),
+        ("window (UTC)", _window(profile["time_window_start"], profile["time_window_end"])),
+        ("created (UTC)", _instant(profile["created_at"])),
         ("baseline", "★ yes" if profile.get("is_baseline") else "no"),
         *(
             (
