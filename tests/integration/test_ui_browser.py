@@ -294,3 +294,128 @@ def test_a_token_protected_api_asks_for_the_token_and_the_ui_sends_it(stack: Sta
         expect(page.locator(".error")).to_have_count(0)
         expect(page.locator("#profiles-table")).to_be_visible()
         assert page.evaluate("localStorage.getItem('copilot.apiToken')") == token
+
+
+def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server: str) -> None:
+    from playwright.sync_api import Dialog, expect
+
+    run = uuid.uuid4().hex[:8]
+    label = f"drift-{run}"
+    healthy = stack.window("healthy-150wps")
+    failing = stack.window("failing-400wps")
+    failing_end = failing.start + failing.duration
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with httpx.Client(base_url=ui_server, timeout=120) as http:
+        created = http.post(
+            "/profiles",
+            json={
+                "name": f"drift baseline {HOSTILE} {run}",
+                "cluster_id": healthy.cluster,
+                "namespace": healthy.namespace,
+                "task_queue": healthy.task_queue,
+                "label": label,
+                "time_window_start": healthy.start.isoformat(),
+                "time_window_end": (healthy.start + healthy.duration).isoformat(),
+                "config": {"environment": {"TEMPORAL_SQL_MAX_CONNS": "100"}},
+            },
+        )
+        assert created.status_code == 201, created.text
+        baseline_id = created.json()["id"]
+
+    with _chromium_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        dialogs: list[str] = []
+
+        def on_dialog(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+
+        # Designate the baseline right before judging: other tests designate on the same cluster and namespace.
+        page.goto(f"{ui_server}/ui/?label={label}")
+        row = page.locator(f'tr[data-id="{baseline_id}"]')
+        expect(row.locator("a.check-drift")).to_have_count(0)
+        row.get_by_role("button", name="Make baseline").click()
+        expect(page.locator(f'tr[data-id="{baseline_id}"] .badge.baseline')).to_have_text("★ baseline")
+        check_drift = page.locator(f'tr[data-id="{baseline_id}"] a.check-drift')
+        expect(check_drift).to_have_text("Check drift")
+        check_drift.click()
+
+        # Pre-filled from the row; it judges the default window (the last 30 minutes) at once.
+        page.wait_for_url(re.compile(rf"/ui/drift\?cluster={healthy.cluster}&namespace={healthy.namespace}$"))
+        expect(page.locator("nav a.active")).to_have_text("Drift")
+        expect(page.locator("#f-cluster")).to_have_value(healthy.cluster)
+        expect(page.locator("#f-namespace")).to_have_value(healthy.namespace)
+        expect(page.locator(".quick-ranges button.active")).to_have_text("Last 30 min")
+        expect(page.locator(".quick-ranges button")).to_have_text(
+            ["Last 15 min", "Last 30 min", "Last hour", "Last 3 hours"]
+        )
+
+        # A custom window over the failing scenario, with the connection limit lowered since the baseline.
+        page.fill("#f-time_window_start", _local_input(failing.start))
+        page.fill("#f-time_window_end", _local_input(failing_end))
+        expect(page.locator(".quick-ranges button.active")).to_have_count(0)
+        page.fill("#f-latency_pct", "25")
+        page.click("#drift-form .advanced summary")
+        page.fill("#f-config\\.environment", "TEMPORAL_SQL_MAX_CONNS=20")
+        page.click("#drift-submit")  # waits for the first check to finish
+        expect(page).to_have_url(re.compile(r"&start=[^&]+&end=[^&]+&latency_pct=25$"))
+        status = page.locator("#drift-status")
+        expect(status).to_have_attribute("data-status", "drifted")
+        expect(status.locator(".verdict-word")).to_have_text("DRIFTED")
+        expect(status).to_contain_text("latency 25 %")
+        expect(status.locator(".explanation")).not_to_be_empty()
+        baseline_link = page.locator("#drift-baseline a.profile-name")
+        expect(baseline_link).to_have_attribute("href", f"/ui/profiles/{baseline_id}")
+        expect(baseline_link).to_have_text(f"drift baseline {HOSTILE} {run}")
+        expect(page.locator("#drift-window")).to_contain_text(healthy.task_queue)
+        p99 = page.locator('#deviations-table tr[data-metric="persistence_latency_p99"]')
+        expect(p99.locator(".dir")).to_have_text("regressed")
+        expect(p99).to_contain_text(" ms")
+        correlation = page.locator('#correlations li[data-setting="TEMPORAL_SQL_MAX_CONNS"]')
+        expect(correlation).to_contain_text("decreased")
+        expect(correlation).to_contain_text("likely cause")
+
+        # The deviations keep the API's order.
+        with httpx.Client(base_url=ui_server, timeout=120) as http:
+            answer = http.post(
+                "/profiles/drift",
+                json={
+                    "cluster_id": healthy.cluster,
+                    "namespace": healthy.namespace,
+                    "time_window_start": failing.start.isoformat(),
+                    "time_window_end": failing_end.isoformat(),
+                    "thresholds_pct": {"latency": 25},
+                    "config": {"environment": {"TEMPORAL_SQL_MAX_CONNS": "20"}},
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            drift = answer.json()
+        assert drift["baseline"]["id"] == baseline_id
+        shown = page.locator("#deviations-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.metric)")
+        assert shown == [d["metric"] for d in drift["deviations"]]
+        page.screenshot(path=str(SCREENSHOTS / "drift.png"), full_page=True)
+
+        # The baseline link opens its profile page.
+        baseline_link.click()
+        page.wait_for_url(re.compile(rf"/ui/profiles/{baseline_id}$"))
+        expect(page.locator(".page-header .badge.baseline")).to_be_visible()
+
+        # Errors show the problem's detail: no baseline (404), a window in the future (422).
+        page.goto(f"{ui_server}/ui/drift?cluster=no-such-cluster-{run}&namespace=default&range=180")
+        expect(page.locator(".quick-ranges button.active")).to_have_text("Last 3 hours")
+        problem = page.locator("#drift-result .error")
+        expect(problem).to_contain_text("HTTP 404")
+        expect(problem).to_contain_text(f"No baseline for cluster 'no-such-cluster-{run}', namespace 'default'")
+        page.goto(
+            f"{ui_server}/ui/drift?cluster={healthy.cluster}&namespace={healthy.namespace}"
+            "&start=2099-01-01T00:00&end=2099-01-01T01:00"
+        )
+        problem = page.locator("#drift-result .error")
+        expect(problem).to_contain_text("HTTP 422")
+        expect(problem).to_contain_text("is in the future")
+
+    assert dialogs == [], f"data ran as script: {dialogs}"
+    assert errors == [], errors

@@ -20,6 +20,7 @@ PAGES = (
     "/ui/profiles/3f1c1f9e-0000-4000-8000-000000000000",
     "/ui/profiles/3f1c1f9e-0000-4000-8000-000000000000/conformance?preset=mid-scale",
     "/ui/compare?a=1&b=2",
+    "/ui/drift?cluster=temporal-dev&namespace=default&start=2026-02-18T10:00&end=2026-02-18T10:30",
     "/ui/no/such/page",
 )
 

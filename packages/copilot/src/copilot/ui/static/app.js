@@ -6,6 +6,7 @@
 //   /ui/profiles/{id}                    one profile: metrics, config snapshot, versions
 //   /ui/profiles/{id}/conformance        the profile checked against a preset (?preset=NAME)
 //   /ui/compare?a={id}&b={id}            A and B compared (&statistic=p99&all=1)
+//   /ui/drift?cluster=C&namespace=N      a window judged against the active baseline of C / N
 //
 // Data from the API is only ever put into the page as text (h() below never parses HTML), so a
 // profile named "<script>" is shown as just that.
@@ -426,6 +427,7 @@
     [/^\/ui\/profiles\/([^/]+)\/conformance\/?$/, "conformance", renderConformance],
     [/^\/ui\/profiles\/([^/]+)\/?$/, "profile", renderProfile],
     [/^\/ui\/compare\/?$/, "compare", renderCompare],
+    [/^\/ui\/drift\/?$/, "drift", renderDrift],
   ];
 
   async function route() {
@@ -650,7 +652,7 @@
       return h("td", { class: "pick" }, input);
     };
     const baselineCell = profile.is_baseline
-      ? baselineMark()
+      ? [baselineMark(), " ", h("a", { href: driftHref(profile), class: "check-drift nowrap", title: `Judge a recent window of ${profile.cluster_id} / ${profile.namespace || "no namespace"} against this baseline` }, "Check drift")]
       : h("button", {
           type: "button",
           class: "small secondary",
@@ -712,6 +714,25 @@
     );
   }
 
+  // Messages under the fields of a form built with field(); mark() says whether the field exists.
+  function fieldMarks(form) {
+    const clear = () => {
+      for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+      for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    };
+    const mark = (name, message) => {
+      const slot = form.querySelector(`#err-${CSS.escape(name)}`);
+      const control = form.querySelector(`#f-${CSS.escape(name)}`);
+      if (control) control.setAttribute("aria-invalid", "true");
+      if (slot) {
+        slot.textContent = message;
+        return true;
+      }
+      return false;
+    };
+    return { clear, mark };
+  }
+
   function parseEnvLines(text) {
     const env = {};
     text.split(/\r?\n/).forEach((raw, index) => {
@@ -724,54 +745,65 @@
     return env;
   }
 
-  async function renderCreate(ctx, params) {
-    setTitle("Create a profile");
-    const input = (name, attrs) => h("input", { id: `f-${name}`, name, ...attrs });
-    const start = input("time_window_start", { type: "datetime-local", step: 60, required: true });
-    const end = input("time_window_end", { type: "datetime-local", step: 60, required: true });
-    const windowInfo = h("div", { class: "window-info", id: "window-info" });
-    const presetSelect = h("select", { id: "f-preset", name: "preset" }, h("option", { value: "" }, "(none)"));
+  // A time window: quick ranges (minutes before now) and a custom UTC start and end, with a line that
+  // says what the window is. activeMinutes() is the chosen quick range, or null for a custom window.
+  function windowPicker(ranges, params) {
+    const input = (name) => h("input", { id: `f-${name}`, name, type: "datetime-local", step: 60, required: true });
+    const start = input("time_window_start");
+    const end = input("time_window_end");
+    const info = h("div", { class: "window-info", id: "window-info" });
     const quick = h("div", { class: "quick-ranges", role: "group", "aria-label": "Quick ranges" });
-
-    const updateWindowInfo = () => {
-      windowInfo.classList.remove("warn-text");
+    let active = null;
+    const update = () => {
+      info.classList.remove("warn-text");
       if (!start.value || !end.value) {
-        windowInfo.textContent = "Pick a quick range or enter a custom start and end (UTC).";
+        info.textContent = "Pick a quick range or enter a custom start and end (UTC).";
         return;
       }
       const a = new Date(localInputToIso(start.value));
       const b = new Date(localInputToIso(end.value));
       if (b <= a) {
-        windowInfo.textContent = "The end must be after the start.";
-        windowInfo.classList.add("warn-text");
+        info.textContent = "The end must be after the start.";
+        info.classList.add("warn-text");
       } else if (b - a > MAX_WINDOW_MS) {
-        windowInfo.textContent = `The window is ${fmtDuration(b - a)}: a profile covers at most 24 hours.`;
-        windowInfo.classList.add("warn-text");
+        info.textContent = `The window is ${fmtDuration(b - a)}: a window covers at most 24 hours.`;
+        info.classList.add("warn-text");
       } else {
-        windowInfo.textContent = `Window: ${fmtWindow(a.toISOString(), b.toISOString())}`;
+        info.textContent = `Window: ${fmtWindow(a.toISOString(), b.toISOString())}`;
       }
     };
-    for (const [text, minutes] of QUICK_RANGES) {
+    const choose = (minutes) => {
+      const now = new Date();
+      now.setUTCSeconds(0, 0);
+      end.value = isoToLocalInput(now);
+      start.value = isoToLocalInput(new Date(now.getTime() - minutes * 60000));
+      active = minutes;
+      for (const button of quick.children) button.classList.toggle("active", Number(button.dataset.minutes) === minutes);
+      update();
+    };
+    for (const [text, minutes] of ranges) {
       const button = h("button", { type: "button", class: "small secondary", dataset: { minutes } }, text);
-      button.addEventListener("click", () => {
-        const now = new Date();
-        now.setUTCSeconds(0, 0);
-        end.value = isoToLocalInput(now);
-        start.value = isoToLocalInput(new Date(now.getTime() - minutes * 60000));
-        for (const other of quick.children) other.classList.toggle("active", other === button);
-        updateWindowInfo();
-      });
+      button.addEventListener("click", () => choose(minutes));
       quick.append(button);
     }
     for (const el of [start, end]) {
       el.addEventListener("input", () => {
-        for (const other of quick.children) other.classList.remove("active");
-        updateWindowInfo();
+        active = null;
+        for (const button of quick.children) button.classList.remove("active");
+        update();
       });
     }
     if (params.get("start")) start.value = params.get("start");
     if (params.get("end")) end.value = params.get("end");
-    updateWindowInfo();
+    update();
+    return { start, end, info, quick, choose, activeMinutes: () => active };
+  }
+
+  async function renderCreate(ctx, params) {
+    setTitle("Create a profile");
+    const input = (name, attrs) => h("input", { id: `f-${name}`, name, ...attrs });
+    const { start, end, info: windowInfo, quick } = windowPicker(QUICK_RANGES, params);
+    const presetSelect = h("select", { id: "f-preset", name: "preset" }, h("option", { value: "" }, "(none)"));
 
     const text = (name, placeholder, required) => input(name, { type: "text", placeholder, required, maxlength: 200, value: params.get(name) || "" });
     const textarea = (name, placeholder) => h("textarea", { id: `f-${name}`, name, rows: 4, placeholder, spellcheck: "false" });
@@ -836,20 +868,7 @@
     form.addEventListener("input", () => {
       if (!submit.disabled) result.replaceChildren();
     });
-    const clearErrors = () => {
-      for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
-      for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-    };
-    const markField = (name, message) => {
-      const slot = form.querySelector(`#err-${CSS.escape(name)}`);
-      const control = form.querySelector(`#f-${CSS.escape(name)}`);
-      if (control) control.setAttribute("aria-invalid", "true");
-      if (slot) {
-        slot.textContent = message;
-        return true;
-      }
-      return false;
-    };
+    const { clear: clearErrors, mark: markField } = fieldMarks(form);
 
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -1165,8 +1184,6 @@
     setTitle(`Compare ${profileA.name} → ${profileB.name}`);
 
     const diffs = [...comparison.telemetry_diffs].sort((x, y) => (SEVERITY_RANK[x.severity] ?? 9) - (SEVERITY_RANK[y.severity] ?? 9));
-    const counts = { critical: 0, warning: 0, info: 0 };
-    for (const diff of diffs) counts[diff.severity] = (counts[diff.severity] || 0) + 1;
 
     const options = h(
       "form",
@@ -1203,12 +1220,8 @@
           h(
             "p",
             { class: "counts" },
-            badge(`${counts.critical} critical`, "sev-critical"),
-            " ",
-            badge(`${counts.warning} warning`, "sev-warning"),
-            " ",
-            badge(`${counts.info} info`, "sev-info"),
-            h("span", { class: "muted" }, ` · statistic ${comparison.statistic} · thresholds ${Object.entries(comparison.thresholds_pct).map(([k, v]) => `${k} ${v} %`).join(", ")}`),
+            severityBadges(diffs),
+            h("span", { class: "muted" }, ` · statistic ${comparison.statistic} · thresholds ${thresholdsText(comparison.thresholds_pct)}`),
           ),
           comparison.notes && comparison.notes.length ? h("ul", { class: "notes" }, comparison.notes.map((note) => h("li", {}, note))) : null,
         ),
@@ -1227,6 +1240,16 @@
       section(`Version differences (${comparison.version_diffs.length})`, versionDiffsTable(comparison.version_diffs)),
     );
     await drawAll(jobs, ctx.isCurrent);
+  }
+
+  function severityBadges(diffs) {
+    const counts = { critical: 0, warning: 0, info: 0 };
+    for (const diff of diffs) counts[diff.severity] = (counts[diff.severity] || 0) + 1;
+    return [badge(`${counts.critical} critical`, "sev-critical"), " ", badge(`${counts.warning} warning`, "sev-warning"), " ", badge(`${counts.info} info`, "sev-info")];
+  }
+
+  function thresholdsText(thresholds) {
+    return Object.entries(thresholds).map(([cls, pct]) => `${cls} ${pct} %`).join(", ");
   }
 
   function sideCard(side, profile, cls) {
@@ -1301,8 +1324,10 @@
     return section(title, h("ul", { class: "correlations", id: "correlations" }, items));
   }
 
-  function diffsTable(diffs) {
-    if (!diffs.length) return h("p", { class: "muted" }, "No metric moved beyond its threshold. Tick \"include metrics within their thresholds\" to see them all.");
+  // Telemetry diffs in the order given. The drift page names the sides Baseline and Current.
+  function diffsTable(diffs, options = {}) {
+    const { sides = ["A", "B"], id = "diffs-table", empty = "No metric moved beyond its threshold. Tick \"include metrics within their thresholds\" to see them all." } = options;
+    if (!diffs.length) return h("p", { class: "muted" }, empty);
     const rows = diffs.map((d) => {
       const evidence = d.evidence
         ? h("span", { title: `Mann-Whitney U ${d.evidence.u_statistic}, effect size ${d.evidence.effect_size.toFixed(2)}, n ${d.evidence.n_old}/${d.evidence.n_new}` }, d.evidence.significant ? "significant" : "not significant", h("div", { class: "muted nowrap" }, `p = ${d.evidence.p_value.toPrecision(2)}`))
@@ -1321,7 +1346,7 @@
         h("td", { class: "reason" }, d.reason),
       );
     });
-    return table(["Severity", "Metric", "Direction", ["A", "num"], ["B", "num"], ["Change", "num"], ["Threshold", "num"], "Evidence", "Why"], rows, { class: "diffs", id: "diffs-table" });
+    return table(["Severity", "Metric", "Direction", [sides[0], "num"], [sides[1], "num"], ["Change", "num"], ["Threshold", "num"], "Evidence", "Why"], rows, { class: "diffs", id });
   }
 
   function overlaySection(diffs, profileA, profileB) {
@@ -1378,6 +1403,227 @@
     return table(
       ["Component", "A", "B"],
       diffs.map((d) => h("tr", {}, h("td", {}, d.component), h("td", {}, d.old_version || "not known"), h("td", {}, d.new_version || "not known"))),
+    );
+  }
+
+  // --- drift page ---------------------------------------------------------------------------------
+
+  const DRIFT_RANGES = [
+    ["Last 15 min", 15],
+    ["Last 30 min", 30],
+    ["Last hour", 60],
+    ["Last 3 hours", 180],
+  ];
+  const DRIFT_DEFAULT_MINUTES = 30; // what the API judges when the request gives no window
+  const THRESHOLD_CLASSES = [
+    ["latency", "Latency"],
+    ["error", "Error"],
+    ["throughput", "Throughput"],
+    ["capacity", "Capacity"],
+  ];
+  // status -> [word, verdict colour class]: drifted red, no drift green, inconclusive magenta (as the CLI).
+  const DRIFT_STATUS = {
+    drifted: ["DRIFTED", "fail"],
+    no_drift: ["NO DRIFT", "pass"],
+    inconclusive: ["INCONCLUSIVE", "inconclusive"],
+  };
+  // The API's field names (in a 422's errors) -> this form's fields.
+  const DRIFT_FIELDS = {
+    cluster_id: "cluster",
+    ...Object.fromEntries(THRESHOLD_CLASSES.map(([cls]) => [`thresholds_pct.${cls}`, `${cls}_pct`])),
+  };
+
+  function driftHref(profile) {
+    return uiHref("/ui/drift", { cluster: profile.cluster_id, namespace: profile.namespace });
+  }
+
+  async function renderDrift(ctx, params) {
+    setTitle("Drift");
+    const picker = windowPicker(DRIFT_RANGES, params);
+    if (!(params.get("start") && params.get("end"))) {
+      const range = Number(params.get("range"));
+      picker.choose(DRIFT_RANGES.some(([, minutes]) => minutes === range) ? range : DRIFT_DEFAULT_MINUTES);
+    }
+    const text = (name, placeholder, required) => h("input", { id: `f-${name}`, name, type: "text", placeholder, required, maxlength: 200, value: params.get(name) || "" });
+    const textarea = (name, placeholder) => h("textarea", { id: `f-${name}`, name, rows: 3, placeholder, spellcheck: "false" });
+    const thresholds = THRESHOLD_CLASSES.map(([cls, label]) =>
+      field(`${cls}_pct`, `${label} (%)`, h("input", { id: `f-${cls}_pct`, name: `${cls}_pct`, type: "number", min: 0, max: 10000, step: "any", placeholder: "default", value: params.get(`${cls}_pct`) || "" })),
+    );
+    const submit = h("button", { type: "submit", id: "drift-submit" }, "Check drift");
+    const result = h("div", { id: "drift-result" });
+    const form = h(
+      "form",
+      { class: "create-form", id: "drift-form", novalidate: true },
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Which baseline"),
+        h(
+          "div",
+          { class: "grid-3" },
+          field("cluster", "Cluster", text("cluster", "temporal-prod", true)),
+          field("namespace", "Namespace", text("namespace", "default"), "Empty: the baseline of profiles without a namespace."),
+          field("task_queue", "Task queue", text("task_queue", "main-queue"), "Empty: the baseline's task queue."),
+        ),
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Window to judge (UTC, at most 24 hours)"),
+        h("div", { class: "quick-label" }, "Quick ranges, up to now by the API's clock"),
+        picker.quick,
+        h("div", { class: "grid-2" }, field("time_window_start", "Start (UTC)", picker.start), field("time_window_end", "End (UTC)", picker.end)),
+        picker.info,
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Thresholds (optional)"),
+        h("div", { class: "grid-4" }, thresholds),
+        h("p", { class: "hint" }, "A change beyond its class's percentage is a warning, beyond twice it critical. Empty: the deployment's default, else latency 20 %, error 50 %, throughput 20 %, capacity 20 %."),
+      ),
+      h(
+        "details",
+        { class: "advanced" },
+        h("summary", {}, "Current configuration (optional), to correlate with regressions"),
+        field("config.environment", "Server environment (KEY=VALUE lines)", textarea("config.environment", "TEMPORAL_SQL_MAX_CONNS=100")),
+        field("config.dynamic_config", "Dynamic config (YAML)", textarea("config.dynamic_config", "history.persistenceMaxQPS:\n  - value: 3000")),
+        h("p", { class: "hint" }, "Compared with the baseline's configuration; secrets are redacted by the API. It is not kept in the page address. A part left empty is read from the host's MONITORED_* files when the API has them."),
+      ),
+      h("div", { class: "form-actions" }, submit),
+    );
+    main.append(
+      pageHeader("Drift from the baseline", "A window of a cluster and namespace judged against its active baseline: the baseline is the old side, the window the new side."),
+      section(null, form),
+      result,
+    );
+    const { clear: clearErrors, mark: markField } = fieldMarks(form);
+
+    const check = async () => {
+      clearErrors();
+      result.replaceChildren();
+      const values = Object.fromEntries(new FormData(form).entries());
+      const value = (name) => String(values[name] || "").trim();
+      const query = { cluster: value("cluster"), namespace: value("namespace"), task_queue: value("task_queue") };
+      const body = { cluster_id: query.cluster };
+      if (query.namespace) body.namespace = query.namespace;
+      if (query.task_queue) body.task_queue = query.task_queue;
+      let problems = 0;
+      if (!body.cluster_id) problems += markField("cluster", "Required.") ? 1 : 0;
+      const minutes = picker.activeMinutes();
+      if (minutes === null) {
+        if (!picker.start.value || !picker.end.value) {
+          problems += markField(picker.start.value ? "time_window_end" : "time_window_start", "Pick a quick range or enter the start and end.") ? 1 : 0;
+        } else {
+          body.time_window_start = localInputToIso(picker.start.value);
+          body.time_window_end = localInputToIso(picker.end.value);
+          query.start = picker.start.value;
+          query.end = picker.end.value;
+        }
+      } else if (minutes !== DRIFT_DEFAULT_MINUTES) {
+        // The end is left to the API (its clock's now), as for its default window.
+        body.time_window_start = new Date(Date.now() - minutes * 60000).toISOString();
+        query.range = minutes;
+      }
+      const thresholdsPct = {};
+      for (const [cls] of THRESHOLD_CLASSES) {
+        const raw = value(`${cls}_pct`);
+        if (!raw) continue;
+        const pct = Number(raw);
+        if (!Number.isFinite(pct) || pct <= 0) problems += markField(`${cls}_pct`, "A percentage above 0.") ? 1 : 0;
+        else {
+          thresholdsPct[cls] = pct;
+          query[`${cls}_pct`] = raw;
+        }
+      }
+      if (Object.keys(thresholdsPct).length) body.thresholds_pct = thresholdsPct;
+      const config = {};
+      try {
+        if (value("config.environment")) config.environment = parseEnvLines(values["config.environment"]);
+      } catch (err) {
+        problems += markField("config.environment", err.message) ? 1 : 0;
+      }
+      if (value("config.dynamic_config")) config.dynamic_config = values["config.dynamic_config"];
+      if (Object.keys(config).length) body.config = config;
+      if (problems) {
+        result.append(h("div", { class: "error", role: "alert" }, h("strong", {}, "Fix the marked fields first.")));
+        return;
+      }
+      window.history.replaceState(null, "", uiHref("/ui/drift", query));
+      const where = `${body.cluster_id} / ${body.namespace || "no namespace"}`;
+      submit.disabled = true;
+      result.append(loading(`Collecting the window from Prometheus and judging it against the baseline of ${where}…`));
+      try {
+        const outcome = await api("POST", "/profiles/drift", { body });
+        if (ctx.isCurrent()) result.replaceChildren(driftView(outcome));
+      } catch (err) {
+        if (!ctx.isCurrent()) return;
+        result.replaceChildren(errorBox(err, `No drift verdict for ${where}`));
+        for (const item of err.errors || []) markField(DRIFT_FIELDS[item.field] || item.field, item.message);
+      } finally {
+        submit.disabled = false;
+      }
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      check();
+    });
+    if (params.get("cluster")) await check();
+  }
+
+  function driftView(outcome) {
+    const [word, verdictClass] = DRIFT_STATUS[outcome.status] || [String(outcome.status).toUpperCase(), "inconclusive"];
+    const baseline = outcome.baseline;
+    const deviations = outcome.deviations || [];
+    const current = { cluster_id: outcome.cluster_id, namespace: outcome.namespace, task_queue: outcome.task_queue };
+    return h(
+      "div",
+      {},
+      h(
+        "section",
+        { class: `verdict verdict-${verdictClass}`, id: "drift-status", dataset: { status: outcome.status } },
+        h("div", { class: "verdict-word" }, word),
+        h(
+          "div",
+          {},
+          h("p", { class: "summary" }, outcome.summary),
+          h("p", { class: "explanation" }, outcome.explanation),
+          h(
+            "p",
+            { class: "counts" },
+            severityBadges(deviations),
+            h("span", { class: "muted" }, ` · verdict ${outcome.verdict} · statistic ${outcome.statistic} · thresholds ${thresholdsText(outcome.thresholds_pct)}`),
+          ),
+        ),
+      ),
+      h(
+        "div",
+        { class: "sides" },
+        h(
+          "section",
+          { class: "card", id: "drift-baseline" },
+          h("h2", {}, "Baseline"),
+          h("div", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(baseline.id)}`, class: "profile-name" }, baseline.name), " ", baselineMark(), baseline.label ? [" ", badge(baseline.label, "label")] : null),
+          h("div", { class: "muted" }, scope(baseline)),
+          h("div", { class: "muted" }, fmtWindow(baseline.time_window_start, baseline.time_window_end)),
+        ),
+        h("div", { class: "arrow", "aria-hidden": "true" }, "→"),
+        h(
+          "section",
+          { class: "card", id: "drift-window" },
+          h("h2", {}, "Judged window"),
+          h("div", {}, scope(current)),
+          h("div", { class: "muted" }, fmtWindow(outcome.time_window_start, outcome.time_window_end)),
+          h("div", { class: "muted" }, `${outcome.coverage.with_data} of ${outcome.coverage.asked} metrics have data`),
+        ),
+      ),
+      section(
+        `Deviations (${deviations.length}): by severity, regressions first, largest first`,
+        h("p", { class: "muted" }, `The baseline and the window compare each metric's ${outcome.statistic}; `, h("span", { class: "key-metric" }, "●"), " marks a key metric, whose missing data makes the verdict inconclusive."),
+        diffsTable(deviations, { sides: ["Baseline", "Window"], id: "deviations-table", empty: "No metric moved beyond its threshold." }),
+      ),
+      correlationsSection(outcome.correlations || []),
+      outcome.notes && outcome.notes.length ? section("Notes", h("ul", { class: "notes", id: "drift-notes" }, outcome.notes.map((note) => h("li", {}, note)))) : null,
     );
   }
 
