@@ -111,19 +111,7 @@ def test_the_profile_lifecycle_from_the_terminal(stack: Stack, cli: Cli) -> None
     assert conformance["preset"] == "mid-scale" and conformance["verdict"] in {"fail", "warn"}
     recommendation = cli.json("profiles", "recommend", failing["id"])
     assert recommendation["summary"] in cli.run("profiles", "recommend", failing["id"]).stdout.replace("\n", " ")
-    p = stack.window("failing-400wps")
-    drift = cli.json(
-        "profiles",
-        "drift",
-        "--cluster",
-        "temporal-dev",
-        "--namespace",
-        "default",
-        "--start",
-        p.start.isoformat(),
-        "--end",
-        (p.start + p.duration).isoformat(),
-    )
+    drift = cli.json("profiles", "drift", *window(stack, "failing-400wps"))
     assert drift["baseline"]["id"] == healthy_id and drift["status"] == "drifted"
 
 

@@ -26,6 +26,7 @@ import uvicorn
 from copilot.app import create_app
 from copilot.settings import Settings
 from tests.integration.conftest import Stack
+from tests.integration.test_profiles_api import body
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -108,13 +109,22 @@ def _local_input(moment: object) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
+def create_through_the_api(base_url: str, stack: Stack, scenario: str, name: str, label: str, *, max_conns: int) -> str:
+    """A profile of ``scenario`` made through the JSON API, with ``TEMPORAL_SQL_MAX_CONNS`` in its snapshot."""
+    config = {"environment": {"TEMPORAL_SQL_MAX_CONNS": str(max_conns)}}
+    with httpx.Client(base_url=base_url, timeout=120) as http:
+        created = http.post("/profiles", json=body(stack, scenario, name=name, label=label, config=config))
+    assert created.status_code == 201, created.text
+    profile_id: str = created.json()["id"]
+    return profile_id
+
+
 def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
     from playwright.sync_api import Dialog, expect
 
     run = uuid.uuid4().hex[:8]
     label = f"ui-{run}"
     healthy_window = stack.window("healthy-150wps")
-    failing_window = stack.window("failing-400wps")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     with _chromium_page() as page:
@@ -176,22 +186,9 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
         expect(page.locator("table.kv").first).to_contain_text("1.27.2")
 
         # B through the JSON API, with the connection limit lowered so a correlation shows.
-        with httpx.Client(base_url=ui_server, timeout=120) as http:
-            created = http.post(
-                "/profiles",
-                json={
-                    "name": f"failing {HOSTILE} {run}",
-                    "cluster_id": failing_window.cluster,
-                    "namespace": failing_window.namespace,
-                    "task_queue": failing_window.task_queue,
-                    "label": label,
-                    "time_window_start": failing_window.start.isoformat(),
-                    "time_window_end": (failing_window.start + failing_window.duration).isoformat(),
-                    "config": {"environment": {"TEMPORAL_SQL_MAX_CONNS": "20"}},
-                },
-            )
-            assert created.status_code == 201, created.text
-            failing_id = created.json()["id"]
+        failing_id = create_through_the_api(
+            ui_server, stack, "failing-400wps", f"failing {HOSTILE} {run}", label, max_conns=20
+        )
 
         # --- list: filter by label, both listed, designate the baseline and see its mark ---
         page.click("nav >> text=Profiles")
@@ -305,22 +302,9 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
     failing = stack.window("failing-400wps")
     failing_end = failing.start + failing.duration
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with httpx.Client(base_url=ui_server, timeout=120) as http:
-        created = http.post(
-            "/profiles",
-            json={
-                "name": f"drift baseline {HOSTILE} {run}",
-                "cluster_id": healthy.cluster,
-                "namespace": healthy.namespace,
-                "task_queue": healthy.task_queue,
-                "label": label,
-                "time_window_start": healthy.start.isoformat(),
-                "time_window_end": (healthy.start + healthy.duration).isoformat(),
-                "config": {"environment": {"TEMPORAL_SQL_MAX_CONNS": "100"}},
-            },
-        )
-        assert created.status_code == 201, created.text
-        baseline_id = created.json()["id"]
+    baseline_id = create_through_the_api(
+        ui_server, stack, "healthy-150wps", f"drift baseline {HOSTILE} {run}", label, max_conns=100
+    )
 
     with _chromium_page() as page:
         errors: list[str] = []
