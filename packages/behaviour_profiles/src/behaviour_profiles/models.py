@@ -204,8 +204,8 @@ class ProfileCreate(BaseModel):
 
     name: FreeText
     cluster_id: Identifier
-    time_window_start: datetime
-    time_window_end: datetime
+    time_window_start: Instant
+    time_window_end: Instant
     namespace: Identifier | None = None
     task_queue: Identifier | None = None
     label: FreeText | None = None
@@ -224,13 +224,6 @@ class ProfileCreate(BaseModel):
 
         if value is not None and value not in PRESETS:
             raise ValueError(f"unknown preset; choose one of {', '.join(PRESETS)}")
-        return value
-
-    @field_validator("time_window_start", "time_window_end")
-    @classmethod
-    def _zoned(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("must be an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z")
         return value
 
     @model_validator(mode="after")
@@ -463,18 +456,12 @@ class DriftRequest(CompareOptions):
     cluster_id: Identifier
     namespace: Identifier | None = None
     task_queue: Identifier | None = Field(default=None, description="Defaults to the baseline's task queue")
-    time_window_start: datetime | None = Field(default=None, description="Default: 30 minutes before the end")
-    time_window_end: datetime | None = Field(default=None, description="Default: now")
+    time_window_start: Instant | None = Field(default=None, description="Default: 30 minutes before the end")
+    time_window_end: Instant | None = Field(default=None, description="Default: now")
     config: ConfigInput | None = Field(
         default=None, description="The current configuration, to diff against the baseline's and correlate"
     )
 
-    @field_validator("time_window_start", "time_window_end")
-    @classmethod
-    def _zoned(cls, value: datetime | None) -> datetime | None:
-        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            raise ValueError("must be an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z")
-        return value
 
 
 class DriftResult(BaseModel):
