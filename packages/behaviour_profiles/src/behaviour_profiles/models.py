@@ -463,7 +463,6 @@ class DriftRequest(CompareOptions):
     )
 
 
-
 class DriftResult(BaseModel):
     """The current window of a cluster and namespace judged against its active baseline."""
 
