@@ -301,7 +301,15 @@ def summarise_catalogue(
 
 
 RequestSigner = Callable[[httpx.Request], Awaitable[None]]
-_WARNINGS = "__bp_warnings__"
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """The ``data`` of a successful Prometheus API answer and the ``warnings`` that came with it
+    (non-empty: the server flags the data as incomplete, e.g. Thanos or Mimir with a store down)."""
+
+    data: Any
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -379,21 +387,22 @@ class PrometheusClient:
             return await self._http.get(url, params=params, timeout=timeout_s, auth=auth)
         return await self._http.post(url, data=params, timeout=timeout_s, auth=auth)
 
-    async def _call(self, path: str, params: dict[str, str], *, method: str = "POST") -> Any:
-        if self._on_query is None:
-            return await self._attempts(path, params, method)
-        kind = _QUERY_KINDS.get(path, path)
+    async def _call(self, path: str, params: dict[str, str], *, method: str = "POST") -> ApiAnswer:
         started = time.monotonic()
         try:
-            data = await self._attempts(path, params, method)
+            answer = await self._attempts(path, params, method)
         except Exception:
             # (a call cancelled because a sibling query failed raises CancelledError: not counted)
-            self._on_query(kind, time.monotonic() - started, False)
+            self._observe(path, started, ok=False)
             raise
-        self._on_query(kind, time.monotonic() - started, True)
-        return data
+        self._observe(path, started, ok=True)
+        return answer
 
-    async def _attempts(self, path: str, params: dict[str, str], method: str) -> Any:
+    def _observe(self, path: str, started: float, *, ok: bool) -> None:
+        if self._on_query is not None:
+            self._on_query(_QUERY_KINDS.get(path, path), time.monotonic() - started, ok)
+
+    async def _attempts(self, path: str, params: dict[str, str], method: str) -> ApiAnswer:
         url = f"{self._base}{path}"
         deadline = time.monotonic() + self._timeout * self.MAX_ATTEMPTS
         attempt = 0
@@ -431,7 +440,7 @@ class PrometheusClient:
         return True
 
     @staticmethod
-    def _data(url: str, response: httpx.Response, retried: str) -> Any:
+    def _data(url: str, response: httpx.Response, retried: str) -> ApiAnswer:
         try:
             body = response.json()
         except ValueError as exc:
@@ -443,13 +452,9 @@ class PrometheusClient:
             raise DependencyFailed(
                 PROMETHEUS, f"query failed with HTTP {response.status_code}{retried}: {error or 'unknown error'}"
             )
-        data = body.get("data")
-        warnings = body.get("warnings")
-        if warnings and isinstance(data, dict):
-            # A successful answer the server itself flags as incomplete (Thanos/Mimir partial responses,
-            # Prometheus's own warnings) keeps its warnings next to the data.
-            data = {**data, _WARNINGS: [str(w) for w in warnings]}
-        return data
+        # a successful answer the server itself flags as incomplete (Thanos/Mimir partial responses,
+        # Prometheus's own warnings) carries them next to its data
+        return ApiAnswer(body.get("data"), tuple(str(w) for w in body.get("warnings") or ()))
 
     @staticmethod
     def _retry_after_seconds(header: str) -> float | None:
@@ -468,29 +473,30 @@ class PrometheusClient:
 
     async def query_range_answer(self, promql: str, plan: QueryPlan) -> RangeAnswer:
         """The matrix, with the warnings Prometheus gave with it (non-empty: a partial answer)."""
-        data = await self._call(
+        answer = await self._call(
             "/api/v1/query_range",
             {"query": promql, "start": f"{plan.start:.3f}", "end": f"{plan.end:.3f}", "step": str(plan.step)},
         )
+        data = answer.data
         if not isinstance(data, dict) or data.get("resultType") != "matrix":
             raise DependencyFailed(PROMETHEUS, "query_range answered something other than a matrix")
-        return RangeAnswer(data.get("result", []), tuple(data.get(_WARNINGS, ())))
+        return RangeAnswer(data.get("result", []), answer.warnings)
 
     async def query_range(self, promql: str, plan: QueryPlan) -> list[dict[str, Any]]:
         return (await self.query_range_answer(promql, plan)).result
 
     async def metric_names(self, names: Iterable[str], start: float, end: float) -> set[str]:
         pattern = "|".join(sorted(set(names)))
-        data = await self._call(
+        answer = await self._call(
             "/api/v1/label/__name__/values",
             {"match[]": f'{{__name__=~"{pattern}"}}', "start": f"{start:.3f}", "end": f"{end:.3f}"},
             method="GET",
         )
-        return set(data or [])
+        return set(answer.data or [])
 
     async def query(self, promql: str, at: float) -> list[dict[str, Any]]:
-        data = await self._call("/api/v1/query", {"query": promql, "time": f"{at:.3f}"})
-        result: list[dict[str, Any]] = (data or {}).get("result", [])
+        answer = await self._call("/api/v1/query", {"query": promql, "time": f"{at:.3f}"})
+        result: list[dict[str, Any]] = (answer.data or {}).get("result", [])
         return result
 
     async def check(self) -> None:
