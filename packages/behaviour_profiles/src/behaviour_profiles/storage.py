@@ -273,6 +273,12 @@ class ProfileStore:
         self.conflicts_retried = 0
         """How many transactions were retried after an OCC conflict (SQLSTATE 40001)."""
 
+    @asynccontextmanager
+    async def _s3_call(self, action: str) -> AsyncIterator[None]:
+        """One S3 operation: its errors in our tree, and bounded by the store's deadline."""
+        async with s3_errors(action), asyncio.timeout(self._s3_deadline_s):
+            yield
+
     def document_key(self, profile_id: UUID) -> str:
         return f"{self._prefix}{profile_id}.json"
 
@@ -300,7 +306,7 @@ class ProfileStore:
         key = self.document_key(profile.id)
         body = profile.model_dump_json(exclude={"is_baseline"}).encode()
         try:
-            async with s3_errors(f"writing {key}"), asyncio.timeout(self._s3_deadline_s):
+            async with self._s3_call(f"writing {key}"):
                 await self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         except DependencyError as exc:
             if _write_may_have_landed(exc.__cause__):  # e.g. a read timeout: S3 may have stored it anyway
@@ -362,7 +368,7 @@ class ProfileStore:
 
     async def _delete_document(self, key: str) -> None:
         try:
-            async with s3_errors(f"deleting {key}"), asyncio.timeout(self._s3_deadline_s):
+            async with self._s3_call(f"deleting {key}"):
                 await self._s3.delete_object(Bucket=self._bucket, Key=key)
         except DependencyError:
             log.error("could not remove %s after a failed index write; `copilot profiles reindex` reports it", key)
@@ -408,7 +414,7 @@ class ProfileStore:
         return _metadata(await self._row(profile_id))
 
     async def _read_document(self, key: str) -> bytes:
-        async with s3_errors(f"reading {key}"), asyncio.timeout(self._s3_deadline_s):
+        async with self._s3_call(f"reading {key}"):
             response = await self._s3.get_object(Bucket=self._bucket, Key=key)
             async with response["Body"] as stream:
                 body: bytes = await stream.read()
@@ -554,7 +560,7 @@ class ProfileStore:
     async def check(self) -> None:
         """Raise unless both the index and the bucket answer."""
         await self._transaction("checking the index", lambda conn: conn.fetchval("SELECT 1"))
-        async with s3_errors("checking the bucket"), asyncio.timeout(self._s3_deadline_s):
+        async with self._s3_call("checking the bucket"):
             await self._s3.head_bucket(Bucket=self._bucket)
 
 
