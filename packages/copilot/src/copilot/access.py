@@ -25,14 +25,15 @@ import math
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from copilot.observability import REQUEST_ID_HEADER, current_request_id
+from copilot.observability import REQUEST_ID_HEADER, current_request_id, is_create
+from copilot.problems import PROBLEM_JSON, problem, problem_body
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,13 +41,8 @@ if TYPE_CHECKING:
 
     from copilot.settings import Settings
 
-PROBLEM_JSON: Final = "application/problem+json"
 _BASELINE_WRITE = re.compile(r"^/profiles/[^/]+/baseline/?$")
 _OPEN_METHODS: Final = frozenset({"OPTIONS"})
-
-
-def is_create(method: str, path: str) -> bool:
-    return method == "POST" and path in ("/profiles", "/profiles/")
 
 
 def needs_token(method: str, path: str, *, for_reads: bool) -> bool:
@@ -119,17 +115,9 @@ def too_large_detail(limit: int) -> str:
     return f"The request body is larger than {limit} bytes; send less, or raise COPILOT_MAX_BODY_BYTES"
 
 
-def problem_body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    request_id = current_request_id()
-    if request_id is not None:
-        body["request_id"] = request_id
-    return body
-
-
 def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BodyTooLarge)
-    return JSONResponse(problem_body(413, "Content too large", exc.detail), status_code=413, media_type=PROBLEM_JSON)
+    return problem(413, "Content too large", exc.detail)
 
 
 async def send_problem(send: Send, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:

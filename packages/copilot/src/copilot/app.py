@@ -42,7 +42,8 @@ from copilot.access import install_access
 from copilot.frontend import frontend_version_reader
 from copilot.index import open_index_pool, recycle_connections
 from copilot.monitored import host_config_reader
-from copilot.observability import REQUEST_ID_HEADER, current_request_id, install_observability
+from copilot.observability import install_observability
+from copilot.problems import PROBLEM_JSON, problem
 from copilot.settings import DialectSetting, Settings
 
 log = logging.getLogger("copilot")
@@ -85,11 +86,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {
         "description": "Bad input, unknown id or missing baseline: `detail` says what to fix",
-        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
     },
     "5XX": {
         "description": "A dependency (PostgreSQL, S3, Prometheus) failed, timed out or is not configured",
-        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
     },
 }
 """The error answers every profile and preset route documents in the OpenAPI schema."""
@@ -97,15 +98,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 S3_ATTEMPTS = 3
 """Attempts of one S3 operation (botocore's standard retry mode), the first included."""
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    request_id = current_request_id()
-    if request_id is not None:  # also on 500s, which are answered outside the request id middleware
-        body["request_id"] = request_id
-    headers = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def _on_error(request: Request, exc: Exception) -> JSONResponse:

@@ -54,10 +54,14 @@ request_id_var: ContextVar[str | None] = ContextVar("copilot_request_id", defaul
 
 log = logging.getLogger("copilot.request")
 
-CREATE_ROUTES: Final = frozenset({"/profiles", "/profiles/"})
 CREATE_OUTCOMES: Final = ("created", "invalid", "unauthorized", "too_large", "rate_limited", "failed")
 PROMETHEUS_QUERY_KINDS: Final = ("query_range", "query", "label_values")
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+def is_create(method: str, path: str) -> bool:
+    """A profile creation (``/profiles/`` is the hidden alias of ``/profiles``), by path or route template."""
+    return method == "POST" and path in ("/profiles", "/profiles/")
 
 
 def current_request_id() -> str | None:
@@ -130,7 +134,7 @@ class Metrics:
         labels = (method, route, str(status))
         self.requests.labels(*labels).inc()
         self.request_seconds.labels(*labels).observe(seconds)
-        if method == "POST" and route in CREATE_ROUTES:
+        if is_create(method, route):
             self.creations.labels(creation_outcome(status)).inc()
 
     def observe_prometheus_query(self, kind: str, seconds: float, ok: bool) -> None:
