@@ -7,6 +7,7 @@ profile storage or a token: the pages call the JSON API, which enforces both.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
@@ -49,6 +50,7 @@ _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charse
 router = APIRouter(include_in_schema=False)
 
 
+@functools.cache
 def plotly_js_path() -> Path:
     """The minified plotly.js that the installed ``plotly`` Python package ships."""
     spec = importlib.util.find_spec("plotly")
@@ -76,7 +78,9 @@ def catalogue_json() -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+@functools.cache
 def shell_html() -> str:
+    """The page shell with the catalogue filled in; both are fixed for the life of the process."""
     return (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace(CATALOGUE_PLACEHOLDER, catalogue_json())
 
 
