@@ -16,9 +16,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from copilot.app import create_app
 from tests.integration.conftest import Stack
 from tests.integration.test_faults_more import consistent
+from tests.support import serving
 
 pytestmark = pytest.mark.stack
 
@@ -33,11 +33,7 @@ async def isolated(stack: Stack) -> AsyncIterator[tuple[httpx.AsyncClient, FastA
         copilot_create_rate_per_minute=0,  # no rate limit: this test is the burst
         prometheus_cluster_label=None,
     )
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot", timeout=120) as client,
-    ):
+    async with serving(settings, client_timeout_s=120) as (client, app):
         yield client, app, prefix
 
 

@@ -32,11 +32,11 @@ from starlette.routing import Route
 from typer.testing import CliRunner
 
 from copilot import cli
-from copilot.app import create_app
 from copilot.dev.stack import free_port
 from tests.faultproxy import FaultProxy, http_response
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import body
+from tests.support import serving
 
 pytestmark = pytest.mark.stack
 
@@ -54,11 +54,7 @@ def prefix() -> str:
 async def running(stack: Stack, prefix: str, **overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """The real app (lifespan entered) on the test's prefix, with settings overrides, and its client."""
     settings = stack.settings(copilot_profile_s3_prefix=prefix, copilot_create_rate_per_minute=0, **overrides)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as client,
-    ):
+    async with serving(settings) as (client, app):
         yield client, app
 
 

@@ -24,7 +24,7 @@ from copilot.app import create_app
 from copilot.dev.stack import free_port
 from copilot.observability import accept_request_id
 from copilot.settings import Settings
-from tests.support import serve
+from tests.support import serve, serving
 
 TOKEN = "s3cret-token-0123456789"
 PROFILE = "3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10"
@@ -254,12 +254,8 @@ def test_token_bucket_refills_at_its_rate() -> None:
 
 
 async def test_creation_is_rate_limited_with_retry_after() -> None:
-    app = create_app(settings(copilot_create_rate_per_minute=3))
     clock = FakeClock()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http,
-    ):
+    async with serving(settings(copilot_create_rate_per_minute=3)) as (http, app):
         app.state.create_limiter = TokenBucket(3, clock=clock)
         for _ in range(3):
             assert (await http.post("/profiles", json=CREATE)).status_code == NOT_CONFIGURED
