@@ -42,6 +42,9 @@ INJECTED = (
 MID_SCALE_FAILURES = {
     "workflows_started_per_sec",
     "workflow_schedule_to_start_p99",
+    "activity_schedule_to_start_p95",
+    "backlog_age",
+    "activity_failure_rate",
     "sync_match_rate",
     "persistence_latency_p99",
     "occ_conflicts_per_sec",

@@ -113,7 +113,11 @@ async def test_build_information_wins_over_the_frontend(stack: Stack, frontend: 
         full = await _profile(client, meta)
     assert servicer.calls == 0
     assert meta["temporal_server_version"] == "1.27.2"  # the simulator's build_version
-    assert full["versions"]["sources"] == {"temporal_server_version": "build_information"}
+    assert full["versions"]["sources"] == {
+        "temporal_server_version": "build_information",
+        "temporal_server_git_revision": "build_information",
+    }
+    assert full["versions"]["temporal_server_git_revision"] == "simulated"
 
 
 async def test_the_request_wins_over_everything(

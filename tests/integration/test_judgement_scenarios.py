@@ -27,8 +27,9 @@ pytestmark = pytest.mark.stack
 
 HEALTHY = "healthy-150wps"
 
-ALWAYS_NO_DATA = frozenset(f"cpu_utilization.{s}" for s in ("history", "matching", "frontend", "worker"))
-"""Temporal exports no CPU metric and the simulator writes none: no data on both sides, every time."""
+ALWAYS_NO_DATA: frozenset[str] = frozenset()
+"""Temporal exports no CPU metric and the simulator writes no platform CPU: the profiles leave CPU out
+(with one note saying where it would come from), so nothing is "no data" on both sides every time."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ async def test_noise_only_passes_with_nothing_flagged(judge: Judge) -> None:
     assert result["verdict"] == "pass"
     assert result["summary"] == "Pass: no metric regressed beyond its threshold."
     assert {d["metric"] for d in result["telemetry_diffs"]} == ALWAYS_NO_DATA
+    assert any("Temporal exports no CPU metric" in note for note in result["notes"])
 
 
 async def test_latency_family_regresses_critically(judge: Judge) -> None:
@@ -271,6 +273,10 @@ async def test_swapping_sides_swaps_regressed_and_improved(judge: Judge) -> None
         forward = (await judge.compare(HEALTHY, scenario, include_all=True))["telemetry_diffs"]
         backward = (await judge.compare(scenario, HEALTHY, include_all=True))["telemetry_diffs"]
         assert _keys(backward, "improved") == _keys(forward, "regressed") == EXPECTED[scenario].regressed
-        assert _keys(backward, "regressed") == _keys(forward, "improved") == set()
+        # workflow failures follow load: -40 % forward stays inside the 50 % error threshold, but the
+        # same change read backwards is +67 %, beyond it (percentages are not symmetric)
+        load_following = {"workflow_failures_per_sec"} if scenario == "throughput-down-40" else set()
+        assert _keys(backward, "regressed") == load_following
+        assert _keys(forward, "improved") == set()
         assert _keys(backward, "changed") == _keys(forward, "changed")
-        assert _keys(backward, "unchanged") == _keys(forward, "unchanged")
+        assert _keys(backward, "unchanged") == _keys(forward, "unchanged") - load_following

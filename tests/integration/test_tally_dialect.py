@@ -42,7 +42,15 @@ async def test_tally_dialect_is_detected_and_reported_in_the_same_units(
     a = (await client.get(f"/profiles/{otel['id']}")).json()["telemetry"]
     b = (await client.get(f"/profiles/{tally['id']}")).json()["telemetry"]
     assert (a["dialect"], b["dialect"]) == ("opentelemetry", "tally")
-    assert b["coverage"] == a["coverage"]
+    assert (b["coverage"]["with_data"], b["coverage"]["asked"]) == (a["coverage"]["with_data"], a["coverage"]["asked"])
+    # each source matched the task queue as it exports it: tally rewrites the server's, SDKs never do
+    exported = {(m["source"], m["dimension"]): m["exported_as"] for m in b["coverage"]["scope"]}
+    assert exported[("server", "task_queue")] == "main_queue" and exported[("sdk", "task_queue")] == "main-queue"
+    assert all(m["without_data"] == [] for m in b["coverage"]["scope"])
+    assert b["coverage"]["scope"] == [
+        {**m, "exported_as": "main_queue" if m["label"] == "taskqueue" else m["exported_as"]}
+        for m in a["coverage"]["scope"]
+    ]
     for key in ("workflows_started_per_sec", "state_transitions_per_sec", "sync_match_rate", "occ_conflicts_per_sec"):
         assert b["metrics"][key]["mean"] == pytest.approx(a["metrics"][key]["mean"], rel=1e-6), key
     # tally timers are seconds; the profile reports milliseconds either way

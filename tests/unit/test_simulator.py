@@ -222,6 +222,8 @@ def test_histograms_cumulative_and_inf_equals_count(demo: Parsed) -> None:
         "task_schedule_to_start_latency_milliseconds",
         "persistence_latency_milliseconds",
         "task_dispatch_latency_milliseconds",
+        "service_latency_milliseconds",
+        "lock_latency_milliseconds",
     }
     for fam in families:
         groups: dict[tuple[tuple[str, str], ...], dict[float, list[tuple[float, float]]]] = defaultdict(dict)
@@ -367,12 +369,22 @@ def test_failing_is_worse_than_healthy(demo: Parsed) -> None:
     assert _rate(demo, "dsql_reservoir_empty_total", FAILING) > 1.0
     assert _rate(demo, "dsql_reservoir_refill_failures_total", FAILING, reason="token_provider") > 0
 
-    used_f = _gauge_mean(demo, "temporal_worker_task_slots_used", FAILING, **ns)
-    free_f = _gauge_mean(demo, "temporal_worker_task_slots_available", FAILING, **ns)
-    used_h = _gauge_mean(demo, "temporal_worker_task_slots_used", HEALTHY, **ns)
-    free_h = _gauge_mean(demo, "temporal_worker_task_slots_available", HEALTHY, **ns)
+    act = {**ns, "worker_type": "ActivityWorker"}
+    used_f = _gauge_mean(demo, "temporal_worker_task_slots_used", FAILING, **act)
+    free_f = _gauge_mean(demo, "temporal_worker_task_slots_available", FAILING, **act)
+    used_h = _gauge_mean(demo, "temporal_worker_task_slots_used", HEALTHY, **act)
+    free_h = _gauge_mean(demo, "temporal_worker_task_slots_available", HEALTHY, **act)
     assert used_h / (used_h + free_h) == pytest.approx(0.4, abs=0.03)
     assert used_f / (used_f + free_f) > 0.95
+    # slots are per worker type, as a real SDK worker reports them: local-activity slots stay idle
+    local = {**ns, "worker_type": "LocalActivityWorker"}
+    assert _gauge_mean(demo, "temporal_worker_task_slots_used", FAILING, **local) == 0
+    assert _gauge_mean(demo, "temporal_worker_task_slots_available", FAILING, **local) == 100
+
+    done_f = _rate(demo, "activity_success_total", FAILING, **ns)
+    fails_f = _rate(demo, "activity_task_fail_total", FAILING, **ns)
+    assert fails_f / (fails_f + done_f) == pytest.approx(0.12, abs=0.02)
+    assert _rate(demo, "activity_success_total", HEALTHY, **ns) > 0
 
     for service in ("history", "matching", "frontend", "worker"):
         heap_h = _gauge_mean(demo, "memory_heapinuse", HEALTHY, service_name=service)
@@ -420,6 +432,10 @@ _SERVER_SCOPED = {
     "poll_success_sync_total": ("matching", True),
     "approximate_backlog_count": ("matching", True),
     "approximate_backlog_age_seconds": ("matching", True),
+    "activity_success_total": ("history", True),
+    "activity_task_fail_total": ("history", True),
+    "service_errors_total": ("frontend", False),
+    "service_latency_milliseconds_count": ("frontend", False),
 }
 _CLUSTER_WIDE = {
     "dsql_pool_open",
@@ -437,6 +453,9 @@ _CLUSTER_WIDE = {
     "persistence_session_refresh_attempts_total",
     "memory_heapinuse",
     "build_information",
+    "lock_latency_milliseconds_count",
+    "lock_latency_milliseconds_bucket",
+    "lock_latency_milliseconds_sum",
 }
 
 
@@ -453,8 +472,8 @@ def test_label_sets(demo: Parsed) -> None:
             assert d["service_name"] == service and d["namespace"] in {"default", "payments"}, (name, d)
             assert ("taskqueue" in d) == with_queue and "task_queue" not in d, (name, d)
         elif name.startswith("temporal_worker_task_slots"):
-            assert set(d) == {"namespace", "task_queue", "worker_type", "cluster"}
-            assert d["worker_type"] in {"WorkflowWorker", "ActivityWorker"}
+            assert set(d) == {"namespace", "service_name", "task_queue", "worker_type", "cluster"}
+            assert d["worker_type"] in {"WorkflowWorker", "ActivityWorker", "LocalActivityWorker"}
         else:
             assert name in _CLUSTER_WIDE, name
             assert "namespace" not in d and d["service_name"] in {"history", "matching", "frontend", "worker"}
@@ -537,6 +556,19 @@ def test_deterministic_for_a_seed() -> None:
     )
 
 
+def _tally_labels(labels: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Label values as the server's tally reporter writes them (``cluster`` and ``le`` are not its own)."""
+    return tuple((k, v if k in ("cluster", "le") else re.sub(r"[^A-Za-z0-9_]", "_", v)) for k, v in labels)
+
+
+def test_tally_rewrites_server_label_values_like_a_real_server() -> None:
+    tally = parse(render(small_plan(), seed=3, dialect=Dialect.TALLY)[0])
+    assert {dict(k[1])["taskqueue"] for k in tally.of("poll_success")} == {"main_queue"}
+    assert {dict(k[1])["build_version"] for k in tally.of("build_information")} == {"1_27_2"}
+    assert {dict(k[1])["task_queue"] for k in tally.of("temporal_worker_task_slots_used")} == {"main-queue"}
+    assert {dict(k[1])["cluster"] for k in tally.of("poll_success")} == {"temporal-dev"}
+
+
 def test_tally_dialect_names_and_units() -> None:
     otel_text, n_otel = render(small_plan(), seed=3)
     tally_text, n_tally = render(small_plan(), seed=3, dialect=Dialect.TALLY)
@@ -553,20 +585,18 @@ def test_tally_dialect_names_and_units() -> None:
     ):
         assert server_counter in names and f"{server_counter}_total" not in names
         assert tally.types[server_counter] == "unknown"
-        assert tally.series.keys() >= {(server_counter, k[1]) for k in otel.of(f"{server_counter}_total")}
+        expected = {(server_counter, _tally_labels(k[1])) for k in otel.of(f"{server_counter}_total")}
+        assert tally.series.keys() >= expected
     for kept in ("dsql_tx_conflict_total", "dsql_reservoir_refills_total", "dsql_tx_exhausted_total"):
         assert kept in names
-    for same in (
-        "approximate_backlog_count",
-        "dsql_pool_open",
-        "memory_heapinuse",
-        "temporal_worker_task_slots_used",
-        "build_information",
-    ):
-        assert otel.of(same) == tally.of(same)
+    for same in ("approximate_backlog_count", "dsql_pool_open", "memory_heapinuse", "build_information"):
+        assert tally.of(same) == {(same, _tally_labels(k[1])): v for k, v in otel.of(same).items()}
+    # SDK series are the worker's own: never rewritten
+    assert otel.of("temporal_worker_task_slots_used") == tally.of("temporal_worker_task_slots_used")
     assert "state_transition_count_count" in names and "state_transition_count_ratio_count" not in names
     assert tally.of("state_transition_count_count") == {
-        ("state_transition_count_count", k[1]): v for k, v in otel.of("state_transition_count_ratio_count").items()
+        ("state_transition_count_count", _tally_labels(k[1])): v
+        for k, v in otel.of("state_transition_count_ratio_count").items()
     }
 
     assert not any("milliseconds" in n for n in names)
@@ -578,9 +608,9 @@ def test_tally_dialect_names_and_units() -> None:
             d = dict(labels)
             le = d["le"]
             d["le"] = "+Inf" if le == "+Inf" else format(float(le) / 1000, "g")
-            assert s[(f"{base}_bucket", tuple(d.items()))] == points
+            assert s[(f"{base}_bucket", _tally_labels(tuple(d.items())))] == points
         for (_, labels), points in otel.of(f"{base}_milliseconds_sum").items():
-            seconds = tally.series[(f"{base}_sum", labels)]
+            seconds = tally.series[(f"{base}_sum", _tally_labels(labels))]
             for (t_ms, v_ms), (t_s, v_s) in zip(points, seconds, strict=True):
                 assert t_ms == t_s and v_s == pytest.approx(v_ms / 1000, abs=1e-5)
     les = {dict(k[1])["le"] for k in tally.of("persistence_latency_bucket")}

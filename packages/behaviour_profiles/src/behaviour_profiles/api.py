@@ -28,6 +28,7 @@ from behaviour_profiles.models import (
     Instant,
     ProfileComparison,
     ProfileCreate,
+    ProfileCreated,
     ProfileMetadata,
     Recommendation,
     RequiredFilterText,
@@ -77,7 +78,7 @@ router = APIRouter(tags=["profiles"])
 
 @router.post("", status_code=201, summary="Create a profile from a time range (max 24 hours)")
 @router.post("/", status_code=201, include_in_schema=False)
-async def create_profile(body: ProfileCreate, services: Services, clock: Clock, response: Response) -> ProfileMetadata:
+async def create_profile(body: ProfileCreate, services: Services, clock: Clock, response: Response) -> ProfileCreated:
     meta = await service.create_profile(services, body, now=clock())
     response.headers["Location"] = f"/profiles/{meta.id}"
     return meta

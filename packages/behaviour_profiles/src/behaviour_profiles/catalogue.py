@@ -12,12 +12,18 @@ dialects:
 
 DSQL plugin counters end in ``_total`` in both dialects; SDK metrics (``temporal_*``) are the same in
 both since they come from the worker, not the server.
+
+Label VALUES differ too: the tally reporter rewrites every character outside ``[A-Za-z0-9_]`` to ``_``
+(task queue ``main-queue`` is exported as ``taskqueue="main_queue"``), while SDK workers export names
+verbatim. Each :class:`Term` says which :class:`Source` exports it, and :func:`exported_value` gives the
+value a scope must be matched against in that source.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from behaviour_profiles.models import Better, Category, ThresholdClass
@@ -57,6 +63,46 @@ def same(name: str) -> Name:
     return Name(name, name)
 
 
+class Source(StrEnum):
+    """Who exports a series, which decides how its label values are written."""
+
+    SERVER = "server"
+    """The Temporal server (its tally reporter rewrites label values)."""
+    PLUGIN = "plugin"
+    """The DSQL persistence plugin, reporting through the server's metrics handler (rewritten like it)."""
+    SDK = "sdk"
+    """An SDK worker (label values verbatim)."""
+    PLATFORM = "platform"
+    """The platform the services run on: cAdvisor/kubelet, the ECS agent through ADOT."""
+
+
+_TALLY_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def tally_value(value: str) -> str:
+    """A label value as the tally reporter exports it: every character outside ``[A-Za-z0-9_]`` -> ``_``."""
+    return _TALLY_UNSAFE.sub("_", value)
+
+
+def exported_value(value: str, source: Source, dialect: Dialect) -> str:
+    """The label value ``value`` as ``source`` exports it in ``dialect`` (rewritten by tally only)."""
+    if dialect is Dialect.TALLY and source in (Source.SERVER, Source.PLUGIN):
+        return tally_value(value)
+    return value
+
+
+def version_from_tally(value: str) -> str:
+    """A version read back from a tally label: ``1_32_0`` -> ``1.32.0``, ``1_32_0_rc1`` -> ``1.32.0-rc1``.
+
+    Anything that does not start with three numeric parts is returned unchanged.
+    """
+    match = re.fullmatch(r"v?(\d+)_(\d+)_(\d+)(?:_(.+))?", value)
+    if match is None:
+        return value
+    major, minor, patch, rest = match.groups()
+    return f"{major}.{minor}.{patch}" + (f"-{rest}" if rest else "")
+
+
 Scopes = tuple[tuple[str, str], ...]
 """(profile dimension, label) pairs: which of the profile's scope a metric's labels can carry."""
 
@@ -77,6 +123,7 @@ class Term:
     name: Name
     matchers: Matchers = ()
     scopes: Scopes = ()
+    source: Source = Source.SERVER
 
 
 # --- the series queries sent to Prometheus -----------------------------------------------------
@@ -91,10 +138,13 @@ class RateSum:
 
 @dataclass(frozen=True)
 class GaugeAgg:
-    """``sum(...)`` or ``max(...)`` of one or more gauges."""
+    """``sum(...)`` or ``max(...)`` of one or more gauges; ``by``: keep these labels apart (one series
+    per group); ``scale``: factor into the catalogue unit."""
 
     terms: tuple[Term, ...]
     agg: str = "sum"
+    by: tuple[str, ...] = ()
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -117,11 +167,17 @@ class Direct:
 
 @dataclass(frozen=True)
 class Ratio:
-    """Pointwise ratio. ``form``: ``part/whole``, ``1-part/whole`` or ``a/(a+b)``."""
+    """Pointwise ratio. ``form``: ``part/whole`` (capped at 1), ``1-part/whole``, ``a/(a+b)`` or ``a/b``
+    (uncapped).
+
+    When both queries are grouped (``GaugeAgg.by``) the ratio is taken per group and the metric is the
+    most saturated group at each instant; ``where`` keeps only the groups with those label values.
+    """
 
     numerator: RateSum | GaugeAgg
     denominator: RateSum | GaugeAgg
     form: str = "part/whole"
+    where: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +191,19 @@ class Unavailable:
     reason: str
 
 
-Computation = Direct | Ratio | Quantile | Unavailable
+@dataclass(frozen=True)
+class PlatformCpu:
+    """CPU of one Temporal service, read from whichever platform exports it (:data:`CPU_PLATFORMS`).
+
+    Temporal exports no CPU metric; the collector detects the platform in the window (or is told it)
+    and turns this into that platform's query. With no platform the metric is left out of the profile
+    and one note says where CPU would come from.
+    """
+
+    service: str
+
+
+Computation = Direct | Ratio | Quantile | Unavailable | PlatformCpu
 
 
 @dataclass(frozen=True)
@@ -204,8 +272,80 @@ _PERSISTENCE = BucketRates(Term(server_timer_buckets("persistence_latency"), (),
 _DISPATCH = BucketRates(Term(server_timer_buckets("task_dispatch_latency"), (), SERVER_SCOPES))
 _POLL_SYNC = RateSum((Term(server_counter("poll_success_sync"), (), SERVER_SCOPES),))
 _POLL_ALL = RateSum((Term(server_counter("poll_success"), (), SERVER_SCOPES),))
-_SLOTS_USED = GaugeAgg((Term(same("temporal_worker_task_slots_used"), (), SDK_SCOPES),))
-_SLOTS_FREE = GaugeAgg((Term(same("temporal_worker_task_slots_available"), (), SDK_SCOPES),))
+_SLOT_GROUPS = ("worker_type", "task_queue")
+_SLOTS_USED = GaugeAgg((Term(same("temporal_worker_task_slots_used"), (), SDK_SCOPES, Source.SDK),), by=_SLOT_GROUPS)
+_SLOTS_FREE = GaugeAgg(
+    (Term(same("temporal_worker_task_slots_available"), (), SDK_SCOPES, Source.SDK),), by=_SLOT_GROUPS
+)
+WORKER_TYPES: Mapping[str, str] = {
+    "workflow": "WorkflowWorker",
+    "activity": "ActivityWorker",
+    "local_activity": "LocalActivityWorker",
+}
+"""Catalogue suffix -> the SDK's ``worker_type`` label value (``NexusWorker`` is left out)."""
+
+_ACTIVITY_FAILED = (
+    Term(server_counter("activity_task_fail"), (), SERVER_SCOPES),
+    Term(server_counter("activity_task_timeout"), (), SERVER_SCOPES),
+)
+_ACTIVITY_FAILURES = RateSum(_ACTIVITY_FAILED)
+_ACTIVITY_ATTEMPTS = RateSum((Term(server_counter("activity_success"), (), SERVER_SCOPES), *_ACTIVITY_FAILED))
+_WORKFLOW_FAILURES = RateSum(
+    (
+        Term(server_counter("workflow_failed"), (), SERVER_SCOPES),
+        Term(server_counter("workflow_timeout"), (), SERVER_SCOPES),
+    )
+)
+_SERVICE_ERRORS = RateSum((Term(server_counter("service_errors"), (), NAMESPACE_ONLY),))
+_START_LATENCY = BucketRates(
+    Term(
+        server_timer_buckets("service_latency"),
+        (("service_name", "=", "frontend"), ("operation", "=", "StartWorkflowExecution")),
+        NAMESPACE_ONLY,
+    )
+)
+_SHARD_LOCK = BucketRates(Term(server_timer_buckets("lock_latency"), (("operation", "=", "ShardInfo"),)))
+
+
+@dataclass(frozen=True)
+class CpuPlatform:
+    """Where a deployment's CPU comes from: the metric whose presence detects it, and its query."""
+
+    name: str
+    probe: str
+    description: str
+
+    def query(self, service: str) -> RateSum | GaugeAgg:
+        if self.name == "cadvisor":
+            return RateSum((Term(same(self.probe), (("container", "=~", f".*{service}.*"),), (), Source.PLATFORM),))
+        # ADOT's ECS container metrics: CPU units, 1,024 to a vCPU
+        return GaugeAgg(
+            (Term(same(self.probe), (("container_name", "=~", f".*{service}.*"),), (), Source.PLATFORM),),
+            scale=1 / 1024,
+        )
+
+
+CPU_PLATFORMS: Mapping[str, CpuPlatform] = {
+    "cadvisor": CpuPlatform(
+        "cadvisor",
+        "container_cpu_usage_seconds_total",
+        "cAdvisor/kubelet container CPU (container_cpu_usage_seconds_total, containers named after the service)",
+    ),
+    "ecs": CpuPlatform(
+        "ecs",
+        "container_cpu_utilized",
+        "ECS container CPU through the ADOT collector's awsecscontainermetrics receiver "
+        "(container_cpu_utilized in CPU units, containers named after the service)",
+    ),
+}
+"""Detected in this order when the deployment does not say which one it has."""
+
+CPU_EXPLANATION = (
+    "CPU: Temporal exports no CPU metric, and no platform CPU series was found in the window. "
+    "CPU per service comes from the platform: cAdvisor/kubelet (container_cpu_usage_seconds_total) on "
+    "Kubernetes, or the ADOT collector's ECS container metrics (container_cpu_utilized) on ECS; scrape one "
+    "of them into this Prometheus (or set COPILOT_CPU_SOURCE) and profiles carry cpu_utilization.<service>."
+)
 
 
 def _gauge(name: str, agg: str = "sum", scopes: Scopes = UNSCOPED) -> Direct:
@@ -250,6 +390,21 @@ WORKER_KEYS = (
 )
 
 _SERVICES = ("history", "matching", "frontend", "worker")
+SLOT_SIZE_KEYS: Mapping[str, str] = {
+    "workflow": "MaxConcurrentWorkflowTaskExecutionSize",
+    "activity": "MaxConcurrentActivityExecutionSize",
+    "local_activity": "MaxConcurrentLocalActivityExecutionSize",
+}
+"""Worker type (catalogue suffix) -> the worker option that sizes its task slots (Go SDK names)."""
+POLLER_KEYS: Mapping[str, str] = {
+    "workflow": "MaxConcurrentWorkflowTaskPollers",
+    "activity": "MaxConcurrentActivityTaskPollers",
+}
+"""Worker type -> the worker option that sets its pollers."""
+_SLOT_KEYS: Mapping[str, tuple[str, ...]] = {
+    suffix: (size, *((POLLER_KEYS[suffix],) if suffix in POLLER_KEYS else ()))
+    for suffix, size in SLOT_SIZE_KEYS.items()
+}
 
 
 def _build() -> tuple[MetricSpec, ...]:
@@ -271,6 +426,7 @@ def _build() -> tuple[MetricSpec, ...]:
             ThresholdClass.THROUGHPUT,
             0.05,
             Direct(_STARTS),
+            family="service_requests",
             description="Rate of StartWorkflowExecution and SignalWithStart requests at the frontend "
             "(Temporal has no 'workflow started' counter). It reflects offered load, so it is neutral.",
         ),
@@ -284,6 +440,7 @@ def _build() -> tuple[MetricSpec, ...]:
             0.05,
             Direct(_CLOSES),
             influenced_by=("history.persistenceMaxQPS", *WORKER_KEYS),
+            family="workflow_outcomes",
             key_metric=True,
             description="All workflow closes: success, failed, timeout, terminate, cancel, continued-as-new.",
         ),
@@ -517,6 +674,102 @@ def _build() -> tuple[MetricSpec, ...]:
             description="IAM token generation failures plus reservoir refills failed by the token provider.",
         ),
     ]
+    specs += [
+        MetricSpec(
+            "completion_ratio",
+            T,
+            "Workflows completed per workflow started",
+            "ratio",
+            Better.HIGHER,
+            ThresholdClass.THROUGHPUT,
+            0.05,
+            Ratio(_CLOSES, _STARTS, "a/b"),
+            influenced_by=("history.persistenceMaxQPS", *WORKER_KEYS),
+            key_metric=True,
+            description="Workflow closes / start requests over the same instants: below 1 the cluster "
+            "takes in more than it finishes (more offered, less done); above 1 it drains a backlog.",
+        ),
+        MetricSpec(
+            "activity_failure_rate",
+            E,
+            "Activity attempts failed or timed out",
+            "ratio",
+            Better.LOWER,
+            ThresholdClass.ERROR,
+            0.01,
+            Ratio(_ACTIVITY_FAILURES, _ACTIVITY_ATTEMPTS, "part/whole"),
+            influenced_by=WORKER_KEYS,
+            family="activity_outcomes",
+            key_metric=True,
+            description="(activity_task_fail + activity_task_timeout) / (activity_success + both): the share "
+            "of activity attempts that failed or timed out, retried ones included.",
+        ),
+        MetricSpec(
+            "activity_failures_per_sec",
+            E,
+            "Activity failures and timeouts/s",
+            "1/s",
+            Better.LOWER,
+            ThresholdClass.ERROR,
+            0.01,
+            Direct(_ACTIVITY_FAILURES),
+            influenced_by=WORKER_KEYS,
+            family="activity_outcomes",
+            absent_is_zero=True,
+        ),
+        MetricSpec(
+            "workflow_failures_per_sec",
+            E,
+            "Workflow failures and timeouts/s",
+            "1/s",
+            Better.LOWER,
+            ThresholdClass.ERROR,
+            0.01,
+            Direct(_WORKFLOW_FAILURES),
+            family="workflow_outcomes",
+            absent_is_zero=True,
+            description="workflow_failed + workflow_timeout.",
+        ),
+        MetricSpec(
+            "service_errors_per_sec",
+            E,
+            "Service errors/s",
+            "1/s",
+            Better.LOWER,
+            ThresholdClass.ERROR,
+            0.01,
+            Direct(_SERVICE_ERRORS),
+            influenced_by=("frontend.persistenceMaxQPS", "history.persistenceMaxQPS"),
+            family="service_requests",
+            absent_is_zero=True,
+            description="service_errors: requests the services answered with an error.",
+        ),
+        MetricSpec(
+            "start_workflow_latency_p95",
+            L,
+            "StartWorkflowExecution latency p95",
+            "ms",
+            Better.LOWER,
+            ThresholdClass.LATENCY,
+            1.0,
+            Quantile(_START_LATENCY, 0.95),
+            influenced_by=PERSISTENCE_KEYS + POOL_KEYS,
+            description="service_latency of StartWorkflowExecution at the frontend (Temporal's guidance: "
+            "p95 under 150 ms).",
+        ),
+        MetricSpec(
+            "shard_lock_latency_p95",
+            L,
+            "Shard lock latency p95",
+            "ms",
+            Better.LOWER,
+            ThresholdClass.LATENCY,
+            0.1,
+            Quantile(_SHARD_LOCK, 0.95),
+            influenced_by=("persistence.numHistoryShards", "history.persistenceMaxQPS"),
+            description="lock_latency of the history shard lock (operation ShardInfo): contention on a shard.",
+        ),
+    ]
     for service in _SERVICES:
         specs.append(
             MetricSpec(
@@ -527,9 +780,9 @@ def _build() -> tuple[MetricSpec, ...]:
                 Better.LOWER,
                 ThresholdClass.CAPACITY,
                 0.01,
-                _rate(Term(same("container_cpu_usage_seconds_total"), (("container", "=~", f".*{service}.*"),))),
-                description="Temporal exports no CPU metric; read from cAdvisor's "
-                "container_cpu_usage_seconds_total where the deployment scrapes it, otherwise no data.",
+                PlatformCpu(service),
+                description="Temporal exports no CPU metric; read from the platform (cAdvisor/kubelet or "
+                "ECS through ADOT) where this Prometheus has it.",
             )
         )
     for service in _SERVICES:
@@ -550,16 +803,34 @@ def _build() -> tuple[MetricSpec, ...]:
         MetricSpec(
             "worker_task_slot_utilization",
             R,
-            "Worker task slot utilization",
+            "Worker task slot utilization (most saturated type)",
             "ratio",
             Better.LOWER,
             ThresholdClass.CAPACITY,
             0.01,
             Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)"),
             influenced_by=WORKER_KEYS,
-            description="SDK slots used / (used + available); 1 means saturated.",
+            key_metric=True,
+            description="SDK slots used / (used + available) per worker type and task queue; the value is "
+            "the most saturated one, 1 means saturated. The per-type values are "
+            "worker_task_slot_utilization.<type>.",
         )
     )
+    for suffix, worker_type in WORKER_TYPES.items():
+        specs.append(
+            MetricSpec(
+                f"worker_task_slot_utilization.{suffix}",
+                R,
+                f"Worker task slot utilization ({worker_type})",
+                "ratio",
+                Better.LOWER,
+                ThresholdClass.CAPACITY,
+                0.01,
+                Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)", where=(("worker_type", worker_type),)),
+                influenced_by=_SLOT_KEYS[suffix],
+                description=f"{worker_type} slots used / (used + available), most saturated task queue.",
+            )
+        )
     return tuple(specs)
 
 
@@ -587,11 +858,35 @@ def _terms(query: SeriesQuery) -> tuple[Term, ...]:
     return (query.term,) if isinstance(query, BucketRates) else query.terms
 
 
-def scoped_by(dimension: str) -> frozenset[str]:
-    """Keys of the metrics whose every query is scoped by a profile dimension (``namespace``, ``task_queue``)."""
-    return frozenset(
-        spec.key
-        for spec in CATALOGUE
-        if series_queries(spec)
-        and all(dimension in dict(term.scopes) for query in series_queries(spec) for term in _terms(query))
-    )
+def with_cpu_platform(specs: tuple[MetricSpec, ...], platform: CpuPlatform | None) -> tuple[MetricSpec, ...]:
+    """The specs with each :class:`PlatformCpu` read from ``platform``; with none, those metrics are left out
+    (the profile carries :data:`CPU_EXPLANATION` instead of a row of "no data" per service)."""
+    out: list[MetricSpec] = []
+    for spec in specs:
+        comp = spec.computation
+        if not isinstance(comp, PlatformCpu):
+            out.append(spec)
+        elif platform is not None:
+            out.append(
+                replace(spec, computation=Direct(platform.query(comp.service)), description=platform.description)
+            )
+    return tuple(out)
+
+
+def terms_of(spec: MetricSpec) -> tuple[Term, ...]:
+    """Every selector a metric reads."""
+    return tuple(term for query in series_queries(spec) for term in _terms(query))
+
+
+def scoped_sources(spec: MetricSpec, dimension: str) -> frozenset[Source]:
+    """The sources whose series of this metric are scoped by ``dimension`` (every such term must be)."""
+    terms = terms_of(spec)
+    if not terms or not all(dimension in dict(term.scopes) for term in terms):
+        return frozenset()
+    return frozenset(term.source for term in terms)
+
+
+def scope_label(source: Source, dimension: str) -> str | None:
+    """The label that carries ``dimension`` in ``source``'s series (``taskqueue`` on the server)."""
+    scopes = SDK_SCOPES if source is Source.SDK else SERVER_SCOPES
+    return dict(scopes).get(dimension)

@@ -346,12 +346,21 @@ def judge_telemetry(
     options: CompareOptions,
     catalogue: Iterable[MetricSpec] = CATALOGUE,
 ) -> list[TelemetryDiff]:
-    """Judge every catalogue metric (a metric missing from a side is no data), in :func:`order_diffs` order.
+    """Judge every catalogue metric (a metric missing from one side is no data), in :func:`order_diffs` order.
+
+    A metric missing from both sides was not asked for (CPU where the platform exports none: the
+    profiles carry a note instead) and is not judged.
 
     Keys that are not in the catalogue are not judged: nothing here guesses a metric's meaning. An
     absent counter read as zero is the collector's business (``absent_is_zero``), not this one's.
     """
-    return order_diffs([judge_metric(spec, old.get(spec.key), new.get(spec.key), options) for spec in catalogue])
+    return order_diffs(
+        [
+            judge_metric(spec, old.get(spec.key), new.get(spec.key), options)
+            for spec in catalogue
+            if spec.key in old or spec.key in new
+        ]
+    )
 
 
 # --- ordering, selection, verdict --------------------------------------------------------------
@@ -662,6 +671,7 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
     if unknown:
         notes.append(f"Metrics not in the catalogue were not judged: {', '.join(unknown)}")
     notes.extend(config_notes(a.config, b.config))
+    notes.extend(dict.fromkeys([*a.telemetry.notes, *b.telemetry.notes]))
 
     return ProfileComparison(
         profile_a_id=str(a.id),

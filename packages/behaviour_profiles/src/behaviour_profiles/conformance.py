@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from behaviour_profiles.catalogue import BY_KEY
+from behaviour_profiles.catalogue import BY_KEY, POLLER_KEYS, SLOT_SIZE_KEYS, WORKER_TYPES
 from behaviour_profiles.comparison import format_value
 from behaviour_profiles.errors import InvalidRequest
 from behaviour_profiles.models import (
@@ -293,6 +293,23 @@ def _fit(profile: BehaviourProfile) -> tuple[ScalePreset | None, float | None, s
     return None, None, "no throughput data and no preset named at creation: no preset can be fitted"
 
 
+SLOT_METRIC = "worker_task_slot_utilization"
+
+
+def _saturated_type(profile: BehaviourProfile, preset: ScalePreset) -> tuple[str, float] | None:
+    """The worker type whose slots are the busiest, when it is past the preset's slot warning level."""
+    bound = next((b for b in preset.bounds if b.metric == SLOT_METRIC), None)
+    level = bound.warn_max if bound is not None and bound.warn_max is not None else 0.0
+    busiest: tuple[str, float] | None = None
+    for suffix in WORKER_TYPES:
+        summary = profile.telemetry.metrics.get(f"{SLOT_METRIC}.{suffix}")
+        if summary is None or summary.status is not MetricStatus.OK or summary.mean is None:
+            continue
+        if summary.mean >= level and (busiest is None or summary.mean > busiest[1]):
+            busiest = (suffix, summary.mean)
+    return busiest
+
+
 def recommend(profile: BehaviourProfile) -> Recommendation:
     """The preset fitting the profile's throughput, and overrides for the metrics outside its bounds."""
     preset, observed, reason = _fit(profile)
@@ -316,6 +333,11 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
             f"check it against {profile.preset} with POST /profiles/{{id}}/conformance"
         )
     settings = {s.key: s for s in preset.settings}
+    saturated = _saturated_type(profile, preset)
+    if saturated is not None:
+        notes.append(
+            f"{WORKER_TYPES[saturated[0]]} slots are the saturated type ({format_value(saturated[1], 'ratio')} busy)"
+        )
     suggestions: dict[str, ConfigSuggestion] = {}
     for check in result.checks:
         if check.status is BoundStatus.NO_DATA and check.metric != THROUGHPUT_METRIC:
@@ -325,9 +347,18 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
         remedy = REMEDIES.get(check.metric)
         if remedy is None:
             continue
-        for key in remedy.keys:
+        keys = remedy.keys
+        if check.metric == SLOT_METRIC and saturated is not None:
+            keys = (SLOT_SIZE_KEYS[saturated[0]],)  # the slots that are full, not every type's
+        for key in keys:
             setting = settings.get(key)
             if setting is None:
+                continue
+            if saturated is not None and key == POLLER_KEYS.get(saturated[0]):
+                notes.append(
+                    f"{key} is not suggested: {WORKER_TYPES[saturated[0]]} slots are full, and a poller takes a "
+                    f"task only when a slot is free; raise {SLOT_SIZE_KEYS[saturated[0]]} instead"
+                )
                 continue
             current = current_setting(profile.config, setting)
             now, target = _as_number(current), _as_number(setting.value)
@@ -342,12 +373,19 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
             if key in suggestions:
                 suggestions[key].evidence.append(_evidence(check))
                 continue
+            unknown = (
+                ""
+                if current is not None
+                else f"; the profile's {setting.part} has no {key}, so this could not be compared with the value "
+                "in force (send it with the profile to check)"
+            )
             suggestions[key] = ConfigSuggestion(
                 key=key,
                 part=setting.part,
                 current_value=current,
+                current_known=current is not None,
                 suggested_value=setting.value,
-                why=f"{remedy.why} ({setting.why}; {preset.name} value)",
+                why=f"{remedy.why} ({setting.why}; {preset.name} value){unknown}",
                 evidence=[_evidence(check)],
             )
     overrides = list(suggestions.values())

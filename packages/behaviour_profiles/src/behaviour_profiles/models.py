@@ -147,9 +147,30 @@ class MetricSummary(BaseModel):
         return value
 
 
+class ScopeMatch(BaseModel):
+    """How one scope value (a namespace or task queue as the user named it) matched one source's series."""
+
+    dimension: str = Field(description="namespace or task_queue")
+    value: str = Field(description="The name as given in the request")
+    source: str = Field(description="server (with the DSQL plugin) or sdk")
+    label: str = Field(description="The label it was matched on, e.g. taskqueue on the server, task_queue in SDKs")
+    exported_as: str = Field(
+        description="The value matched: the server's tally reporter writes main-queue as main_queue"
+    )
+    with_data: list[str] = Field(default_factory=list, description="Scoped metrics of this source with data")
+    without_data: list[str] = Field(default_factory=list, description="Scoped metrics of this source without data")
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.with_data)
+
+
 class Coverage(BaseModel):
     with_data: int
     asked: int
+    scope: list[ScopeMatch] = Field(
+        default_factory=list, description="Per scope value and source: which scoped metrics matched"
+    )
 
 
 class TelemetrySummary(BaseModel):
@@ -157,6 +178,11 @@ class TelemetrySummary(BaseModel):
     step_seconds: int
     metrics: dict[str, MetricSummary]
     coverage: Coverage
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the operator should know about this collection (a source that did not match the "
+        "scope, where CPU would come from)",
+    )
 
 
 class ConfigInput(BaseModel):
@@ -190,6 +216,9 @@ class VersionSource(StrEnum):
 
 class VersionIdentity(BaseModel):
     temporal_server_version: str | None = None
+    temporal_server_git_revision: str | None = Field(
+        default=None, description="The server's git revision from build_information, when read from there"
+    )
     dsql_plugin_version: str | None = None
     worker_code_sha: str | None = None
     sources: dict[str, VersionSource] = Field(
@@ -253,6 +282,16 @@ class ProfileMetadata(BaseModel):
     worker_code_sha: str | None = None
     coverage_with_data: int = 0
     coverage_asked: int = 0
+
+
+class ProfileCreated(ProfileMetadata):
+    """The answer to a create: the metadata, and what the operator should know about the collection."""
+
+    notes: list[str] = Field(
+        default_factory=list,
+        description="The telemetry's notes (e.g. SDK workers that do not report the task queue, where CPU would "
+        "come from); also kept in the profile's telemetry.notes",
+    )
 
 
 class BehaviourProfile(ProfileMetadata):
@@ -612,6 +651,11 @@ class ConfigSuggestion(BaseModel):
     key: str
     part: str
     current_value: Any = Field(default=None, description="The profile's value, when its snapshot has the key")
+    current_known: bool = Field(
+        default=True,
+        description="False when the profile's snapshot lacks the key: the suggestion could not be compared "
+        "with the value in force, which may already be as high",
+    )
     suggested_value: Any
     why: str
     evidence: list[BoundEvidence]

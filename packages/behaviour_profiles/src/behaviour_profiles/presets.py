@@ -8,7 +8,10 @@ warning band inside its hard limits (:class:`~behaviour_profiles.models.Expected
 
 Calibration: the simulator's ``healthy-150wps`` (and the same workload at 0.4 load, 60 workflows/s)
 passes every ``mid-scale`` bound with room to spare; ``failing-400wps`` fails schedule-to-start,
-sync match, persistence latency, OCC conflicts, exhausted retries, reservoir and worker slots.
+activity schedule-to-start, backlog age, activity failures, sync match, persistence latency, OCC
+conflicts, exhausted retries, reservoir and worker slots. A real dev server with its activity slots cut
+to 2 under twice the load fails activity schedule-to-start, backlog age and worker slots (the activity
+type is the saturated one).
 
 Reservoir fill: ``metrics-reference.md`` reads fill as ``dsql_reservoir_size / dsql_reservoir_target``,
 but the catalogue has no fill metric, so the presets bound ``reservoir_size`` (ready connections summed
@@ -63,6 +66,7 @@ def _common(
     *,
     transitions: tuple[float | None, float | None, float | None, float | None],
     s2s_p99: tuple[float, float],
+    activity_s2s_p95: tuple[float, float],
     persistence_p99: tuple[float, float],
     conflicts: tuple[float, float],
     reservoir: tuple[float, float],
@@ -82,6 +86,24 @@ def _common(
             warn_max=s2s_p99[0],
             max=s2s_p99[1],
             why="workflow tasks wait for a worker only briefly when pollers and slots keep up",
+        ),
+        ExpectedBound(
+            metric="activity_schedule_to_start_p95",
+            warn_max=activity_s2s_p95[0],
+            max=activity_s2s_p95[1],
+            why="activity tasks start soon after they are scheduled when activity slots and pollers keep up",
+        ),
+        ExpectedBound(
+            metric="backlog_age",
+            warn_max=5.0,
+            max=30.0,
+            why="the oldest task in a backlog waits seconds at most; minutes mean workers fall behind",
+        ),
+        ExpectedBound(
+            metric="activity_failure_rate",
+            warn_max=0.01,
+            max=0.05,
+            why="a few activity attempts fail and retry; many failing attempts add load and delay completions",
         ),
         ExpectedBound(
             metric="sync_match_rate",
@@ -117,7 +139,8 @@ def _common(
             metric="worker_task_slot_utilization",
             warn_max=0.7,
             max=0.9,
-            why="workers need headroom; 1 means every task slot is busy and tasks queue",
+            why="workers need headroom in every slot type; 1 means the most saturated type (e.g. activity "
+            "slots) has every slot busy and its tasks queue",
         ),
     )
 
@@ -130,6 +153,7 @@ STARTER = ScalePreset(
     bounds=_common(
         transitions=(None, None, 600.0, 800.0),
         s2s_p99=(150.0, 400.0),
+        activity_s2s_p95=(200.0, 1000.0),
         persistence_p99=(80.0, 150.0),
         conflicts=(0.3, 1.0),
         reservoir=(5.0, 10.0),
@@ -156,6 +180,7 @@ MID_SCALE = ScalePreset(
     bounds=_common(
         transitions=(200.0, 300.0, 3000.0, 4500.0),
         s2s_p99=(100.0, 250.0),
+        activity_s2s_p95=(100.0, 500.0),
         persistence_p99=(60.0, 120.0),
         conflicts=(1.0, 2.0),
         reservoir=(20.0, 40.0),
@@ -182,6 +207,7 @@ HIGH_THROUGHPUT = ScalePreset(
     bounds=_common(
         transitions=(1500.0, 2500.0, None, None),
         s2s_p99=(100.0, 250.0),
+        activity_s2s_p95=(100.0, 500.0),
         persistence_p99=(60.0, 120.0),
         conflicts=(2.0, 5.0),
         reservoir=(50.0, 100.0),
@@ -281,6 +307,21 @@ REMEDIES: Mapping[str, Remedy] = MappingProxyType(
                 "worker_task_slot_utilization",
                 ("MaxConcurrentActivityExecutionSize", "MaxConcurrentWorkflowTaskExecutionSize"),
                 "busy slots leave tasks queued; more slots per worker (or more workers) give headroom",
+            ),
+            Remedy(
+                "activity_schedule_to_start_p95",
+                ("MaxConcurrentActivityExecutionSize", "MaxConcurrentActivityTaskPollers"),
+                "activity tasks wait when too few slots or pollers take them",
+            ),
+            Remedy(
+                "backlog_age",
+                (
+                    "MaxConcurrentActivityExecutionSize",
+                    "MaxConcurrentWorkflowTaskExecutionSize",
+                    "MaxConcurrentActivityTaskPollers",
+                    "MaxConcurrentWorkflowTaskPollers",
+                ),
+                "a backlog ages when workers take tasks more slowly than they are scheduled",
             ),
         )
     }

@@ -7,12 +7,13 @@ the environment or a clock.
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from behaviour_profiles.catalogue import scoped_by
+from behaviour_profiles.catalogue import Dialect, Source
 from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
 from behaviour_profiles.drift import assess_drift, correlate
@@ -27,12 +28,13 @@ from behaviour_profiles.models import (
     ConformanceResult,
     DriftRequest,
     DriftResult,
-    MetricStatus,
     ProfileComparison,
     ProfileCreate,
+    ProfileCreated,
     ProfileMetadata,
     Recommendation,
     ScalePreset,
+    TelemetrySummary,
     ThresholdClass,
     VersionIdentity,
     VersionSource,
@@ -74,7 +76,7 @@ def parse_profile_id(raw: str) -> UUID:
 
 async def create_profile(
     services: ProfileServices, request: ProfileCreate, *, now: datetime, profile_id: UUID | None = None
-) -> ProfileMetadata:
+) -> ProfileCreated:
     if request.time_window_end > now + FUTURE_SKEW:
         raise InvalidRequest(
             f"time_window_end {request.time_window_end.isoformat()} is in the future; "
@@ -92,35 +94,28 @@ async def create_profile(
     }
     snapshot = await snapshot_for(services, request.config)
     if versions.temporal_server_version is None:
-        telemetry, server_version = await asyncio.gather(
+        telemetry, build = await asyncio.gather(
             services.collector.collect(scope, start, end), services.collector.server_version(scope, start, end)
         )
-        source = VersionSource.BUILD_INFORMATION
-        if server_version is None and services.frontend_version is not None:
-            server_version, source = await services.frontend_version(), VersionSource.FRONTEND
-        if server_version is not None:
-            versions.temporal_server_version = server_version
-            versions.sources["temporal_server_version"] = source
+        if build is not None:
+            versions.temporal_server_version = build.version
+            versions.sources["temporal_server_version"] = VersionSource.BUILD_INFORMATION
+            if build.git_revision:
+                versions.temporal_server_git_revision = build.git_revision
+                versions.sources["temporal_server_git_revision"] = VersionSource.BUILD_INFORMATION
+        elif services.frontend_version is not None:
+            server_version = await services.frontend_version()
+            if server_version is not None:
+                versions.temporal_server_version = server_version
+                versions.sources["temporal_server_version"] = VersionSource.FRONTEND
     else:
         telemetry = await services.collector.collect(scope, start, end)
-    for dimension, value in (("namespace", request.namespace), ("task_queue", request.task_queue)):
-        scoped = scoped_by(dimension)
-        if value and not any(telemetry.metrics[k].status is MetricStatus.OK for k in scoped if k in telemetry.metrics):
-            raise NoTelemetry(
-                f"Prometheus has no samples for {dimension} {value!r} in {start.isoformat()} .. {end.isoformat()} "
-                f"(cluster {request.cluster_id!r}): none of the {len(scoped)} metrics scoped by {dimension} "
-                "has data. Check the name; nothing was stored."
-            )
     if telemetry.coverage.with_data == 0:
-        where = f"cluster {request.cluster_id!r}"
-        if request.namespace:
-            where += f", namespace {request.namespace!r}"
-        if request.task_queue:
-            where += f", task queue {request.task_queue!r}"
         raise NoTelemetry(
             f"Prometheus has no samples for any catalogue metric in {start.isoformat()} .. {end.isoformat()} "
-            f"for {where}; check the time window, the names and the cluster label. Nothing was stored."
+            f"for {_where(scope)}; check the time window, the names and the cluster label. Nothing was stored."
         )
+    telemetry = await check_scope(services.collector, scope, telemetry, start, end)
     profile = BehaviourProfile(
         id=profile_id or uuid4(),
         name=request.name,
@@ -141,7 +136,91 @@ async def create_profile(
         telemetry=telemetry,
         preset=request.preset,
     )
-    return await services.store.save(profile)
+    meta = await services.store.save(profile)
+    return ProfileCreated(**meta.model_dump(), notes=telemetry.notes)
+
+
+_DIMENSION_WORDS = {"namespace": ("namespace", "namespaces"), "task_queue": ("task queue", "task queues")}
+_SOURCE_WORDS = {Source.SERVER: "the server", Source.SDK: "SDK workers"}
+NEARBY = 8
+"""How many existing names a refusal lists, closest first."""
+
+
+def _where(scope: Scope) -> str:
+    where = f"cluster {scope.cluster_id!r}"
+    if scope.namespace:
+        where += f", namespace {scope.namespace!r}"
+    if scope.task_queue:
+        where += f", task queue {scope.task_queue!r}"
+    return where
+
+
+def _nearby(wanted: str, known: list[str]) -> str:
+    ranked = sorted(known, key=lambda name: (-difflib.SequenceMatcher(None, wanted, name).ratio(), name))
+    shown = ", ".join(ranked[:NEARBY])
+    return shown + (f" and {len(ranked) - NEARBY} more" if len(ranked) > NEARBY else "")
+
+
+async def check_scope(
+    collector: TelemetryCollector, scope: Scope, telemetry: TelemetrySummary, start: datetime, end: datetime
+) -> TelemetrySummary:
+    """Refuse a namespace or task queue that the server's series do not know, naming those that exist.
+
+    Each source is matched as it exports the name (the server's tally reporter rewrites it, SDK workers
+    do not). A name no source knows, or one the server does not know while it reports others, is refused
+    (:class:`NoTelemetry`, nothing stored). A name the server knows but SDK workers do not is kept with a
+    note: worker metrics of that scope have no data (the workers may not be scraped).
+    """
+    dialect = Dialect(telemetry.dialect)
+    notes = list(telemetry.notes)
+    for dimension, (word, words) in _DIMENSION_WORDS.items():
+        matches = [m for m in telemetry.coverage.scope if m.dimension == dimension]
+        unmatched = [m for m in matches if not m.matched]
+        if not unmatched:
+            continue
+        value = matches[0].value
+        known = dict(
+            zip(
+                [Source(m.source) for m in unmatched],
+                await asyncio.gather(
+                    *(
+                        collector.known_values(scope, dimension, Source(m.source), dialect, start, end)
+                        for m in unmatched
+                    )
+                ),
+                strict=True,
+            )
+        )
+        server_refuses = Source.SERVER in known and bool(known[Source.SERVER])
+        if len(unmatched) == len(matches) or server_refuses:
+            told = [
+                f"{_SOURCE_WORDS[source]} know{'s' if source is Source.SERVER else ''} {words} "
+                f"{_nearby(next(m.exported_as for m in unmatched if m.source == source), names)}"
+                for source, names in known.items()
+                if names
+            ]
+            rewritten = [m for m in unmatched if m.exported_as != m.value]
+            how = (
+                f" (the server exports {value!r} as {rewritten[0].exported_as!r}: type the name as your workers use it)"
+                if rewritten
+                else ""
+            )
+            missing = ", ".join(_SOURCE_WORDS[Source(m.source)] for m in unmatched)
+            detail = "; ".join(told) if told else f"no {word} is reported in this window"
+            raise NoTelemetry(
+                f"{word.capitalize()} {value!r} matches no series of {missing} in {start.isoformat()} .. "
+                f"{end.isoformat()} ({_where(Scope(scope.cluster_id, None, None))}): {detail}{how}. "
+                "Check the name; nothing was stored."
+            )
+        for match in unmatched:
+            names = known[Source(match.source)]
+            reported = f"report {words} {_nearby(match.exported_as, names)} but not" if names else "report no"
+            notes.append(
+                f"{_SOURCE_WORDS[Source(match.source)].capitalize()} {reported} {word} {value!r} in this window, "
+                f"so {', '.join(match.without_data)} ha{'s' if len(match.without_data) == 1 else 've'} no data; "
+                "are the workers' metrics scraped into this Prometheus?"
+            )
+    return telemetry.model_copy(update={"notes": notes}) if notes != telemetry.notes else telemetry
 
 
 async def compare(services: ProfileServices, request: CompareRequest) -> ProfileComparison:

@@ -24,7 +24,10 @@ import httpx
 
 from behaviour_profiles.catalogue import (
     CATALOGUE,
+    CPU_EXPLANATION,
+    CPU_PLATFORMS,
     BucketRates,
+    CpuPlatform,
     Dialect,
     Direct,
     GaugeAgg,
@@ -33,12 +36,19 @@ from behaviour_profiles.catalogue import (
     RateSum,
     Ratio,
     SeriesQuery,
+    Source,
     Term,
     Unavailable,
+    exported_value,
+    scope_label,
+    scoped_sources,
     series_queries,
+    terms_of,
+    version_from_tally,
+    with_cpu_platform,
 )
 from behaviour_profiles.errors import DependencyFailed, DependencyTimeout
-from behaviour_profiles.models import Coverage, MetricStatus, MetricSummary, TelemetrySummary
+from behaviour_profiles.models import Coverage, MetricStatus, MetricSummary, ScopeMatch, TelemetrySummary
 
 PROMETHEUS = "Prometheus"
 TARGET_POINTS = 300
@@ -47,6 +57,8 @@ MAX_STORED_POINTS = 400
 
 Series = dict[float, float]
 """timestamp (unix seconds) -> value"""
+Grouped = dict[tuple[str, ...], Series]
+"""the values of a ``GaugeAgg.by`` query's labels -> that group's series"""
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -107,11 +119,13 @@ def _escape(value: str) -> str:
 
 
 def selector(term: Term, dialect: Dialect, scope: Scope) -> str:
+    """The term's selector, its scope values written as its source exports them (tally rewrites the
+    server's), matched literally: the scope is never widened to a pattern."""
     matchers = [f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers]
     values = scope.values()
     for dimension, label in term.scopes:
         if dimension in values:
-            matchers.append(f'{label}="{_escape(values[dimension])}"')
+            matchers.append(f'{label}="{_escape(exported_value(values[dimension], term.source, dialect))}"')
     if scope.cluster_label:
         matchers.append(f'{scope.cluster_label}="{_escape(scope.cluster_id)}"')
     return f"{term.name.for_dialect(dialect)}{{{','.join(matchers)}}}"
@@ -130,6 +144,9 @@ def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int)
     if isinstance(query, RateSum):
         return _union([f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms], "sum")
     if isinstance(query, GaugeAgg):
+        if query.by:
+            (term,) = query.terms  # a grouped gauge reads one metric
+            return f"{query.agg} by ({', '.join(query.by)}) ({selector(term, dialect, scope)})"
         return _union([selector(t, dialect, scope) for t in query.terms], query.agg)
     return f"sum by (le) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
 
@@ -219,9 +236,25 @@ def _combine_ratio(num: Series, den: Series, form: str) -> list[tuple[float, flo
             if whole > 0:
                 out.append((ts, n / whole))
         elif d > 0:
+            if form == "a/b":
+                out.append((ts, n / d))
+                continue
             part = min(n / d, 1.0)
             out.append((ts, 1.0 - part if form == "1-part/whole" else part))
     return out
+
+
+def _most_saturated(comp: Ratio, num: Grouped, den: Grouped) -> list[tuple[float, float]]:
+    """The ratio per group (those ``comp.where`` keeps), then the highest group at each instant."""
+    labels = comp.denominator.by if isinstance(comp.denominator, GaugeAgg) else ()
+    wanted = [(labels.index(label), value) for label, value in comp.where if label in labels]
+    best: Series = {}
+    for group, den_series in den.items():
+        if any(group[i] != value for i, value in wanted):
+            continue
+        for ts, value in _combine_ratio(num.get(group, {}), den_series, comp.form):
+            best[ts] = max(best.get(ts, value), value)
+    return sorted(best.items())
 
 
 def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect: Dialect) -> list[tuple[float, float]]:
@@ -229,8 +262,11 @@ def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect
     comp = spec.computation
     if isinstance(comp, Direct):
         series: Series = results[comp.query]
-        return sorted(series.items())
+        factor = comp.query.scale if isinstance(comp.query, GaugeAgg) else 1.0
+        return sorted((ts, value * factor) for ts, value in series.items())
     if isinstance(comp, Ratio):
+        if _grouped(comp.denominator):
+            return _most_saturated(comp, results[comp.numerator], results[comp.denominator])
         return _combine_ratio(results[comp.numerator], results[comp.denominator], comp.form)
     if isinstance(comp, Quantile):
         by_le: dict[float, Series] = results[comp.buckets]
@@ -243,6 +279,37 @@ def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect
                 points.append((ts, value * scale))
         return points
     return []
+
+
+def _grouped(query: SeriesQuery) -> bool:
+    return isinstance(query, GaugeAgg) and bool(query.by)
+
+
+def scope_coverage(
+    specs: Iterable[MetricSpec], metrics: Mapping[str, MetricSummary], scope: Scope, dialect: Dialect
+) -> list[ScopeMatch]:
+    """Per scope value and source, which of that source's metrics scoped by it have data (pure)."""
+    out: list[ScopeMatch] = []
+    specs = list(specs)
+    for dimension, value in scope.values().items():
+        for source in (Source.SERVER, Source.SDK):
+            keys = [spec.key for spec in specs if source in scoped_sources(spec, dimension)]
+            label = scope_label(source, dimension)
+            if not keys or label is None:
+                continue
+            with_data = [k for k in keys if metrics[k].status is MetricStatus.OK]
+            out.append(
+                ScopeMatch(
+                    dimension=dimension,
+                    value=value,
+                    source=source.value,
+                    label=label,
+                    exported_as=exported_value(value, source, dialect),
+                    with_data=with_data,
+                    without_data=[k for k in keys if k not in with_data],
+                )
+            )
+    return out
 
 
 def summarise_catalogue(
@@ -329,6 +396,12 @@ _QUERY_KINDS: Mapping[str, str] = {
 }
 
 
+def _query_kind(path: str) -> str:
+    if path.startswith("/api/v1/label/"):
+        return "label_values"
+    return _QUERY_KINDS.get(path, path)
+
+
 class PrometheusClient:
     """A thin client of the Prometheus HTTP API that speaks in our error tree.
 
@@ -400,7 +473,7 @@ class PrometheusClient:
 
     def _observe(self, path: str, started: float, *, ok: bool) -> None:
         if self._on_query is not None:
-            self._on_query(_QUERY_KINDS.get(path, path), time.monotonic() - started, ok)
+            self._on_query(_query_kind(path), time.monotonic() - started, ok)
 
     async def _attempts(self, path: str, params: dict[str, str], method: str) -> ApiAnswer:
         url = f"{self._base}{path}"
@@ -485,14 +558,22 @@ class PrometheusClient:
     async def query_range(self, promql: str, plan: QueryPlan) -> list[dict[str, Any]]:
         return (await self.query_range_answer(promql, plan)).result
 
-    async def metric_names(self, names: Iterable[str], start: float, end: float) -> set[str]:
+    async def metric_names(self, names: Iterable[str], start: float, end: float, matchers: str = "") -> set[str]:
+        """Which of ``names`` have series in ``[start, end]`` (``matchers``: extra label matchers)."""
+        return set(await self.label_values("__name__", names, start, end, matchers))
+
+    async def label_values(
+        self, label: str, names: Iterable[str], start: float, end: float, matchers: str = ""
+    ) -> list[str]:
+        """The values ``label`` takes on the series of ``names`` in ``[start, end]``."""
         pattern = "|".join(sorted(set(names)))
+        extra = f",{matchers}" if matchers else ""
         answer = await self._call(
-            "/api/v1/label/__name__/values",
-            {"match[]": f'{{__name__=~"{pattern}"}}', "start": f"{start:.3f}", "end": f"{end:.3f}"},
+            f"/api/v1/label/{label}/values",
+            {"match[]": f'{{__name__=~"{pattern}"{extra}}}', "start": f"{start:.3f}", "end": f"{end:.3f}"},
             method="GET",
         )
-        return set(answer.data or [])
+        return [str(v) for v in answer.data or []]
 
     async def query(self, promql: str, at: float) -> list[dict[str, Any]]:
         answer = await self._call("/api/v1/query", {"query": promql, "time": f"{at:.3f}"})
@@ -522,6 +603,17 @@ def _matrix_to_series(result: list[dict[str, Any]]) -> Series:
     return series
 
 
+def _matrix_by_group(result: list[dict[str, Any]], labels: Sequence[str]) -> Grouped:
+    out: Grouped = {}
+    for item in result:
+        metric = item.get("metric", {})
+        group = tuple(str(metric.get(label, "")) for label in labels)
+        series = out.setdefault(group, {})
+        for ts, value in _matrix_to_series([item]).items():
+            series[ts] = series.get(ts, 0.0) + value
+    return out
+
+
 def _matrix_by_le(result: list[dict[str, Any]]) -> dict[float, Series]:
     out: dict[float, Series] = {}
     for item in result:
@@ -533,8 +625,25 @@ def _matrix_by_le(result: list[dict[str, Any]]) -> dict[float, Series]:
     return out
 
 
+@dataclass(frozen=True)
+class BuildInfo:
+    """The server build reported by ``build_information`` (tally's underscores read back as dots)."""
+
+    version: str
+    git_revision: str | None = None
+
+
+CPU_AUTO = "auto"
+CPU_NONE = "none"
+
+
 class TelemetryCollector:
-    """Collects the catalogue's telemetry summary for one scope and window."""
+    """Collects the catalogue's telemetry summary for one scope and window.
+
+    ``cpu_source``: ``auto`` (default) detects the platform CPU metrics in the window
+    (:data:`~behaviour_profiles.catalogue.CPU_PLATFORMS`, in order), ``none`` never reads CPU, or a
+    platform name forces that one.
+    """
 
     def __init__(
         self,
@@ -545,17 +654,47 @@ class TelemetryCollector:
         dialect: Dialect | None = None,
         concurrency: int = 4,
         specs: Sequence[MetricSpec] = CATALOGUE,
+        cpu_source: str = CPU_AUTO,
     ) -> None:
+        if cpu_source not in (CPU_AUTO, CPU_NONE, *CPU_PLATFORMS):
+            raise ValueError(f"cpu_source must be one of {CPU_AUTO}, {CPU_NONE}, {', '.join(CPU_PLATFORMS)}")
         self._client = client
         self._scrape = scrape_interval_s
         self._cluster_label = cluster_label or None
         self._dialect = dialect
         self._concurrency = max(1, concurrency)
         self._specs = tuple(specs)
+        self._cpu_source = cpu_source
 
     @property
     def client(self) -> PrometheusClient:
         return self._client
+
+    def _cluster_matcher(self, scope: Scope) -> str:
+        return f'{self._cluster_label}="{_escape(scope.cluster_id)}"' if self._cluster_label else ""
+
+    async def detect(self, plan: QueryPlan, scope: Scope) -> tuple[Dialect, CpuPlatform | None]:
+        """The naming dialect and the CPU platform of the window, from one metric-name look-up."""
+        probes: list[str] = []
+        if self._dialect is None:
+            probes += [name for names in _DIALECT_PROBES.values() for name in names]
+        if self._cpu_source == CPU_AUTO:
+            probes += [platform.probe for platform in CPU_PLATFORMS.values()]
+        present = (
+            await self._client.metric_names(probes, plan.start, plan.end, self._cluster_matcher(scope))
+            if probes
+            else set()
+        )
+        dialect = self._dialect
+        if dialect is None:
+            dialect = next(
+                (d for d, names in _DIALECT_PROBES.items() if present.intersection(names)), Dialect.OPENTELEMETRY
+            )
+        if self._cpu_source == CPU_AUTO:
+            platform = next((p for p in CPU_PLATFORMS.values() if p.probe in present), None)
+        else:
+            platform = CPU_PLATFORMS.get(self._cpu_source)
+        return dialect, platform
 
     async def detect_dialect(self, plan: QueryPlan) -> Dialect:
         if self._dialect is not None:
@@ -567,10 +706,12 @@ class TelemetryCollector:
                 return dialect
         return Dialect.OPENTELEMETRY
 
-    def queries(self, dialect: Dialect, scope: Scope, plan: QueryPlan) -> dict[SeriesQuery, str]:
-        """Every distinct series query the catalogue needs, with its PromQL."""
+    def queries(
+        self, dialect: Dialect, scope: Scope, plan: QueryPlan, specs: Sequence[MetricSpec] | None = None
+    ) -> dict[SeriesQuery, str]:
+        """Every distinct series query the catalogue (or ``specs``) needs, with its PromQL."""
         out: dict[SeriesQuery, str] = {}
-        for spec in self._specs:
+        for spec in self._specs if specs is None else specs:
             for query in series_queries(spec):
                 if query not in out:
                     out[query] = render(query, dialect, scope, plan.rate_window)
@@ -589,7 +730,12 @@ class TelemetryCollector:
             matrix = answer.result
             if answer.warnings and partial is not None:
                 partial[query] = "; ".join(answer.warnings)
-            results[query] = _matrix_by_le(matrix) if isinstance(query, BucketRates) else _matrix_to_series(matrix)
+            if isinstance(query, BucketRates):
+                results[query] = _matrix_by_le(matrix)
+            elif isinstance(query, GaugeAgg) and query.by:
+                results[query] = _matrix_by_group(matrix, query.by)
+            else:
+                results[query] = _matrix_to_series(matrix)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -602,30 +748,67 @@ class TelemetryCollector:
     async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary:
         plan = plan_window(start, end, self._scrape)
         scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
-        dialect = await self.detect_dialect(plan)
+        dialect, platform = await self.detect(plan, scope)
+        specs = with_cpu_platform(self._specs, platform)
         partial: dict[SeriesQuery, str] = {}
-        results = await self.run_queries(self.queries(dialect, scope, plan), plan, partial)
-        metrics = summarise_catalogue(results, dialect, plan, self._specs, partial)
+        results = await self.run_queries(self.queries(dialect, scope, plan, specs), plan, partial)
+        metrics = summarise_catalogue(results, dialect, plan, specs, partial)
         with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
+        notes = [CPU_EXPLANATION] if len(specs) < len(self._specs) else []
         return TelemetrySummary(
             dialect=dialect.value,
             step_seconds=plan.step,
             metrics=metrics,
-            coverage=Coverage(with_data=with_data, asked=len(metrics)),
+            coverage=Coverage(
+                with_data=with_data, asked=len(metrics), scope=scope_coverage(specs, metrics, scope, dialect)
+            ),
+            notes=notes,
         )
 
-    async def server_version(self, scope: Scope, start: datetime, end: datetime) -> str | None:
-        """The Temporal server version reported by ``build_information`` in the window, if any."""
+    async def known_values(
+        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
+    ) -> list[str]:
+        """The values of ``dimension`` that ``source``'s scoped series carry in the window, as exported
+        (within the cluster, and within the namespace when looking for task queues)."""
+        label = scope_label(source, dimension)
+        if label is None:
+            return []
+        names = sorted(
+            {
+                term.name.for_dialect(dialect)
+                for spec in self._specs
+                if source in scoped_sources(spec, dimension)
+                for term in terms_of(spec)
+                if term.source is source
+            }
+        )
+        if not names:
+            return []
+        matchers = [self._cluster_matcher(Scope(scope.cluster_id, None, None))]
+        if dimension == "task_queue" and scope.namespace:
+            ns_label = scope_label(source, "namespace") or "namespace"
+            matchers.append(f'{ns_label}="{_escape(exported_value(scope.namespace, source, dialect))}"')
         plan = plan_window(start, end, self._scrape)
-        matchers = f'{self._cluster_label}="{_escape(scope.cluster_id)}"' if self._cluster_label else ""
+        return sorted(
+            await self._client.label_values(label, names, plan.start, plan.end, ",".join(m for m in matchers if m))
+        )
+
+    async def server_version(self, scope: Scope, start: datetime, end: datetime) -> BuildInfo | None:
+        """The Temporal server build reported by ``build_information`` in the window, if any."""
+        plan = plan_window(start, end, self._scrape)
+        matchers = self._cluster_matcher(scope)
         span = max(int(plan.end - plan.start), self._scrape)
-        promql = f"max by (build_version) (max_over_time(build_information{{{matchers}}}[{span}s]))"
-        versions: Counter[str] = Counter()
+        promql = f"max by (build_version, git_revision) (max_over_time(build_information{{{matchers}}}[{span}s]))"
+        builds: Counter[tuple[str, str | None]] = Counter()
         for item in await self._client.query(promql, plan.end):
-            version = item.get("metric", {}).get("build_version")
+            labels = item.get("metric", {})
+            version = labels.get("build_version")
             if version:
-                versions[version] += 1
-        return versions.most_common(1)[0][0] if versions else None
+                builds[(version_from_tally(version), labels.get("git_revision") or None)] += 1
+        if not builds:
+            return None
+        version, revision = builds.most_common(1)[0][0]
+        return BuildInfo(version, revision)
 
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:

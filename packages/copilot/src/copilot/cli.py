@@ -21,6 +21,7 @@ from copilot.render import (
     _num,
     collecting_progress,
     print_comparison,
+    print_notes,
     print_profile,
     profile_created_line,
     profiles_table,
@@ -135,6 +136,7 @@ def profiles_create(
         _emit(meta)
         return
     console.print(profile_created_line(meta), highlight=False, soft_wrap=True)
+    print_notes(console, meta.get("notes") or [])
     console.print(f"Open it: {ui_url(meta['id'])}", highlight=False, soft_wrap=True)
 
 

@@ -150,6 +150,12 @@ def profile_created_line(meta: dict[str, Any]) -> str:
     )
 
 
+def print_notes(console: Console, notes: list[str]) -> None:
+    """What the collection wants the operator to know, one yellow line each."""
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+
+
 def print_profile(console: Console, profile: dict[str, Any]) -> None:
     """A profile's identity, versions, config sources and each metric's aggregates."""
     head = Table(show_header=False, title=f"Profile {profile['id']}", title_justify="left")
@@ -171,7 +177,12 @@ def print_profile(console: Console, profile: dict[str, Any]) -> None:
                 name.replace("_", " "),
                 f"{versions.get(name) or '—'}" + (f" (from {sources[name]})" if name in sources else ""),
             )
-            for name in ("temporal_server_version", "dsql_plugin_version", "worker_code_sha")
+            for name in (
+                "temporal_server_version",
+                "temporal_server_git_revision",
+                "dsql_plugin_version",
+                "worker_code_sha",
+            )
         ),
         ("config sources", ", ".join(f"{k}: {v}" for k, v in (config.get("sources") or {}).items()) or "none"),
     ):
@@ -190,3 +201,4 @@ def print_profile(console: Console, profile: dict[str, Any]) -> None:
             str(metric.get("sample_count", "")),
         )
     console.print(metrics)
+    print_notes(console, (profile.get("telemetry") or {}).get("notes") or [])

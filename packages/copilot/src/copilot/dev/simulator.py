@@ -93,7 +93,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, TextIO
 
-from behaviour_profiles.catalogue import Dialect
+from behaviour_profiles.catalogue import Dialect, tally_value
 
 __all__ = [
     "JUDGEMENT_CLUSTER",
@@ -159,7 +159,7 @@ class Scenario:
     """Tasks in backlog per task queue (all task types), at load 1.0."""
     backlog_age_s: Span
     slot_utilization: float
-    """SDK worker task slots used / total."""
+    """SDK activity worker task slots used / total (workflow slots run at half of it, local-activity slots idle)."""
     pool_open_fraction: float
     """dsql_pool_open / dsql_pool_max_open."""
     pool_in_use_fraction: float
@@ -180,6 +180,14 @@ class Scenario:
     """Relative standard deviation of per-interval noise."""
     dsql_plugin: bool = True
     """Whether the DSQL persistence plugin exports its series (``dsql_*``) at all."""
+    activity_failure_ratio: float = 0.0
+    """Activity attempts that fail (``activity_task_fail``) per attempt."""
+    service_error_ratio: float = 0.0
+    """Start requests answered with an error (``service_errors``) per request."""
+    start_latency: Latency = Latency(12.0, 90.0)
+    """StartWorkflowExecution latency at the frontend (``service_latency``)."""
+    shard_lock: Latency = Latency(0.3, 3.0)
+    """History shard lock latency (``lock_latency``, operation ShardInfo)."""
 
 
 HEALTHY_150 = Scenario(
@@ -239,6 +247,10 @@ FAILING_400 = Scenario(
     session_refreshes_per_s=0.03,
     heap_scale=(1.5, 1.9),
     noise=0.08,
+    activity_failure_ratio=0.12,
+    service_error_ratio=0.02,
+    start_latency=Latency(60.0, 1200.0),
+    shard_lock=Latency(2.0, 40.0),
 )
 
 
@@ -369,6 +381,7 @@ _BUILD_LABELS = (
     ("git_revision", "simulated"),
     ("build_date", "2025-03-01T00:00:00Z"),
     ("go_version", "go1.23.6"),
+    ("build_platform", "amd64"),
 )
 _SERVICES = ("history", "matching", "frontend", "worker")
 _HEAP_BASE_BYTES = {"history": 450e6, "matching": 220e6, "frontend": 180e6, "worker": 120e6}
@@ -377,7 +390,10 @@ _POOL_TOTAL = sum(_POOL_MAX_OPEN.values())
 _TASK_TYPES = ("Workflow", "Activity")
 _TASKS_PER_CLOSE = {"Workflow": 3.0, "Activity": 2.0}
 _BACKLOG_SHARE = {"Workflow": 0.3, "Activity": 0.7}
-_WORKER_SLOTS = {"WorkflowWorker": 100, "ActivityWorker": 200}
+_WORKER_SLOTS = {"WorkflowWorker": 100, "ActivityWorker": 200, "LocalActivityWorker": 100}
+_SLOT_SHARE = {"WorkflowWorker": 0.5, "ActivityWorker": 1.0, "LocalActivityWorker": 0.0}
+"""Each worker type's utilisation relative to the scenario's (activity) ``slot_utilization``."""
+_SDK_SERVICE = "temporal-core-sdk"
 _PERSISTENCE_OPS = (
     # operation, requests per start (Create) or per close (others), latency factor
     ("CreateWorkflowExecution", 1.0, 1.3),
@@ -386,6 +402,7 @@ _PERSISTENCE_OPS = (
 )
 _TX_OPERATIONS = (("UpdateWorkflowExecution", 0.75), ("CreateWorkflowExecution", 0.25))
 _MS_BUCKETS = (1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
+_LOCK_MS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0)
 _RATIO_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _TRANSITIONS_DIST = Latency(12.0, 80.0)
 """Distribution of a state_transition_count observation (dimensionless, reuses the lognormal)."""
@@ -433,6 +450,7 @@ class _Family:
 
 
 Labels = tuple[tuple[str, str], ...]
+_NOT_REWRITTEN = frozenset({"cluster", "le"})
 
 
 def _escape(value: str) -> str:
@@ -525,6 +543,15 @@ class _Writer:
         self.samples = 0
         self._pending: str | None = None
 
+    def _render(self, fam: _Family, labels: Labels) -> str:
+        """Labels as the exporter writes them: the server's tally reporter (and the DSQL plugin reporting
+        through it) rewrites every value's characters outside ``[A-Za-z0-9_]`` to ``_``; SDK workers
+        (``temporal_*``) do not; ``cluster`` is added by Prometheus at scrape time and ``le`` by the
+        reporter, so neither is rewritten."""
+        if self.dialect is Dialect.TALLY and not fam.base.startswith("temporal_"):
+            labels = tuple((k, v if k in _NOT_REWRITTEN else tally_value(v)) for k, v in labels)
+        return _render_labels(labels)
+
     def begin(self, family: _Family) -> None:
         """Start a family; its ``# TYPE`` line is written only if a sample follows."""
         self._pending = f"# TYPE {family.family_name(self.dialect)} {family.type_name(self.dialect)}\n"
@@ -541,7 +568,7 @@ class _Writer:
         if sum(increments) <= 0.0:
             return
         name = fam.sample_name(self.dialect)
-        rendered = _render_labels(labels)
+        rendered = self._render(fam, labels)
         w = ctx.window
         total = 0.0
         self.sample(name, rendered, 0, w.ts(0))
@@ -551,7 +578,7 @@ class _Writer:
 
     def gauge(self, fam: _Family, ctx: _Ctx, labels: Labels, values: Sequence[float]) -> None:
         name = fam.sample_name(self.dialect)
-        rendered = _render_labels(labels)
+        rendered = self._render(fam, labels)
         for k, value in enumerate(values):
             self.sample(name, rendered, value, ctx.window.ts(k))
 
@@ -569,8 +596,8 @@ class _Writer:
         scale = 0.001 if timer and self.dialect is Dialect.TALLY else 1.0
         family = fam.family_name(self.dialect)
         bucket, count_name, sum_name = f"{family}_bucket", f"{family}_count", f"{family}_sum"
-        rendered_buckets = [_render_labels((*labels, ("le", _fmt_bound(b * scale)))) for b in (*bounds, math.inf)]
-        plain = _render_labels(labels)
+        rendered_buckets = [self._render(fam, (*labels, ("le", _fmt_bound(b * scale)))) for b in (*bounds, math.inf)]
+        plain = self._render(fam, labels)
         sigma = dist.sigma
         mean_factor = math.exp(sigma * sigma / 2.0)
         rng = ctx.rng(fam.base, labels)
@@ -606,6 +633,13 @@ def _closes_per_s(ctx: _Ctx) -> float:
     return s.wps * ctx.load * (s.success_ratio + s.failure_ratio)
 
 
+_ACTIVE = (("namespace_state", "active"),)
+_UNVERSIONED = "__unversioned__"
+_PARTITION = (("partition", "0"), ("worker_version", _UNVERSIONED))
+_WORKFLOW_TYPE = "ProfiledWorkflow"
+_ACTIVITY_TYPE = "profiled_activity"
+
+
 def _server(ctx: _Ctx, service: str, *extra: tuple[str, str], queue: bool = True) -> Labels:
     labels: Labels = (("namespace", ctx.namespace),)
     if queue:
@@ -621,7 +655,7 @@ def _emit_requests(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 
 def _emit_closes(ratio: Callable[[Scenario], float]) -> Emit:
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
-        labels = _server(ctx, "history")
+        labels = _server(ctx, "history", *_ACTIVE, ("operation", "CompletionStats"), ("workflowType", _WORKFLOW_TYPE))
         rate = ctx.scenario.wps * ctx.load * ratio(ctx.scenario)
         w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
 
@@ -630,14 +664,22 @@ def _emit_closes(ratio: Callable[[Scenario], float]) -> Emit:
 
 def _emit_transitions(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     rate = _closes_per_s(ctx) * ctx.scenario.transitions_per_close
-    w.histogram(fam, ctx, _server(ctx, "history", queue=False), rate, _TRANSITIONS_DIST, _RATIO_BUCKETS)
+    labels = _server(ctx, "history", *_ACTIVE, ("operation", "WorkflowContext"), queue=False)
+    w.histogram(fam, ctx, labels, rate, _TRANSITIONS_DIST, _RATIO_BUCKETS)
 
 
 def _emit_schedule_to_start(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     s = ctx.scenario
     for task_type, dist in (("Workflow", s.workflow_schedule_to_start), ("Activity", s.activity_schedule_to_start)):
         rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
-        w.histogram(fam, ctx, _server(ctx, "history", ("task_type", task_type)), rate, dist, _MS_BUCKETS)
+        labels = _server(
+            ctx,
+            "history",
+            ("task_type", task_type),
+            ("operation", f"Record{task_type}TaskStarted"),
+            ("partition", "__normal__"),
+        )
+        w.histogram(fam, ctx, labels, rate, dist, _MS_BUCKETS)
 
 
 def _emit_persistence(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
@@ -651,14 +693,24 @@ def _emit_dispatch(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     for task_type in _TASK_TYPES:
         rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
         dist = ctx.scenario.task_dispatch.scaled(1.0 if task_type == "Workflow" else 1.5)
-        w.histogram(fam, ctx, _server(ctx, "matching", ("task_type", task_type)), rate, dist, _MS_BUCKETS)
+        labels = _server(
+            ctx,
+            "matching",
+            ("task_type", task_type),
+            ("forwarded", "false"),
+            ("operation", "MatchingEngine"),
+            ("partition", "0"),
+            ("source", "History"),
+            ("worker_version", _UNVERSIONED),
+        )
+        w.histogram(fam, ctx, labels, rate, dist, _MS_BUCKETS)
 
 
 _POLL_SUCCESS = _Family("poll_success", _Kind.SERVER_COUNTER)
 
 
 def _poll_increments(ctx: _Ctx, task_type: str) -> tuple[Labels, list[float]]:
-    labels = _server(ctx, "matching", ("task_type", task_type))
+    labels = _server(ctx, "matching", ("task_type", task_type), *_ACTIVE, ("operation", "TaskQueueMgr"), *_PARTITION)
     rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
     return labels, _increments(ctx, (_POLL_SUCCESS.base, labels), (rate, rate))
 
@@ -681,7 +733,15 @@ def _emit_sync_polls(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 def _emit_backlog(span: Callable[[Scenario], Span], per_load: bool, digits: int) -> Emit:
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         for task_type in _TASK_TYPES:
-            labels = _server(ctx, "matching", ("task_type", task_type))
+            labels = _server(
+                ctx,
+                "matching",
+                ("task_type", task_type),
+                *_ACTIVE,
+                ("operation", "TaskQueuePartitionManager"),
+                *_PARTITION,
+                *((("task_priority", "3"),) if fam.base == "approximate_backlog_count" else ()),
+            )
             rng = ctx.rng(fam.base, labels)
             scale = _BACKLOG_SHARE[task_type] * ctx.load if per_load else 1.0
             values = [
@@ -696,13 +756,14 @@ def _emit_backlog(span: Callable[[Scenario], Span], per_load: bool, digits: int)
 def _slots_used(ctx: _Ctx, worker_type: str) -> tuple[Labels, list[int]]:
     labels: Labels = (
         ("namespace", ctx.namespace),
+        ("service_name", _SDK_SERVICE),
         ("task_queue", ctx.task_queue),
         ("worker_type", worker_type),
         ("cluster", ctx.cluster),
     )
     rng = ctx.rng("temporal_worker_task_slots_used", labels)
     total = _WORKER_SLOTS[worker_type]
-    util = ctx.scenario.slot_utilization
+    util = ctx.scenario.slot_utilization * _SLOT_SHARE[worker_type]
     used = [round(total * min(1.0, util * _noisy(rng, ctx.scenario.noise / 4))) for _ in range(ctx.window.n)]
     return labels, used
 
@@ -714,6 +775,37 @@ def _emit_slots(available: bool) -> Emit:
             w.gauge(fam, ctx, labels, [total - u for u in used] if available else used)
 
     return emit
+
+
+def _emit_activities(failed: bool) -> Emit:
+    """Activity attempts completed or failed (history counts each attempt)."""
+
+    def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        share = ctx.scenario.activity_failure_ratio
+        attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
+        rate = attempts * (share if failed else 1.0 - share)
+        labels = _server(
+            ctx,
+            "history",
+            ("activityType", _ACTIVITY_TYPE),
+            ("operation", "RespondActivityTaskFailed" if failed else "RespondActivityTaskCompleted"),
+            ("versioning_behavior", "Unspecified"),
+            ("workflowType", _WORKFLOW_TYPE),
+        )
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+    return emit
+
+
+def _emit_service_errors(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
+    rate = ctx.scenario.wps * ctx.load * ctx.scenario.service_error_ratio
+    w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+
+def _emit_start_latency(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
+    w.histogram(fam, ctx, labels, ctx.scenario.wps * ctx.load, ctx.scenario.start_latency, _MS_BUCKETS)
 
 
 _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
@@ -730,6 +822,10 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("approximate_backlog_age_seconds", _Kind.GAUGE), _emit_backlog(lambda s: s.backlog_age_s, False, 2)),
     (_Family("temporal_worker_task_slots_used", _Kind.GAUGE), _emit_slots(available=False)),
     (_Family("temporal_worker_task_slots_available", _Kind.GAUGE), _emit_slots(available=True)),
+    (_Family("activity_success", _Kind.SERVER_COUNTER), _emit_activities(failed=False)),
+    (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _emit_activities(failed=True)),
+    (_Family("service_errors", _Kind.SERVER_COUNTER), _emit_service_errors),
+    (_Family("service_latency", _Kind.TIMER), _emit_start_latency),
 )
 
 
@@ -839,6 +935,12 @@ def _emit_heap(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         w.gauge(fam, ctx, _plain(ctx, service), values)
 
 
+def _emit_shard_lock(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    rate = ctx.scenario.wps * ctx.load * 10.0  # a handful of shard-info updates per workflow
+    labels = _plain(ctx, "history", ("operation", "ShardInfo"))
+    w.histogram(fam, ctx, labels, rate, ctx.scenario.shard_lock, _LOCK_MS_BUCKETS)
+
+
 def _emit_build(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     for service in _SERVICES:
         w.gauge(fam, ctx, _plain(ctx, service, *_BUILD_LABELS), [1] * ctx.window.n)
@@ -866,6 +968,7 @@ _CLUSTER_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     ),
     (_Family("memory_heapinuse", _Kind.GAUGE), _emit_heap),
     (_Family("build_information", _Kind.GAUGE), _emit_build),
+    (_Family("lock_latency", _Kind.TIMER), _emit_shard_lock),
 )
 
 
