@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, Dialect, series_queries
+from behaviour_profiles.catalogue import (
+    BY_KEY,
+    CATALOGUE,
+    CPU_PLATFORMS,
+    Dialect,
+    series_queries,
+    tally_value,
+    version_from_tally,
+    with_cpu_platform,
+)
 from behaviour_profiles.models import MetricStatus
 from behaviour_profiles.telemetry import (
     QueryPlan,
@@ -19,6 +28,7 @@ from behaviour_profiles.telemetry import (
     histogram_quantile,
     plan_window,
     render,
+    scope_coverage,
     summarise,
     summarise_catalogue,
 )
@@ -167,3 +177,105 @@ def test_ratio_and_quantile_computation_from_series() -> None:
     assert tally["async_match_rate"].mean == pytest.approx(0.4)
     # tally timers are seconds: reported in ms
     assert tally["persistence_latency_p99"].mean == pytest.approx((0.01 + 0.09 * 49 / 50) * 1000)
+
+
+# --- what a real Temporal server exports (tally rewrites label values, slots are per worker type) --
+
+
+@given(st.text(max_size=40))
+def test_tally_values_keep_only_word_characters_and_their_length(value: str) -> None:
+    rewritten = tally_value(value)
+    assert len(rewritten) == len(value)
+    assert all(c == "_" or (c.isascii() and c.isalnum()) for c in rewritten)
+    assert tally_value(rewritten) == rewritten
+
+
+def test_server_scopes_are_matched_as_tally_exports_them_sdk_scopes_verbatim() -> None:
+    scope = Scope("prod", "temporal-system", "main-queue", cluster_label="cluster")
+    server = render(series_queries(BY_KEY["sync_match_rate"])[0], Dialect.TALLY, scope, 60)
+    assert 'namespace="temporal_system"' in server and 'taskqueue="main_queue"' in server
+    assert 'cluster="prod"' in server  # added by Prometheus, never rewritten
+    sdk = render(series_queries(BY_KEY["worker_task_slot_utilization"])[0], Dialect.TALLY, scope, 60)
+    assert 'namespace="temporal-system"' in sdk and 'task_queue="main-queue"' in sdk
+    # the OpenTelemetry exporter rewrites nothing, and nothing is ever widened into a pattern
+    otel = render(series_queries(BY_KEY["sync_match_rate"])[0], Dialect.OPENTELEMETRY, scope, 60)
+    assert 'taskqueue="main-queue"' in otel and "=~" not in otel
+
+
+def test_versions_are_read_back_with_dots() -> None:
+    assert version_from_tally("1_32_0") == "1.32.0"
+    assert version_from_tally("1_32_0_rc1") == "1.32.0-rc1"
+    assert version_from_tally("1.32.0") == "1.32.0"
+    assert version_from_tally("unknown") == "unknown"
+
+
+def test_slot_utilisation_is_the_most_saturated_worker_type() -> None:
+    spec = BY_KEY["worker_task_slot_utilization"]
+    used_q, free_q = series_queries(spec)
+    promql = render(used_q, Dialect.TALLY, Scope("c", "default", "main-queue"), 60)
+    assert promql.startswith("sum by (worker_type, task_queue) (temporal_worker_task_slots_used{")
+    plan = QueryPlan(0, 30, 15, 60)
+    # what the real worker reported: 3 of 3 activity slots busy beside 100 idle workflow and local slots
+    used = {("ActivityWorker", "main-queue"): {0.0: 3.0, 15.0: 3.0}, ("WorkflowWorker", "main-queue"): {0.0: 0.0}}
+    used[("LocalActivityWorker", "main-queue")] = {0.0: 0.0}
+    free = {
+        ("ActivityWorker", "main-queue"): {0.0: 0.0, 15.0: 1.0},
+        ("WorkflowWorker", "main-queue"): {0.0: 100.0},
+        ("LocalActivityWorker", "main-queue"): {0.0: 100.0},
+    }
+    keys = [spec.key, *(f"{spec.key}.{t}" for t in ("workflow", "activity", "local_activity"))]
+    summaries = summarise_catalogue({used_q: used, free_q: free}, Dialect.TALLY, plan, [BY_KEY[k] for k in keys])
+    headline = summaries[spec.key]
+    assert headline.max == 1.0 and headline.min == pytest.approx(0.75)  # not 3 / 203 = 1.5 %
+    assert summaries[f"{spec.key}.activity"].mean == pytest.approx(0.875)
+    assert summaries[f"{spec.key}.workflow"].mean == 0.0
+    assert summaries[f"{spec.key}.local_activity"].max == 0.0
+
+
+def test_completions_per_start_is_uncapped_and_failures_read_zero_when_absent() -> None:
+    plan = QueryPlan(0, 30, 15, 60)
+    ratio = BY_KEY["completion_ratio"]
+    closes, starts = series_queries(ratio)
+    out = summarise_catalogue(
+        {closes: {0.0: 3.0, 15.0: 12.0}, starts: {0.0: 6.0, 15.0: 8.0}}, Dialect.TALLY, plan, [ratio]
+    )
+    assert out["completion_ratio"].min == 0.5 and out["completion_ratio"].max == 1.5
+    rate_spec, fails_spec = BY_KEY["activity_failure_rate"], BY_KEY["activity_failures_per_sec"]
+    failures, attempts = series_queries(rate_spec)
+    out = summarise_catalogue({failures: {}, attempts: {0.0: 4.0}}, Dialect.TALLY, plan, [rate_spec, fails_spec])
+    assert out["activity_failure_rate"].mean == 0.0
+    assert out["activity_failures_per_sec"].status is MetricStatus.OK and out["activity_failures_per_sec"].max == 0
+
+
+def test_cpu_comes_from_the_platform_or_is_left_out() -> None:
+    specs = with_cpu_platform(CATALOGUE, None)
+    assert not any(s.key.startswith("cpu_utilization.") for s in specs)
+    assert len(specs) == len(CATALOGUE) - 4
+    cadvisor = {s.key: s for s in with_cpu_platform(CATALOGUE, CPU_PLATFORMS["cadvisor"])}
+    promql = render(series_queries(cadvisor["cpu_utilization.history"])[0], Dialect.TALLY, Scope("c", "ns", "q"), 60)
+    assert promql == 'sum(rate(container_cpu_usage_seconds_total{container=~".*history.*"}[60s]))'
+    ecs = {s.key: s for s in with_cpu_platform(CATALOGUE, CPU_PLATFORMS["ecs"])}
+    plan = QueryPlan(0, 15, 15, 60)
+    (query,) = series_queries(ecs["cpu_utilization.matching"])
+    out = summarise_catalogue(
+        {query: {0.0: 512.0, 15.0: 1024.0}}, Dialect.TALLY, plan, [ecs["cpu_utilization.matching"]]
+    )
+    assert out["cpu_utilization.matching"].max == 1.0  # 1,024 CPU units are one core
+
+
+def test_scope_coverage_says_per_source_what_matched() -> None:
+    plan = QueryPlan(0, 15, 15, 60)
+    keys = ["sync_match_rate", "backlog_count", "worker_task_slot_utilization"]
+    specs = [BY_KEY[k] for k in keys]
+    results: dict[object, object] = {}
+    for spec in specs:
+        for query in series_queries(spec):
+            results[query] = (
+                {} if spec.key != "worker_task_slot_utilization" else {("ActivityWorker", "q-1"): {0.0: 1.0}}
+            )
+    metrics = summarise_catalogue(results, Dialect.TALLY, plan, specs)  # type: ignore[arg-type]
+    matches = scope_coverage(specs, metrics, Scope("c", None, "q-1"), Dialect.TALLY)
+    by_source = {m.source: m for m in matches}
+    assert by_source["server"].exported_as == "q_1" and by_source["server"].label == "taskqueue"
+    assert by_source["server"].with_data == [] and set(by_source["server"].without_data) == set(keys[:2])
+    assert by_source["sdk"].exported_as == "q-1" and by_source["sdk"].with_data == ["worker_task_slot_utilization"]

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from behaviour_profiles.catalogue import Dialect, Source
@@ -155,14 +156,26 @@ def _where(scope: Scope) -> str:
     return where
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _nearby(wanted: str, known: list[str]) -> str:
     ranked = sorted(known, key=lambda name: (-difflib.SequenceMatcher(None, wanted, name).ratio(), name))
     shown = ", ".join(ranked[:NEARBY])
     return shown + (f" and {len(ranked) - NEARBY} more" if len(ranked) > NEARBY else "")
 
 
+class KnownNames(Protocol):
+    """What the scope check asks of the telemetry adapter: the names a source reports in a window."""
+
+    async def known_values(
+        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
+    ) -> list[str]: ...
+
+
 async def check_scope(
-    collector: TelemetryCollector, scope: Scope, telemetry: TelemetrySummary, start: datetime, end: datetime
+    collector: KnownNames, scope: Scope, telemetry: TelemetrySummary, start: datetime, end: datetime
 ) -> TelemetrySummary:
     """Refuse a namespace or task queue that the server's series do not know, naming those that exist.
 
@@ -208,7 +221,7 @@ async def check_scope(
             missing = ", ".join(_SOURCE_WORDS[Source(m.source)] for m in unmatched)
             detail = "; ".join(told) if told else f"no {word} is reported in this window"
             raise NoTelemetry(
-                f"{word.capitalize()} {value!r} matches no series of {missing} in {start.isoformat()} .. "
+                f"{_sentence(word)} {value!r} matches no series of {missing} in {start.isoformat()} .. "
                 f"{end.isoformat()} ({_where(Scope(scope.cluster_id, None, None))}): {detail}{how}. "
                 "Check the name; nothing was stored."
             )
@@ -216,7 +229,7 @@ async def check_scope(
             names = known[Source(match.source)]
             reported = f"report {words} {_nearby(match.exported_as, names)} but not" if names else "report no"
             notes.append(
-                f"{_SOURCE_WORDS[Source(match.source)].capitalize()} {reported} {word} {value!r} in this window, "
+                f"{_sentence(_SOURCE_WORDS[Source(match.source)])} {reported} {word} {value!r} in this window, "
                 f"so {', '.join(match.without_data)} ha{'s' if len(match.without_data) == 1 else 've'} no data; "
                 "are the workers' metrics scraped into this Prometheus?"
             )

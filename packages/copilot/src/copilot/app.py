@@ -233,6 +233,7 @@ async def open_profile_services(
         cluster_label=settings.prometheus_cluster_label,
         dialect=dialect,
         concurrency=settings.prometheus_query_concurrency,
+        cpu_source=settings.copilot_cpu_source,
     )
     store = ProfileStore(
         s3,

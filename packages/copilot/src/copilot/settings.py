@@ -25,6 +25,9 @@ class DialectSetting(StrEnum):
     TALLY = "tally"
 
 
+CpuSourceSetting = Literal["auto", "cadvisor", "ecs", "none"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file="dev/.env", env_file_encoding="utf-8", extra="ignore")
 
@@ -38,6 +41,11 @@ class Settings(BaseSettings):
         default=None, description="Label that carries the cluster id on every series, when one Prometheus holds several"
     )
     prometheus_metrics_dialect: DialectSetting = DialectSetting.AUTO
+    copilot_cpu_source: CpuSourceSetting = Field(
+        default="auto",
+        description="Where CPU per service comes from: auto (detect cAdvisor/kubelet, then ECS through ADOT, "
+        "in the window), cadvisor, ecs, or none (never read CPU)",
+    )
     prometheus_scrape_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 15
     prometheus_query_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     prometheus_query_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0

@@ -1,0 +1,100 @@
+"""The scope check of a create: names matched as each source exports them, refused with what exists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from behaviour_profiles.catalogue import Dialect, Source
+from behaviour_profiles.errors import NoTelemetry
+from behaviour_profiles.models import Coverage, ScopeMatch, TelemetrySummary
+from behaviour_profiles.service import check_scope
+from behaviour_profiles.telemetry import Scope
+
+START = datetime(2026, 12, 1, 10, tzinfo=UTC)
+END = START + timedelta(minutes=5)
+
+
+class Known:
+    """A collector that only knows which names each source reports."""
+
+    def __init__(self, **names: list[str]) -> None:
+        self.names = names
+        self.asked: list[tuple[str, Source, Dialect]] = []
+
+    async def known_values(
+        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
+    ) -> list[str]:
+        self.asked.append((dimension, source, dialect))
+        return self.names.get(source.value, [])
+
+
+def telemetry(value: str, server: bool, sdk: bool, dialect: Dialect = Dialect.TALLY) -> TelemetrySummary:
+    exported = value.replace("-", "_") if dialect is Dialect.TALLY else value
+    scope = [
+        ScopeMatch(
+            dimension="task_queue",
+            value=value,
+            source="server",
+            label="taskqueue",
+            exported_as=exported,
+            with_data=["sync_match_rate"] if server else [],
+            without_data=[] if server else ["sync_match_rate"],
+        ),
+        ScopeMatch(
+            dimension="task_queue",
+            value=value,
+            source="sdk",
+            label="task_queue",
+            exported_as=value,
+            with_data=["worker_task_slot_utilization"] if sdk else [],
+            without_data=[] if sdk else ["worker_task_slot_utilization"],
+        ),
+    ]
+    return TelemetrySummary(
+        dialect=dialect.value, step_seconds=15, metrics={}, coverage=Coverage(with_data=3, asked=40, scope=scope)
+    )
+
+
+async def test_a_name_both_sources_know_passes_untouched() -> None:
+    collector = Known()
+    summary = telemetry("main-queue", server=True, sdk=True)
+    assert await check_scope(collector, Scope("c", "default", "main-queue"), summary, START, END) is summary
+    assert collector.asked == []
+
+
+async def test_a_misspelt_task_queue_is_refused_with_the_names_that_exist_closest_first() -> None:
+    collector = Known(server=["aux_queue", "main_queue", "zz_other"], sdk=["aux-queue", "main-queue"])
+    with pytest.raises(NoTelemetry) as caught:
+        await check_scope(
+            collector, Scope("c", "default", "main-qeue"), telemetry("main-qeue", False, False), START, END
+        )
+    message = caught.value.message
+    assert "Task queue 'main-qeue' matches no series of the server, SDK workers" in message
+    assert "the server knows task queues main_queue, aux_queue, zz_other" in message
+    assert "SDK workers know task queues main-queue, aux-queue" in message
+    assert "exports 'main-qeue' as 'main_qeue'" in message and "nothing was stored" in message
+
+
+async def test_a_name_only_the_sdk_matches_is_refused_when_the_server_knows_others() -> None:
+    # what the product did before: the server's series were silently "no data" because of the rewrite
+    collector = Known(server=["main_queue"])
+    with pytest.raises(NoTelemetry, match="the server knows task queues main_queue"):
+        await check_scope(
+            collector, Scope("c", "default", "main.queue"), telemetry("main.queue", False, True), START, END
+        )
+
+
+async def test_a_name_the_sdk_does_not_report_is_kept_with_a_note() -> None:
+    collector = Known(sdk=["other-queue"])
+    summary = telemetry("main-queue", server=True, sdk=False)
+    checked = await check_scope(collector, Scope("c", "default", "main-queue"), summary, START, END)
+    (note,) = checked.notes
+    assert note.startswith("SDK workers report task queues other-queue but not task queue 'main-queue'")
+    assert "worker_task_slot_utilization has no data" in note
+    silent = await check_scope(Known(), Scope("c", "default", "main-queue"), summary, START, END)
+    assert silent.notes == [
+        "SDK workers report no task queue 'main-queue' in this window, so worker_task_slot_utilization has no "
+        "data; are the workers' metrics scraped into this Prometheus?"
+    ]
