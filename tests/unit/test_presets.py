@@ -25,6 +25,9 @@ from copilot.dev.simulator import SCENARIOS, Scenario
 BOUNDED = {
     "state_transitions_per_sec",
     "workflow_schedule_to_start_p99",
+    "activity_schedule_to_start_p95",
+    "backlog_age",
+    "activity_failure_rate",
     "sync_match_rate",
     "persistence_latency_p99",
     "occ_conflicts_per_sec",
@@ -123,6 +126,11 @@ def expected_telemetry(scenario: Scenario, load: float = 1.0) -> dict[str, Metri
         * (scenario.success_ratio + scenario.failure_ratio)
         * scenario.transitions_per_close,
         "workflow_schedule_to_start_p99": scenario.workflow_schedule_to_start.p99_ms,
+        # the lognormal's p95: median x exp(1.645 sigma)
+        "activity_schedule_to_start_p95": scenario.activity_schedule_to_start.median_ms
+        * math.exp(1.6448536 * scenario.activity_schedule_to_start.sigma),
+        "backlog_age": sum(scenario.backlog_age_s) / 2,
+        "activity_failure_rate": scenario.activity_failure_ratio,
         "sync_match_rate": scenario.sync_match_ratio,
         "persistence_latency_p99": scenario.persistence.p99_ms,
         "occ_conflicts_per_sec": scenario.tx_conflicts_per_s,
