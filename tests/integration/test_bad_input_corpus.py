@@ -470,3 +470,48 @@ async def test_deeply_nested_worker_options_are_refused(stack: Stack, api: httpx
     payload = create_body(stack, config={"worker_options": nested})
     body = problem(await api.post("/profiles", json=payload), 422)
     assert "config.worker_options is nested more than 64 levels" in body["detail"]
+
+
+# --- methods: 405 with Allow, HEAD like GET, OPTIONS ---------------------------------------------------
+
+PATHS_AND_METHODS: list[tuple[str, str]] = [
+    ("/profiles", "GET, HEAD, POST, OPTIONS"),
+    ("/profiles/compare", "POST, OPTIONS"),
+    ("/profiles/drift", "POST, OPTIONS"),
+    ("/profiles/baseline", "GET, HEAD, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10", "GET, HEAD, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/baseline", "POST, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/conformance", "POST, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/recommendation", "POST, OPTIONS"),
+    ("/presets", "GET, HEAD, OPTIONS"),
+    ("/presets/starter", "GET, HEAD, OPTIONS"),
+    ("/healthz", "GET, HEAD, OPTIONS"),
+    ("/readyz", "GET, HEAD, OPTIONS"),
+    ("/metrics", "GET, HEAD, OPTIONS"),
+]
+"""Each path of the API and its ``Allow``, written out by hand (the app derives it from its routes)."""
+
+
+@pytest.mark.parametrize(("path", "allow"), PATHS_AND_METHODS, ids=[p for p, _ in PATHS_AND_METHODS])
+async def test_a_method_a_path_does_not_take_is_a_405_with_allow(api: httpx.AsyncClient, path: str, allow: str) -> None:
+    taken = allow.split(", ")
+    refused = [m for m in ("GET", "POST", "PUT", "DELETE", "PATCH") if m not in taken]
+    for method in refused:
+        response = await api.request(method, path, json={} if method != "GET" else None)
+        body = problem(response, 405)
+        assert response.headers["allow"] == allow, (method, path)
+        assert f"does not take {method}" in body["detail"] and "send " in body["detail"], body["detail"]
+        assert all(m in body["detail"] for m in taken if m != "OPTIONS"), body["detail"]
+    options = await api.options(path)
+    assert options.status_code == 204 and options.headers["allow"] == allow and options.content == b""
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/readyz", "/profiles", "/profiles/", "/presets", "/profiles/baseline?cluster=temporal-dev", "/ui/"],
+)
+async def test_head_works_wherever_get_does(api: httpx.AsyncClient, path: str) -> None:
+    got, head = await api.get(path), await api.head(path)
+    assert head.status_code == got.status_code and head.status_code != 405, head.status_code
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]

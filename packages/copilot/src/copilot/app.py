@@ -41,6 +41,7 @@ from copilot import ui
 from copilot.access import install_access
 from copilot.frontend import frontend_version_reader
 from copilot.index import open_index_pool, recycle_connections
+from copilot.methods import MethodsMiddleware
 from copilot.monitored import host_config_reader
 from copilot.observability import install_observability
 from copilot.problems import PROBLEM_JSON, problem
@@ -154,7 +155,9 @@ def _on_http(request: Request, exc: Exception) -> JSONResponse:
             detail = "The request body is nested too deeply to read: send a JSON object nested less than 500 levels"
         else:
             detail = "The request body could not be read: send UTF-8 JSON with Content-Type: application/json"
-    return problem(exc.status_code, detail if exc.status_code >= 500 else "Request error", detail)
+    answer = problem(exc.status_code, detail if exc.status_code >= 500 else "Request error", detail)
+    answer.headers.update(exc.headers or {})  # e.g. Allow on a 405
+    return answer
 
 
 def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -274,6 +277,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(MethodsMiddleware)  # OPTIONS, HEAD and 405 with Allow, from the routes: inside the rest
     install_access(app, settings)  # token, body size, creation rate; CORS outside them
     install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     app.include_router(profiles_api.router, prefix="/profiles", responses=PROBLEM_RESPONSES)
