@@ -124,6 +124,16 @@ _HINTS = {
     "datetime_parsing": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
     "datetime_from_date_parsing": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
     "datetime_type": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
+    "missing": "add it (/docs lists the required fields)",
+    "string_type": "send it as a JSON string",
+    "int_parsing": "send a whole number, e.g. 50",
+    "int_type": "send a whole number, e.g. 50",
+    "float_parsing": "send a number, e.g. 20",
+    "float_type": "send a number, e.g. 20",
+    "finite_number": "send a number such as 20 (NaN and Infinity are not numbers here)",
+    "bool_parsing": "send true or false",
+    "bool_type": "send true or false",
+    "list_type": "send a JSON array",
 }
 """What to do about a pydantic error whose own message only says what is wrong."""
 
