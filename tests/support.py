@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from copilot.app import create_app
+from copilot.dev.stack import free_port
 from copilot.settings import Settings
 
 
@@ -30,3 +34,22 @@ async def serve(settings: Settings, base_url: str = "http://copilot") -> AsyncIt
     """The real app, its lifespan entered, behind an in-process HTTP client."""
     async with serving(settings, base_url) as (http, _):
         yield http
+
+
+@contextmanager
+def serving_over_http(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    """The real app under uvicorn on a free port, in a thread of this process: (base URL, app)."""
+    port = free_port()
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="api-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)

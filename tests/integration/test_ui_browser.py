@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -403,3 +404,31 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
 
     assert dialogs == [], f"data ran as script: {dialogs}"
     assert errors == [], errors
+
+
+def test_create_waits_out_the_rate_limit_and_retries(stack: Stack) -> None:
+    """With the creation bucket empty, the create page shows the wait from Retry-After, then sends again."""
+    from playwright.sync_api import expect
+
+    run = uuid.uuid4().hex[:8]
+    healthy = stack.window("healthy-150wps")
+    rate = 20  # one creation every 3 s once the bucket is empty
+    with _serve(stack.settings(copilot_create_rate_per_minute=rate)) as url, _chromium_page() as page:
+        page.goto(f"{url}/ui/create")
+        page.fill("#f-name", f"rate limited {run}")
+        page.fill("#f-cluster_id", healthy.cluster)
+        page.fill("#f-namespace", healthy.namespace)
+        page.fill("#f-time_window_start", _local_input(healthy.start))
+        page.fill("#f-time_window_end", _local_input(healthy.start + timedelta(minutes=15)))
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for _ in range(rate):  # empty the bucket with creations refused at once (422), as other clients might
+                assert http.post("/profiles", json={}).status_code == 422
+            limited = http.post("/profiles", json={})
+        assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 3, limited.headers
+        page.click("#create-submit")
+        wait = page.locator("#rate-limit-wait")
+        expect(wait).to_contain_text("Rate limited")
+        expect(wait).to_contain_text(re.compile(r"Retrying in \d s|retrying now"))
+        page.wait_for_url(re.compile(r"/ui/profiles/[0-9a-f-]{36}$"))
+        expect(page.locator(".flash")).to_contain_text("created")
+        expect(page.locator("h1")).to_have_text(f"rate limited {run}")
