@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -14,6 +15,11 @@ from fastapi import FastAPI
 from copilot.app import create_app
 from copilot.dev.stack import free_port
 from copilot.settings import Settings
+
+DOC_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+"""The screenshots the docs show: tracked files, rewritten only on request."""
+UPDATE_SCREENSHOTS = "COPILOT_UPDATE_SCREENSHOTS"
+"""``COPILOT_UPDATE_SCREENSHOTS=1``: the browser tests save their screenshots over the docs' ones."""
 
 
 @asynccontextmanager
@@ -53,3 +59,9 @@ def serving_over_http(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def screenshot_dir(environ: Mapping[str, str], scratch: Path) -> Path:
+    """Where the browser tests save screenshots: the docs' directory with ``COPILOT_UPDATE_SCREENSHOTS=1``,
+    else ``scratch`` (a temporary directory), so that a test run leaves the checkout as it found it."""
+    return DOC_SCREENSHOTS if environ.get(UPDATE_SCREENSHOTS, "").strip() == "1" else scratch
