@@ -13,11 +13,34 @@ fi
 missing=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# On a fresh machine unattended-upgrades often holds apt's locks for a few minutes: wait for them
+# (up to APT_LOCK_WAIT_SECONDS) rather than fail. apt-get install waits by itself with
+# DPkg::Lock::Timeout; apt-get update does not wait for its lists lock, so it is tried again here.
+APT_LOCK_WAIT_SECONDS="${APT_LOCK_WAIT_SECONDS:-600}"
+apt_options=(-o "DPkg::Lock::Timeout=${APT_LOCK_WAIT_SECONDS}")
+
+apt_update() {
+  local deadline=$((SECONDS + APT_LOCK_WAIT_SECONDS)) said="" out
+  until out="$(apt-get "${apt_options[@]}" update -qq 2>&1)"; do
+    if ! grep -q "Could not get lock" <<<"$out" || [ "$SECONDS" -ge "$deadline" ]; then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    if [ -z "$said" ]; then
+      echo "setup: another apt process holds the package lists lock; waiting for it (up to ${APT_LOCK_WAIT_SECONDS} s)" >&2
+      said=1
+    fi
+    sleep 5
+  done
+  [ -z "$out" ] || printf '%s\n' "$out" >&2  # warnings
+}
+
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
-    echo "setup: installing ${missing[*]} (Debian packages)" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "setup: installing ${missing[*]} (Debian packages; if another apt process such as unattended-upgrades" \
+      "holds apt's lock, this waits up to ${APT_LOCK_WAIT_SECONDS} s for it: APT_LOCK_WAIT_SECONDS)" >&2
+    apt_update
+    DEBIAN_FRONTEND=noninteractive apt-get "${apt_options[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "setup: missing Debian packages: ${missing[*]}; run 'sudo apt-get install ${missing[*]}' and try again" >&2
     exit 1

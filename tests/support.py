@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from copilot.app import create_app
+from copilot.dev.stack import free_port
 from copilot.settings import Settings
+
+DOC_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+"""The screenshots the docs show: tracked files, rewritten only on request."""
+UPDATE_SCREENSHOTS = "COPILOT_UPDATE_SCREENSHOTS"
+"""``COPILOT_UPDATE_SCREENSHOTS=1``: the browser tests save their screenshots over the docs' ones."""
 
 
 @asynccontextmanager
@@ -30,3 +40,28 @@ async def serve(settings: Settings, base_url: str = "http://copilot") -> AsyncIt
     """The real app, its lifespan entered, behind an in-process HTTP client."""
     async with serving(settings, base_url) as (http, _):
         yield http
+
+
+@contextmanager
+def serving_over_http(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    """The real app under uvicorn on a free port, in a thread of this process: (base URL, app)."""
+    port = free_port()
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="api-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def screenshot_dir(environ: Mapping[str, str], scratch: Path) -> Path:
+    """Where the browser tests save screenshots: the docs' directory with ``COPILOT_UPDATE_SCREENSHOTS=1``,
+    else ``scratch`` (a temporary directory), so that a test run leaves the checkout as it found it."""
+    return DOC_SCREENSHOTS if environ.get(UPDATE_SCREENSHOTS, "").strip() == "1" else scratch

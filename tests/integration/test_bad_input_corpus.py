@@ -9,6 +9,8 @@ Times without a zone are refused everywhere (bodies and the list filters alike),
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -272,16 +274,43 @@ async def test_a_leap_day_window_parses_and_has_no_data(stack: Stack, api: httpx
     ("start", "end"),
     [
         ("0001-01-01T00:00:00Z", "0001-01-01T01:00:00Z"),
+        ("0001-01-01T00:00:00+14:00", "0001-01-01T01:00:00+14:00"),
         ("1969-12-31T23:00:00Z", "1970-01-01T00:30:00Z"),
-        ("1970-01-01T00:00:00Z", "1970-01-01T00:00:01Z"),
     ],
-    ids=["year 1", "before the epoch", "one second"],
+    ids=["year 1", "year 1 east of UTC", "before the epoch"],
 )
-async def test_ancient_windows_are_a_clear_422(stack: Stack, api: httpx.AsyncClient, start: str, end: str) -> None:
-    body = problem(
-        await api.post("/profiles", json=create_body(stack, time_window_start=start, time_window_end=end)), 422
+@pytest.mark.parametrize("path", ["/profiles", "/profiles/drift"])
+async def test_windows_before_1970_are_out_of_range(
+    stack: Stack, api: httpx.AsyncClient, path: str, start: str, end: str
+) -> None:
+    """Refused before Prometheus is asked: not "no telemetry", but a time out of range."""
+    window = {"time_window_start": start, "time_window_end": end}
+    payload = create_body(stack, **window) if path == "/profiles" else {"cluster_id": "temporal-dev", **window}
+    body = problem(await api.post(path, json=payload), 422)
+    assert body["title"] == "Invalid request" and "time_window_start" in fields(body)
+    assert "out of range" in body["detail"] and "1970-01-01T00:00:00Z" in body["detail"], body["detail"]
+
+
+async def test_the_first_second_of_the_epoch_is_asked_of_prometheus(stack: Stack, api: httpx.AsyncClient) -> None:
+    payload = create_body(stack, time_window_start="1970-01-01T00:00:00Z", time_window_end="1970-01-01T00:00:01Z")
+    body = problem(await api.post("/profiles", json=payload), 422)
+    assert body["title"] == "No telemetry in window" and "no samples" in body["detail"]
+
+
+@pytest.mark.parametrize("value", [1771408800, 1771408800.25, "1771408800", "-86400"], ids=repr)
+@pytest.mark.parametrize("path", ["/profiles", "/profiles/drift"])
+async def test_epoch_numbers_are_not_window_times(
+    stack: Stack, api: httpx.AsyncClient, path: str, value: int | float | str
+) -> None:
+    """Unix-epoch seconds carry no zone, so they are refused like any time without one."""
+    payload = (
+        create_body(stack, time_window_start=value)
+        if path == "/profiles"
+        else {"cluster_id": "temporal-dev", "time_window_start": value}
     )
-    assert "time_window" in body["detail"] or "no samples" in body["detail"], body["detail"]
+    body = problem(await api.post(path, json=payload), 422)
+    assert "time_window_start" in fields(body)
+    assert "Unix-epoch times are not accepted" in body["detail"] and "ISO-8601" in body["detail"], body["detail"]
 
 
 async def test_the_far_future_is_refused(stack: Stack, api: httpx.AsyncClient) -> None:
@@ -324,6 +353,11 @@ async def test_injection_in_the_baseline_lookup_matches_nothing(stack: Stack, ap
     assert {PROFILES_TABLE, BASELINES_TABLE} <= await _tables(stack)
 
 
+NAIVE_CURSOR = (
+    base64.urlsafe_b64encode(b"2999-01-01T00:00:00|3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10").decode().rstrip("=")
+)
+"""A forged cursor of the real shape whose time has no zone (ours always carry one)."""
+
 BAD_FILTERS: list[tuple[str, str, str, str]] = [
     # (case, raw query string, field, text in the detail)
     ("NUL in cluster", "cluster=a%00b", "cluster", "control characters"),
@@ -339,6 +373,9 @@ BAD_FILTERS: list[tuple[str, str, str, str]] = [
     ("limit not a number", "limit=ten", "limit", "valid integer"),
     ("limit fractional", "limit=1.5", "limit", "valid integer"),
     ("injection in cursor", "cursor=%27%20OR%201%3D1%20--", "cursor", "pass the cursor from the previous page"),
+    ("cursor time without a zone", "cursor=" + NAIVE_CURSOR, "cursor", "pass the cursor from the previous page"),
+    ("epoch start", "start=1771408800", "start", "Unix-epoch times are not accepted"),
+    ("start before 1970", "start=1969-12-31T00:00:00Z", "start", "out of range"),
     ("traversal in cursor", "cursor=..%2F..%2Fetc%2Fpasswd", "cursor", "pass the cursor from the previous page"),
 ]
 
@@ -423,6 +460,24 @@ async def test_unknown_presets_list_the_real_ones(api: httpx.AsyncClient, raw: s
     assert len(body["detail"]) < 300
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["NaN", "Infinity"])
+@pytest.mark.parametrize("path", ["/profiles/compare", "/profiles/drift"])
+async def test_a_threshold_that_is_not_a_finite_number_says_so(api: httpx.AsyncClient, path: str, value: float) -> None:
+    ids = {"profile_a_id": str(uuid.uuid4()), "profile_b_id": str(uuid.uuid4())}
+    base = ids if path == "/profiles/compare" else {"cluster_id": "temporal-dev"}
+    for extra, field in (
+        ({"thresholds_pct": {"latency": value}}, "thresholds_pct.latency"),
+        ({"significance_level": value}, "significance_level"),
+    ):
+        # NaN and Infinity are not JSON, but Python's json module writes them and the API's reader takes them
+        content = json.dumps({**base, **extra}, allow_nan=True)
+        assert "NaN" in content or "Infinity" in content
+        response = await api.post(path, content=content, headers={"content-type": "application/json"})
+        body = problem(response, 422)
+        assert field in fields(body), body
+        assert "finite number" in body["detail"] and "10000" not in body["detail"], body["detail"]
+
+
 @pytest.mark.parametrize(
     ("payload", "field", "expected"),
     [
@@ -463,6 +518,30 @@ async def test_bad_dynamic_config_text_says_what_is_wrong(
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize(
+    ("dynamic_config", "expected"),
+    [
+        (
+            {"history.persistenceMaxQPS": {"value": 5}},
+            "['history.persistenceMaxQPS'] must be a list of {value, constraints}",
+        ),
+        ({"history.persistenceMaxQPS": 5}, "must be a list of {value, constraints}"),
+        ("history.persistenceMaxQPS: 5\n", "(in YAML: '- value: 5')"),
+        (
+            {"history.persistenceMaxQPS": [{"value": 5, "constraint": {"namespace": "x"}}]},
+            "take only 'value' and 'constraints'",
+        ),
+        ({"history.persistenceMaxQPS": [{"constraints": {}}]}, "mappings with a 'value'"),
+    ],
+    ids=["entry not a list", "bare value", "bare value in YAML", "misspelt constraints", "no value"],
+)
+async def test_dynamic_config_of_a_shape_temporal_does_not_read_is_refused(
+    stack: Stack, api: httpx.AsyncClient, dynamic_config: Any, expected: str
+) -> None:
+    body = problem(await api.post("/profiles", json=create_body(stack, config={"dynamic_config": dynamic_config})), 422)
+    assert "config.dynamic_config" in body["detail"] and expected in body["detail"], body["detail"]
+
+
 async def test_deeply_nested_worker_options_are_refused(stack: Stack, api: httpx.AsyncClient) -> None:
     nested: Any = "leaf"
     for _ in range(300):
@@ -470,3 +549,48 @@ async def test_deeply_nested_worker_options_are_refused(stack: Stack, api: httpx
     payload = create_body(stack, config={"worker_options": nested})
     body = problem(await api.post("/profiles", json=payload), 422)
     assert "config.worker_options is nested more than 64 levels" in body["detail"]
+
+
+# --- methods: 405 with Allow, HEAD like GET, OPTIONS ---------------------------------------------------
+
+PATHS_AND_METHODS: list[tuple[str, str]] = [
+    ("/profiles", "GET, HEAD, POST, OPTIONS"),
+    ("/profiles/compare", "POST, OPTIONS"),
+    ("/profiles/drift", "POST, OPTIONS"),
+    ("/profiles/baseline", "GET, HEAD, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10", "GET, HEAD, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/baseline", "POST, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/conformance", "POST, OPTIONS"),
+    ("/profiles/3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10/recommendation", "POST, OPTIONS"),
+    ("/presets", "GET, HEAD, OPTIONS"),
+    ("/presets/starter", "GET, HEAD, OPTIONS"),
+    ("/healthz", "GET, HEAD, OPTIONS"),
+    ("/readyz", "GET, HEAD, OPTIONS"),
+    ("/metrics", "GET, HEAD, OPTIONS"),
+]
+"""Each path of the API and its ``Allow``, written out by hand (the app derives it from its routes)."""
+
+
+@pytest.mark.parametrize(("path", "allow"), PATHS_AND_METHODS, ids=[p for p, _ in PATHS_AND_METHODS])
+async def test_a_method_a_path_does_not_take_is_a_405_with_allow(api: httpx.AsyncClient, path: str, allow: str) -> None:
+    taken = allow.split(", ")
+    refused = [m for m in ("GET", "POST", "PUT", "DELETE", "PATCH") if m not in taken]
+    for method in refused:
+        response = await api.request(method, path, json={} if method != "GET" else None)
+        body = problem(response, 405)
+        assert response.headers["allow"] == allow, (method, path)
+        assert f"does not take {method}" in body["detail"] and "send " in body["detail"], body["detail"]
+        assert all(m in body["detail"] for m in taken if m != "OPTIONS"), body["detail"]
+    options = await api.options(path)
+    assert options.status_code == 204 and options.headers["allow"] == allow and options.content == b""
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/readyz", "/profiles", "/profiles/", "/presets", "/profiles/baseline?cluster=temporal-dev", "/ui/"],
+)
+async def test_head_works_wherever_get_does(api: httpx.AsyncClient, path: str) -> None:
+    got, head = await api.get(path), await api.head(path)
+    assert head.status_code == got.status_code and head.status_code != 405, head.status_code
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]

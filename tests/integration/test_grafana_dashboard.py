@@ -362,6 +362,29 @@ async def test_a_window_over_24_hours_shows_the_api_detail(
     assert not [c for c in calls if c["kind"] in ("success", "refresh")]
 
 
+@pytest.mark.stack
+async def test_a_rate_limited_create_shows_when_to_retry(
+    stack: Stack, js: Js, requests: dict[str, RequestTemplate]
+) -> None:
+    """The API's 429 (creations over COPILOT_CREATE_RATE_PER_MINUTE) shows its detail and when to press again."""
+    template = requests["Create Profile"]
+    window = window_of(stack)
+    async with serve(stack.settings(copilot_create_rate_per_minute=1), base_url=API_URL) as client:
+        request = await render(template, variables(), TimeRange(window.end, window.start), js)  # refused at once
+        assert (await send(client, request)).status_code == 422  # takes the one token
+        response = await send(client, request)
+    assert response.status_code == 429, response.text
+    seconds = response.headers["retry-after"]
+    assert template.response_code is not None
+    _, calls = await js.run(interpolate(template.response_code, variables(), window), elements(), response)
+    errors = [c["payload"][1] for c in calls if c["kind"] == "error"]
+    assert len(errors) == 1, calls
+    assert errors[0].startswith(f"Rate limited: press Create Profile again in {seconds} s (at ")
+    assert response.json()["detail"] in errors[0]
+    assert {"kind": "patch", "values": {"created_id": "", "profile_link": "", "error": errors[0]}} in calls
+    assert not [c for c in calls if c["kind"] in ("success", "refresh")]
+
+
 async def test_no_answer_is_shown_as_an_error(js: Js, requests: dict[str, RequestTemplate]) -> None:
     code = requests["Create Profile"].response_code
     assert code is not None

@@ -2,7 +2,8 @@
 
 One walk through what an SRE does: create a profile from a time range, find it in the list, designate
 the baseline, compare two profiles with their charts, and check conformance against a preset. Each
-page is saved to docs/screenshots/ (1400x900 viewport, full page).
+page is saved as a screenshot (1400x900 viewport, full page): to a temporary directory, or over
+docs/screenshots/ with ``COPILOT_UPDATE_SCREENSHOTS=1`` (see docs/ui.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,13 +29,13 @@ from copilot.app import create_app
 from copilot.settings import Settings
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import body
+from tests.support import DOC_SCREENSHOTS, UPDATE_SCREENSHOTS, screenshot_dir
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.stack
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -82,6 +84,19 @@ def _serve(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where this module saves its screenshots; the docs' own are left untouched unless asked for."""
+    directory = screenshot_dir(os.environ, tmp_path_factory.mktemp("screenshots"))
+    directory.mkdir(parents=True, exist_ok=True)
+    docs_before = {p.name: p.read_bytes() for p in DOC_SCREENSHOTS.glob("*.png")}
+    yield directory
+    if directory != DOC_SCREENSHOTS:
+        assert {p.name: p.read_bytes() for p in DOC_SCREENSHOTS.glob("*.png")} == docs_before, (
+            f"a browser test wrote to {DOC_SCREENSHOTS} without {UPDATE_SCREENSHOTS}=1"
+        )
+
+
+@pytest.fixture(scope="module")
 def ui_server(stack: Stack) -> Iterator[str]:
     with _serve(stack.settings()) as url:
         yield url
@@ -119,13 +134,12 @@ def create_through_the_api(base_url: str, stack: Stack, scenario: str, name: str
     return profile_id
 
 
-def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
+def test_sre_walk_through_the_ui(stack: Stack, ui_server: str, screenshots: Path) -> None:
     from playwright.sync_api import Dialog, expect
 
     run = uuid.uuid4().hex[:8]
     label = f"ui-{run}"
     healthy_window = stack.window("healthy-150wps")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     with _chromium_page() as page:
         dialogs: list[str] = []
@@ -168,7 +182,7 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
         page.click(".advanced summary")
         page.fill("#f-config\\.environment", "TEMPORAL_SQL_MAX_CONNS=100\nDB_PASSWORD=hunter2-secret")
         expect(page.locator("#window-info")).to_contain_text("(1 h)")
-        page.screenshot(path=str(SCREENSHOTS / "create.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "create.png"), full_page=True)
         page.click("#create-submit")
         page.wait_for_url(re.compile(r"/ui/profiles/[0-9a-f-]{36}$"))
         healthy_id = page.url.rsplit("/", 1)[1]
@@ -204,7 +218,7 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
         expect(page.locator(f'tr[data-id="{healthy_id}"] .badge.baseline')).to_have_text("★ baseline")
         expect(page.locator(".flash")).to_contain_text("is now the baseline")
         expect(page.locator(f'tr[data-id="{failing_id}"] .badge.baseline')).to_have_count(0)
-        page.screenshot(path=str(SCREENSHOTS / "list.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "list.png"), full_page=True)
 
         # --- compare: A = healthy, B = failing; verdict, severity order, correlation, charts ---
         compare_button = page.locator("#compare-selected")
@@ -232,8 +246,8 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
         assert drawn.count() >= 20
         overlay = page.locator('#overlay-grid [data-metric="persistence_latency_p99"] .js-plotly-plot')
         expect(overlay.locator("g.trace.scatter")).to_have_count(2)  # A and B overlaid
-        page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
-        page.screenshot(path=str(SCREENSHOTS / "compare-top.png"))  # the first screen, shown in the README
+        page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "compare-top.png"))  # the first screen, shown in the README
 
         # --- conformance: from B's profile page, a preset chosen in a select ---
         page.locator(".side-b .profile-name").click()
@@ -252,14 +266,14 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
         failing_checks = page.locator("#checks-table tr.check-fail")
         expect(failing_checks.first).to_be_visible()
         expect(page.locator('#checks-table tr[data-metric="persistence_latency_p99"] .badge')).to_have_text("fail")
-        page.screenshot(path=str(SCREENSHOTS / "conformance.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "conformance.png"), full_page=True)
 
         # --- the baseline's own page, for the profile screenshot ---
         page.goto(f"{ui_server}/ui/profiles/{healthy_id}")
         expect(page.locator(".page-header .badge.baseline")).to_be_visible()
         expect(page.locator("#baseline-info")).to_contain_text("This is the baseline")
         expect(page.locator("#app[data-charts-drawn]")).to_have_count(1)  # every chart drawn
-        page.screenshot(path=str(SCREENSHOTS / "profile.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "profile.png"), full_page=True)
 
         # --- errors: an unknown profile shows the API's problem detail ---
         page.goto(f"{ui_server}/ui/profiles/{uuid.uuid4()}")
@@ -268,6 +282,8 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str) -> None:
     assert dialogs == [], f"data ran as script: {dialogs}"
     assert errors == [], errors
     assert outside == [], f"the UI reached outside its origin: {outside}"
+    saved = {"create", "list", "compare", "compare-top", "conformance", "profile"}
+    assert {p.stem for p in screenshots.glob("*.png")} >= saved
 
 
 def test_a_token_protected_api_asks_for_the_token_and_the_ui_sends_it(stack: Stack) -> None:
@@ -293,7 +309,7 @@ def test_a_token_protected_api_asks_for_the_token_and_the_ui_sends_it(stack: Sta
         assert page.evaluate("localStorage.getItem('copilot.apiToken')") == token
 
 
-def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server: str) -> None:
+def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server: str, screenshots: Path) -> None:
     from playwright.sync_api import Dialog, expect
 
     run = uuid.uuid4().hex[:8]
@@ -301,7 +317,6 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
     healthy = stack.window("healthy-150wps")
     failing = stack.window("failing-400wps")
     failing_end = failing.start + failing.duration
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     baseline_id = create_through_the_api(
         ui_server, stack, "healthy-150wps", f"drift baseline {HOSTILE} {run}", label, max_conns=100
     )
@@ -380,7 +395,7 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
         assert drift["baseline"]["id"] == baseline_id
         shown = page.locator("#deviations-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.metric)")
         assert shown == [d["metric"] for d in drift["deviations"]]
-        page.screenshot(path=str(SCREENSHOTS / "drift.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "drift.png"), full_page=True)
 
         # The baseline link opens its profile page.
         baseline_link.click()
@@ -403,3 +418,31 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
 
     assert dialogs == [], f"data ran as script: {dialogs}"
     assert errors == [], errors
+
+
+def test_create_waits_out_the_rate_limit_and_retries(stack: Stack) -> None:
+    """With the creation bucket empty, the create page shows the wait from Retry-After, then sends again."""
+    from playwright.sync_api import expect
+
+    run = uuid.uuid4().hex[:8]
+    healthy = stack.window("healthy-150wps")
+    rate = 20  # one creation every 3 s once the bucket is empty
+    with _serve(stack.settings(copilot_create_rate_per_minute=rate)) as url, _chromium_page() as page:
+        page.goto(f"{url}/ui/create")
+        page.fill("#f-name", f"rate limited {run}")
+        page.fill("#f-cluster_id", healthy.cluster)
+        page.fill("#f-namespace", healthy.namespace)
+        page.fill("#f-time_window_start", _local_input(healthy.start))
+        page.fill("#f-time_window_end", _local_input(healthy.start + timedelta(minutes=15)))
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for _ in range(rate):  # empty the bucket with creations refused at once (422), as other clients might
+                assert http.post("/profiles", json={}).status_code == 422
+            limited = http.post("/profiles", json={})
+        assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 3, limited.headers
+        page.click("#create-submit")
+        wait = page.locator("#rate-limit-wait")
+        expect(wait).to_contain_text("Rate limited")
+        expect(wait).to_contain_text(re.compile(r"Retrying in \d s|retrying now"))
+        page.wait_for_url(re.compile(r"/ui/profiles/[0-9a-f-]{36}$"))
+        expect(page.locator(".flash")).to_contain_text("created")
+        expect(page.locator("h1")).to_have_text(f"rate limited {run}")

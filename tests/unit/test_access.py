@@ -8,23 +8,18 @@ the layer let it pass.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from copilot import cli
 from copilot.access import TokenBucket, bearer_token, needs_token, token_matches
-from copilot.app import create_app
-from copilot.dev.stack import free_port
 from copilot.observability import accept_request_id
 from copilot.settings import Settings
-from tests.support import serve, serving
+from tests.support import serve, serving, serving_over_http
 
 TOKEN = "s3cret-token-0123456789"
 PROFILE = "3f2b8c1e-0d4a-4a57-9a43-1c9e2f7b6d10"
@@ -310,20 +305,8 @@ async def test_every_response_gets_its_own_request_id(bare: httpx.AsyncClient) -
 @pytest.fixture
 def live_api() -> Iterator[str]:
     """A real HTTP server of the app (no storage) that asks for the token on reads too."""
-    port = free_port()
-    app = create_app(settings(copilot_api_token=TOKEN, copilot_api_token_for_reads=True))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving_over_http(settings(copilot_api_token=TOKEN, copilot_api_token_for_reads=True)) as (url, _):
+        yield url
 
 
 def test_the_cli_sends_the_token(live_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -464,7 +464,8 @@ custom.settings:
   - value:
       endpoint: https://api.example.com
       apiKey: plain-looking-key-value
-system.enableActivityEagerExecution: true
+system.enableActivityEagerExecution:
+  - value: true
 """
     mapping = yaml.safe_load(text)
     from_text = build_snapshot(ConfigInput(dynamic_config=text), KEY)
@@ -501,6 +502,35 @@ def test_bad_dynamic_config_errors_name_the_source_but_never_quote_it() -> None:
         parse_dynamic_config({"k": [{"constraints": {}}]})
     with pytest.raises(InvalidRequest, match="constraints"):
         parse_dynamic_config({"k": [{"value": 1, "constraints": ["namespace"]}]})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"k": {"value": 5}}, "config.dynamic_config['k'] must be a list of {value, constraints} entries"),
+        ({"k": 5}, "must be a list"),
+        ({"k": None}, "must be a list"),
+        ("k: true\n", "(in YAML: '- value: 5'), even for one value"),
+        ("k:\n  value: 5\n", "must be a list"),
+        ({"k": [5]}, "entries must be mappings with a 'value'"),
+        (
+            {"k": [{"value": 1, "constraint": {"namespace": "a"}}]},
+            "take only 'value' and 'constraints'; remove or rename constraint",
+        ),
+    ],
+    ids=["mapping not list", "bare number", "null", "bare yaml value", "yaml mapping", "scalar entry", "misspelt key"],
+)
+def test_dynamic_config_shapes_temporal_would_not_read_are_refused(raw: Any, expected: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_dynamic_config(raw)
+    assert expected in refused.value.message
+
+
+def test_a_monitored_dynamic_config_of_the_wrong_shape_names_its_file() -> None:
+    with pytest.raises(InvalidRequest, match=r"the dynamic config from file:/etc/dc.yaml\['k'\] must be a list"):
+        build_snapshot(
+            None, KEY, HostConfig(dynamic_config_text="k: {value: 5}\n", dynamic_config_source="file:/etc/dc.yaml")
+        )
 
 
 # --- typed DSQL plugin fields -----------------------------------------------------------------------

@@ -7,12 +7,12 @@ here is a field added to the API contract.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 MAX_WINDOW = timedelta(hours=24)
 """The longest time window a profile may cover (the seed caps it at 24 hours)."""
@@ -72,16 +72,41 @@ VersionText = Annotated[
 ]
 
 ZONE_REQUIRED = "must be an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z"
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest instant a request may name: the Unix epoch (no telemetry is older)."""
+
+
+def _text_instant(value: Any) -> Any:
+    # pydantic would read a number (or a numeric string) as Unix-epoch seconds, and so give it a zone
+    # the client never named; times are ISO-8601 text, as the docs say
+    if isinstance(value, datetime):
+        return value
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, str):
+        try:
+            float(value)
+            numeric = True
+        except ValueError:
+            return value
+    if numeric:
+        raise ValueError(f"is a number, not a time: Unix-epoch times are not accepted; {ZONE_REQUIRED}")
+    raise ValueError(f"{ZONE_REQUIRED}, as a string")
 
 
 def _require_zone(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(ZONE_REQUIRED)
+    if value < EARLIEST:
+        raise ValueError(
+            "is out of range: times start at 1970-01-01T00:00:00Z (the Unix epoch; no telemetry is older); "
+            "send a later instant"
+        )
     return value
 
 
-Instant = Annotated[datetime, AfterValidator(_require_zone)]
-"""A point in time with its zone: a time without one is refused, never guessed (UTC? the server's zone?)."""
+Instant = Annotated[datetime, BeforeValidator(_text_instant), AfterValidator(_require_zone)]
+"""A point in time as ISO-8601 text with its zone, from 1970 on: a time without a zone is refused, never
+guessed (UTC? the server's zone?), and so is a number (epoch seconds carry no zone either)."""
 
 
 class Better(StrEnum):
@@ -350,12 +375,13 @@ class CompareOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    thresholds_pct: dict[ThresholdClass, Annotated[float, Field(gt=0, le=10_000)]] = Field(
+    # allow_inf_nan=False: NaN is refused as "a finite number", not by a bound it cannot be compared with
+    thresholds_pct: dict[ThresholdClass, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]] = Field(
         default_factory=dict, description="Override the percent threshold of any class"
     )
     statistic: Statistic = Statistic.MEAN
     include_all: bool = Field(default=False, description="Include metrics within their thresholds too")
-    significance_level: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    significance_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.05
 
     def threshold_for(self, cls: ThresholdClass) -> float:
         return self.thresholds_pct.get(cls, DEFAULT_THRESHOLDS_PCT[cls])

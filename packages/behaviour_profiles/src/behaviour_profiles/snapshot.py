@@ -596,11 +596,16 @@ def check_shape(value: Any, label: str) -> None:
             stack.extend((child, depth + 1) for child in item)
 
 
-def parse_dynamic_config(raw: Mapping[str, Any] | str, *, label: str = "config.dynamic_config") -> dict[str, Any]:
-    """Temporal's dynamic config: key -> list of ``{value, constraints}``.
+DYNAMIC_CONFIG_ENTRY_KEYS: Final = frozenset({"value", "constraints"})
 
-    ``raw`` is YAML text or a mapping. A bare value is taken as one unconstrained entry. ``label``
-    names the input in error messages, which never quote its content.
+
+def parse_dynamic_config(raw: Mapping[str, Any] | str, *, label: str = "config.dynamic_config") -> dict[str, Any]:
+    """Temporal's dynamic config: key -> list of ``{value, constraints}``, the shape Temporal reads.
+
+    ``raw`` is YAML text or a mapping. Anything else is refused, never guessed: a key whose entries are
+    not a list (``{"value": 5}``, a bare ``5``), an entry without ``value`` or with keys other than
+    ``value`` and ``constraints`` (a misspelt ``constraints`` would otherwise widen the value to every
+    namespace). ``label`` names the input in error messages, which never quote its values.
     """
     if isinstance(raw, str):
         try:
@@ -621,17 +626,24 @@ def parse_dynamic_config(raw: Mapping[str, Any] | str, *, label: str = "config.d
     check_shape(raw, label)
     out: dict[str, Any] = {}
     for name, entries in raw.items():
+        where = f"{label}[{str(name)[:100]!r}]"
         if not isinstance(entries, list):
-            entries = [{"value": entries}]
+            raise InvalidRequest(
+                f'{where} must be a list of {{value, constraints}} entries, e.g. [{{"value": 5}}] '
+                "(in YAML: '- value: 5'), even for one value"
+            )
         normalised = []
         for entry in entries:
             if not isinstance(entry, dict) or "value" not in entry:
+                raise InvalidRequest(f"{where} entries must be mappings with a 'value' (and optional 'constraints')")
+            unknown = sorted(str(k)[:40] for k in entry if k not in DYNAMIC_CONFIG_ENTRY_KEYS)
+            if unknown:
                 raise InvalidRequest(
-                    f"{label}[{str(name)!r}] entries must be mappings with a 'value' (and optional 'constraints')"
+                    f"{where} entries take only 'value' and 'constraints'; remove or rename {', '.join(unknown[:3])}"
                 )
             constraints = entry.get("constraints") or {}
             if not isinstance(constraints, dict):
-                raise InvalidRequest(f"{label}[{str(name)!r}] constraints must be a mapping, e.g. {{namespace: x}}")
+                raise InvalidRequest(f"{where} constraints must be a mapping, e.g. {{namespace: x}}")
             normalised.append({"value": entry["value"], "constraints": {str(k): v for k, v in constraints.items()}})
         out[str(name)] = normalised
     return out

@@ -109,7 +109,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, pid = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created), UUID(pid)
+        created_at = datetime.fromisoformat(created)
+        if created_at.utcoffset() is None:  # ours always carry one; PostgreSQL would guess the zone
+            raise ValueError("a cursor time without a zone")
+        return created_at, UUID(pid)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest("cursor is not valid: pass the cursor from the previous page's next link") from exc
 

@@ -41,6 +41,7 @@ from copilot import ui
 from copilot.access import install_access
 from copilot.frontend import frontend_version_reader
 from copilot.index import open_index_pool, recycle_connections
+from copilot.methods import MethodsMiddleware
 from copilot.monitored import host_config_reader
 from copilot.observability import install_observability
 from copilot.problems import PROBLEM_JSON, problem
@@ -123,6 +124,16 @@ _HINTS = {
     "datetime_parsing": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
     "datetime_from_date_parsing": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
     "datetime_type": "use an ISO-8601 instant with a time zone, e.g. 2026-02-18T10:00:00Z",
+    "missing": "add it (/docs lists the required fields)",
+    "string_type": "send it as a JSON string",
+    "int_parsing": "send a whole number, e.g. 50",
+    "int_type": "send a whole number, e.g. 50",
+    "float_parsing": "send a number, e.g. 20",
+    "float_type": "send a number, e.g. 20",
+    "finite_number": "send a number such as 20 (NaN and Infinity are not numbers here)",
+    "bool_parsing": "send true or false",
+    "bool_type": "send true or false",
+    "list_type": "send a JSON array",
 }
 """What to do about a pydantic error whose own message only says what is wrong."""
 
@@ -154,7 +165,9 @@ def _on_http(request: Request, exc: Exception) -> JSONResponse:
             detail = "The request body is nested too deeply to read: send a JSON object nested less than 500 levels"
         else:
             detail = "The request body could not be read: send UTF-8 JSON with Content-Type: application/json"
-    return problem(exc.status_code, detail if exc.status_code >= 500 else "Request error", detail)
+    answer = problem(exc.status_code, detail if exc.status_code >= 500 else "Request error", detail)
+    answer.headers.update(exc.headers or {})  # e.g. Allow on a 405
+    return answer
 
 
 def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -275,6 +288,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(MethodsMiddleware)  # OPTIONS, HEAD and 405 with Allow, from the routes: inside the rest
     install_access(app, settings)  # token, body size, creation rate; CORS outside them
     install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     app.include_router(profiles_api.router, prefix="/profiles", responses=PROBLEM_RESPONSES)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from time import sleep
 from typing import Annotated, Any, NoReturn
 
 import httpx
@@ -73,14 +74,38 @@ def serve(
 # --- profiles: an HTTP client of the API --------------------------------------------------------
 
 
+RETRY_AFTER_LIMIT_S = 120
+"""The longest ``Retry-After`` the CLI waits out (the API's own are at most a minute)."""
+
+
+def retry_after_seconds(response: httpx.Response) -> int | None:
+    """A 429's ``Retry-After`` in whole seconds, when it is given as seconds and is worth waiting for."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value.isdigit() or int(value) > RETRY_AFTER_LIMIT_S:
+        return None
+    return int(value)
+
+
 def _api(method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
     settings = Settings()
     base = settings.copilot_api_url.rstrip("/")
     headers = {"Authorization": f"Bearer {settings.copilot_api_token}"} if settings.copilot_api_token else None
-    try:
-        response = httpx.request(method, f"{base}{path}", json=body, params=params, headers=headers, timeout=300)
-    except httpx.HTTPError as exc:
-        fail(f"the Copilot API at {base} is not reachable ({exc}); start it with `copilot serve` or `copilot dev up`")
+
+    def send() -> httpx.Response:
+        try:
+            return httpx.request(method, f"{base}{path}", json=body, params=params, headers=headers, timeout=300)
+        except httpx.HTTPError as exc:
+            fail(
+                f"the Copilot API at {base} is not reachable ({exc}); start it with `copilot serve` or `copilot dev up`"
+            )
+
+    response = send()
+    wait = retry_after_seconds(response) if response.status_code == 429 else None
+    if wait is not None:
+        # nothing was done (the API refuses before it reads the request): wait it out once and send it again
+        err_console.print(f"[yellow]rate limited; retrying in {wait} s[/]", highlight=False)
+        sleep(wait)
+        response = send()
     if response.status_code == 401:
         fail(
             f"HTTP 401: the Copilot API at {base} needs its API token; set COPILOT_API_TOKEN to it"

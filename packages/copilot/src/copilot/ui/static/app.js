@@ -118,8 +118,31 @@
     }
   }
 
+  const RETRY_AFTER_LIMIT_S = 120; // the longest Retry-After a page waits out (the API's are at most a minute)
+
+  function retryAfterSeconds(response) {
+    const value = (response.headers.get("Retry-After") || "").trim();
+    return /^\d+$/.test(value) && Number(value) <= RETRY_AFTER_LIMIT_S ? Number(value) : null;
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
   // The one way the pages talk to the API: JSON in, JSON out, problem+json turned into ApiError.
+  // options.onRateLimited(seconds): when given, a 429 with Retry-After is waited out once (the callback
+  // shows the wait) and the request is sent again; nothing was done by the refused one.
   async function apiRequest(method, path, options = {}) {
+    const first = await apiSend(method, path, options);
+    if (first.status !== 429 || !options.onRateLimited) return apiResult(first);
+    const wait = retryAfterSeconds(first.response);
+    if (wait === null) return apiResult(first);
+    options.onRateLimited(wait);
+    await sleep(wait * 1000);
+    return apiResult(await apiSend(method, path, options));
+  }
+
+  async function apiSend(method, path, options) {
     const url = new URL(path, window.location.origin);
     for (const [key, value] of Object.entries(options.query || {})) {
       if (value !== null && value !== undefined && value !== "") url.searchParams.set(key, value);
@@ -138,7 +161,10 @@
     } catch (err) {
       throw new ApiError(0, "API unreachable", `Could not reach the Copilot API at ${window.location.origin} (${err.message}). Is it still running?`);
     }
-    const text = await response.text();
+    return { status: response.status, response, text: await response.text(), token };
+  }
+
+  function apiResult({ response, text, token }) {
     let data = null;
     try {
       data = text ? JSON.parse(text) : null;
@@ -914,12 +940,33 @@
       submit.disabled = true;
       submit.textContent = "Creating…";
       result.append(loading("Collecting telemetry for the window from Prometheus and storing the profile; this takes a few seconds…"));
+      let countdown = null;
+      // A 429 (creations are rate limited) is waited out once, with the wait shown, then sent again.
+      const onRateLimited = (seconds) => {
+        if (!ctx.isCurrent()) return;
+        let left = seconds;
+        const text = h("span", {});
+        const show = () => {
+          text.textContent = left > 0
+            ? `Rate limited: the API takes only so many new profiles a minute. Retrying in ${left} s…`
+            : "Rate limited: retrying now…";
+        };
+        show();
+        result.replaceChildren(h("div", { class: "loading", role: "status", id: "rate-limit-wait" }, h("span", { class: "spinner", "aria-hidden": "true" }), text));
+        countdown = setInterval(() => {
+          left = Math.max(0, left - 1);
+          show();
+          if (left === 0) clearInterval(countdown);
+        }, 1000);
+      };
       try {
-        const meta = await api("POST", "/profiles", { body });
+        const meta = await api("POST", "/profiles", { body, onRateLimited });
+        clearInterval(countdown);
         if (!ctx.isCurrent()) return;
         flash = { text: `Profile "${meta.name}" created: ${meta.coverage_with_data} of ${meta.coverage_asked} metrics have data.` };
         await navigate(`/ui/profiles/${encodeURIComponent(meta.id)}`);
       } catch (err) {
+        clearInterval(countdown);
         if (!ctx.isCurrent()) return;
         submit.disabled = false;
         submit.textContent = "Create profile";
