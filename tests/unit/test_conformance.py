@@ -322,3 +322,40 @@ def test_recommend_without_throughput_data() -> None:
     assert advice.preset is None and advice.overrides == [] and advice.conformance is None
     named = recommend(profile(values, preset="mid-scale"))
     assert named.preset == "mid-scale" and named.conformance is not None and not named.conformance.conforming
+
+
+def test_recommend_raises_the_saturated_slot_type_and_not_its_pollers() -> None:
+    # what a real worker showed: 3 of 3 activity slots busy, 16 of 20 pollers, workflow slots idle
+    values = {
+        **{k: v for k, v in HEALTHY.items() if k != THROUGHPUT_METRIC},
+        THROUGHPUT_METRIC: 10.0,
+        "activity_schedule_to_start_p95": 190_000.0,
+        "backlog_age": 180.0,
+        "sync_match_rate": 0.1,
+        "worker_task_slot_utilization": 1.0,
+    }
+    per_type = {
+        "worker_task_slot_utilization.activity": ok("worker_task_slot_utilization.activity", 1.0),
+        "worker_task_slot_utilization.workflow": ok("worker_task_slot_utilization.workflow", 0.02),
+    }
+    options = {"MaxConcurrentActivityExecutionSize": 3, "MaxConcurrentActivityTaskPollers": 16}
+    advice = recommend(profile({**metrics(values), **per_type}, config=ConfigSnapshot(worker_options=options)))
+    assert advice.preset == "starter"
+    keys = {o.key: o for o in advice.overrides}
+    slots = keys["MaxConcurrentActivityExecutionSize"]
+    assert (slots.current_value, slots.current_known, slots.suggested_value) == (3, True, 200)
+    assert {e.metric for e in slots.evidence} >= {"worker_task_slot_utilization", "activity_schedule_to_start_p95"}
+    # the saturated type's pollers are never the answer, and the workflow slots are not full
+    assert "MaxConcurrentActivityTaskPollers" not in keys
+    assert "MaxConcurrentWorkflowTaskExecutionSize" not in keys
+    assert any("ActivityWorker slots are the saturated type" in n for n in advice.notes)
+    assert any(n.startswith("MaxConcurrentActivityTaskPollers is not suggested") for n in advice.notes)
+
+
+def test_a_suggestion_that_cannot_be_compared_says_so() -> None:
+    values = {**{k: v for k, v in HEALTHY.items() if k != THROUGHPUT_METRIC}, THROUGHPUT_METRIC: 10.0}
+    values["workflow_schedule_to_start_p99"] = 900.0
+    advice = recommend(profile(metrics(values)))  # no worker options in the snapshot
+    pollers = next(o for o in advice.overrides if o.key == "MaxConcurrentWorkflowTaskPollers")
+    assert pollers.current_value is None and pollers.current_known is False
+    assert "could not be compared with the value in force" in pollers.why

@@ -405,6 +405,8 @@ _SLOT_KEYS: Mapping[str, tuple[str, ...]] = {
     suffix: (size, *((POLLER_KEYS[suffix],) if suffix in POLLER_KEYS else ()))
     for suffix, size in SLOT_SIZE_KEYS.items()
 }
+WORKER_KEY_TYPES: Mapping[str, str] = {key: suffix for suffix, keys in _SLOT_KEYS.items() for key in keys}
+"""A worker option that sizes one worker type's slots or pollers -> that type (catalogue suffix)."""
 
 
 def _build() -> tuple[MetricSpec, ...]:

@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from behaviour_profiles.catalogue import BY_KEY, POLLER_KEYS, SLOT_SIZE_KEYS, WORKER_TYPES
+from behaviour_profiles.catalogue import BY_KEY, POLLER_KEYS, SLOT_SIZE_KEYS, WORKER_KEY_TYPES, WORKER_TYPES
 from behaviour_profiles.comparison import format_value
 from behaviour_profiles.errors import InvalidRequest
 from behaviour_profiles.models import (
@@ -348,8 +348,9 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
         if remedy is None:
             continue
         keys = remedy.keys
-        if check.metric == SLOT_METRIC and saturated is not None:
-            keys = (SLOT_SIZE_KEYS[saturated[0]],)  # the slots that are full, not every type's
+        if saturated is not None and not remedy.worker_type:
+            # a symptom of any worker type (backlog, sync match, slots): address the type that is full
+            keys = tuple(k for k in keys if WORKER_KEY_TYPES.get(k, saturated[0]) == saturated[0])
         for key in keys:
             setting = settings.get(key)
             if setting is None:

@@ -255,6 +255,9 @@ class Remedy:
     why: str
     raise_only: bool = True
     """Suggest the preset's value only where the profile's value is lower (or unknown)."""
+    worker_type: str | None = None
+    """The worker type the metric belongs to (``workflow``, ``activity``); None: any type's symptom, so a
+    recommendation addresses the saturated type's options only."""
 
 
 REMEDIES: Mapping[str, Remedy] = MappingProxyType(
@@ -302,6 +305,7 @@ REMEDIES: Mapping[str, Remedy] = MappingProxyType(
                 "workflow_schedule_to_start_p99",
                 ("MaxConcurrentWorkflowTaskPollers", "MaxConcurrentWorkflowTaskExecutionSize"),
                 "workflow tasks wait when too few pollers or slots take them",
+                worker_type="workflow",
             ),
             Remedy(
                 "worker_task_slot_utilization",
@@ -312,6 +316,7 @@ REMEDIES: Mapping[str, Remedy] = MappingProxyType(
                 "activity_schedule_to_start_p95",
                 ("MaxConcurrentActivityExecutionSize", "MaxConcurrentActivityTaskPollers"),
                 "activity tasks wait when too few slots or pollers take them",
+                worker_type="activity",
             ),
             Remedy(
                 "backlog_age",
