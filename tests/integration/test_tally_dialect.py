@@ -57,3 +57,34 @@ async def test_tally_dialect_is_detected_and_reported_in_the_same_units(
     for key in ("persistence_latency_p99", "workflow_schedule_to_start_p95", "task_dispatch_latency"):
         assert b["metrics"][key]["unit"] == "ms"
         assert b["metrics"][key]["mean"] == pytest.approx(a["metrics"][key]["mean"], rel=1e-3), key
+
+
+async def test_the_names_a_user_types_reach_every_scoped_metric_in_tally(
+    stack: Stack, tally_client: httpx.AsyncClient
+) -> None:
+    # the simulator writes the server's series as a real tally server does: taskqueue="main_queue"
+    meta = await create(tally_client, body(stack, "healthy-150wps", task_queue="main-queue"))
+    full = (await tally_client.get(f"/profiles/{meta['id']}")).json()
+    scope = {(m["dimension"], m["source"]): m for m in full["telemetry"]["coverage"]["scope"]}
+    assert scope[("task_queue", "server")]["exported_as"] == "main_queue"
+    assert scope[("task_queue", "server")]["without_data"] == []
+    assert "sync_match_rate" in scope[("task_queue", "server")]["with_data"]
+    assert scope[("task_queue", "sdk")]["with_data"] == [
+        "worker_task_slot_utilization",
+        "worker_task_slot_utilization.workflow",
+        "worker_task_slot_utilization.activity",
+        "worker_task_slot_utilization.local_activity",
+    ]
+    assert full["telemetry"]["metrics"]["backlog_count"]["status"] == "ok"
+    assert full["temporal_server_version"] == "1.27.2"  # build_version="1_27_2" read back with dots
+
+
+async def test_a_misspelt_task_queue_is_refused_naming_what_each_source_knows(
+    stack: Stack, tally_client: httpx.AsyncClient
+) -> None:
+    answer = await tally_client.post("/profiles", json=body(stack, "healthy-150wps", task_queue="main-qeue"))
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert "Task queue 'main-qeue' matches no series of the server, SDK workers" in detail
+    assert "the server knows task queues main_queue" in detail and "SDK workers know task queues main-queue" in detail
+    assert "nothing was stored" in detail
