@@ -32,7 +32,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ __all__ = [
     "Workload",
     "WorkloadError",
     "WorkloadProcess",
+    "run_phases",
     "start_workload",
 ]
 
@@ -295,6 +296,43 @@ def start_workload(
         argv += ["--seed", str(seed)]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT if output else None)
     return WorkloadProcess(proc, report_path, workload, duration_s)
+
+
+def run_phases(
+    phases: Sequence[tuple[str, float]],
+    *,
+    address: str,
+    metrics_address: str,
+    report_dir: Path,
+    namespace: str = DEFAULT_NAMESPACE,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    output: IO[bytes] | int | None = None,
+    on_start: Callable[[WorkloadProcess], None] | None = None,
+) -> list[RunReport]:
+    """Run named workloads one after the other, ``(name, seconds)`` each; their reports.
+
+    ``on_start`` sees each child as it starts (to stop it from elsewhere: :meth:`WorkloadProcess.stop`).
+    """
+    reports: list[RunReport] = []
+    for index, (name, seconds) in enumerate(phases):
+        process = start_workload(
+            WORKLOADS[name],
+            address=address,
+            metrics_address=metrics_address,
+            duration_s=seconds,
+            report_path=report_dir / f"phase-{index + 1}-{name}.json",
+            namespace=namespace,
+            task_queue=task_queue,
+            output=output,
+            seed=index,
+        )
+        if on_start is not None:
+            on_start(process)
+        try:
+            reports.append(process.wait())
+        finally:
+            process.stop()
+    return reports
 
 
 # --- the child side: worker and starter ----------------------------------------------------------
