@@ -2,6 +2,10 @@
 
 The stack runs on free ports in a temporary state directory, in its own database, so it never touches
 a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator with the demo plan.
+
+``live_temporal`` is a real Temporal dev server with a scraping Prometheus after two real workload
+phases (see ``tests/live.py``). The phases take about 3.5 minutes, so they start in a background
+thread as soon as collection finds a test that uses the fixture, and run while the other tests do.
 """
 
 from __future__ import annotations
@@ -25,6 +29,23 @@ from copilot.dev.simulator import Placement, demo_plan
 from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
 from copilot.index import apply_schema
 from copilot.settings import Settings
+from tests.live import LiveHarness, LiveTemporal
+
+_LIVE_HARNESS = pytest.StashKey[LiveHarness]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the live Temporal phases early when a collected test will want them."""
+    if any("live_temporal" in getattr(item, "fixturenames", ()) for item in session.items):
+        harness = LiveHarness.in_temporary_directory()
+        session.config.stash[_LIVE_HARNESS] = harness
+        harness.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    harness = session.config.stash.get(_LIVE_HARNESS, None)
+    if harness is not None:
+        harness.close()
 
 
 @dataclass
@@ -94,3 +115,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the in-process app."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def live_temporal(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
+    """A real Temporal after a ``steady`` then an ``incident`` phase, scraped by its own Prometheus.
+
+    See :class:`tests.live.LiveTemporal` for the fields; its ``settings()`` run an app on it with the
+    session stack's PostgreSQL and S3.
+    """
+    harness = request.config.stash.get(_LIVE_HARNESS, None)
+    if harness is None:  # asked for without collection seeing it (getfixturevalue): start it now
+        harness = LiveHarness.in_temporary_directory()
+        request.config.stash[_LIVE_HARNESS] = harness
+    return harness.wait(stack.env)

@@ -31,7 +31,9 @@ from copilot.settings import Settings
 
 app = typer.Typer(help="The Copilot: Behaviour Profiles for Temporal on Aurora DSQL.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Create, list, show, baseline and compare profiles (talks to the API).")
-dev_app = typer.Typer(help="The local stack: PostgreSQL, SeaweedFS S3, Prometheus and the API.")
+dev_app = typer.Typer(
+    help="The local stack: PostgreSQL, SeaweedFS S3, Prometheus, the API and optionally a real Temporal."
+)
 schema_app = typer.Typer(help="The metadata index schema.")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(dev_app, name="dev")
@@ -459,12 +461,24 @@ def schema_setup() -> None:
 
 
 @dev_app.command("up")
-def dev_up(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
+def dev_up(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    temporal: Annotated[
+        bool, typer.Option("--temporal", help="Also run a real Temporal dev server, scraped by the stack's Prometheus")
+    ] = False,
+) -> None:
     """Start PostgreSQL, SeaweedFS S3, Prometheus (loaded with the simulator's scenarios) and the API."""
     from copilot.dev.local import bring_up
 
-    info = _stack_call(lambda: bring_up(state_dir, start_api=True, log=console.print))
+    info = _stack_call(lambda: bring_up(state_dir, start_api=True, temporal=temporal, log=console.print))
     console.print(f"[green]Stack up.[/] API at {info.api_url}  (stop with `copilot dev down`)")
+    if info.temporal_address:
+        console.print(
+            f"Temporal at {info.temporal_address} (namespace default), metrics at {info.temporal_metrics_url}; "
+            "drive it with `copilot dev workload steady --duration 120`",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @dev_app.command("down")
@@ -487,18 +501,58 @@ def dev_status(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
 
 
 @dev_app.command("demo")
-def dev_demo(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
+def dev_demo(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="On a real Temporal dev server instead of simulated hours: `steady` then `incident` workloads "
+            "(about 4 minutes)",
+        ),
+    ] = False,
+) -> None:
     """The main job: bring the stack up, profile both scenarios, baseline the healthy one, compare."""
-    from copilot.dev.local import run_demo
+    from copilot.dev.local import run_demo, run_live_demo
 
-    result = _stack_call(lambda: run_demo(state_dir, console))
+    result = _stack_call(lambda: (run_live_demo if live else run_demo)(state_dir, console))
     print_comparison(console, result.comparison)
+    a, b = ("steady", "incident") if live else ("healthy", "failing")
     console.print(
         f"\n[green]API serving at {result.api_url}[/]: try `curl {result.api_url}/profiles/` or open "
-        f"{result.api_url}/docs. Compared {result.profile_a_id} (healthy) with {result.profile_b_id} (failing). "
+        f"{result.api_url}/docs. Compared {result.profile_a_id} ({a}) with {result.profile_b_id} ({b}). "
         "Stop the stack with `copilot dev down`."
     )
     console.print(f"[bold]Open the comparison in the web UI:[/] {result.ui_url}", highlight=False, soft_wrap=True)
+
+
+@dev_app.command("workload")
+def dev_workload(
+    name: Annotated[
+        str, typer.Argument(help="steady, overload, activity-failures, slow-activities, slot-starvation, incident")
+    ],
+    duration: Annotated[float, typer.Option("--duration", min=1, help="Seconds to start workflows for")] = 120,
+    task_queue: Annotated[str, typer.Option("--task-queue")] = "main-queue",
+    namespace: Annotated[str, typer.Option("--namespace")] = "default",
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Drive a named real workload (worker + starter) on the stack's Temporal, in the foreground."""
+    from copilot.dev.local import run_workload
+    from copilot.dev.workload import WORKLOADS
+
+    if name not in WORKLOADS:
+        fail(f"unknown workload {name!r}; expected one of {', '.join(sorted(WORKLOADS))}")
+    from copilot.dev.local import stack_config
+
+    report = _stack_call(lambda: run_workload(state_dir, name, duration, namespace=namespace, task_queue=task_queue))
+    cluster = stack_config(state_dir).temporal_cluster
+    console.print(
+        "[green]Done.[/] Profile this window: "
+        f"`copilot profiles create --name {name} --cluster {cluster} --namespace {report.namespace} "
+        f"--task-queue {report.task_queue} --start {report.start.isoformat()} --end {report.end.isoformat()}`",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @profiles_app.command("reindex")

@@ -1,16 +1,21 @@
-"""`copilot dev up/down/demo`: the local stack loaded with the simulator's demo scenarios.
+"""`copilot dev up/down/demo/workload`: the local stack loaded with the simulator's demo scenarios.
 
 The demo layout (see :func:`copilot.dev.simulator.demo_plan`) is written to ``<state>/manifest.json``
 so that the demo, the docs and anyone poking at the stack can find the scenario windows.
+
+With ``temporal=True`` the stack also runs a real Temporal dev server that its Prometheus scrapes;
+:func:`run_live_demo` drives two real workloads on it (``steady``, then ``incident``) and profiles,
+baselines and compares their windows the way :func:`run_demo` does with the simulated hours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,16 @@ from rich.console import Console
 
 from behaviour_profiles.catalogue import Dialect
 from copilot.dev.simulator import Placement, demo_plan, write_openmetrics
-from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
+from copilot.dev.stack import LocalStack, StackConfig, StackError, ensure_prometheus
+from copilot.dev.workload import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_TASK_QUEUE,
+    WORKLOADS,
+    RunReport,
+    WorkloadError,
+    WorkloadProcess,
+    start_workload,
+)
 
 DEMO_CLUSTER = "temporal-dev"
 DEMO_NAMESPACE = "default"
@@ -52,6 +66,9 @@ class StackInfo:
     api_url: str | None
     env: dict[str, str]
     placements: list[Placement]
+    temporal_address: str | None = None
+    """``host:port`` of the real Temporal's frontend, when the stack runs one."""
+    temporal_metrics_url: str | None = None
 
 
 def load_scenarios(
@@ -77,6 +94,7 @@ def bring_up(
     state_dir: Path,
     *,
     start_api: bool,
+    temporal: bool = False,
     now: datetime | None = None,
     log: Callable[[str], None] = print,
 ) -> StackInfo:
@@ -91,6 +109,9 @@ def bring_up(
     stack.start_postgres()
     log("starting SeaweedFS S3 ...")
     stack.start_s3()
+    if temporal:
+        log("starting the Temporal dev server ...")
+        stack.start_temporal()
     placements = demo_plan(now or datetime.now(UTC))
     log(f"simulating {len(placements)} scenario windows and backfilling Prometheus ...")
     stack.stop("prometheus")
@@ -102,7 +123,15 @@ def bring_up(
     if start_api:
         log("starting the Copilot API ...")
         api_url = stack.start_api()
-    return StackInfo(api_url=api_url, env=env, placements=placements)
+    if not stack.temporal_running:
+        return StackInfo(api_url=api_url, env=env, placements=placements)
+    return StackInfo(
+        api_url=api_url,
+        env=env,
+        placements=placements,
+        temporal_address=stack.temporal_address,
+        temporal_metrics_url=stack.temporal_metrics_url,
+    )
 
 
 def bring_down(state_dir: Path) -> None:
@@ -158,3 +187,133 @@ def run_demo(state_dir: Path, console: Console) -> DemoResult:
         )
         comparison.raise_for_status()
     return DemoResult(info.api_url, ids["healthy-150wps"], ids["failing-400wps"], comparison.json())
+
+
+# --- the real Temporal: workloads and the live demo ----------------------------------------------
+
+LIVE_PHASES: tuple[tuple[str, float], ...] = (("steady", 95.0), ("incident", 95.0))
+"""The live demo's two windows: the healthy load, then the incident (the change the tests use too)."""
+
+SCRAPE_SETTLE_S = 15.0
+"""After a window ends, wait this long so that Prometheus (10 s interval) has scraped its last seconds."""
+
+
+def running_stack(state_dir: Path) -> LocalStack:
+    """The stack of ``state_dir`` with its Temporal running, or a StackError saying how to start it."""
+    stack = LocalStack(stack_config(state_dir))
+    if not stack.temporal_running:
+        raise StackError(
+            f"no Temporal is running in the stack at {stack.state_dir}: start it with `copilot dev up --temporal`"
+        )
+    return stack
+
+
+def run_workload(
+    state_dir: Path,
+    name: str,
+    duration_s: float,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+) -> RunReport:
+    """Drive a named workload on the stack's Temporal in the foreground (the runner prints as it goes)."""
+    if name not in WORKLOADS:
+        raise StackError(f"unknown workload {name!r}; expected one of {', '.join(sorted(WORKLOADS))}")
+    stack = running_stack(state_dir)
+    process = start_workload(
+        WORKLOADS[name],
+        address=stack.temporal_address,
+        metrics_address=stack.sdk_metrics_address,
+        duration_s=duration_s,
+        report_path=stack.state_dir / "workloads" / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json",
+        namespace=namespace,
+        task_queue=task_queue,
+    )
+    try:
+        return process.wait()
+    except WorkloadError as exc:
+        raise StackError(str(exc)) from exc
+    finally:
+        process.stop()
+
+
+def _settle(report: RunReport) -> None:
+    """Sleep until Prometheus has scraped the whole window."""
+    wait = (report.end + timedelta(seconds=SCRAPE_SETTLE_S) - datetime.now(UTC)).total_seconds()
+    if wait > 0:
+        time.sleep(wait)
+
+
+def live_profile_body(report: RunReport, cluster: str, label: str) -> dict[str, Any]:
+    """``POST /profiles`` for a workload's window, with the names a user types and the worker options used."""
+    return {
+        "name": f"live {report.workload}",
+        "cluster_id": cluster,
+        "namespace": report.namespace,
+        "task_queue": report.task_queue,
+        "label": label,
+        "time_window_start": report.start.isoformat(),
+        "time_window_end": report.end.isoformat(),
+        "config": {"worker_options": report.worker_options},
+    }
+
+
+def run_live_demo(state_dir: Path, console: Console, phases: tuple[tuple[str, float], ...] = LIVE_PHASES) -> DemoResult:
+    """The main job on a real Temporal: two workload windows, a profile of each, baseline, compare."""
+    (first, first_s), (second, second_s) = phases
+    info = bring_up(state_dir, start_api=True, temporal=True, log=lambda m: console.print(f"[dim]{m}[/]"))
+    assert info.api_url and info.temporal_address
+    stack = running_stack(state_dir)
+    cluster = stack.config.temporal_cluster
+    log_path = stack.log_dir / "workload.log"
+    console.print(
+        f"[dim]Temporal at {info.temporal_address}, metrics {info.temporal_metrics_url}; workload log {log_path}[/]"
+    )
+
+    def start(name: str, seconds: float, index: int) -> WorkloadProcess:
+        console.print(f"[dim]phase {index}: workload {name} for {seconds:.0f} s ({WORKLOADS[name].summary}) ...[/]")
+        with log_path.open("ab") as log:
+            return start_workload(
+                WORKLOADS[name],
+                address=stack.temporal_address,
+                metrics_address=stack.sdk_metrics_address,
+                duration_s=seconds,
+                report_path=stack.state_dir / "workloads" / f"demo-{index}-{name}.json",
+                output=log,
+                seed=index,
+            )
+
+    def finish(process: WorkloadProcess) -> RunReport:
+        try:
+            report = process.wait()
+        except WorkloadError as exc:
+            raise StackError(f"{exc}; see {log_path}") from exc
+        finally:
+            process.stop()
+        console.print(f"[dim]  {report.lines()[2]}; activity backlog at the end {report.activity_backlog}[/]")
+        return report
+
+    with httpx.Client(base_url=info.api_url, timeout=300) as client:
+
+        def create(report: RunReport, label: str) -> str:
+            _settle(report)
+            console.print(
+                f"[dim]creating profile {report.workload} ({report.start:%H:%M:%S}-{report.end:%H:%M:%S} UTC) ...[/]"
+            )
+            response = client.post("/profiles", json=live_profile_body(report, cluster, label))
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+        process = start(first, first_s, 1)
+        try:
+            healthy = finish(process)
+            process = start(second, second_s, 2)
+            id_a = create(healthy, f"{first} (live)")  # while the second phase runs
+            incident = finish(process)
+        finally:
+            process.stop()
+        id_b = create(incident, f"{second} (live)")
+        client.post(f"/profiles/{id_a}/baseline").raise_for_status()
+        comparison = client.post("/profiles/compare", json={"profile_a_id": id_a, "profile_b_id": id_b})
+        comparison.raise_for_status()
+    return DemoResult(info.api_url, id_a, id_b, comparison.json())

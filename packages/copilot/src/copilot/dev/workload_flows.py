@@ -1,0 +1,75 @@
+"""The workflow and activity the workload runner drives on a real Temporal (:mod:`copilot.dev.workload`).
+
+Kept apart from the runner and free of side effects at import: the workflow sandbox imports this
+module again for every workflow run, so it must only define things.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+__all__ = ["ActivityInput", "Counters", "WorkActivities", "WorkflowInput", "WorkloadWorkflow"]
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    seconds: float
+    failure_fraction: float
+
+
+@dataclass(frozen=True)
+class WorkflowInput:
+    activity: ActivityInput
+    activities: int
+    """Activities run one after the other by each workflow."""
+    max_attempts: int
+    """Attempts per activity (the first one and its retries); after the last one the workflow fails."""
+
+
+@dataclass
+class Counters:
+    """What the runner's own activities did (workflows run in the sandbox and keep no counters)."""
+
+    attempts: int = 0
+    failures: int = 0
+
+
+class WorkActivities:
+    """The activity, bound to the runner's counters and random source."""
+
+    def __init__(self, counters: Counters, rng: random.Random) -> None:
+        self._counters = counters
+        self._rng = rng
+
+    @activity.defn(name="work")
+    async def work(self, spec: ActivityInput) -> None:
+        """Sleep ``seconds`` (busy for a slot, idle for the CPU), then fail a ``failure_fraction`` of attempts."""
+        self._counters.attempts += 1
+        await asyncio.sleep(spec.seconds)
+        if self._rng.random() < spec.failure_fraction:
+            self._counters.failures += 1
+            raise ApplicationError("injected activity failure (workload's failure fraction)", type="InjectedFailure")
+
+
+@workflow.defn(name="WorkloadWorkflow")
+class WorkloadWorkflow:
+    @workflow.run
+    async def run(self, spec: WorkflowInput) -> None:
+        for _ in range(spec.activities):
+            await workflow.execute_activity_method(
+                WorkActivities.work,
+                spec.activity,
+                start_to_close_timeout=timedelta(seconds=max(10.0, spec.activity.seconds * 4)),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=500),
+                    backoff_coefficient=2.0,
+                    maximum_attempts=spec.max_attempts,
+                ),
+            )
