@@ -1,0 +1,257 @@
+"""The product on a real Temporal server: real dev server, real SDK worker, real Prometheus scrape.
+
+The ``live_temporal`` fixture runs a ``steady`` phase and then an ``incident`` phase (twice the starts,
+activity slots cut to 2, slower activities, about 15 % failed attempts). Profiles are created with
+the names a user types (``default``, ``main-queue``), although the server exports the task queue as
+``main_queue``. A real server is the judge: what it exports decides what the catalogue and the
+simulator must read and write.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
+from copilot.dev.simulator import Placement, write_openmetrics
+from tests.live import LiveTemporal
+from tests.support import serve
+
+pytestmark = pytest.mark.stack
+
+NO_DSQL_HERE = frozenset(
+    {
+        "pool_open_count",
+        "pool_in_use_count",
+        "pool_idle_count",
+        "reservoir_size",
+        "reservoir_empty_events",
+        "open_failures",
+        "reconnect_count",
+        "occ_conflicts_per_sec",
+        "exhausted_retries_per_sec",
+        "dsql_auth_failures",
+    }
+)
+"""The dev server persists to SQLite: no DSQL plugin, no session refreshes. Everything else has data."""
+
+REGRESSED_IN_THE_INCIDENT = frozenset(
+    {
+        "activity_schedule_to_start_p95",
+        "backlog_count",
+        "backlog_age",
+        "sync_match_rate",
+        "worker_task_slot_utilization",
+        "activity_failure_rate",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Judged:
+    live: LiveTemporal
+    steady: dict[str, Any]
+    incident: dict[str, Any]
+    comparison: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+async def api(live_temporal: LiveTemporal) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(live_temporal.settings()) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def judged(live_temporal: LiveTemporal, api: httpx.AsyncClient) -> Judged:
+    profiles = []
+    for phase in (live_temporal.steady, live_temporal.incident):
+        created = await api.post("/profiles", json=live_temporal.profile_body(phase))
+        assert created.status_code == 201, created.text
+        profiles.append((await api.get(f"/profiles/{created.json()['id']}")).json())
+    steady, incident = profiles
+    compared = await api.post("/profiles/compare", json={"profile_a_id": steady["id"], "profile_b_id": incident["id"]})
+    assert compared.status_code == 200, compared.text
+    return Judged(live_temporal, steady, incident, compared.json())
+
+
+def test_every_metric_the_server_and_sdk_produce_has_data_in_both_profiles(judged: Judged) -> None:
+    for profile in (judged.steady, judged.incident):
+        metrics = profile["telemetry"]["metrics"]
+        assert profile["telemetry"]["dialect"] == "tally"
+        missing = sorted(k for k, m in metrics.items() if m["status"] != "ok" and k not in NO_DSQL_HERE)
+        assert missing == [], {k: metrics[k]["reason"] for k in missing}
+        assert {k for k, m in metrics.items() if m["status"] != "ok"} == NO_DSQL_HERE
+        # the names the user typed reached every scoped series of both sources
+        for match in profile["telemetry"]["coverage"]["scope"]:
+            assert match["without_data"] == [], match
+        exported = {(m["dimension"], m["source"]): m["exported_as"] for m in profile["telemetry"]["coverage"]["scope"]}
+        assert exported[("task_queue", "server")] == "main_queue"
+        assert exported[("task_queue", "sdk")] == "main-queue"
+        # one CPU explanation, not four empty rows
+        assert not any(k.startswith("cpu_utilization.") for k in metrics)
+        assert any("no CPU metric" in note for note in profile["telemetry"]["notes"])
+
+
+def test_the_stored_version_is_read_back_with_dots(judged: Judged) -> None:
+    for profile in (judged.steady, judged.incident):
+        assert profile["temporal_server_version"] == "1.32.0"
+        assert len(profile["versions"]["temporal_server_git_revision"]) == 40
+        assert profile["versions"]["sources"]["temporal_server_version"] == "build_information"
+
+
+async def _direct(live: LiveTemporal, promql: str, profile: dict[str, Any]) -> float:
+    """The mean over the profile's own grid of ``promql`` run directly against Prometheus."""
+    step = profile["telemetry"]["step_seconds"]
+    series = profile["telemetry"]["metrics"]["workflows_started_per_sec"]["series"]
+    start, end = series[0][0], series[-1][0]
+    async with httpx.AsyncClient(base_url=live.prometheus_url, timeout=30) as http:
+        answer = await http.get(
+            "/api/v1/query_range", params={"query": promql, "start": start, "end": end, "step": step}
+        )
+    values = [float(v) for item in answer.json()["data"]["result"] for _, v in item["values"]]
+    finite = [v for v in values if math.isfinite(v)]
+    assert finite, promql
+    return sum(finite) / len(finite)
+
+
+async def test_values_agree_with_the_same_promql_run_directly(judged: Judged) -> None:
+    live = judged.live
+    scope = f'namespace="default",cluster="{live.cluster}"'
+    queue = f'{scope},taskqueue="main_queue"'
+    rate = "1m"
+    direct = {
+        "workflows_started_per_sec": (
+            f'sum(rate(service_requests{{{scope},service_name="frontend",'
+            f'operation=~"StartWorkflowExecution|SignalWithStartWorkflowExecution"}}[{rate}]))'
+        ),
+        "sync_match_rate": (
+            f"sum(rate(poll_success_sync{{{queue}}}[{rate}])) / sum(rate(poll_success{{{queue}}}[{rate}]))"
+        ),
+        "activity_schedule_to_start_p95": (
+            "1000 * histogram_quantile(0.95, sum by (le) "
+            f'(rate(task_schedule_to_start_latency_bucket{{{queue},task_type="Activity"}}[{rate}])))'
+        ),
+    }
+    for profile in (judged.steady, judged.incident):
+        metrics = profile["telemetry"]["metrics"]
+        for key, promql in direct.items():
+            ours, theirs = metrics[key]["mean"], await _direct(live, promql, profile)
+            assert ours == pytest.approx(theirs, rel=0.15), (key, profile["name"], ours, theirs)
+    backlog = await _direct(live, f"sum(approximate_backlog_count{{{queue}}})", judged.incident)
+    assert judged.incident["telemetry"]["metrics"]["backlog_count"]["mean"] == pytest.approx(backlog, rel=0.15)
+    assert judged.incident["telemetry"]["metrics"]["backlog_count"]["max"] > 100  # a real backlog
+
+
+def test_the_incident_fails_and_names_what_regressed(judged: Judged) -> None:
+    result = judged.comparison
+    assert result["verdict"] == "fail", result["summary"]
+    regressed = {d["metric"] for d in result["telemetry_diffs"] if d["direction"] == "regressed"}
+    missing = REGRESSED_IN_THE_INCIDENT - regressed
+    assert not missing, (missing, result["summary"])
+    slots = judged.incident["telemetry"]["metrics"]
+    # the saturated type is the activity worker, and the headline shows it (not 3 of 203 slots)
+    assert slots["worker_task_slot_utilization.activity"]["max"] == 1.0
+    assert slots["worker_task_slot_utilization"]["mean"] == pytest.approx(
+        slots["worker_task_slot_utilization.activity"]["mean"], abs=0.05
+    )
+    assert slots["worker_task_slot_utilization.workflow"]["mean"] < 0.5
+    # more offered, less done: completions per start fell with twice the starts
+    ratio = {d["metric"]: d for d in result["telemetry_diffs"]}.get("completion_ratio")
+    assert ratio is not None and ratio["direction"] == "regressed", result["summary"]
+
+
+async def test_the_starter_preset_sees_the_backlog_and_the_advice_names_the_full_slots(
+    judged: Judged, api: httpx.AsyncClient
+) -> None:
+    incident_id = judged.incident["id"]
+    checked = (await api.post(f"/profiles/{incident_id}/conformance", json={"preset": "starter"})).json()
+    assert checked["verdict"] == "fail"
+    assert {"activity_schedule_to_start_p95", "backlog_age", "worker_task_slot_utilization"} <= set(checked["failing"])
+    advice = (await api.post(f"/profiles/{incident_id}/recommendation")).json()
+    overrides = {o["key"]: o for o in advice["overrides"]}
+    slots = overrides["MaxConcurrentActivityExecutionSize"]
+    assert slots["current_value"] == judged.live.incident.worker_options["MaxConcurrentActivityExecutionSize"]
+    assert slots["current_known"] is True and slots["suggested_value"] > slots["current_value"]
+    assert "MaxConcurrentActivityTaskPollers" not in overrides
+
+
+async def test_a_misspelt_task_queue_is_refused_naming_what_exists(judged: Judged, api: httpx.AsyncClient) -> None:
+    live = judged.live
+    answer = await api.post("/profiles", json=live.profile_body(live.incident, task_queue="main-qeue"))
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert "the server knows task queues main_queue" in detail and "SDK workers know task queues main-queue" in detail
+    typed = await api.post(
+        "/profiles", json=live.profile_body(live.incident, namespace="temporal-system", task_queue=None)
+    )
+    assert typed.status_code == 201, typed.text  # exported as temporal_system, matched as typed
+
+
+def _label_keys(series: list[dict[str, str]]) -> set[frozenset[str]]:
+    scrape_added = {"__name__", "cluster", "instance", "job"}
+    return {frozenset(k for k, v in s.items() if k not in scrape_added and v != "") for s in series}
+
+
+async def test_the_simulator_exports_the_names_and_label_keys_of_a_real_server(judged: Judged) -> None:
+    """Every catalogue family the real server and SDK exported here, the simulator writes under the
+    same name with the same label keys (tally dialect), so the two cannot drift apart again."""
+    live = judged.live
+    names: dict[str, Source] = {}
+    for spec in CATALOGUE:
+        for term in terms_of(spec):
+            if term.source in (Source.SERVER, Source.SDK):
+                name = term.name.for_dialect(Dialect.TALLY)
+                names[name] = term.source
+    simulated = _simulated_label_keys()
+    checked = []
+    async with httpx.AsyncClient(base_url=live.prometheus_url, timeout=30) as http:
+        for name, source in sorted(names.items()):
+            ours = 'namespace="default",task_queue="main-queue"' if source is Source.SDK else 'namespace="default"'
+            match = f'{name}{{cluster="{live.cluster}",{ours}}}'
+            series = (await http.get("/api/v1/series", params={"match[]": match})).json()["data"]
+            if not series:
+                unscoped = await http.get("/api/v1/series", params={"match[]": f'{name}{{cluster="{live.cluster}"}}'})
+                series = unscoped.json()["data"]
+            if not series:
+                continue  # never happened on the real server in these phases (e.g. workflow_terminate)
+            checked.append(name)
+            assert name in simulated, f"the real server exports {name}; the simulator does not write it"
+            assert simulated[name] == _label_keys(series), name
+    # the comparison above is not vacuous: these are what the real run must have exported
+    assert {
+        "service_requests",
+        "workflow_success",
+        "poll_success",
+        "poll_success_sync",
+        "task_schedule_to_start_latency_bucket",
+        "approximate_backlog_count",
+        "activity_success",
+        "activity_task_fail",
+        "temporal_worker_task_slots_used",
+        "service_latency_bucket",
+        "lock_latency_bucket",
+    } <= set(checked)
+
+
+def _simulated_label_keys() -> dict[str, set[frozenset[str]]]:
+    import io
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    out = io.StringIO()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    plan = [Placement("failing-400wps", "default", start, timedelta(minutes=2), cluster="sim")]
+    write_openmetrics(out, plan, dialect=Dialect.TALLY)
+    found: dict[str, set[frozenset[str]]] = {}
+    for line in out.getvalue().splitlines():
+        parsed = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} ", line)
+        if parsed is None:
+            continue
+        keys = frozenset(k for k in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', parsed.group(2)) if k != "cluster")
+        found.setdefault(parsed.group(1), set()).add(keys)
+    return found
