@@ -170,8 +170,9 @@ async def test_the_starter_preset_sees_the_backlog_and_the_advice_names_the_full
 ) -> None:
     incident_id = judged.incident["id"]
     checked = (await api.post(f"/profiles/{incident_id}/conformance", json={"preset": "starter"})).json()
-    assert checked["verdict"] == "fail"
-    assert {"activity_schedule_to_start_p95", "backlog_age", "worker_task_slot_utilization"} <= set(checked["failing"])
+    assert checked["verdict"] == "fail" and "activity_schedule_to_start_p95" in checked["failing"]
+    status = {c["metric"]: c["status"] for c in checked["checks"]}
+    assert status["backlog_age"] in ("fail", "warn") and status["worker_task_slot_utilization"] in ("fail", "warn")
     advice = (await api.post(f"/profiles/{incident_id}/recommendation")).json()
     overrides = {o["key"]: o for o in advice["overrides"]}
     slots = overrides["MaxConcurrentActivityExecutionSize"]
@@ -208,7 +209,8 @@ async def test_the_simulator_exports_the_names_and_label_keys_of_a_real_server(j
                 name = term.name.for_dialect(Dialect.TALLY)
                 names[name] = term.source
     simulated = _simulated_label_keys()
-    checked = []
+    checked: list[str] = []
+    differ: dict[str, object] = {}
     async with httpx.AsyncClient(base_url=live.prometheus_url, timeout=30) as http:
         for name, source in sorted(names.items()):
             ours = 'namespace="default",task_queue="main-queue"' if source is Source.SDK else 'namespace="default"'
@@ -220,8 +222,9 @@ async def test_the_simulator_exports_the_names_and_label_keys_of_a_real_server(j
             if not series:
                 continue  # never happened on the real server in these phases (e.g. workflow_terminate)
             checked.append(name)
-            assert name in simulated, f"the real server exports {name}; the simulator does not write it"
-            assert simulated[name] == _label_keys(series), name
+            if simulated.get(name) != _label_keys(series):
+                differ[name] = {"real": _label_keys(series), "simulated": simulated.get(name)}
+    assert differ == {}, "the simulator must write what the real server exports, under the same label keys"
     # the comparison above is not vacuous: these are what the real run must have exported
     assert {
         "service_requests",

@@ -816,3 +816,21 @@ def test_summary_names_key_metrics_before_side_counters_from_none() -> None:
     assert order_diffs([latency, side])[0] is side  # the diff order stays by size
     _, summary = verdict_and_summary([side, latency])
     assert summary.index(latency_key) < summary.index(side_key)
+
+
+def test_a_key_metric_whose_family_neither_side_exports_does_not_hold_the_verdict() -> None:
+    # a server without the DSQL plugin (the dev server persists to SQLite): no dsql_tx family at all
+    dsql_tx = [s.key for s in CATALOGUE if s.family == "dsql_tx"]
+    old = {k: v for k, v in healthy().items() if k not in dsql_tx}
+    new = {k: v for k, v in healthy().items() if k not in dsql_tx}
+    for key in dsql_tx:
+        old[key] = new[key] = no_data(key)
+    diffs = judge_telemetry(old, new, CompareOptions())
+    verdict, summary = verdict_and_summary(diffs)
+    assert verdict is Verdict.PASS, summary
+    conflicts = next(d for d in diffs if d.metric == "occ_conflicts_per_sec")
+    assert conflicts.direction is Direction.NO_DATA and conflicts.severity is Severity.INFO
+    assert not conflicts.counts_toward_verdict and "does not export it" in conflicts.reason
+    # one side exporting the family and the other not still holds it
+    one_sided = judge_telemetry(healthy(), new, CompareOptions())
+    assert verdict_and_summary(one_sided)[0] is Verdict.INCONCLUSIVE

@@ -98,3 +98,12 @@ async def test_a_name_the_sdk_does_not_report_is_kept_with_a_note() -> None:
         "SDK workers report no task queue 'main-queue' in this window, so worker_task_slot_utilization has no "
         "data; are the workers' metrics scraped into this Prometheus?"
     ]
+
+
+async def test_a_server_that_reports_no_names_while_sdk_workers_match_is_noted() -> None:
+    summary = telemetry("main-queue", server=False, sdk=True)
+    checked = await check_scope(Known(), Scope("c", "default", "main-queue"), summary, START, END)
+    assert checked.notes == [
+        "The server reports no task queue 'main-queue' in this window, so sync_match_rate has no data; "
+        "is the server's metrics endpoint scraped into this Prometheus?"
+    ]

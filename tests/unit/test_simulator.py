@@ -424,6 +424,7 @@ _SERVER_SCOPED = {
     "service_requests_total": ("frontend", False),
     "workflow_success_total": ("history", True),
     "workflow_failed_total": ("history", True),
+    "workflow_terminate_total": ("history", True),
     "state_transition_count_ratio_count": ("history", False),
     "task_schedule_to_start_latency_milliseconds_count": ("history", True),
     "persistence_latency_milliseconds_count": ("history", False),

@@ -168,13 +168,15 @@ def test_ratio_and_quantile_computation_from_series() -> None:
         for query in series_queries(spec):
             results.setdefault(query, {})
     sync_q, all_q = series_queries(BY_KEY["sync_match_rate"])
-    results[sync_q] = {0.0: 9.0, 60.0: 3.0}
-    results[all_q] = {0.0: 10.0, 60.0: 10.0, 120.0: 0.0}  # a zero denominator is undefined, not 0
+    # per task type; the activity tasks' zero denominator is undefined, not 0
+    results[sync_q] = {("Workflow",): {0.0: 9.0, 60.0: 3.0}, ("Activity",): {0.0: 5.0}}
+    results[all_q] = {("Workflow",): {0.0: 10.0, 60.0: 10.0, 120.0: 0.0}, ("Activity",): {0.0: 10.0, 60.0: 0.0}}
     hist = series_queries(BY_KEY["persistence_latency_p99"])[0]
     results[hist] = {0.01: {0.0: 50.0}, 0.1: {0.0: 100.0}, math.inf: {0.0: 100.0}}
     tally = summarise_catalogue(results, Dialect.TALLY, plan)  # type: ignore[arg-type]
-    assert tally["sync_match_rate"].series == [(0.0, 0.9), (60.0, 0.3)]
-    assert tally["async_match_rate"].mean == pytest.approx(0.4)
+    # the task type matched worst at each instant: activity (0.5) first, then workflow (0.3)
+    assert tally["sync_match_rate"].series == [(0.0, 0.5), (60.0, 0.3)]
+    assert tally["async_match_rate"].mean == pytest.approx(0.6)
     # tally timers are seconds: reported in ms
     assert tally["persistence_latency_p99"].mean == pytest.approx((0.01 + 0.09 * 49 / 50) * 1000)
 
@@ -257,10 +259,9 @@ def test_cpu_comes_from_the_platform_or_is_left_out() -> None:
     ecs = {s.key: s for s in with_cpu_platform(CATALOGUE, CPU_PLATFORMS["ecs"])}
     plan = QueryPlan(0, 15, 15, 60)
     (query,) = series_queries(ecs["cpu_utilization.matching"])
-    out = summarise_catalogue(
-        {query: {0.0: 512.0, 15.0: 1024.0}}, Dialect.TALLY, plan, [ecs["cpu_utilization.matching"]]
-    )
-    assert out["cpu_utilization.matching"].max == 1.0  # 1,024 CPU units are one core
+    out = summarise_catalogue({query: {0.0: 0.5, 15.0: 1.25}}, Dialect.TALLY, plan, [ecs["cpu_utilization.matching"]])
+    assert out["cpu_utilization.matching"].max == 1.25  # vCPUs in use are cores
+    assert "container_cpu_usage_vcpu{" in render(query, Dialect.TALLY, Scope("c", None, None), 60)
 
 
 def test_scope_coverage_says_per_source_what_matched() -> None:

@@ -131,20 +131,21 @@ class Term:
 
 @dataclass(frozen=True)
 class RateSum:
-    """``sum(rate(...))`` of one or more counters; absent terms add nothing."""
+    """``sum(rate(...))`` of one or more counters; absent terms add nothing. ``by``: keep these labels
+    apart (one series per group; one term only)."""
 
     terms: tuple[Term, ...]
+    by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class GaugeAgg:
     """``sum(...)`` or ``max(...)`` of one or more gauges; ``by``: keep these labels apart (one series
-    per group); ``scale``: factor into the catalogue unit."""
+    per group)."""
 
     terms: tuple[Term, ...]
     agg: str = "sum"
     by: tuple[str, ...] = ()
-    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -170,14 +171,17 @@ class Ratio:
     """Pointwise ratio. ``form``: ``part/whole`` (capped at 1), ``1-part/whole``, ``a/(a+b)`` or ``a/b``
     (uncapped).
 
-    When both queries are grouped (``GaugeAgg.by``) the ratio is taken per group and the metric is the
-    most saturated group at each instant; ``where`` keeps only the groups with those label values.
+    When both queries are grouped (``by``) the ratio is taken per group and the metric is the worst
+    group at each instant: the highest (``worst="max"``, e.g. the most saturated slot type) or the lowest
+    (``worst="min"``, e.g. the task type matched least often); ``where`` keeps only the groups with
+    those label values.
     """
 
     numerator: RateSum | GaugeAgg
     denominator: RateSum | GaugeAgg
     form: str = "part/whole"
     where: tuple[tuple[str, str], ...] = ()
+    worst: str = "max"
 
 
 @dataclass(frozen=True)
@@ -270,8 +274,9 @@ _WF_S2S = _schedule_to_start("Workflow")
 _ACT_S2S = _schedule_to_start("Activity")
 _PERSISTENCE = BucketRates(Term(server_timer_buckets("persistence_latency"), (), NAMESPACE_ONLY))
 _DISPATCH = BucketRates(Term(server_timer_buckets("task_dispatch_latency"), (), SERVER_SCOPES))
-_POLL_SYNC = RateSum((Term(server_counter("poll_success_sync"), (), SERVER_SCOPES),))
-_POLL_ALL = RateSum((Term(server_counter("poll_success"), (), SERVER_SCOPES),))
+# per task type: a workflow-task stream that still matches sync must not hide an activity backlog
+_POLL_SYNC = RateSum((Term(server_counter("poll_success_sync"), (), SERVER_SCOPES),), by=("task_type",))
+_POLL_ALL = RateSum((Term(server_counter("poll_success"), (), SERVER_SCOPES),), by=("task_type",))
 _SLOT_GROUPS = ("worker_type", "task_queue")
 _SLOTS_USED = GaugeAgg((Term(same("temporal_worker_task_slots_used"), (), SDK_SCOPES, Source.SDK),), by=_SLOT_GROUPS)
 _SLOTS_FREE = GaugeAgg(
@@ -318,11 +323,8 @@ class CpuPlatform:
     def query(self, service: str) -> RateSum | GaugeAgg:
         if self.name == "cadvisor":
             return RateSum((Term(same(self.probe), (("container", "=~", f".*{service}.*"),), (), Source.PLATFORM),))
-        # ADOT's ECS container metrics: CPU units, 1,024 to a vCPU
-        return GaugeAgg(
-            (Term(same(self.probe), (("container_name", "=~", f".*{service}.*"),), (), Source.PLATFORM),),
-            scale=1 / 1024,
-        )
+        # ADOT's ECS container metrics: vCPUs in use, already in cores
+        return GaugeAgg((Term(same(self.probe), (("container_name", "=~", f".*{service}.*"),), (), Source.PLATFORM),))
 
 
 CPU_PLATFORMS: Mapping[str, CpuPlatform] = {
@@ -333,17 +335,22 @@ CPU_PLATFORMS: Mapping[str, CpuPlatform] = {
     ),
     "ecs": CpuPlatform(
         "ecs",
-        "container_cpu_utilized",
+        "container_cpu_usage_vcpu",
         "ECS container CPU through the ADOT collector's awsecscontainermetrics receiver "
-        "(container_cpu_utilized in CPU units, containers named after the service)",
+        "(container.cpu.usage.vcpu, vCPUs in use, containers named after the service)",
     ),
 }
 """Detected in this order when the deployment does not say which one it has."""
 
+CPU_OFF = (
+    "CPU: not read (COPILOT_CPU_SOURCE is none). Temporal exports no CPU metric; set COPILOT_CPU_SOURCE to "
+    "auto, cadvisor or ecs to read CPU per service from the platform."
+)
+
 CPU_EXPLANATION = (
     "CPU: Temporal exports no CPU metric, and no platform CPU series was found in the window. "
     "CPU per service comes from the platform: cAdvisor/kubelet (container_cpu_usage_seconds_total) on "
-    "Kubernetes, or the ADOT collector's ECS container metrics (container_cpu_utilized) on ECS; scrape one "
+    "Kubernetes, or the ADOT collector's ECS container metrics (container_cpu_usage_vcpu) on ECS; scrape one "
     "of them into this Prometheus (or set COPILOT_CPU_SOURCE) and profiles carry cpu_utilization.<service>."
 )
 
@@ -490,10 +497,11 @@ def _build() -> tuple[MetricSpec, ...]:
             Better.HIGHER,
             ThresholdClass.THROUGHPUT,
             0.01,
-            Ratio(_POLL_SYNC, _POLL_ALL, "part/whole"),
+            Ratio(_POLL_SYNC, _POLL_ALL, "part/whole", worst="min"),
             influenced_by=MATCHING_KEYS + WORKER_KEYS,
             key_metric=True,
-            description="poll_success_sync / poll_success: tasks handed straight to a waiting poller.",
+            description="poll_success_sync / poll_success per task type, the lower of workflow and activity "
+            "tasks: tasks handed straight to a waiting poller.",
         ),
         MetricSpec(
             "async_match_rate",
@@ -505,7 +513,7 @@ def _build() -> tuple[MetricSpec, ...]:
             0.01,
             Ratio(_POLL_SYNC, _POLL_ALL, "1-part/whole"),
             influenced_by=MATCHING_KEYS + WORKER_KEYS,
-            description="Share of polls served from the backlog (1 - sync match rate).",
+            description="Share of polls served from the backlog (1 - sync match rate), the higher of the task types.",
         ),
         MetricSpec(
             "task_dispatch_latency",

@@ -69,6 +69,7 @@ __all__ = [
     "format_value",
     "judge_metric",
     "judge_telemetry",
+    "missing_key_metrics",
     "order_diffs",
     "verdict_and_summary",
     "version_diffs",
@@ -225,6 +226,8 @@ def judge_metric(
     old: MetricSummary | None,
     new: MetricSummary | None,
     options: CompareOptions,
+    *,
+    family_absent: bool = False,
 ) -> TelemetryDiff:
     """Judge one catalogue metric, old side against new side.
 
@@ -283,10 +286,16 @@ def judge_metric(
             reason = f"no data on the old side ({why_old})"
         else:
             reason = f"no data on the new side ({why_new})"
-        if spec.key_metric:
+        holds = spec.key_metric and not family_absent
+        if holds:
             reason += "; a key metric, so the comparison cannot pass"
-        severity = Severity.WARNING if spec.key_metric else Severity.INFO
-        return diff(Direction.NO_DATA, severity, None, False, spec.key_metric, None, reason)
+        elif spec.key_metric:
+            reason += (
+                f"; nothing of the {spec.family} family reports in either profile (this deployment does not "
+                "export it), so this key metric does not hold the verdict"
+            )
+        severity = Severity.WARNING if holds else Severity.INFO
+        return diff(Direction.NO_DATA, severity, None, False, holds, None, reason)
 
     floor = spec.noise_floor
     old_quiet, new_quiet = abs(old_value) <= floor, abs(new_value) <= floor
@@ -349,14 +358,29 @@ def judge_telemetry(
     """Judge every catalogue metric (a metric missing from one side is no data), in :func:`order_diffs` order.
 
     A metric missing from both sides was not asked for (CPU where the platform exports none: the
-    profiles carry a note instead) and is not judged.
+    profiles carry a note instead) and is not judged. A key metric whose whole family reports in neither
+    profile (the DSQL plugin's on a server that does not run it) is no data that does not hold the
+    verdict; one side reporting the family and the other not still does.
 
     Keys that are not in the catalogue are not judged: nothing here guesses a metric's meaning. An
     absent counter read as zero is the collector's business (``absent_is_zero``), not this one's.
     """
+    catalogue = list(catalogue)
+    reporting = {
+        spec.family
+        for spec in catalogue
+        for side in (old, new)
+        if spec.family and (summary := side.get(spec.key)) is not None and summary.status is MetricStatus.OK
+    }
     return order_diffs(
         [
-            judge_metric(spec, old.get(spec.key), new.get(spec.key), options)
+            judge_metric(
+                spec,
+                old.get(spec.key),
+                new.get(spec.key),
+                options,
+                family_absent=spec.family is not None and spec.family not in reporting,
+            )
             for spec in catalogue
             if spec.key in old or spec.key in new
         ]
@@ -414,6 +438,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def missing_key_metrics(diffs: Iterable[TelemetryDiff]) -> list[str]:
+    """The key metrics whose missing data holds the verdict (not those of a family neither side exports)."""
+    return [d.metric for d in diffs if d.direction is Direction.NO_DATA and d.counts_toward_verdict]
+
+
 def verdict_and_summary(diffs: Iterable[TelemetryDiff]) -> tuple[Verdict, str]:
     """The verdict over all judged diffs, and one plain sentence naming it and the top regressions.
 
@@ -422,7 +451,7 @@ def verdict_and_summary(diffs: Iterable[TelemetryDiff]) -> tuple[Verdict, str]:
     """
     ordered = order_diffs(diffs)
     regressions = [d for d in ordered if d.direction is Direction.REGRESSED and d.counts_toward_verdict]
-    missing = [d.metric for d in ordered if d.direction is Direction.NO_DATA and d.key_metric]
+    missing = missing_key_metrics(ordered)
     uncounted = sum(1 for d in ordered if d.beyond_threshold and not d.counts_toward_verdict)
 
     if any(d.severity is Severity.CRITICAL for d in regressions):

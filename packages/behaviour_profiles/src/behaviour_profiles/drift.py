@@ -40,6 +40,7 @@ from behaviour_profiles.comparison import (
     filter_diffs,
     format_value,
     judge_telemetry,
+    missing_key_metrics,
     order_diffs,
     verdict_and_summary,
     window_length_note,
@@ -438,7 +439,7 @@ def _explain(
             "Check the window (the default is the last 30 minutes) and that the cluster is reporting."
         )
     regressions = [d for d in judged if d.direction is Direction.REGRESSED and d.counts_toward_verdict]
-    missing = [d.metric for d in judged if d.direction is Direction.NO_DATA and d.key_metric]
+    missing = missing_key_metrics(judged)
     sentences = []
     if status is DriftStatus.DRIFTED:
         critical = sum(1 for d in regressions if d.severity is Severity.CRITICAL)

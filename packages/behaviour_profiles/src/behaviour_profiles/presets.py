@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from behaviour_profiles.models import ExpectedBound, PresetSetting, ScalePreset
+from behaviour_profiles.models import ExpectedBound, PresetSetting, ScalePreset, Statistic
 
 __all__ = [
     "HIGH_THROUGHPUT",
@@ -95,9 +95,11 @@ def _common(
         ),
         ExpectedBound(
             metric="backlog_age",
+            statistic=Statistic.P95,
             warn_max=5.0,
             max=30.0,
-            why="the oldest task in a backlog waits seconds at most; minutes mean workers fall behind",
+            why="the oldest task in a backlog waits seconds at most; minutes mean workers fall behind "
+            "(p95 over the window: a backlog that grows from nothing is judged by where it got to)",
         ),
         ExpectedBound(
             metric="activity_failure_rate",
@@ -137,10 +139,12 @@ def _common(
         ),
         ExpectedBound(
             metric="worker_task_slot_utilization",
+            statistic=Statistic.P50,
             warn_max=0.7,
             max=0.9,
             why="workers need headroom in every slot type; 1 means the most saturated type (e.g. activity "
-            "slots) has every slot busy and its tasks queue",
+            "slots) has every slot busy and its tasks queue (median over the window: full half the time "
+            "or more is saturated)",
         ),
     )
 

@@ -143,6 +143,12 @@ async def create_profile(
 
 _DIMENSION_WORDS = {"namespace": ("namespace", "namespaces"), "task_queue": ("task queue", "task queues")}
 _SOURCE_WORDS = {Source.SERVER: "the server", Source.SDK: "SDK workers"}
+_VERB_ENDING = {Source.SERVER: "s", Source.SDK: ""}
+"""The server knows / reports; SDK workers know / report."""
+_SCRAPED = {
+    Source.SERVER: "is the server's metrics endpoint scraped into this Prometheus?",
+    Source.SDK: "are the workers' metrics scraped into this Prometheus?",
+}
 NEARBY = 8
 """How many existing names a refusal lists, closest first."""
 
@@ -207,7 +213,7 @@ async def check_scope(
         server_refuses = Source.SERVER in known and bool(known[Source.SERVER])
         if len(unmatched) == len(matches) or server_refuses:
             told = [
-                f"{_SOURCE_WORDS[source]} know{'s' if source is Source.SERVER else ''} {words} "
+                f"{_SOURCE_WORDS[source]} know{_VERB_ENDING[source]} {words} "
                 f"{_nearby(next(m.exported_as for m in unmatched if m.source == source), names)}"
                 for source, names in known.items()
                 if names
@@ -226,12 +232,14 @@ async def check_scope(
                 "Check the name; nothing was stored."
             )
         for match in unmatched:
-            names = known[Source(match.source)]
-            reported = f"report {words} {_nearby(match.exported_as, names)} but not" if names else "report no"
+            source = Source(match.source)
+            names = known[source]
+            report = f"report{_VERB_ENDING[source]}"
+            reported = f"{report} {words} {_nearby(match.exported_as, names)} but not" if names else f"{report} no"
             notes.append(
-                f"{_sentence(_SOURCE_WORDS[Source(match.source)])} {reported} {word} {value!r} in this window, "
+                f"{_sentence(_SOURCE_WORDS[source])} {reported} {word} {value!r} in this window, "
                 f"so {', '.join(match.without_data)} ha{'s' if len(match.without_data) == 1 else 've'} no data; "
-                "are the workers' metrics scraped into this Prometheus?"
+                f"{_SCRAPED[source]}"
             )
     return telemetry.model_copy(update={"notes": notes}) if notes != telemetry.notes else telemetry
 

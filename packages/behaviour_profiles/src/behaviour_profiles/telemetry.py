@@ -25,6 +25,7 @@ import httpx
 from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_EXPLANATION,
+    CPU_OFF,
     CPU_PLATFORMS,
     BucketRates,
     CpuPlatform,
@@ -142,10 +143,14 @@ def _union(parts: Sequence[str], agg: str) -> str:
 
 def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
     if isinstance(query, RateSum):
-        return _union([f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms], "sum")
+        rates = [f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms]
+        if query.by:
+            (rate,) = rates  # a grouped query reads one metric
+            return f"sum by ({', '.join(query.by)}) ({rate})"
+        return _union(rates, "sum")
     if isinstance(query, GaugeAgg):
         if query.by:
-            (term,) = query.terms  # a grouped gauge reads one metric
+            (term,) = query.terms  # a grouped query reads one metric
             return f"{query.agg} by ({', '.join(query.by)}) ({selector(term, dialect, scope)})"
         return _union([selector(t, dialect, scope) for t in query.terms], query.agg)
     return f"sum by (le) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
@@ -244,17 +249,18 @@ def _combine_ratio(num: Series, den: Series, form: str) -> list[tuple[float, flo
     return out
 
 
-def _most_saturated(comp: Ratio, num: Grouped, den: Grouped) -> list[tuple[float, float]]:
-    """The ratio per group (those ``comp.where`` keeps), then the highest group at each instant."""
-    labels = comp.denominator.by if isinstance(comp.denominator, GaugeAgg) else ()
+def _worst_group(comp: Ratio, num: Grouped, den: Grouped) -> list[tuple[float, float]]:
+    """The ratio per group (those ``comp.where`` keeps), then the worst group at each instant."""
+    labels = comp.denominator.by
     wanted = [(labels.index(label), value) for label, value in comp.where if label in labels]
-    best: Series = {}
+    pick = max if comp.worst == "max" else min
+    worst: Series = {}
     for group, den_series in den.items():
         if any(group[i] != value for i, value in wanted):
             continue
         for ts, value in _combine_ratio(num.get(group, {}), den_series, comp.form):
-            best[ts] = max(best.get(ts, value), value)
-    return sorted(best.items())
+            worst[ts] = pick(worst.get(ts, value), value)
+    return sorted(worst.items())
 
 
 def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect: Dialect) -> list[tuple[float, float]]:
@@ -262,11 +268,10 @@ def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect
     comp = spec.computation
     if isinstance(comp, Direct):
         series: Series = results[comp.query]
-        factor = comp.query.scale if isinstance(comp.query, GaugeAgg) else 1.0
-        return sorted((ts, value * factor) for ts, value in series.items())
+        return sorted(series.items())
     if isinstance(comp, Ratio):
         if _grouped(comp.denominator):
-            return _most_saturated(comp, results[comp.numerator], results[comp.denominator])
+            return _worst_group(comp, results[comp.numerator], results[comp.denominator])
         return _combine_ratio(results[comp.numerator], results[comp.denominator], comp.form)
     if isinstance(comp, Quantile):
         by_le: dict[float, Series] = results[comp.buckets]
@@ -282,7 +287,7 @@ def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect
 
 
 def _grouped(query: SeriesQuery) -> bool:
-    return isinstance(query, GaugeAgg) and bool(query.by)
+    return isinstance(query, GaugeAgg | RateSum) and bool(query.by)
 
 
 def scope_coverage(
@@ -732,7 +737,7 @@ class TelemetryCollector:
                 partial[query] = "; ".join(answer.warnings)
             if isinstance(query, BucketRates):
                 results[query] = _matrix_by_le(matrix)
-            elif isinstance(query, GaugeAgg) and query.by:
+            elif isinstance(query, GaugeAgg | RateSum) and query.by:
                 results[query] = _matrix_by_group(matrix, query.by)
             else:
                 results[query] = _matrix_to_series(matrix)
@@ -754,7 +759,9 @@ class TelemetryCollector:
         results = await self.run_queries(self.queries(dialect, scope, plan, specs), plan, partial)
         metrics = summarise_catalogue(results, dialect, plan, specs, partial)
         with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
-        notes = [CPU_EXPLANATION] if len(specs) < len(self._specs) else []
+        notes = []
+        if len(specs) < len(self._specs):
+            notes.append(CPU_OFF if self._cpu_source == CPU_NONE else CPU_EXPLANATION)
         return TelemetrySummary(
             dialect=dialect.value,
             step_seconds=plan.step,

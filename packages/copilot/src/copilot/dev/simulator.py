@@ -182,6 +182,8 @@ class Scenario:
     """Whether the DSQL persistence plugin exports its series (``dsql_*``) at all."""
     activity_failure_ratio: float = 0.0
     """Activity attempts that fail (``activity_task_fail``) per attempt."""
+    terminate_ratio: float = 0.0
+    """Workflows terminated (``workflow_terminate``) per workflow started."""
     service_error_ratio: float = 0.0
     """Start requests answered with an error (``service_errors``) per request."""
     start_latency: Latency = Latency(12.0, 90.0)
@@ -248,6 +250,7 @@ FAILING_400 = Scenario(
     heap_scale=(1.5, 1.9),
     noise=0.08,
     activity_failure_ratio=0.12,
+    terminate_ratio=0.01,
     service_error_ratio=0.02,
     start_latency=Latency(60.0, 1200.0),
     shard_lock=Latency(2.0, 40.0),
@@ -812,6 +815,7 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("service_requests", _Kind.SERVER_COUNTER), _emit_requests),
     (_Family("workflow_success", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.success_ratio)),
     (_Family("workflow_failed", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.failure_ratio)),
+    (_Family("workflow_terminate", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.terminate_ratio)),
     (_Family("state_transition_count", _Kind.RATIO), _emit_transitions),
     (_Family("task_schedule_to_start_latency", _Kind.TIMER), _emit_schedule_to_start),
     (_Family("persistence_latency", _Kind.TIMER), _emit_persistence),
