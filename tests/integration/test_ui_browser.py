@@ -189,6 +189,9 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str, screenshots: Path
 
         # --- profile page: aggregates, charts of the stored series, redacted config, versions ---
         expect(page.locator(".flash")).to_contain_text("created")
+        expect(page.locator(".flash")).to_contain_text("One note below")
+        # the simulator writes no platform CPU: one note says where CPU would come from
+        expect(page.locator("#profile-notes")).to_contain_text("Temporal exports no CPU metric")
         expect(page.locator("h1")).to_have_text(f"healthy @ 150 WPS {run}")
         card = page.locator('.metric-card[data-metric="persistence_latency_p99"]')
         expect(card).to_contain_text("ms")

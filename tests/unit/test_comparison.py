@@ -404,12 +404,15 @@ def test_key_metric_without_data_is_inconclusive_and_listed() -> None:
     )
 
 
-def test_key_metric_missing_from_the_document_is_inconclusive() -> None:
+def test_key_metric_missing_from_the_document_is_listed_but_does_not_hold_the_verdict() -> None:
+    # a document without the key at all predates the metric: it is shown as no data, but a baseline
+    # made before the catalogue grew must not make every later comparison inconclusive
     new = healthy()
     del new["sync_match_rate"]
     result = compare(healthy(), new)
-    assert result.verdict is Verdict.INCONCLUSIVE
-    assert "not collected" in by_metric(result.telemetry_diffs)["sync_match_rate"].reason
+    assert result.verdict is Verdict.PASS
+    missing = by_metric(result.telemetry_diffs)["sync_match_rate"]
+    assert missing.direction is Direction.NO_DATA and "not collected" in missing.reason
 
 
 def test_other_metric_without_data_is_listed_but_passes() -> None:
@@ -834,3 +837,16 @@ def test_a_key_metric_whose_family_neither_side_exports_does_not_hold_the_verdic
     # one side exporting the family and the other not still holds it
     one_sided = judge_telemetry(healthy(), new, CompareOptions())
     assert verdict_and_summary(one_sided)[0] is Verdict.INCONCLUSIVE
+
+
+def test_a_profile_made_before_a_key_metric_existed_does_not_hold_the_verdict() -> None:
+    # a baseline from before completion_ratio was in the catalogue: the key is not in its document
+    old = {k: v for k, v in healthy().items() if k != "completion_ratio"}
+    diffs = judge_telemetry(old, healthy(), CompareOptions())
+    ratio = next(d for d in diffs if d.metric == "completion_ratio")
+    assert ratio.direction is Direction.NO_DATA and not ratio.counts_toward_verdict
+    assert "created before the catalogue had it" in ratio.reason
+    assert verdict_and_summary(diffs)[0] is Verdict.PASS
+    # but a key metric the newer profile carries as "no data" still holds it
+    new = {**healthy(), "completion_ratio": no_data("completion_ratio")}
+    assert verdict_and_summary(judge_telemetry(healthy(), new, CompareOptions()))[0] is Verdict.INCONCLUSIVE

@@ -286,9 +286,16 @@ def judge_metric(
             reason = f"no data on the old side ({why_old})"
         else:
             reason = f"no data on the new side ({why_new})"
-        holds = spec.key_metric and not family_absent
+        not_in_document = old is None or new is None
+        holds = spec.key_metric and not family_absent and not not_in_document
         if holds:
             reason += "; a key metric, so the comparison cannot pass"
+        elif spec.key_metric and not_in_document:
+            side = "old" if old is None else "new"
+            reason += (
+                f"; the {side} profile does not carry this metric at all (it was created before the catalogue "
+                "had it), so this key metric does not hold the verdict; profile that window again to compare it"
+            )
         elif spec.key_metric:
             reason += (
                 f"; nothing of the {spec.family} family reports in either profile (this deployment does not "

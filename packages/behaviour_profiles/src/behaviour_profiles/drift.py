@@ -531,6 +531,7 @@ def assess_drift(
     unknown = sorted(current.metrics.keys() - BY_KEY.keys())
     if unknown:
         notes.append(f"Metrics not in the catalogue were not judged: {', '.join(unknown)}")
+    notes.extend(dict.fromkeys(current.notes))
 
     scope_text = _scope_text(cluster_id, namespace, task_queue)
     explanation = _explain(status, baseline, current, judged, correlations, scope_text, _when(start, end), options)

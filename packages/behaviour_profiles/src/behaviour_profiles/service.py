@@ -309,15 +309,13 @@ async def drift(
     scope = Scope(request.cluster_id, request.namespace, task_queue)
     current = await services.collector.collect(scope, start, end)
     if current.coverage.with_data == 0:
-        where = f"cluster {request.cluster_id!r}" + (f", namespace {request.namespace!r}" if request.namespace else "")
-        if task_queue:
-            where += f", task queue {task_queue!r}"
         raise NoTelemetry(
             f"No drift verdict, and this is not a pass: Prometheus has no samples for any catalogue metric in the "
-            f"current window {start.isoformat()} .. {end.isoformat()} for {where} (baseline {baseline.name!r}, "
-            f"profile {baseline.id}). Check that the cluster is reporting, or give an explicit window with "
-            "time_window_start and time_window_end."
+            f"current window {start.isoformat()} .. {end.isoformat()} for {_where(scope)} (baseline "
+            f"{baseline.name!r}, profile {baseline.id}). Check that the cluster is reporting, or give an explicit "
+            "window with time_window_start and time_window_end."
         )
+    current = await check_scope(services.collector, scope, current, start, end)
     thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
     options = CompareOptions(
         thresholds_pct=thresholds,

@@ -963,7 +963,8 @@
         const meta = await api("POST", "/profiles", { body, onRateLimited });
         clearInterval(countdown);
         if (!ctx.isCurrent()) return;
-        flash = { text: `Profile "${meta.name}" created: ${meta.coverage_with_data} of ${meta.coverage_asked} metrics have data.` };
+        const noted = meta.notes && meta.notes.length ? ` ${meta.notes.length === 1 ? "One note" : `${meta.notes.length} notes`} below.` : "";
+        flash = { text: `Profile "${meta.name}" created: ${meta.coverage_with_data} of ${meta.coverage_asked} metrics have data.${noted}` };
         await navigate(`/ui/profiles/${encodeURIComponent(meta.id)}`);
       } catch (err) {
         clearInterval(countdown);
@@ -1067,6 +1068,9 @@
         actions,
         h("div", { class: "forms-row" }, compareForm, conformanceForm),
       ),
+      telemetry.notes && telemetry.notes.length
+        ? section("Notes", h("ul", { class: "notes", id: "profile-notes" }, telemetry.notes.map((note) => h("li", {}, note))))
+        : null,
       section("Versions", versionsTable(profile.versions || {})),
       section("Configuration snapshot", configSnapshot(profile.config || {})),
     );
@@ -1113,6 +1117,7 @@
   function versionsTable(versions) {
     const rows = [
       ["Temporal server", versions.temporal_server_version],
+      ["Temporal server git revision", versions.temporal_server_git_revision],
       ["DSQL plugin", versions.dsql_plugin_version],
       ["Worker code SHA", versions.worker_code_sha],
     ].map(([name, value]) => h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, value ? h("code", {}, value) : h("span", { class: "muted" }, "not known"))));
