@@ -435,6 +435,7 @@ _SERVER_SCOPED = {
     "approximate_backlog_age_seconds": ("matching", True),
     "activity_success_total": ("history", True),
     "activity_task_fail_total": ("history", True),
+    "activity_task_timeout_total": ("history", True),
     "service_errors_total": ("frontend", False),
     "service_latency_milliseconds_count": ("frontend", False),
 }

@@ -182,6 +182,8 @@ class Scenario:
     """Whether the DSQL persistence plugin exports its series (``dsql_*``) at all."""
     activity_failure_ratio: float = 0.0
     """Activity attempts that fail (``activity_task_fail``) per attempt."""
+    activity_timeout_ratio: float = 0.0
+    """Activity attempts that time out (``activity_task_timeout``) per attempt."""
     terminate_ratio: float = 0.0
     """Workflows terminated (``workflow_terminate``) per workflow started."""
     service_error_ratio: float = 0.0
@@ -250,6 +252,7 @@ FAILING_400 = Scenario(
     heap_scale=(1.5, 1.9),
     noise=0.08,
     activity_failure_ratio=0.12,
+    activity_timeout_ratio=0.02,
     terminate_ratio=0.01,
     service_error_ratio=0.02,
     start_latency=Latency(60.0, 1200.0),
@@ -780,18 +783,28 @@ def _emit_slots(available: bool) -> Emit:
     return emit
 
 
-def _emit_activities(failed: bool) -> Emit:
-    """Activity attempts completed or failed (history counts each attempt)."""
+_ACTIVITY_OUTCOMES: Mapping[str, str] = {
+    "completed": "RespondActivityTaskCompleted",
+    "failed": "RespondActivityTaskFailed",
+    "timed_out": "TimerActiveTaskActivityTimeout",
+}
+"""Outcome of an activity attempt -> the operation that counts it."""
+
+
+def _emit_activities(outcome: str) -> Emit:
+    """Activity attempts completed, failed or timed out (history counts each attempt)."""
 
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
-        share = ctx.scenario.activity_failure_ratio
+        s = ctx.scenario
+        shares = {"failed": s.activity_failure_ratio, "timed_out": s.activity_timeout_ratio}
+        shares["completed"] = 1.0 - sum(shares.values())
         attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
-        rate = attempts * (share if failed else 1.0 - share)
+        rate = attempts * shares[outcome]
         labels = _server(
             ctx,
             "history",
             ("activityType", _ACTIVITY_TYPE),
-            ("operation", "RespondActivityTaskFailed" if failed else "RespondActivityTaskCompleted"),
+            ("operation", _ACTIVITY_OUTCOMES[outcome]),
             ("versioning_behavior", "Unspecified"),
             ("workflowType", _WORKFLOW_TYPE),
         )
@@ -826,8 +839,9 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("approximate_backlog_age_seconds", _Kind.GAUGE), _emit_backlog(lambda s: s.backlog_age_s, False, 2)),
     (_Family("temporal_worker_task_slots_used", _Kind.GAUGE), _emit_slots(available=False)),
     (_Family("temporal_worker_task_slots_available", _Kind.GAUGE), _emit_slots(available=True)),
-    (_Family("activity_success", _Kind.SERVER_COUNTER), _emit_activities(failed=False)),
-    (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _emit_activities(failed=True)),
+    (_Family("activity_success", _Kind.SERVER_COUNTER), _emit_activities("completed")),
+    (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _emit_activities("failed")),
+    (_Family("activity_task_timeout", _Kind.SERVER_COUNTER), _emit_activities("timed_out")),
     (_Family("service_errors", _Kind.SERVER_COUNTER), _emit_service_errors),
     (_Family("service_latency", _Kind.TIMER), _emit_start_latency),
 )
