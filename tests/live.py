@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from copilot.dev.local import load_scenarios
+from copilot.dev.local import live_profile_body, load_scenarios
 from copilot.dev.simulator import demo_plan
 from copilot.dev.stack import LocalStack, StackConfig
 from copilot.dev.workload import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, RunReport, WorkloadProcess, run_phases
@@ -89,17 +89,8 @@ class LiveTemporal:
         return Settings(_env_file=None, **values)
 
     def profile_body(self, phase: LivePhase, **extra: Any) -> dict[str, Any]:
-        """A ``POST /profiles`` body for a phase's window, as a user would type it."""
-        return {
-            "name": f"live {phase.workload}",
-            "cluster_id": self.cluster,
-            "namespace": self.namespace,
-            "task_queue": self.task_queue,
-            "time_window_start": phase.start.isoformat(),
-            "time_window_end": phase.end.isoformat(),
-            "config": {"worker_options": phase.worker_options},
-            **extra,
-        }
+        """A ``POST /profiles`` body for a phase's window, as a user would type it (the live demo's)."""
+        return {**live_profile_body(phase.report, self.cluster), **extra}
 
 
 @dataclass

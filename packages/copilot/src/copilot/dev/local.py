@@ -244,18 +244,20 @@ def _settle(report: RunReport) -> None:
         time.sleep(wait)
 
 
-def live_profile_body(report: RunReport, cluster: str, label: str) -> dict[str, Any]:
+def live_profile_body(report: RunReport, cluster: str, label: str | None = None) -> dict[str, Any]:
     """``POST /profiles`` for a workload's window, with the names a user types and the worker options used."""
-    return {
+    body: dict[str, Any] = {
         "name": f"live {report.workload}",
         "cluster_id": cluster,
         "namespace": report.namespace,
         "task_queue": report.task_queue,
-        "label": label,
         "time_window_start": report.start.isoformat(),
         "time_window_end": report.end.isoformat(),
         "config": {"worker_options": report.worker_options},
     }
+    if label is not None:
+        body["label"] = label
+    return body
 
 
 def run_live_demo(state_dir: Path, console: Console, phases: tuple[tuple[str, float], ...] = LIVE_PHASES) -> DemoResult:

@@ -347,14 +347,23 @@ def ensure_prometheus() -> None:
     if not shutil.which("apt-get"):
         raise StackError("prometheus not found and apt-get is unavailable: install Prometheus 2.x and promtool")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    commands = [] if _apt_updated else [["apt-get", "update"]]
-    commands.append(["apt-get", "install", "-y", "--no-install-recommends", "prometheus"])
+    wait_s = int(os.environ.get("APT_LOCK_WAIT_SECONDS", "600"))
+    # another apt (unattended upgrades on a fresh machine) may hold the locks: wait for them, as setup.sh
+    lock = ["-o", f"DPkg::Lock::Timeout={wait_s}"]
+    commands = [] if _apt_updated else [["apt-get", *lock, "update"]]
+    commands.append(["apt-get", *lock, "install", "-y", "--no-install-recommends", "prometheus"])
     for command in commands:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        deadline = time.monotonic() + wait_s
+        while True:
+            result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            held = "Could not get lock" in (result.stderr or "")
+            if result.returncode == 0 or not held or time.monotonic() >= deadline:
+                break
+            time.sleep(5)  # `apt-get update` does not wait for the lists lock by itself
         if result.returncode != 0:
             detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
             raise StackError(f"`{' '.join(command)}` failed (exit {result.returncode}): {detail}")
-        if command[1] == "update":
+        if command[-1] == "update":
             _apt_updated = True
     if not (shutil.which("prometheus") and shutil.which("promtool")):
         raise StackError("apt-get installed prometheus but `prometheus`/`promtool` are still not on PATH")
