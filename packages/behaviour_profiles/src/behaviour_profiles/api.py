@@ -19,11 +19,13 @@ from behaviour_profiles import service
 from behaviour_profiles.errors import InvalidRequest, NotConfigured
 from behaviour_profiles.models import (
     BehaviourProfile,
+    CapacityEnvelope,
     CompareRequest,
     ConformanceRequest,
     ConformanceResult,
     DriftRequest,
     DriftResult,
+    EnvelopeRequest,
     FilterText,
     Instant,
     ProfileComparison,
@@ -122,6 +124,11 @@ async def compare_profiles(body: CompareRequest, services: Services) -> ProfileC
 @router.post("/drift", summary="Judge the current window of a cluster and namespace against its baseline")
 async def drift(body: DriftRequest, services: Services, clock: Clock, defaults: DriftDefaults) -> DriftResult:
     return await service.drift(services, body, now=clock(), default_thresholds_pct=defaults)
+
+
+@router.post("/envelope", summary="The capacity envelope of a load sweep: where it stopped holding")
+async def envelope(body: EnvelopeRequest, services: Services, defaults: DriftDefaults) -> CapacityEnvelope:
+    return await service.envelope(services, body, default_thresholds_pct=defaults)
 
 
 @router.get("/baseline", summary="The active baseline of a cluster and namespace")

@@ -18,10 +18,13 @@ from behaviour_profiles.catalogue import Dialect, Source
 from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
 from behaviour_profiles.drift import assess_drift, correlate
+from behaviour_profiles.envelope import capacity_envelope
 from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
 from behaviour_profiles.models import (
+    MAX_ENVELOPE_PROFILES,
     MAX_WINDOW,
     BehaviourProfile,
+    CapacityEnvelope,
     CompareOptions,
     CompareRequest,
     ConfigInput,
@@ -29,6 +32,7 @@ from behaviour_profiles.models import (
     ConformanceResult,
     DriftRequest,
     DriftResult,
+    EnvelopeRequest,
     ProfileComparison,
     ProfileCreate,
     ProfileCreated,
@@ -42,7 +46,7 @@ from behaviour_profiles.models import (
 )
 from behaviour_profiles.presets import PRESETS
 from behaviour_profiles.snapshot import HostConfig, build_snapshot
-from behaviour_profiles.storage import ProfileStore
+from behaviour_profiles.storage import ProfileFilter, ProfileStore
 from behaviour_profiles.telemetry import Scope, TelemetryCollector
 
 FUTURE_SKEW = timedelta(minutes=2)
@@ -348,3 +352,58 @@ async def conformance(services: ProfileServices, profile_id: UUID, preset: str |
 async def recommendation(services: ProfileServices, profile_id: UUID) -> Recommendation:
     """The preset fitting a profile's throughput and the overrides for its failing metrics."""
     return recommend(await services.store.get(profile_id))
+
+
+ENVELOPE_READS = 8
+"""How many profile documents an envelope reads at once."""
+
+
+async def _read_all(services: ProfileServices, ids: list[UUID]) -> list[BehaviourProfile]:
+    gate = asyncio.Semaphore(ENVELOPE_READS)
+
+    async def one(profile_id: UUID) -> BehaviourProfile:
+        async with gate:
+            return await services.store.get(profile_id)
+
+    return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
+async def envelope(
+    services: ProfileServices,
+    request: EnvelopeRequest,
+    *,
+    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
+) -> CapacityEnvelope:
+    """The capacity envelope of the profiles a request names (by ids, or by cluster with label/time range).
+
+    Without a preset, steps are judged against the lightest one with the request's thresholds, then the
+    deployment's (``default_thresholds_pct``), then the built-in ones.
+    """
+    preset = get_preset(request.preset) if request.preset is not None else None
+    if request.profile_ids is not None:
+        ids = [parse_profile_id(raw) for raw in request.profile_ids]
+    else:
+        filters = ProfileFilter(
+            cluster_id=request.cluster_id,
+            namespace=request.namespace,
+            label=request.label,
+            window_from=request.time_window_start,
+            window_to=request.time_window_end,
+        )
+        page, more = await services.store.list(filters, limit=MAX_ENVELOPE_PROFILES)
+        if more is not None:
+            raise InvalidRequest(
+                f"more than {MAX_ENVELOPE_PROFILES} profiles match; narrow the selection (a label, a shorter time "
+                "range) or name the profiles with profile_ids"
+            )
+        ids = [meta.id for meta in page]
+        if len(ids) < 2:
+            raise InvalidRequest(
+                f"an envelope needs at least 2 profiles; {len(ids)} matched cluster {request.cluster_id!r}"
+                + (f", namespace {request.namespace!r}" if request.namespace else "")
+                + (f", label {request.label!r}" if request.label else "")
+                + (" in the time range" if request.time_window_start or request.time_window_end else "")
+            )
+    profiles = await _read_all(services, ids)
+    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct} if preset is None else None
+    return capacity_envelope(profiles, preset=preset, thresholds_pct=thresholds)
