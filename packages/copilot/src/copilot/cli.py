@@ -22,6 +22,7 @@ from copilot.render import (
     _num,
     collecting_progress,
     print_comparison,
+    print_envelope,
     print_notes,
     print_profile,
     profile_created_line,
@@ -381,6 +382,45 @@ def profiles_drift(
     console.print(f"{_styled(result['status'])} — {result['explanation']}", highlight=False, soft_wrap=True)
     for note in result.get("notes", []):
         console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+
+
+@profiles_app.command("envelope")
+def profiles_envelope(
+    profile_ids: Annotated[list[str] | None, typer.Argument(help="Profiles of one cluster and namespace")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster id (instead of ids; with a label or a range)")] = None,
+    namespace: Annotated[str | None, typer.Option()] = None,
+    label: Annotated[str | None, typer.Option(help="Only profiles with this label")] = None,
+    start: Annotated[str | None, typer.Option(help="Only profiles whose window ends at or after, ISO-8601")] = None,
+    end: Annotated[str | None, typer.Option(help="Only profiles whose window starts at or before, ISO-8601")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Judge each step against this preset (default: against the lightest step)")
+    ] = None,
+    threshold: Annotated[
+        list[str] | None, typer.Option(help="Without a preset: CLASS=PERCENT, e.g. latency=30; repeatable")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Order a load sweep's profiles by offered load and show where it stopped holding."""
+    body: dict[str, Any] = {}
+    if profile_ids:
+        body["profile_ids"] = profile_ids
+    for key, value in (
+        ("cluster_id", cluster),
+        ("namespace", namespace),
+        ("label", label),
+        ("time_window_start", start),
+        ("time_window_end", end),
+        ("preset", preset),
+    ):
+        if value is not None:
+            body[key] = value
+    if threshold:
+        body["thresholds_pct"] = _thresholds(threshold)
+    result = _api("POST", "/profiles/envelope", body=body)
+    if as_json:
+        _emit(result)
+    else:
+        print_envelope(console, result)
 
 
 @profiles_app.command("presets")

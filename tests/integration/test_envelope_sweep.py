@@ -1,0 +1,167 @@
+"""The capacity envelope on a real Prometheus: a simulated load sweep, profiled and ordered by load.
+
+A second Prometheus holds a sweep of cluster ``sweep``: ``healthy-150wps`` at 100, 200, ... 600
+workflows/s (``Placement.load_factor``) and ``failing-400wps`` at 700, each in its own 20 minutes. The
+known breaking load comes from the parameters: healthy-150wps makes 0.985 closes per start and 8 state
+transitions per close (7.88 per start), and ``mid-scale`` fails state transitions at 4,500/s, so the
+sweep holds at 500 and breaks at 600 (571 workflows/s) on state transitions first. Throughput keeps pace
+until the failing step (0.6 closes per start), so the knee is at 600.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from copilot.dev.local import load_scenarios
+from copilot.dev.simulator import SCENARIOS, Placement
+from copilot.dev.stack import LocalStack, StackConfig, free_port
+from tests.integration.conftest import Stack
+from tests.integration.test_profiles_api import create
+from tests.support import serve
+
+pytestmark = pytest.mark.stack
+
+CLUSTER = "sweep"
+LABEL = "load-sweep"
+HEALTHY_LOADS = (100.0, 200.0, 300.0, 400.0, 500.0, 600.0)
+FAILING_LOAD = 700.0
+STEP = timedelta(minutes=20)
+GAP = timedelta(minutes=10)
+TRANSITIONS_PER_START = 7.88
+MID_SCALE_TRANSITIONS_MAX = 4500.0
+
+
+def sweep_plan(now: datetime) -> list[Placement]:
+    """Each load in its own 20 minutes, 10 minutes apart, ending an hour before ``now`` floored to the hour."""
+    end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    runs = [("healthy-150wps", load) for load in HEALTHY_LOADS] + [("failing-400wps", FAILING_LOAD)]
+    start = end - len(runs) * (STEP + GAP)
+    return [
+        Placement(
+            scenario,
+            "default",
+            start + i * (STEP + GAP),
+            STEP,
+            cluster=CLUSTER,
+            load_factor=load / SCENARIOS[scenario].wps,
+        )
+        for i, (scenario, load) in enumerate(runs)
+    ]
+
+
+@dataclass
+class Sweep:
+    http: httpx.AsyncClient
+    ids: list[str]
+    """Lightest first."""
+
+
+@pytest.fixture(scope="module")
+def sweep_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Placement]]]:
+    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("sweep")), prometheus_port=free_port()))
+    try:
+        placements = sweep_plan(datetime.now(UTC))
+        load_scenarios(local, placements)
+        yield local.start_prometheus(), placements
+    finally:
+        local.down()
+
+
+@pytest.fixture(scope="module")
+async def sweep(stack: Stack, sweep_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Sweep]:
+    url, placements = sweep_prometheus
+    async with serve(stack.settings(prometheus_endpoint=url)) as http:
+        ids = []
+        for p in placements:
+            payload = {
+                "name": f"sweep {p.scenario} x{p.load_factor:.2f}",
+                "cluster_id": p.cluster,
+                "namespace": p.namespace,
+                "task_queue": p.task_queue,
+                "time_window_start": p.start.isoformat(),
+                "time_window_end": (p.start + p.duration).isoformat(),
+                "label": LABEL,
+            }
+            ids.append((await create(http, payload))["id"])
+        yield Sweep(http, ids)
+
+
+def test_the_known_breaking_load_lies_between_two_steps() -> None:
+    breaks_at = MID_SCALE_TRANSITIONS_MAX / TRANSITIONS_PER_START
+    assert HEALTHY_LOADS[-2] < breaks_at < HEALTHY_LOADS[-1]
+
+
+async def test_the_envelope_finds_the_breaking_load_within_one_step_and_names_the_bound(sweep: Sweep) -> None:
+    response = await sweep.http.post(
+        "/profiles/envelope",
+        json={"cluster_id": CLUSTER, "namespace": "default", "label": LABEL, "preset": "mid-scale"},
+    )
+    assert response.status_code == 200, response.text
+    envelope = response.json()
+
+    loads = [s["offered_load"] for s in envelope["steps"]]
+    assert loads == sorted(loads)
+    assert loads == pytest.approx([*HEALTHY_LOADS, FAILING_LOAD], rel=0.05)
+    assert [s["profile_id"] for s in envelope["steps"]] == sweep.ids
+    assert envelope["safe_load"] == pytest.approx(500.0, rel=0.05)
+    assert envelope["breaking_load"] == pytest.approx(600.0, rel=0.05)
+    assert envelope["breaking_profile_id"] == sweep.ids[5]
+    first = envelope["first_broken"][0]
+    assert first["metric"] == "state_transitions_per_sec", envelope["first_broken"]
+    assert first["limit"] == MID_SCALE_TRANSITIONS_MAX and first["observed"] > MID_SCALE_TRANSITIONS_MAX
+    assert [b["metric"] for b in envelope["first_broken"]] == ["state_transitions_per_sec"], envelope["summary"]
+    assert envelope["knee_profile_id"] == sweep.ids[5]
+    assert "first state_transitions_per_sec" in envelope["summary"]
+    # the failing step breaks many bounds at once; every healthy step up to 500 held
+    assert {s["status"] for s in envelope["steps"][:5]} <= {"held", "warn"}
+    failing = {b["metric"] for b in envelope["steps"][6]["breaches"] if b["status"] == "fail"}
+    assert {"persistence_latency_p99", "sync_match_rate", "backlog_age"} <= failing
+
+
+async def test_the_envelope_by_ids_equals_the_envelope_by_label(sweep: Sweep) -> None:
+    by_ids = await sweep.http.post(
+        "/profiles/envelope", json={"profile_ids": list(reversed(sweep.ids)), "preset": "mid-scale"}
+    )
+    by_label = await sweep.http.post(
+        "/profiles/envelope", json={"cluster_id": CLUSTER, "label": LABEL, "preset": "mid-scale"}
+    )
+    assert by_ids.status_code == by_label.status_code == 200, (by_ids.text, by_label.text)
+    assert by_ids.json() == by_label.json()
+
+
+async def test_without_a_preset_each_step_is_judged_against_the_lightest(sweep: Sweep) -> None:
+    response = await sweep.http.post("/profiles/envelope", json={"profile_ids": sweep.ids})
+    assert response.status_code == 200, response.text
+    envelope = response.json()
+    assert envelope["mode"] == "thresholds" and envelope["preset"] is None
+    # the failing step regresses far beyond any threshold: the envelope never holds past it
+    assert envelope["breaking_load"] is not None and envelope["breaking_load"] <= loads_of(envelope)[-1]
+    assert envelope["steps"][-1]["status"] == "broken"
+
+
+def loads_of(envelope: dict[str, object]) -> list[float]:
+    steps = envelope["steps"]
+    assert isinstance(steps, list)
+    return [float(s["offered_load"]) for s in steps]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"cluster_id": CLUSTER}, "send a label or a time range"),
+        ({}, "name the profiles"),
+        ({"profile_ids": ["not-a-uuid", "also-not"]}, "not-a-uuid"),
+        ({"cluster_id": CLUSTER, "label": "no such label"}, "at least 2 profiles; 0 matched"),
+        ({"cluster_id": CLUSTER, "label": LABEL, "preset": "huge"}, "unknown preset"),
+    ],
+)
+async def test_a_bad_envelope_request_says_what_to_send(sweep: Sweep, body: dict[str, object], fragment: str) -> None:
+    response = await sweep.http.post("/profiles/envelope", json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert fragment in response.text
