@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -55,18 +56,36 @@ def sweep_plan(now: datetime) -> list[Placement]:
     ]
 
 
+ROLLING_CLUSTER = "rolling"
+
+
+def rolling_plan(now: datetime) -> list[Placement]:
+    """Five healthy-150wps runs, then failing-400wps at the same 150 workflows/s, of cluster ``rolling``."""
+    end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    runs = [("healthy-150wps", 1.0)] * 5 + [("failing-400wps", 150.0 / SCENARIOS["failing-400wps"].wps)]
+    start = end - len(runs) * (STEP + GAP)
+    return [
+        Placement(scenario, "default", start + i * (STEP + GAP), STEP, cluster=ROLLING_CLUSTER, load_factor=load)
+        for i, (scenario, load) in enumerate(runs)
+    ]
+
+
 @dataclass
 class Sweep:
     http: httpx.AsyncClient
     ids: list[str]
     """Lightest first."""
+    placements: list[Placement]
+    rolling: list[tuple[str, Placement]]
+    """Profile id and placement of each rolling run, oldest first."""
 
 
 @pytest.fixture(scope="module")
 def sweep_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Placement]]]:
     local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("sweep")), prometheus_port=free_port()))
     try:
-        placements = sweep_plan(datetime.now(UTC))
+        now = datetime.now(UTC)
+        placements = sweep_plan(now) + rolling_plan(now)
         load_scenarios(local, placements)
         yield local.start_prometheus(), placements
     finally:
@@ -77,10 +96,10 @@ def sweep_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
 async def sweep(stack: Stack, sweep_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Sweep]:
     url, placements = sweep_prometheus
     async with serve(stack.settings(prometheus_endpoint=url)) as http:
-        ids = []
+        made = []
         for p in placements:
             payload = {
-                "name": f"sweep {p.scenario} x{p.load_factor:.2f}",
+                "name": f"{p.cluster} {p.scenario} x{p.load_factor:.2f} {p.start:%H:%M}",
                 "cluster_id": p.cluster,
                 "namespace": p.namespace,
                 "task_queue": p.task_queue,
@@ -88,8 +107,11 @@ async def sweep(stack: Stack, sweep_prometheus: tuple[str, list[Placement]]) -> 
                 "time_window_end": (p.start + p.duration).isoformat(),
                 "label": LABEL,
             }
-            ids.append((await create(http, payload))["id"])
-        yield Sweep(http, ids)
+            made.append(((await create(http, payload))["id"], p))
+        sweep = [(pid, p) for pid, p in made if p.cluster == CLUSTER]
+        yield Sweep(
+            http, [pid for pid, _ in sweep], [p for _, p in sweep], [m for m in made if m[1].cluster != CLUSTER]
+        )
 
 
 def test_the_known_breaking_load_lies_between_two_steps() -> None:
@@ -165,3 +187,71 @@ async def test_a_bad_envelope_request_says_what_to_send(sweep: Sweep, body: dict
     response = await sweep.http.post("/profiles/envelope", json=body)
     assert 400 <= response.status_code < 500, response.text
     assert fragment in response.text
+
+
+# --- rolling baselines and "exclude from baselines" ------------------------------------------------
+# Cluster ``rolling``: five healthy-150wps runs (r0 designated), then failing-400wps at the same load.
+# Each later run is judged against the pool before it; r2 is excluded, so it is left out unjudged, and
+# the failing run fails.
+
+
+async def test_a_rolling_baseline_leaves_out_an_excluded_and_a_failing_profile(sweep: Sweep) -> None:
+    http = sweep.http
+    ids = [pid for pid, _ in sweep.rolling]
+    where: dict[str, str | int] = {"cluster": ROLLING_CLUSTER, "namespace": "default", "n": 3}
+    assert (await http.post(f"/profiles/{ids[0]}/baseline")).status_code == 200
+    excluded = await http.post(f"/profiles/{ids[2]}/exclusion", json={"reason": "generator misconfigured"})
+    assert excluded.status_code == 200, excluded.text
+    assert excluded.json()["excluded_from_baselines"] is True
+    assert excluded.json()["exclusion_reason"] == "generator misconfigured"
+    try:
+        # shown in lists and in the full profile (from the index: the document never holds it)
+        listed = (await http.get("/profiles", params={"cluster": ROLLING_CLUSTER, "limit": 50})).json()
+        flags = {item["id"]: item["excluded_from_baselines"] for item in listed}
+        assert flags[ids[2]] is True and sum(flags.values()) == 1
+        full = (await http.get(f"/profiles/{ids[2]}")).json()
+        assert full["exclusion_reason"] == "generator misconfigured"
+
+        response = await http.get("/profiles/baseline/rolling", params=where)
+        assert response.status_code == 200, response.text
+        rolling = response.json()
+        assert rolling["anchor"]["id"] == ids[0]
+        left = {o["profile"]["id"]: o for o in rolling["left_out"]}
+        assert [m["id"] for m in rolling["pooled"]] == [ids[1], ids[3], ids[4]], left
+        assert set(left) == {ids[2], ids[5]}
+        assert left[ids[2]]["verdict"] is None and "generator misconfigured" in left[ids[2]]["reason"]
+        assert left[ids[5]]["verdict"] == "fail"
+
+        # drift of the failing window against the pooled rest names what it pooled
+        failing = sweep.rolling[5][1]
+        window = {
+            "time_window_start": failing.start.isoformat(),
+            "time_window_end": (failing.start + failing.duration).isoformat(),
+        }
+        scope = {"cluster_id": ROLLING_CLUSTER, "namespace": "default", **window}
+        drift = await http.post("/profiles/drift", json={**scope, "rolling": 3})
+        assert drift.status_code == 200, drift.text
+        result = drift.json()
+        assert result["drifted"] is True
+        assert [m["id"] for m in result["rolling_baseline"]["pooled"]] == [ids[1], ids[3], ids[4]]
+        assert "rolling baseline of 3 pooled profiles" in result["summary"]
+        assert all(pid in result["summary"] for pid in (ids[1], ids[3], ids[4]))
+        # the single designated baseline keeps working as before
+        single = await http.post("/profiles/drift", json=scope)
+        assert single.status_code == 200 and single.json()["rolling_baseline"] is None
+        assert single.json()["baseline"]["id"] == ids[0]
+    finally:
+        included = await http.delete(f"/profiles/{ids[2]}/exclusion")
+    assert included.status_code == 200 and included.json()["excluded_from_baselines"] is False
+    assert included.json()["exclusion_reason"] is None
+    again = (await http.get("/profiles/baseline/rolling", params=where)).json()
+    assert [m["id"] for m in again["pooled"]] == ids[2:5]
+
+
+async def test_exclusion_needs_a_reason_and_a_known_profile(sweep: Sweep) -> None:
+    blank = await sweep.http.post(f"/profiles/{sweep.ids[1]}/exclusion", json={"reason": "  "})
+    assert blank.status_code == 422 and "reason" in blank.text
+    unknown = await sweep.http.post(f"/profiles/{uuid4()}/exclusion", json={"reason": "x"})
+    assert unknown.status_code == 404
+    no_baseline = await sweep.http.get("/profiles/baseline/rolling", params={"cluster": "nowhere"})
+    assert no_baseline.status_code == 404 and "designate" in no_baseline.text

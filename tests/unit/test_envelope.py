@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from behaviour_profiles.envelope import COMPLETED_METRIC, capacity_envelope, find_knee
 from behaviour_profiles.errors import InvalidRequest
-from behaviour_profiles.models import BehaviourProfile, BoundStatus, EnvelopeStepStatus, MetricSummary
+from behaviour_profiles.models import BehaviourProfile, BoundStatus, EnvelopeStepStatus, MetricSummary, ThresholdClass
 from behaviour_profiles.presets import PRESETS, THROUGHPUT_METRIC
 from tests.unit.test_conformance import HEALTHY, T0, metrics, no_data, profile
 
@@ -173,7 +173,7 @@ def test_thresholds_mode_judges_each_step_against_the_lightest() -> None:
     assert envelope.first_broken[0].limit == 37.0
     assert envelope.first_broken[0].overshoot_pct == pytest.approx(100.0)
     # a looser latency threshold holds the same step
-    loose = capacity_envelope(profiles, thresholds_pct={"latency": 300.0})  # type: ignore[dict-item]
+    loose = capacity_envelope(profiles, thresholds_pct={ThresholdClass.LATENCY: 300.0})
     assert loose.breaking_load is None
 
 

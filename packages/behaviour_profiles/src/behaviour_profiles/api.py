@@ -26,6 +26,7 @@ from behaviour_profiles.models import (
     DriftRequest,
     DriftResult,
     EnvelopeRequest,
+    ExclusionRequest,
     FilterText,
     Instant,
     ProfileComparison,
@@ -34,6 +35,7 @@ from behaviour_profiles.models import (
     ProfileMetadata,
     Recommendation,
     RequiredFilterText,
+    RollingBaseline,
     ThresholdClass,
 )
 from behaviour_profiles.service import ProfileServices
@@ -140,6 +142,17 @@ async def get_baseline(
     return await service.get_baseline(services, cluster, namespace)
 
 
+@router.get("/baseline/rolling", summary="The last N passing profiles of a cluster and namespace, pooled")
+async def get_rolling_baseline(
+    services: Services,
+    defaults: DriftDefaults,
+    cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
+    namespace: Annotated[FilterText | None, Query(description="Namespace; omit for none")] = None,
+    n: Annotated[int, Query(ge=1, le=20, description="How many passing profiles to pool")] = 5,
+) -> RollingBaseline:
+    return await service.rolling_baseline(services, cluster, namespace, n, default_thresholds_pct=defaults)
+
+
 @router.get("/{profile_id}", summary="Retrieve a full profile")
 async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourProfile:
     return await services.store.get(profile_id)
@@ -148,6 +161,16 @@ async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourPro
 @router.post("/{profile_id}/baseline", summary="Designate a profile as the baseline of its cluster and namespace")
 async def designate_baseline(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
     return await services.store.designate_baseline(profile_id, now=clock())
+
+
+@router.post("/{profile_id}/exclusion", summary="Exclude a profile from baselines, with a reason")
+async def exclude(profile_id: ProfileId, body: ExclusionRequest, services: Services, clock: Clock) -> ProfileMetadata:
+    return await service.set_exclusion(services, profile_id, body.reason, now=clock())
+
+
+@router.delete("/{profile_id}/exclusion", summary="Include an excluded profile in baselines again")
+async def include(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
+    return await service.set_exclusion(services, profile_id, None, now=clock())
 
 
 @router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?")

@@ -307,6 +307,11 @@ class ProfileMetadata(BaseModel):
     worker_code_sha: str | None = None
     coverage_with_data: int = 0
     coverage_asked: int = 0
+    excluded_from_baselines: bool = Field(
+        default=False, description="Left out of rolling baselines (POST/DELETE /profiles/{id}/exclusion)"
+    )
+    excluded_at: datetime | None = None
+    exclusion_reason: str | None = Field(default=None, description="Why it is left out of baselines")
 
 
 class ProfileCreated(ProfileMetadata):
@@ -526,6 +531,45 @@ class DriftRequest(CompareOptions):
     config: ConfigInput | None = Field(
         default=None, description="The current configuration, to diff against the baseline's and correlate"
     )
+    rolling: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        default=None,
+        description="Judge against a rolling baseline: the last N passing profiles from the designated one, pooled",
+    )
+
+
+class LeftOut(BaseModel):
+    """A profile a rolling baseline did not pool, and why."""
+
+    profile: ProfileMetadata
+    reason: str
+    verdict: Verdict | None = Field(
+        default=None, description="Its verdict against the baseline in force before it (null when excluded)"
+    )
+
+
+class RollingBaseline(BaseModel):
+    """The last ``n`` passing profiles of a cluster and namespace, from its designated baseline on."""
+
+    cluster_id: str
+    namespace: str | None
+    n: int
+    anchor: ProfileMetadata = Field(description="The designated baseline the chain starts from (always pooled)")
+    pooled: list[ProfileMetadata] = Field(description="Oldest first")
+    left_out: list[LeftOut] = Field(default_factory=list, description="Excluded, warning, failing or inconclusive")
+    summary: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class ExclusionRequest(BaseModel):
+    """The body of ``POST /profiles/{id}/exclusion``: why this profile must stay out of baselines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str,
+        Field(min_length=1, max_length=500, json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f]+$"}),
+        AfterValidator(_printable),
+    ]
 
 
 class DriftResult(BaseModel):
@@ -551,6 +595,9 @@ class DriftResult(BaseModel):
     summary: str
     explanation: str
     notes: list[str] = Field(default_factory=list)
+    rolling_baseline: RollingBaseline | None = Field(
+        default=None, description="With ``rolling``: which profiles were pooled and which left out"
+    )
 
 
 # --- presets and conformance ------------------------------------------------------------------

@@ -30,6 +30,7 @@ from behaviour_profiles.models import (
     ConfigInput,
     ConfigSnapshot,
     ConformanceResult,
+    Coverage,
     DriftRequest,
     DriftResult,
     EnvelopeRequest,
@@ -38,6 +39,7 @@ from behaviour_profiles.models import (
     ProfileCreated,
     ProfileMetadata,
     Recommendation,
+    RollingBaseline,
     ScalePreset,
     TelemetrySummary,
     ThresholdClass,
@@ -45,6 +47,7 @@ from behaviour_profiles.models import (
     VersionSource,
 )
 from behaviour_profiles.presets import PRESETS
+from behaviour_profiles.rolling import pooled_profile, roll
 from behaviour_profiles.snapshot import HostConfig, build_snapshot
 from behaviour_profiles.storage import ProfileFilter, ProfileStore
 from behaviour_profiles.telemetry import Scope, TelemetryCollector
@@ -299,8 +302,16 @@ async def drift(
     built-in ones. No data at all in the current window is :class:`NoTelemetry`, never a pass.
     """
     start, end = drift_window(request, now)
-    meta = await get_baseline(services, request.cluster_id, request.namespace)
-    baseline = await services.store.get(meta.id)
+    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
+    account: RollingBaseline | None = None
+    if request.rolling is not None:
+        pooled, account = await _rolling(
+            services, request.cluster_id, request.namespace, request.rolling, CompareOptions(thresholds_pct=thresholds)
+        )
+        baseline = pooled_profile(pooled)
+    else:
+        meta = await get_baseline(services, request.cluster_id, request.namespace)
+        baseline = await services.store.get(meta.id)
     task_queue = request.task_queue if request.task_queue is not None else baseline.task_queue
     scope = Scope(request.cluster_id, request.namespace, task_queue)
     current = await services.collector.collect(scope, start, end)
@@ -314,7 +325,6 @@ async def drift(
             f"profile {baseline.id}). Check that the cluster is reporting, or give an explicit window with "
             "time_window_start and time_window_end."
         )
-    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
     options = CompareOptions(
         thresholds_pct=thresholds,
         statistic=request.statistic,
@@ -322,7 +332,7 @@ async def drift(
         significance_level=request.significance_level,
     )
     snapshot = await snapshot_for(services, request.config)
-    return assess_drift(
+    result = assess_drift(
         baseline,
         current,
         window=(start, end),
@@ -330,6 +340,75 @@ async def drift(
         options=options,
         current_config=snapshot,
     )
+    if account is not None:
+        names = ", ".join(f"{m.name!r} ({m.id})" for m in account.pooled)
+        result.rolling_baseline = account
+        result.summary = (
+            f"Against a rolling baseline of {len(account.pooled)} pooled profiles ({names}): {result.summary}"
+        )
+    return result
+
+
+ROLLING_LOOKBACK = 200
+"""How many index rows of a cluster a rolling baseline reads, newest first, to find the profiles after its anchor."""
+
+
+async def _rolling(
+    services: ProfileServices, cluster_id: str, namespace: str | None, n: int, options: CompareOptions
+) -> tuple[list[BehaviourProfile], RollingBaseline]:
+    anchor_meta = await get_baseline(services, cluster_id, namespace)
+    page, more = await services.store.list(
+        ProfileFilter(cluster_id=cluster_id, namespace=namespace, window_from=anchor_meta.time_window_start),
+        limit=ROLLING_LOOKBACK,
+    )
+    later = [
+        m
+        for m in page
+        if m.id != anchor_meta.id and m.namespace == namespace and m.time_window_start > anchor_meta.time_window_start
+    ]
+    judged = [m.id for m in later if not m.excluded_from_baselines]
+    anchor, *documents = await _read_all(services, [anchor_meta.id, *judged])
+    by_id = {p.id: p for p in documents}
+    # excluded profiles are accounted for from their index row alone: their documents are never read
+    chain = [by_id.get(m.id) or _metadata_only(m) for m in later]
+    pooled, account = roll(anchor, chain, n=n, options=options)
+    if more is not None:
+        account.notes.append(
+            f"only the newest {ROLLING_LOOKBACK} profiles since the designated baseline were judged; designate a "
+            "newer baseline to start the chain later"
+        )
+    return pooled, account
+
+
+def _metadata_only(meta: ProfileMetadata) -> BehaviourProfile:
+    return BehaviourProfile(
+        **meta.model_dump(),
+        versions=VersionIdentity(),
+        config=ConfigSnapshot(),
+        telemetry=TelemetrySummary(dialect="", step_seconds=0, metrics={}, coverage=Coverage(with_data=0, asked=0)),
+    )
+
+
+async def rolling_baseline(
+    services: ProfileServices,
+    cluster_id: str,
+    namespace: str | None,
+    n: int,
+    *,
+    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
+) -> RollingBaseline:
+    """Which profiles a rolling baseline of ``n`` pools now, and which it leaves out, with why."""
+    _, account = await _rolling(
+        services, cluster_id, namespace, n, CompareOptions(thresholds_pct=dict(default_thresholds_pct or {}))
+    )
+    return account
+
+
+async def set_exclusion(
+    services: ProfileServices, profile_id: UUID, reason: str | None, *, now: datetime
+) -> ProfileMetadata:
+    """Mark a profile "exclude from baselines" (with a reason), or include it again (``reason=None``)."""
+    return await services.store.set_exclusion(profile_id, reason=reason, now=now)
 
 
 def list_presets() -> list[ScalePreset]:

@@ -102,8 +102,8 @@ def print_comparison(console: Console, result: dict[str, Any]) -> None:
     console.print(f"[{style}]Verdict: {verdict}[/] — {result.get('summary', '')}")
 
 
-def profiles_table(items: list[dict[str, Any]]) -> Table:
-    table = Table(title="Behaviour profiles (newest first)")
+def profiles_table(items: list[dict[str, Any]], title: str = "Behaviour profiles (newest first)") -> Table:
+    table = Table(title=title)
     # ids and times are what people copy: never folded; free text gives way instead
     table.add_column("id", no_wrap=True, min_width=36)
     for column in ("name", "label", "cluster", "namespace"):
@@ -111,6 +111,9 @@ def profiles_table(items: list[dict[str, Any]]) -> Table:
     table.add_column("window (UTC)", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
     table.add_column("created (UTC)", no_wrap=True)
+    excluded = any(item.get("excluded_from_baselines") for item in items)
+    if excluded:  # the column only when a profile on the page is excluded: lists stay as narrow as before
+        table.add_column("excluded (why)", overflow="fold", min_width=14, max_width=40)
     for item in items:
         table.add_row(
             item["id"],
@@ -121,6 +124,11 @@ def profiles_table(items: list[dict[str, Any]]) -> Table:
             _window(item["time_window_start"], item["time_window_end"]),
             "★" if item.get("is_baseline") else "",
             _instant(item["created_at"]),
+            *(
+                [f"✗ {item.get('exclusion_reason') or ''}" if item.get("excluded_from_baselines") else ""]
+                if excluded
+                else []
+            ),
         )
     return table
 
