@@ -4,12 +4,15 @@ A second Prometheus holds a sweep of cluster ``sweep``: ``healthy-150wps`` at 10
 workflows/s (``Placement.load_factor``) and ``failing-400wps`` at 700, each in its own 20 minutes. The
 known breaking load comes from the parameters: healthy-150wps makes 0.985 closes per start and 8 state
 transitions per close (7.88 per start), and ``mid-scale`` fails state transitions at 4,500/s, so the
-sweep holds at 500 and breaks at 600 (571 workflows/s) on state transitions first. Throughput keeps pace
-until the failing step (0.6 closes per start), so the knee is at 600.
+sweep holds at 500 and breaks at 600 (571 workflows/s) on state transitions first (OCC conflicts also
+follow the load and reach their 2/s limit right at 600, by less). Throughput keeps pace until the
+failing step (0.6 closes per start), so the knee is at 600.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,7 +140,10 @@ async def test_the_envelope_finds_the_breaking_load_within_one_step_and_names_th
     first = envelope["first_broken"][0]
     assert first["metric"] == "state_transitions_per_sec", envelope["first_broken"]
     assert first["limit"] == MID_SCALE_TRANSITIONS_MAX and first["observed"] > MID_SCALE_TRANSITIONS_MAX
-    assert [b["metric"] for b in envelope["first_broken"]] == ["state_transitions_per_sec"], envelope["summary"]
+    # OCC conflicts follow the load too (0.5/s at 150/s, so mid-scale's 2/s limit sits right at 600/s):
+    # noise decides whether they fail there as well, but never by as much as state transitions
+    assert all(b["overshoot_pct"] < first["overshoot_pct"] for b in envelope["first_broken"][1:]), envelope["summary"]
+    assert {b["metric"] for b in envelope["first_broken"]} <= {"state_transitions_per_sec", "occ_conflicts_per_sec"}
     assert envelope["knee_profile_id"] == sweep.ids[5]
     assert "first state_transitions_per_sec" in envelope["summary"]
     # the failing step breaks many bounds at once; every healthy step up to 500 held
@@ -255,3 +261,72 @@ async def test_exclusion_needs_a_reason_and_a_known_profile(sweep: Sweep) -> Non
     assert unknown.status_code == 404
     no_baseline = await sweep.http.get("/profiles/baseline/rolling", params={"cluster": "nowhere"})
     assert no_baseline.status_code == 404 and "designate" in no_baseline.text
+
+
+# --- the envelope page, in headless Chromium ---------------------------------------------------------
+
+
+def test_the_envelope_page_charts_every_metric_with_bounds_and_marks_the_break(
+    stack: Stack, sweep: Sweep, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.integration.test_ui_browser import _chromium_page, _serve
+    from tests.support import screenshot_dir
+
+    shots = screenshot_dir(os.environ, tmp_path_factory.mktemp("envelope-shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with _serve(stack.settings()) as url, _chromium_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{url}/ui/envelope")
+        expect(page.locator("nav a.active")).to_have_text("Envelope")
+        page.fill("#f-cluster", CLUSTER)
+        page.fill("#f-namespace", "default")
+        page.fill("#f-label", LABEL)
+        page.select_option("#f-preset", "mid-scale")
+        page.click("#envelope-submit")
+
+        expect(page).to_have_url(
+            re.compile(rf"/ui/envelope\?cluster={CLUSTER}&namespace=default&label={LABEL}&preset=mid-scale$")
+        )
+        summary = page.locator("#envelope-summary")
+        expect(summary).to_have_attribute("data-first-broken", "state_transitions_per_sec")
+        expect(summary.locator(".verdict-word")).to_have_text("BREAKS")
+        assert 570 <= float(summary.get_attribute("data-breaking-load") or 0) <= 630
+        assert 475 <= float(summary.get_attribute("data-safe-load") or 0) <= 525
+        rows = page.locator("#envelope-steps tbody tr")
+        expect(rows).to_have_count(len(sweep.ids))
+        assert rows.evaluate_all("rows => rows.map(r => r.dataset.profile)") == sweep.ids
+        expect(page.locator(f'#envelope-steps tr[data-profile="{sweep.ids[5]}"]')).to_contain_text("breaks")
+        expect(page.locator(f'#envelope-steps tr[data-profile="{sweep.ids[4]}"]')).to_contain_text("last held")
+
+        # one chart per metric, every one drawn; the bounded ones carry their limit lines
+        cards = page.locator("#envelope-grid .envelope-chart")
+        expect(page.locator("#app")).to_have_attribute("data-charts-drawn", re.compile(r"^\d+$"))
+        count = cards.count()
+        assert count >= 10 and page.locator("#app").get_attribute("data-charts-drawn") == str(count + 1)
+        broken = page.locator('#envelope-grid .envelope-chart[data-metric="state_transitions_per_sec"]')
+        expect(broken.locator(".badge")).to_have_text("first broken")
+        lines = broken.locator(".annotation-text").all_text_contents()
+        assert {"fails above", "warns above", "breaks", "held"} <= set(lines), lines
+        expect(page.locator("#envelope-throughput .annotation-text", has_text="knee")).to_have_count(1)
+        page.screenshot(path=str(shots / "envelope.png"), full_page=True)
+
+        # the list shows a profile excluded from baselines, with its reason
+        with httpx.Client(base_url=url, timeout=60) as http:
+            marked = http.post(f"/profiles/{sweep.ids[1]}/exclusion", json={"reason": "warm-up run"})
+            assert marked.status_code == 200, marked.text
+            try:
+                page.goto(f"{url}/ui/?cluster={CLUSTER}&label={LABEL}")
+                mark = page.locator(f'tr[data-id="{sweep.ids[1]}"] .badge.excluded')
+                expect(mark).to_have_text("excluded from baselines")
+                expect(mark).to_have_attribute("title", "warm-up run")
+                expect(page.locator(".badge.excluded")).to_have_count(1)
+            finally:
+                assert http.delete(f"/profiles/{sweep.ids[1]}/exclusion").status_code == 200
+
+        # a shared link renders at once; a selection of one profile says what to send
+        page.goto(f"{url}/ui/envelope?ids={sweep.ids[0]}")
+        expect(page.locator("#envelope-result .error")).to_contain_text("at least 2 profiles")
+    assert errors == [], errors
