@@ -573,13 +573,13 @@ class ProfileStore:
         """Mark a profile "exclude from baselines" with ``reason``, or (``reason=None``) include it again."""
 
         async def work(conn: Conn) -> ProfileMetadata:
-            done = await conn.fetchval(
-                f"UPDATE {PROFILES_TABLE} SET excluded_at = $2, excluded_reason = $3 WHERE id = $1 RETURNING id",
+            status = await conn.execute(
+                f"UPDATE {PROFILES_TABLE} SET excluded_at = $2, excluded_reason = $3 WHERE id = $1",
                 profile_id,
                 now if reason is not None else None,
                 reason,
             )
-            if done is None:
+            if status == "UPDATE 0":
                 raise ProfileNotFound(str(profile_id))
             row = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", profile_id)
             if row is None:  # pragma: no cover - updated in this same transaction
