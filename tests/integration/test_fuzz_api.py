@@ -43,6 +43,10 @@ OPERATIONS = (
     ("POST", "/profiles/{profile_id}/baseline"),
     ("POST", "/profiles/{profile_id}/conformance"),
     ("POST", "/profiles/{profile_id}/recommendation"),
+    ("POST", "/profiles/envelope"),
+    ("GET", "/profiles/baseline/rolling"),
+    ("POST", "/profiles/{profile_id}/exclusion"),
+    ("DELETE", "/profiles/{profile_id}/exclusion"),
     ("GET", "/presets"),
     ("GET", "/presets/{name}"),
     ("GET", "/healthz"),
@@ -57,6 +61,9 @@ NEGATABLE = {
     ("POST", "/profiles/drift"),
     ("GET", "/profiles/baseline"),
     ("POST", "/profiles/{profile_id}/conformance"),
+    ("POST", "/profiles/envelope"),
+    ("GET", "/profiles/baseline/rolling"),
+    ("POST", "/profiles/{profile_id}/exclusion"),
 }
 """Operations with a body or a constrained query: the others take any string, so nothing is invalid to them."""
 

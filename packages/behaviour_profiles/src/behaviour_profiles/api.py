@@ -19,11 +19,14 @@ from behaviour_profiles import service
 from behaviour_profiles.errors import InvalidRequest, NotConfigured
 from behaviour_profiles.models import (
     BehaviourProfile,
+    CapacityEnvelope,
     CompareRequest,
     ConformanceRequest,
     ConformanceResult,
     DriftRequest,
     DriftResult,
+    EnvelopeRequest,
+    ExclusionRequest,
     FilterText,
     Instant,
     ProfileComparison,
@@ -32,6 +35,7 @@ from behaviour_profiles.models import (
     ProfileMetadata,
     Recommendation,
     RequiredFilterText,
+    RollingBaseline,
     ThresholdClass,
 )
 from behaviour_profiles.service import ProfileServices
@@ -124,6 +128,11 @@ async def drift(body: DriftRequest, services: Services, clock: Clock, defaults: 
     return await service.drift(services, body, now=clock(), default_thresholds_pct=defaults)
 
 
+@router.post("/envelope", summary="The capacity envelope of a load sweep: where it stopped holding")
+async def envelope(body: EnvelopeRequest, services: Services, defaults: DriftDefaults) -> CapacityEnvelope:
+    return await service.envelope(services, body, default_thresholds_pct=defaults)
+
+
 @router.get("/baseline", summary="The active baseline of a cluster and namespace")
 async def get_baseline(
     services: Services,
@@ -131,6 +140,17 @@ async def get_baseline(
     namespace: Annotated[FilterText | None, Query(description="Namespace; omit for none")] = None,
 ) -> ProfileMetadata:
     return await service.get_baseline(services, cluster, namespace)
+
+
+@router.get("/baseline/rolling", summary="The last N passing profiles of a cluster and namespace, pooled")
+async def get_rolling_baseline(
+    services: Services,
+    defaults: DriftDefaults,
+    cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
+    namespace: Annotated[FilterText | None, Query(description="Namespace; omit for none")] = None,
+    n: Annotated[int, Query(ge=1, le=20, description="How many passing profiles to pool")] = 5,
+) -> RollingBaseline:
+    return await service.rolling_baseline(services, cluster, namespace, n, default_thresholds_pct=defaults)
 
 
 @router.get("/{profile_id}", summary="Retrieve a full profile")
@@ -141,6 +161,16 @@ async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourPro
 @router.post("/{profile_id}/baseline", summary="Designate a profile as the baseline of its cluster and namespace")
 async def designate_baseline(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
     return await services.store.designate_baseline(profile_id, now=clock())
+
+
+@router.post("/{profile_id}/exclusion", summary="Exclude a profile from baselines, with a reason")
+async def exclude(profile_id: ProfileId, body: ExclusionRequest, services: Services, clock: Clock) -> ProfileMetadata:
+    return await service.set_exclusion(services, profile_id, body.reason, now=clock())
+
+
+@router.delete("/{profile_id}/exclusion", summary="Include an excluded profile in baselines again")
+async def include(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
+    return await service.set_exclusion(services, profile_id, None, now=clock())
 
 
 @router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?")

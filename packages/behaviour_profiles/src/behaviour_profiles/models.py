@@ -307,6 +307,11 @@ class ProfileMetadata(BaseModel):
     worker_code_sha: str | None = None
     coverage_with_data: int = 0
     coverage_asked: int = 0
+    excluded_from_baselines: bool = Field(
+        default=False, description="Left out of rolling baselines (POST/DELETE /profiles/{id}/exclusion)"
+    )
+    excluded_at: datetime | None = None
+    exclusion_reason: str | None = Field(default=None, description="Why it is left out of baselines")
 
 
 class ProfileCreated(ProfileMetadata):
@@ -526,6 +531,45 @@ class DriftRequest(CompareOptions):
     config: ConfigInput | None = Field(
         default=None, description="The current configuration, to diff against the baseline's and correlate"
     )
+    rolling: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        default=None,
+        description="Judge against a rolling baseline: the last N passing profiles from the designated one, pooled",
+    )
+
+
+class LeftOut(BaseModel):
+    """A profile a rolling baseline did not pool, and why."""
+
+    profile: ProfileMetadata
+    reason: str
+    verdict: Verdict | None = Field(
+        default=None, description="Its verdict against the baseline in force before it (null when excluded)"
+    )
+
+
+class RollingBaseline(BaseModel):
+    """The last ``n`` passing profiles of a cluster and namespace, from its designated baseline on."""
+
+    cluster_id: str
+    namespace: str | None
+    n: int
+    anchor: ProfileMetadata = Field(description="The designated baseline the chain starts from (always pooled)")
+    pooled: list[ProfileMetadata] = Field(description="Oldest first")
+    left_out: list[LeftOut] = Field(default_factory=list, description="Excluded, warning, failing or inconclusive")
+    summary: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class ExclusionRequest(BaseModel):
+    """The body of ``POST /profiles/{id}/exclusion``: why this profile must stay out of baselines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str,
+        Field(min_length=1, max_length=500, json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f]+$"}),
+        AfterValidator(_printable),
+    ]
 
 
 class DriftResult(BaseModel):
@@ -551,6 +595,9 @@ class DriftResult(BaseModel):
     summary: str
     explanation: str
     notes: list[str] = Field(default_factory=list)
+    rolling_baseline: RollingBaseline | None = Field(
+        default=None, description="With ``rolling``: which profiles were pooled and which left out"
+    )
 
 
 # --- presets and conformance ------------------------------------------------------------------
@@ -696,6 +743,148 @@ class Recommendation(BaseModel):
     overrides: list[ConfigSuggestion]
     notes: list[str] = Field(default_factory=list)
     summary: str
+
+
+# --- capacity envelope ------------------------------------------------------------------------
+
+MAX_ENVELOPE_PROFILES = 50
+"""The most profiles one envelope orders and judges."""
+
+
+class EnvelopeStepStatus(StrEnum):
+    """How one load step fared against the envelope's bounds."""
+
+    HELD = "held"
+    """Every bound passed."""
+    WARN = "warn"
+    """Inside every hard limit, but a bound is in its warning band."""
+    BROKEN = "broken"
+    """A bound failed."""
+    INCONCLUSIVE = "inconclusive"
+    """A bounded (or key) metric has no data: never read as held."""
+
+
+class EnvelopeRequest(BaseModel):
+    """The body of ``POST /profiles/envelope``: which profiles, and what to judge them against.
+
+    Choose the profiles by ``profile_ids``, or by ``cluster_id`` (and ``namespace``) with a ``label``
+    and/or a time range. Judge them against a scale ``preset``'s bounds, or, without one, each step
+    against the lightest step with the deployment's percent thresholds (``thresholds_pct`` overrides).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile_ids: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=MAX_ENVELOPE_PROFILES, description="The profiles of one cluster and namespace"
+    )
+    cluster_id: Identifier | None = None
+    namespace: Identifier | None = None
+    label: FreeText | None = None
+    time_window_start: Instant | None = Field(
+        default=None, description="Only profiles whose window ends at or after this instant"
+    )
+    time_window_end: Instant | None = Field(
+        default=None, description="Only profiles whose window starts at or before this instant"
+    )
+    preset: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="Judge every step against this preset's bounds (GET /presets lists them)"
+    )
+    thresholds_pct: dict[ThresholdClass, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="Without a preset: override the percent threshold of any class"
+    )
+
+    @model_validator(mode="after")
+    def _selection(self) -> EnvelopeRequest:
+        if self.profile_ids is not None:
+            if self.cluster_id or self.namespace or self.label or self.time_window_start or self.time_window_end:
+                raise ValueError(
+                    "choose profiles either by profile_ids or by cluster_id (with namespace, label, time range), "
+                    "not both"
+                )
+            if len(self.profile_ids) < 2:
+                raise ValueError("profile_ids: an envelope needs at least 2 profiles")
+            if len(set(self.profile_ids)) != len(self.profile_ids):
+                raise ValueError("profile_ids: a profile is named twice")
+        elif self.cluster_id is None:
+            raise ValueError("name the profiles: send profile_ids, or cluster_id (with namespace, label, time range)")
+        elif self.label is None and self.time_window_start is None and self.time_window_end is None:
+            raise ValueError("with cluster_id, send a label or a time range (time_window_start/time_window_end)")
+        if self.time_window_start and self.time_window_end and self.time_window_end <= self.time_window_start:
+            raise ValueError("time_window_end must be after time_window_start")
+        if self.preset is not None and self.thresholds_pct:
+            raise ValueError("send a preset or thresholds_pct, not both: a preset brings its own bounds")
+        return self
+
+
+class EnvelopeMetric(BaseModel):
+    """One charted metric: a key metric or one bounded by the preset, with its bound when there is one."""
+
+    metric: str
+    title: str
+    unit: str
+    statistic: Statistic
+    better: Better
+    bound: ExpectedBound | None = None
+    threshold_pct: float | None = Field(default=None, description="Thresholds mode: the metric's percent threshold")
+
+
+class EnvelopeBreach(BaseModel):
+    """A bound a step did not hold: the metric, its value there and the limit it crossed."""
+
+    metric: str
+    title: str
+    unit: str
+    status: BoundStatus
+    observed: float | None
+    limit: float | None = Field(description="The hard limit crossed (preset), or the lightest step's value")
+    overshoot_pct: float | None = Field(description="How far beyond the limit, in percent of it")
+    reason: str
+
+
+class EnvelopeStep(BaseModel):
+    """One profile of the sweep, at its offered load."""
+
+    profile_id: str
+    name: str
+    label: str | None
+    time_window_start: datetime
+    time_window_end: datetime
+    offered_load: float | None = Field(description="workflows_started_per_sec, mean")
+    throughput: float | None = Field(description="workflows_completed_per_sec, mean")
+    status: EnvelopeStepStatus
+    values: dict[str, float | None] = Field(description="Each charted metric's value (its statistic), or null")
+    breaches: list[EnvelopeBreach] = Field(
+        default_factory=list, description="Failing, then no-data, then warning bounds; largest overshoot first"
+    )
+
+
+class CapacityEnvelope(BaseModel):
+    """A sweep of profiles ordered by offered load, and where it stopped holding."""
+
+    cluster_id: str
+    namespace: str | None
+    mode: str = Field(description="preset (a preset's bounds) or thresholds (each step against the lightest)")
+    preset: str | None
+    offered_load_metric: str
+    throughput_metric: str
+    metrics: list[EnvelopeMetric]
+    steps: list[EnvelopeStep] = Field(description="Ascending offered load")
+    safe_load: float | None = Field(
+        description="The highest offered load up to which every step held (warnings included): null if the "
+        "lightest step did not"
+    )
+    safe_profile_id: str | None
+    breaking_load: float | None = Field(description="The offered load of the first step after safe_load that did not")
+    breaking_profile_id: str | None
+    first_broken: list[EnvelopeBreach] = Field(
+        default_factory=list, description="What broke at breaking_load, the first to break first"
+    )
+    knee_load: float | None = Field(
+        description="The offered load after which throughput stopped keeping pace (null when it kept pace)"
+    )
+    knee_profile_id: str | None
+    summary: str
+    notes: list[str] = Field(default_factory=list)
 
 
 ProfileComparison.model_rebuild()

@@ -18,22 +18,28 @@ from behaviour_profiles.catalogue import Dialect, Source
 from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
 from behaviour_profiles.drift import assess_drift, correlate
+from behaviour_profiles.envelope import capacity_envelope
 from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
 from behaviour_profiles.models import (
+    MAX_ENVELOPE_PROFILES,
     MAX_WINDOW,
     BehaviourProfile,
+    CapacityEnvelope,
     CompareOptions,
     CompareRequest,
     ConfigInput,
     ConfigSnapshot,
     ConformanceResult,
+    Coverage,
     DriftRequest,
     DriftResult,
+    EnvelopeRequest,
     ProfileComparison,
     ProfileCreate,
     ProfileCreated,
     ProfileMetadata,
     Recommendation,
+    RollingBaseline,
     ScalePreset,
     TelemetrySummary,
     ThresholdClass,
@@ -41,8 +47,9 @@ from behaviour_profiles.models import (
     VersionSource,
 )
 from behaviour_profiles.presets import PRESETS
+from behaviour_profiles.rolling import pooled_profile, roll
 from behaviour_profiles.snapshot import HostConfig, build_snapshot
-from behaviour_profiles.storage import ProfileStore
+from behaviour_profiles.storage import ProfileFilter, ProfileStore
 from behaviour_profiles.telemetry import Scope, TelemetryCollector
 
 FUTURE_SKEW = timedelta(minutes=2)
@@ -303,8 +310,16 @@ async def drift(
     built-in ones. No data at all in the current window is :class:`NoTelemetry`, never a pass.
     """
     start, end = drift_window(request, now)
-    meta = await get_baseline(services, request.cluster_id, request.namespace)
-    baseline = await services.store.get(meta.id)
+    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
+    account: RollingBaseline | None = None
+    if request.rolling is not None:
+        pooled, account = await _rolling(
+            services, request.cluster_id, request.namespace, request.rolling, CompareOptions(thresholds_pct=thresholds)
+        )
+        baseline = pooled_profile(pooled)
+    else:
+        meta = await get_baseline(services, request.cluster_id, request.namespace)
+        baseline = await services.store.get(meta.id)
     task_queue = request.task_queue if request.task_queue is not None else baseline.task_queue
     scope = Scope(request.cluster_id, request.namespace, task_queue)
     current = await services.collector.collect(scope, start, end)
@@ -316,7 +331,6 @@ async def drift(
             "window with time_window_start and time_window_end."
         )
     current = await check_scope(services.collector, scope, current, start, end)
-    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
     options = CompareOptions(
         thresholds_pct=thresholds,
         statistic=request.statistic,
@@ -324,7 +338,7 @@ async def drift(
         significance_level=request.significance_level,
     )
     snapshot = await snapshot_for(services, request.config)
-    return assess_drift(
+    result = assess_drift(
         baseline,
         current,
         window=(start, end),
@@ -332,6 +346,75 @@ async def drift(
         options=options,
         current_config=snapshot,
     )
+    if account is not None:
+        names = ", ".join(f"{m.name!r} ({m.id})" for m in account.pooled)
+        result.rolling_baseline = account
+        result.summary = (
+            f"Against a rolling baseline of {len(account.pooled)} pooled profiles ({names}): {result.summary}"
+        )
+    return result
+
+
+ROLLING_LOOKBACK = 200
+"""How many index rows of a cluster a rolling baseline reads, newest first, to find the profiles after its anchor."""
+
+
+async def _rolling(
+    services: ProfileServices, cluster_id: str, namespace: str | None, n: int, options: CompareOptions
+) -> tuple[list[BehaviourProfile], RollingBaseline]:
+    anchor_meta = await get_baseline(services, cluster_id, namespace)
+    page, more = await services.store.list(
+        ProfileFilter(cluster_id=cluster_id, namespace=namespace, window_from=anchor_meta.time_window_start),
+        limit=ROLLING_LOOKBACK,
+    )
+    later = [
+        m
+        for m in page
+        if m.id != anchor_meta.id and m.namespace == namespace and m.time_window_start > anchor_meta.time_window_start
+    ]
+    judged = [m.id for m in later if not m.excluded_from_baselines]
+    anchor, *documents = await _read_all(services, [anchor_meta.id, *judged])
+    by_id = {p.id: p for p in documents}
+    # excluded profiles are accounted for from their index row alone: their documents are never read
+    chain = [by_id.get(m.id) or _metadata_only(m) for m in later]
+    pooled, account = roll(anchor, chain, n=n, options=options)
+    if more is not None:
+        account.notes.append(
+            f"only the newest {ROLLING_LOOKBACK} profiles since the designated baseline were judged; designate a "
+            "newer baseline to start the chain later"
+        )
+    return pooled, account
+
+
+def _metadata_only(meta: ProfileMetadata) -> BehaviourProfile:
+    return BehaviourProfile(
+        **meta.model_dump(),
+        versions=VersionIdentity(),
+        config=ConfigSnapshot(),
+        telemetry=TelemetrySummary(dialect="", step_seconds=0, metrics={}, coverage=Coverage(with_data=0, asked=0)),
+    )
+
+
+async def rolling_baseline(
+    services: ProfileServices,
+    cluster_id: str,
+    namespace: str | None,
+    n: int,
+    *,
+    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
+) -> RollingBaseline:
+    """Which profiles a rolling baseline of ``n`` pools now, and which it leaves out, with why."""
+    _, account = await _rolling(
+        services, cluster_id, namespace, n, CompareOptions(thresholds_pct=dict(default_thresholds_pct or {}))
+    )
+    return account
+
+
+async def set_exclusion(
+    services: ProfileServices, profile_id: UUID, reason: str | None, *, now: datetime
+) -> ProfileMetadata:
+    """Mark a profile "exclude from baselines" (with a reason), or include it again (``reason=None``)."""
+    return await services.store.set_exclusion(profile_id, reason=reason, now=now)
 
 
 def list_presets() -> list[ScalePreset]:
@@ -354,3 +437,58 @@ async def conformance(services: ProfileServices, profile_id: UUID, preset: str |
 async def recommendation(services: ProfileServices, profile_id: UUID) -> Recommendation:
     """The preset fitting a profile's throughput and the overrides for its failing metrics."""
     return recommend(await services.store.get(profile_id))
+
+
+ENVELOPE_READS = 8
+"""How many profile documents an envelope reads at once."""
+
+
+async def _read_all(services: ProfileServices, ids: list[UUID]) -> list[BehaviourProfile]:
+    gate = asyncio.Semaphore(ENVELOPE_READS)
+
+    async def one(profile_id: UUID) -> BehaviourProfile:
+        async with gate:
+            return await services.store.get(profile_id)
+
+    return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
+async def envelope(
+    services: ProfileServices,
+    request: EnvelopeRequest,
+    *,
+    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
+) -> CapacityEnvelope:
+    """The capacity envelope of the profiles a request names (by ids, or by cluster with label/time range).
+
+    Without a preset, steps are judged against the lightest one with the request's thresholds, then the
+    deployment's (``default_thresholds_pct``), then the built-in ones.
+    """
+    preset = get_preset(request.preset) if request.preset is not None else None
+    if request.profile_ids is not None:
+        ids = [parse_profile_id(raw) for raw in request.profile_ids]
+    else:
+        filters = ProfileFilter(
+            cluster_id=request.cluster_id,
+            namespace=request.namespace,
+            label=request.label,
+            window_from=request.time_window_start,
+            window_to=request.time_window_end,
+        )
+        page, more = await services.store.list(filters, limit=MAX_ENVELOPE_PROFILES)
+        if more is not None:
+            raise InvalidRequest(
+                f"more than {MAX_ENVELOPE_PROFILES} profiles match; narrow the selection (a label, a shorter time "
+                "range) or name the profiles with profile_ids"
+            )
+        ids = [meta.id for meta in page]
+        if len(ids) < 2:
+            raise InvalidRequest(
+                f"an envelope needs at least 2 profiles; {len(ids)} matched cluster {request.cluster_id!r}"
+                + (f", namespace {request.namespace!r}" if request.namespace else "")
+                + (f", label {request.label!r}" if request.label else "")
+                + (" in the time range" if request.time_window_start or request.time_window_end else "")
+            )
+    profiles = await _read_all(services, ids)
+    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct} if preset is None else None
+    return capacity_envelope(profiles, preset=preset, thresholds_pct=thresholds)

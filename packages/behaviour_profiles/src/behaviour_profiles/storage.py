@@ -45,6 +45,8 @@ T = TypeVar("T")
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 PROFILES_TABLE = "behaviour_profiles"
+INDEX_ONLY = {"is_baseline", "excluded_from_baselines", "excluded_at", "exclusion_reason"}
+"""Metadata that lives in the index only (never stale in a document): overlaid on every read."""
 BASELINES_TABLE = "behaviour_profile_baselines"
 
 _TABLES = (
@@ -86,10 +88,27 @@ _INDEXES = (
 )
 
 
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    # "exclude from baselines": set and cleared in the index only, like the baseline designation
+    ("excluded_at", "TIMESTAMPTZ"),
+    ("excluded_reason", "VARCHAR(500)"),
+)
+"""Columns added to the profiles table after its first release: nullable, no default, so that adding one
+is a metadata-only change that DSQL accepts (and an existing index upgrades in place)."""
+
+
 def schema_statements(dsql: bool) -> list[str]:
-    """The DDL, one statement per transaction; DSQL builds indexes asynchronously."""
+    """The DDL, one statement per transaction; DSQL builds indexes asynchronously.
+
+    The added columns come as ``ALTER TABLE ... ADD COLUMN``; :func:`setup_schema` runs each only when
+    the column is missing, so an existing index is upgraded idempotently.
+    """
     create_index = "CREATE INDEX ASYNC IF NOT EXISTS" if dsql else "CREATE INDEX IF NOT EXISTS"
-    return [*_TABLES, *(f"{create_index} {name} ON {PROFILES_TABLE} {cols}" for name, cols in _INDEXES)]
+    return [
+        *_TABLES,
+        *(f"ALTER TABLE {PROFILES_TABLE} ADD COLUMN {name} {kind}" for name, kind in ADDED_COLUMNS),
+        *(f"{create_index} {name} ON {PROFILES_TABLE} {cols}" for name, cols in _INDEXES),
+    ]
 
 
 def namespace_key(namespace: str | None) -> str:
@@ -235,7 +254,8 @@ _SELECT = f"""
 SELECT p.id, p.name, p.label, p.cluster_id, p.namespace, p.task_queue, p.time_window_start,
        p.time_window_end, p.created_at, p.temporal_server_version, p.dsql_plugin_version,
        p.worker_code_sha, p.coverage_with_data, p.coverage_asked, p.document_key,
-       (b.profile_id IS NOT NULL) AS is_baseline
+       (b.profile_id IS NOT NULL) AS is_baseline, (p.excluded_at IS NOT NULL) AS excluded_from_baselines,
+       p.excluded_at, p.excluded_reason AS exclusion_reason
 FROM {PROFILES_TABLE} p
 LEFT JOIN {BASELINES_TABLE} b
   ON b.cluster_id = p.cluster_id AND b.namespace_key = p.namespace_key AND b.profile_id = p.id
@@ -307,7 +327,7 @@ class ProfileStore:
     async def save(self, profile: BehaviourProfile) -> ProfileMetadata:
         """Write the document, then the index row; if the row cannot be written, remove the document."""
         key = self.document_key(profile.id)
-        body = profile.model_dump_json(exclude={"is_baseline"}).encode()
+        body = profile.model_dump_json(exclude=INDEX_ONLY).encode()
         try:
             async with self._s3_call(f"writing {key}"):
                 await self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
@@ -437,7 +457,7 @@ class ProfileStore:
                 ) from exc
             raise
         profile = BehaviourProfile.model_validate_json(body)
-        return profile.model_copy(update={"is_baseline": meta.is_baseline})
+        return profile.model_copy(update={k: getattr(meta, k) for k in INDEX_ONLY})
 
     async def list(
         self, filters: ProfileFilter, *, limit: int, cursor: str | None = None
@@ -549,6 +569,26 @@ class ProfileStore:
             raise BaselineNotFound(f"No baseline for {where}; designate one with POST /profiles/{{id}}/baseline")
         return _metadata(row)
 
+    async def set_exclusion(self, profile_id: UUID, *, reason: str | None, now: datetime) -> ProfileMetadata:
+        """Mark a profile "exclude from baselines" with ``reason``, or (``reason=None``) include it again."""
+
+        async def work(conn: Conn) -> ProfileMetadata:
+            status = await conn.execute(
+                f"UPDATE {PROFILES_TABLE} SET excluded_at = $2, excluded_reason = $3 WHERE id = $1",
+                profile_id,
+                now if reason is not None else None,
+                reason,
+            )
+            if status == "UPDATE 0":
+                raise ProfileNotFound(str(profile_id))
+            row = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", profile_id)
+            if row is None:  # pragma: no cover - updated in this same transaction
+                raise ProfileNotFound(str(profile_id))
+            return _metadata(row)
+
+        action = "excluding" if reason is not None else "including"
+        return await self._transaction(f"{action} profile {profile_id} (baselines)", work)
+
     async def baselines_count(self, cluster_id: str, namespace: str | None) -> int:
         async def work(conn: Conn) -> int:
             value = await conn.fetchval(
@@ -572,7 +612,17 @@ async def setup_schema(conn: Conn, *, dsql: bool) -> list[str]:
     done = []
     async with index_errors("creating the schema"):
         for statement in schema_statements(dsql):
+            if statement.startswith("ALTER TABLE"):
+                column = statement.split("ADD COLUMN ", 1)[1].split()[0]
+                present = await conn.fetchval(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND table_name = $1 AND column_name = $2",
+                    PROFILES_TABLE,
+                    column,
+                )
+                if present:
+                    continue
             async with conn.transaction():
                 await conn.execute(statement)
-            done.append(statement.split("(")[0].strip())
+            done.append(statement if statement.startswith("ALTER TABLE") else statement.split("(")[0].strip())
     return done

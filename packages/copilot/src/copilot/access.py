@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
     from copilot.settings import Settings
 
-_BASELINE_WRITE = re.compile(r"^/profiles/[^/]+/baseline/?$")
+_BASELINE_WRITE = re.compile(r"^/profiles/[^/]+/(baseline|exclusion)/?$")
+"""Designating a baseline, and excluding a profile from baselines (POST) or including it again (DELETE)."""
 _OPEN_METHODS: Final = frozenset({"OPTIONS"})
 
 
@@ -49,7 +50,7 @@ def needs_token(method: str, path: str, *, for_reads: bool) -> bool:
     """Does this request need the API token (when one is configured)?"""
     if method in _OPEN_METHODS:
         return False
-    if is_create(method, path) or (method == "POST" and _BASELINE_WRITE.match(path)):
+    if is_create(method, path) or (method in ("POST", "DELETE") and _BASELINE_WRITE.match(path)):
         return True
     if not for_reads:
         return False
@@ -233,7 +234,7 @@ def install_access(app: FastAPI, settings: Settings, *, clock: Callable[[], floa
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=["Location", "Link", "X-Next-Cursor", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,

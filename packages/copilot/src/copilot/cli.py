@@ -22,6 +22,7 @@ from copilot.render import (
     _num,
     collecting_progress,
     print_comparison,
+    print_envelope,
     print_notes,
     print_profile,
     profile_created_line,
@@ -339,9 +340,12 @@ def profiles_drift(
         Path | None, typer.Option(help="The current dynamic config YAML, to correlate config changes")
     ] = None,
     include_all: Annotated[bool, typer.Option("--all", help="Show metrics within thresholds too")] = False,
+    rolling: Annotated[
+        int | None, typer.Option(help="Against a rolling baseline: the last N passing profiles, pooled (1..20)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Judge the current window of a cluster and namespace against its active baseline."""
+    """Judge the current window of a cluster and namespace against its active (or a rolling) baseline."""
     from behaviour_profiles.errors import InvalidRequest
     from behaviour_profiles.snapshot import parse_env_file
 
@@ -354,6 +358,7 @@ def profiles_drift(
         "statistic": statistic,
         "include_all": include_all,
         "thresholds_pct": _thresholds(threshold or []),
+        "rolling": rolling,
     }
     config: dict[str, Any] = {}
     if env_file is not None:
@@ -371,16 +376,111 @@ def profiles_drift(
         _emit(result)
         return
     base = result["baseline"]
-    console.print(
-        f"Baseline {base['name']!r} ({base['id']}), window {result['time_window_start']} → {result['time_window_end']}",
-        highlight=False,
-    )
+    if result.get("rolling_baseline"):
+        _print_rolling(result["rolling_baseline"])
+    else:
+        console.print(
+            f"Baseline {base['name']!r} ({base['id']}), window {result['time_window_start']} → "
+            f"{result['time_window_end']}",
+            highlight=False,
+        )
     if result["deviations"]:
         print_comparison(console, {**result, "telemetry_diffs": result["deviations"], "config_diffs": []})
     _print_correlations(result.get("correlations", []))
     console.print(f"{_styled(result['status'])} — {result['explanation']}", highlight=False, soft_wrap=True)
     for note in result.get("notes", []):
         console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+
+
+def _print_rolling(rolling: dict[str, Any]) -> None:
+    console.print(profiles_table(rolling["pooled"], title="Rolling baseline: pooled profiles (oldest first)"))
+    for item in rolling["left_out"]:
+        meta = item["profile"]
+        console.print(
+            f"[dim]left out[/] {meta['id']} ({meta['name']}): {item['reason']}", highlight=False, soft_wrap=True
+        )
+    console.print(rolling["summary"], highlight=False, soft_wrap=True)
+    for note in rolling.get("notes", []):
+        console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+
+
+@profiles_app.command("rolling-baseline")
+def profiles_rolling_baseline(
+    cluster: Annotated[str, typer.Option(help="Cluster id")],
+    namespace: Annotated[str | None, typer.Option(help="Namespace (omit for none)")] = None,
+    n: Annotated[int, typer.Option("-n", help="How many passing profiles to pool (1..20)")] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show which profiles a rolling baseline pools now, and which it leaves out, with why."""
+    params = {"cluster": cluster, "namespace": namespace, "n": n}
+    rolling = _api("GET", "/profiles/baseline/rolling", params={k: v for k, v in params.items() if v is not None})
+    if as_json:
+        _emit(rolling)
+    else:
+        _print_rolling(rolling)
+
+
+@profiles_app.command("exclude")
+def profiles_exclude(
+    profile_id: str,
+    reason: Annotated[str, typer.Option(help="Why it must stay out of baselines (kept in the index)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Mark a profile "exclude from baselines", with a reason (reversible: `copilot profiles include`)."""
+    meta = _api("POST", f"/profiles/{profile_id}/exclusion", body={"reason": reason})
+    if as_json:
+        _emit(meta)
+    else:
+        console.print(f"{meta['id']} ({meta['name']}) is excluded from baselines: {meta['exclusion_reason']}")
+
+
+@profiles_app.command("include")
+def profiles_include(profile_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Include an excluded profile in baselines again."""
+    meta = _api("DELETE", f"/profiles/{profile_id}/exclusion")
+    if as_json:
+        _emit(meta)
+    else:
+        console.print(f"{meta['id']} ({meta['name']}) counts toward baselines again", highlight=False)
+
+
+@profiles_app.command("envelope")
+def profiles_envelope(
+    profile_ids: Annotated[list[str] | None, typer.Argument(help="Profiles of one cluster and namespace")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster id (instead of ids; with a label or a range)")] = None,
+    namespace: Annotated[str | None, typer.Option()] = None,
+    label: Annotated[str | None, typer.Option(help="Only profiles with this label")] = None,
+    start: Annotated[str | None, typer.Option(help="Only profiles whose window ends at or after, ISO-8601")] = None,
+    end: Annotated[str | None, typer.Option(help="Only profiles whose window starts at or before, ISO-8601")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Judge each step against this preset (default: against the lightest step)")
+    ] = None,
+    threshold: Annotated[
+        list[str] | None, typer.Option(help="Without a preset: CLASS=PERCENT, e.g. latency=30; repeatable")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Order a load sweep's profiles by offered load and show where it stopped holding."""
+    body: dict[str, Any] = {}
+    if profile_ids:
+        body["profile_ids"] = profile_ids
+    for key, value in (
+        ("cluster_id", cluster),
+        ("namespace", namespace),
+        ("label", label),
+        ("time_window_start", start),
+        ("time_window_end", end),
+        ("preset", preset),
+    ):
+        if value is not None:
+            body[key] = value
+    if threshold:
+        body["thresholds_pct"] = _thresholds(threshold)
+    result = _api("POST", "/profiles/envelope", body=body)
+    if as_json:
+        _emit(result)
+    else:
+        print_envelope(console, result)
 
 
 @profiles_app.command("presets")

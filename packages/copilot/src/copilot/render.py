@@ -102,8 +102,8 @@ def print_comparison(console: Console, result: dict[str, Any]) -> None:
     console.print(f"[{style}]Verdict: {verdict}[/] — {result.get('summary', '')}")
 
 
-def profiles_table(items: list[dict[str, Any]]) -> Table:
-    table = Table(title="Behaviour profiles (newest first)")
+def profiles_table(items: list[dict[str, Any]], title: str = "Behaviour profiles (newest first)") -> Table:
+    table = Table(title=title)
     # ids and times are what people copy: never folded; free text gives way instead
     table.add_column("id", no_wrap=True, min_width=36)
     for column in ("name", "label", "cluster", "namespace"):
@@ -111,6 +111,9 @@ def profiles_table(items: list[dict[str, Any]]) -> Table:
     table.add_column("window (UTC)", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
     table.add_column("created (UTC)", no_wrap=True)
+    excluded = any(item.get("excluded_from_baselines") for item in items)
+    if excluded:  # the column only when a profile on the page is excluded: lists stay as narrow as before
+        table.add_column("excluded (why)", overflow="fold", min_width=14, max_width=40)
     for item in items:
         table.add_row(
             item["id"],
@@ -121,6 +124,11 @@ def profiles_table(items: list[dict[str, Any]]) -> Table:
             _window(item["time_window_start"], item["time_window_end"]),
             "★" if item.get("is_baseline") else "",
             _instant(item["created_at"]),
+            *(
+                [f"✗ {item.get('exclusion_reason') or ''}" if item.get("excluded_from_baselines") else ""]
+                if excluded
+                else []
+            ),
         )
     return table
 
@@ -202,3 +210,91 @@ def print_profile(console: Console, profile: dict[str, Any]) -> None:
         )
     console.print(metrics)
     print_notes(console, (profile.get("telemetry") or {}).get("notes") or [])
+
+
+ENVELOPE_STYLE = {"held": "green", "warn": "yellow", "broken": "bold red", "inconclusive": "magenta"}
+SPARK = "▁▂▃▄▅▆▇█"
+CHART_WIDTH = 40
+
+
+def envelope_table(result: dict[str, Any]) -> Table:
+    """One row per step of the sweep, lightest first: load, throughput, status and what it did not hold."""
+    judged = f"preset {result['preset']}" if result.get("preset") else "thresholds against the lightest step"
+    table = Table(title=f"Capacity envelope of {result['cluster_id']}/{result.get('namespace') or '*'} ({judged})")
+    table.add_column("offered load", justify="right", no_wrap=True)
+    table.add_column("throughput", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("not held (value / limit)", overflow="fold")
+    table.add_column("profile", no_wrap=True)
+    for step in result["steps"]:
+        marks = []
+        if step["profile_id"] == result.get("safe_profile_id"):
+            marks.append("safe")
+        if step["profile_id"] == result.get("breaking_profile_id"):
+            marks.append("breaks")
+        if step["profile_id"] == result.get("knee_profile_id"):
+            marks.append("knee")
+        status = f"[{ENVELOPE_STYLE.get(step['status'], '')}]{step['status']}[/]"
+        breaches = ", ".join(
+            f"{b['metric']} {b['status']} {_num(b.get('observed'), b['unit'])} / {_num(b.get('limit'), b['unit'])}"
+            for b in step["breaches"]
+        )
+        table.add_row(
+            _num(step.get("offered_load"), "1/s"),
+            _num(step.get("throughput"), "1/s"),
+            status + (f" ({', '.join(marks)})" if marks else ""),
+            breaches,
+            step["profile_id"],
+        )
+    return table
+
+
+def envelope_chart(result: dict[str, Any]) -> list[str]:
+    """A terminal chart: throughput bars against offered load, then one sparkline per charted metric.
+
+    In a sparkline each character is a step (lightest first); a step that broke the metric's bound is
+    red, one in its warning band yellow, and ``·`` marks no data.
+    """
+    steps = result["steps"]
+    lines = [f"[bold]Throughput against offered load[/] ({result['throughput_metric']})"]
+    top = max((s.get("throughput") or 0.0 for s in steps), default=0.0) or 1.0
+    for step in steps:
+        value = step.get("throughput")
+        bar = "█" * round((value or 0.0) / top * CHART_WIDTH)
+        style = ENVELOPE_STYLE.get(step["status"], "")
+        lines.append(f"{_num(step.get('offered_load'), '1/s'):>9} │[{style}]{bar}[/] {_num(value, '1/s')}")
+    lines.append("[bold]Each metric across the sweep[/] (lightest step first; red: broke its bound)")
+    width = max((len(m["metric"]) for m in result["metrics"]), default=0)
+    for metric in result["metrics"]:
+        key = metric["metric"]
+        values = [s["values"].get(key) for s in steps]
+        known = [v for v in values if v is not None]
+        low, high = (min(known), max(known)) if known else (0.0, 0.0)
+        cells = []
+        for step, value in zip(steps, values, strict=True):
+            if value is None:
+                cells.append("·")
+                continue
+            level = 0 if high == low else round((value - low) / (high - low) * (len(SPARK) - 1))
+            status = next((b["status"] for b in step["breaches"] if b["metric"] == key), None)
+            style = {"fail": "red", "warn": "yellow"}.get(status or "", "")
+            cells.append(f"[{style}]{SPARK[level]}[/]" if style else SPARK[level])
+        bound = metric.get("bound")
+        limit = ""
+        if bound:
+            edges = [f"< {_num(bound['max'], metric['unit'])}" if bound.get("max") is not None else ""]
+            edges.append(f"≥ {_num(bound['min'], metric['unit'])}" if bound.get("min") is not None else "")
+            limit = "  limit " + " and ".join(e for e in edges if e)
+        span = f"{_num(low, metric['unit'])} … {_num(high, metric['unit'])}" if known else "no data"
+        lines.append(f"{key:<{width}} {''.join(cells)}  {span}{limit}")
+    return lines
+
+
+def print_envelope(console: Console, result: dict[str, Any]) -> None:
+    console.print(envelope_table(result))
+    for line in envelope_chart(result):
+        console.print(line, highlight=False)
+    verdict = "red" if result.get("breaking_load") is not None else "green"
+    console.print(f"[{verdict}]{result['summary']}[/]", highlight=False, soft_wrap=True)
+    for note in result.get("notes", []):
+        console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
