@@ -553,4 +553,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: under load the SDK's native runtime was seen to crash there (SIGSEGV)
+    # after the report had been written, failing a run that had done all its work.
+    os._exit(exit_code)
