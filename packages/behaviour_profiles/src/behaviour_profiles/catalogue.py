@@ -892,3 +892,67 @@ def scope_label(source: Source, dimension: str) -> str | None:
     """The label that carries ``dimension`` in ``source``'s series (``taskqueue`` on the server)."""
     scopes = SDK_SCOPES if source is Source.SDK else SERVER_SCOPES
     return dict(scopes).get(dimension)
+
+
+# --- recording rules: one recorded series per series query -----------------------------------
+
+RULE_INTERVAL_S = 15
+"""How often the shipped rules are evaluated: the default scrape interval, so that a recorded gauge is
+the raw one at each evaluation and a recorded rate is the raw rate over ``RULE_RATE_WINDOW_S``."""
+RULE_RATE_WINDOW_S = 60
+"""The window of the recorded rates (four scrapes at 15 s)."""
+RECORD_PREFIX: Mapping[Dialect, str] = {Dialect.OPENTELEMETRY: "bp", Dialect.TALLY: "bp_tally"}
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def record_slugs(specs: tuple[MetricSpec, ...] = CATALOGUE) -> dict[SeriesQuery, str]:
+    """Each distinct series query of ``specs`` -> the slug of its recorded series, from the key of the
+    first metric that reads it (a histogram's percentile suffix dropped; a ratio's parts ``_num``/``_den``)."""
+    out: dict[SeriesQuery, str] = {}
+    taken: set[str] = set()
+    for spec in specs:
+        queries = series_queries(spec)
+        for i, query in enumerate(queries):
+            if query in out:
+                continue
+            if isinstance(spec.computation, Quantile):
+                slug = re.sub(r"_p\d+$", "", spec.key)
+            elif isinstance(spec.computation, Ratio):
+                slug = f"{spec.key}_{('num', 'den')[i]}"
+            else:
+                slug = spec.key
+            slug = _slug(slug)
+            if slug in taken:
+                raise ValueError(f"two series queries would record as {slug}")
+            taken.add(slug)
+            out[query] = slug
+    return out
+
+
+def recorded_name(query: SeriesQuery, slug: str, dialect: Dialect) -> str:
+    """The recorded series of ``query`` in ``dialect``: ``bp:<slug>:<operation>`` (``bp_tally:`` for tally)."""
+    if isinstance(query, BucketRates):
+        operation = f"rate{RULE_RATE_WINDOW_S // 60}m_bucket"
+    elif isinstance(query, RateSum):
+        operation = f"rate{RULE_RATE_WINDOW_S // 60}m"
+    else:
+        operation = query.agg
+    return f"{RECORD_PREFIX[dialect]}:{slug}:{operation}"
+
+
+def kept_labels(query: SeriesQuery, cluster_label: str | None) -> tuple[str, ...]:
+    """The labels a recorded series keeps: exactly what a profile scopes by (the terms' namespace and
+    task queue labels, the cluster label), plus ``le`` of a histogram and the groups of a grouped gauge."""
+    labels: list[str] = []
+    for term in _terms(query):
+        labels += [label for _, label in term.scopes]
+    if cluster_label:
+        labels.append(cluster_label)
+    if isinstance(query, BucketRates):
+        labels.append("le")
+    if isinstance(query, GaugeAgg):
+        labels += query.by
+    return tuple(dict.fromkeys(labels))
