@@ -14,18 +14,21 @@ import pytest
 
 from behaviour_profiles.catalogue import (
     CATALOGUE,
+    RULE_TIERS,
     BucketRates,
     Dialect,
     GaugeAgg,
     kept_labels,
     record_slugs,
     recorded_name,
+    rule_tiers,
     series_queries,
 )
 from behaviour_profiles.telemetry import (
     PrometheusClient,
     QueryPlan,
     RangeAnswer,
+    Recorded,
     Scope,
     TelemetryCollector,
     recording_rules,
@@ -51,7 +54,7 @@ def test_promtool_accepts_the_rules(tmp_path: Path, cluster_label: str | None) -
     path.write_text(recording_rules(cluster_label=cluster_label))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    rules = sum(len(series_queries_terms(q)) for q in record_slugs()) * len(Dialect)
+    rules = sum(len(series_queries_terms(q)) * len(rule_tiers(q)) for q in record_slugs()) * len(Dialect)
     assert f"SUCCESS: {rules} rules found" in result.stdout
 
 
@@ -81,7 +84,7 @@ def slugs_by(slug: str) -> Any:
 def test_recorded_reads_scope_like_raw_and_average_the_rest_of_a_long_rate_window() -> None:
     scope = Scope("prod", "orders", "main-queue", cluster_label="cluster")
     query = slugs_by("workflow_schedule_to_start")
-    name = recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY)
+    name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0])
     assert render_recorded(query, name, Dialect.TALLY, scope, 60) == (
         'sum by (le) (bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
         'taskqueue="main_queue",cluster="prod"})'
@@ -90,6 +93,12 @@ def test_recorded_reads_scope_like_raw_and_average_the_rest_of_a_long_rate_windo
         "sum by (le) (avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{"
     )
     assert render_recorded(query, name, Dialect.TALLY, scope, 288).endswith("[228s]))")
+    coarse = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1])
+    assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, 180).startswith(
+        "sum by (le) (bp_tally:workflow_schedule_to_start:rate2m_bucket{"
+    )
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, 600).endswith("[480s]))")
 
 
 class FakeClient(PrometheusClient):
@@ -110,13 +119,13 @@ class FakeClient(PrometheusClient):
 
 def _everything(dialect: Dialect) -> set[str]:
     raw = {t.name.for_dialect(dialect) for q in record_slugs() for t in series_queries_terms(q)}
-    return raw | {recorded_name(q, s, dialect) for q, s in record_slugs().items()}
+    return raw | {recorded_name(q, s, dialect, t) for q, s in record_slugs().items() for t in rule_tiers(q)}
 
 
 async def test_a_family_without_recorded_series_falls_back_alone_and_is_named() -> None:
     missing = slugs_by("persistence_latency")
-    missing_name = recorded_name(missing, "persistence_latency", Dialect.OPENTELEMETRY)
-    client = FakeClient(_everything(Dialect.OPENTELEMETRY) - {missing_name})
+    missing_names = {recorded_name(missing, "persistence_latency", Dialect.OPENTELEMETRY, t) for t in RULE_TIERS}
+    client = FakeClient(_everything(Dialect.OPENTELEMETRY) - missing_names)
     collector = TelemetryCollector(client, dialect=Dialect.OPENTELEMETRY, cpu_source="none")
     end = datetime(2026, 1, 1, tzinfo=UTC)
     summary = await collector.collect(Scope("c", "ns", None), end - timedelta(hours=24), end)
@@ -125,6 +134,8 @@ async def test_a_family_without_recorded_series_falls_back_alone_and_is_named() 
     assert len(raw) == 1 and "rate(" in raw[0]
     assert all(q.startswith(("sum", "max")) and "bp:" in q for q in client.asked if q not in raw), client.asked
     assert len(client.asked) == len(record_slugs())
+    # a 24 h window's rates look back 288 s: the coarse tier (2 m) serves them, gauges the fine one
+    assert all(":rate2m" in q for q in client.asked if "bp:" in q and ":rate" in q)
     (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
     assert note.endswith("do not cover the window: persistence_latency_p95, persistence_latency_p99."), note
 

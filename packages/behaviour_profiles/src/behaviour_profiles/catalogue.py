@@ -896,11 +896,23 @@ def scope_label(source: Source, dimension: str) -> str | None:
 
 # --- recording rules: one recorded series per series query -----------------------------------
 
-RULE_INTERVAL_S = 15
-"""How often the shipped rules are evaluated: the default scrape interval, so that a recorded gauge is
-the raw one at each evaluation and a recorded rate is the raw rate over ``RULE_RATE_WINDOW_S``."""
-RULE_RATE_WINDOW_S = 60
-"""The window of the recorded rates (four scrapes at 15 s)."""
+
+@dataclass(frozen=True)
+class RuleTier:
+    """One resolution of the recording rules: evaluated every ``interval_s``, rates over ``window_s``."""
+
+    interval_s: int
+    window_s: int
+
+    @property
+    def operation(self) -> str:
+        return f"rate{self.window_s // 60}m"
+
+
+RULE_TIERS: tuple[RuleTier, ...] = (RuleTier(15, 60), RuleTier(120, 120))
+"""The fine tier follows the default 15 s scrape (a recorded gauge is the raw one at each evaluation, a
+recorded rate the raw rate over 1 m); the coarse tier records rates only, every 2 m over 2 m: an eighth
+of the samples, for windows whose rates look back at least 2 m (profiles longer than about 10 h)."""
 RECORD_PREFIX: Mapping[Dialect, str] = {Dialect.OPENTELEMETRY: "bp", Dialect.TALLY: "bp_tally"}
 
 
@@ -932,12 +944,18 @@ def record_slugs(specs: tuple[MetricSpec, ...] = CATALOGUE) -> dict[SeriesQuery,
     return out
 
 
-def recorded_name(query: SeriesQuery, slug: str, dialect: Dialect) -> str:
-    """The recorded series of ``query`` in ``dialect``: ``bp:<slug>:<operation>`` (``bp_tally:`` for tally)."""
+def rule_tiers(query: SeriesQuery) -> tuple[RuleTier, ...]:
+    """The tiers that record ``query``: every tier for rates and histograms, the fine one for gauges."""
+    return RULE_TIERS[:1] if isinstance(query, GaugeAgg) else RULE_TIERS
+
+
+def recorded_name(query: SeriesQuery, slug: str, dialect: Dialect, tier: RuleTier = RULE_TIERS[0]) -> str:
+    """The recorded series of ``query`` in ``dialect``: ``bp:<slug>:<operation>`` (``bp_tally:`` for tally),
+    the operation ``rate1m``/``rate2m`` (``_bucket`` for histograms), or the gauge's aggregation."""
     if isinstance(query, BucketRates):
-        operation = f"rate{RULE_RATE_WINDOW_S // 60}m_bucket"
+        operation = f"{tier.operation}_bucket"
     elif isinstance(query, RateSum):
-        operation = f"rate{RULE_RATE_WINDOW_S // 60}m"
+        operation = tier.operation
     else:
         operation = query.agg
     return f"{RECORD_PREFIX[dialect]}:{slug}:{operation}"

@@ -26,8 +26,7 @@ from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_EXPLANATION,
     CPU_PLATFORMS,
-    RULE_INTERVAL_S,
-    RULE_RATE_WINDOW_S,
+    RULE_TIERS,
     BucketRates,
     CpuPlatform,
     Dialect,
@@ -37,6 +36,7 @@ from behaviour_profiles.catalogue import (
     Quantile,
     RateSum,
     Ratio,
+    RuleTier,
     SeriesQuery,
     Source,
     Term,
@@ -45,6 +45,7 @@ from behaviour_profiles.catalogue import (
     kept_labels,
     record_slugs,
     recorded_name,
+    rule_tiers,
     scope_label,
     scoped_sources,
     series_queries,
@@ -175,9 +176,11 @@ def _terms_of_query(query: SeriesQuery) -> tuple[Term, ...]:
     return (query.term,) if isinstance(query, BucketRates) else query.terms
 
 
-def rule_expressions(query: SeriesQuery, dialect: Dialect, cluster_label: str | None) -> list[str]:
+def rule_expressions(
+    query: SeriesQuery, dialect: Dialect, cluster_label: str | None, tier: RuleTier = RULE_TIERS[0]
+) -> list[str]:
     """One PromQL expression per term of ``query``: the term aggregated by :func:`kept_labels` alone
-    (every namespace, task queue and cluster at once), its rate over ``RULE_RATE_WINDOW_S``."""
+    (every namespace, task queue and cluster at once), a counter's rate over the tier's window."""
     by = ", ".join(kept_labels(query, cluster_label))
     out = []
     for term in _terms_of_query(query):
@@ -186,22 +189,30 @@ def rule_expressions(query: SeriesQuery, dialect: Dialect, cluster_label: str | 
         if isinstance(query, GaugeAgg):
             out.append(f"{query.agg} by ({by}) ({raw})")
         else:
-            out.append(f"sum by ({by}) (rate({raw}[{RULE_RATE_WINDOW_S // 60}m]))")
+            out.append(f"sum by ({by}) (rate({raw}[{tier.window_s // 60}m]))")
     return out
 
 
-def render_recorded(query: SeriesQuery, name: str, dialect: Dialect, scope: Scope, rate_window: int) -> str:
-    """``query`` read from its recorded series ``name``: the same numbers as :func:`render` on raw series.
+@dataclass(frozen=True)
+class Recorded:
+    """The recorded series a query is read from."""
 
-    A recorded rate is the raw rate over ``RULE_RATE_WINDOW_S`` every ``RULE_INTERVAL_S``; a rate over a
-    longer ``rate_window`` is their mean over the rest of that window (the windows tile it).
+    name: str
+    tier: RuleTier
+
+
+def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, scope: Scope, rate_window: int) -> str:
+    """``query`` read from its recorded series: the same numbers as :func:`render` on raw series.
+
+    A recorded rate is the raw rate over the tier's window at each evaluation; a rate over a longer
+    ``rate_window`` is their mean over the rest of that window (the windows tile it).
     """
     term = _terms_of_query(query)[0]  # every term of a query has the same scope labels
-    series = f"{name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
+    series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
     if isinstance(query, GaugeAgg):
         return f"{query.agg} by ({', '.join(query.by)}) ({series})" if query.by else f"{query.agg}({series})"
-    rest = rate_window - RULE_RATE_WINDOW_S
-    inner = f"avg_over_time({series}[{rest}s])" if rest >= RULE_INTERVAL_S else series
+    rest = rate_window - recorded.tier.window_s
+    inner = f"avg_over_time({series}[{rest}s])" if rest >= recorded.tier.interval_s else series
     return f"sum by (le) ({inner})" if isinstance(query, BucketRates) else f"sum({inner})"
 
 
@@ -211,7 +222,8 @@ def _yaml_quote(text: str) -> str:
 
 def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str | None = "cluster") -> str:
     """The Prometheus rules file (also Mimir's and Amazon Managed Prometheus's rule groups) recording
-    every series query of ``specs`` in both dialects, each aggregated by exactly what profiles scope by."""
+    every series query of ``specs`` in both dialects and every tier (:data:`RULE_TIERS`), each aggregated
+    by exactly what profiles scope by."""
     slugs = record_slugs(tuple(specs))
     option = f"--cluster-label {cluster_label}" if cluster_label else "--no-cluster-label"
     lines = [
@@ -222,14 +234,18 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
         "groups:",
     ]
     for dialect in Dialect:
-        lines += [f"  - name: behaviour-profiles-{dialect.value}", f"    interval: {RULE_INTERVAL_S}s", "    rules:"]
-        for query, slug in slugs.items():
-            name = recorded_name(query, slug, dialect)
-            expressions = rule_expressions(query, dialect, cluster_label)
-            for i, expr in enumerate(expressions):
-                lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
-                if len(expressions) > 1:
-                    lines += ["        labels:", f"          bp_term: '{i}'"]
+        for tier in RULE_TIERS:
+            group = f"behaviour-profiles-{dialect.value}" + ("" if tier == RULE_TIERS[0] else f"-{tier.operation}")
+            lines += [f"  - name: {group}", f"    interval: {tier.interval_s}s", "    rules:"]
+            for query, slug in slugs.items():
+                if tier not in rule_tiers(query):
+                    continue
+                name = recorded_name(query, slug, dialect, tier)
+                expressions = rule_expressions(query, dialect, cluster_label, tier)
+                for i, expr in enumerate(expressions):
+                    lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
+                    if len(expressions) > 1:
+                        lines += ["        labels:", f"          bp_term: '{i}'"]
     return "\n".join(lines) + "\n"
 
 
@@ -794,19 +810,33 @@ class TelemetryCollector:
     async def detect_recorded(self, plan: QueryPlan, scope: Scope, dialect: Dialect) -> RecordedSeries:
         """The series queries whose recorded series (:func:`recording_rules`) cover the window: present
         both at its start and at its end (rules installed or backfilled part-way through are read raw),
-        and those whose raw series are there without recorded ones. Nothing when told not to use them."""
+        from the coarsest tier whose rate window fits the plan's; and the queries whose raw series are
+        there without recorded ones. Nothing when told not to use them."""
         if not self._use_recorded or not self._slugs:
             return RecordedSeries({}, ())
-        names = {query: recorded_name(query, slug, dialect) for query, slug in self._slugs.items()}
-        raw = {query: {t.name.for_dialect(dialect) for t in _terms_of_query(query)} for query in names}
+        candidates = {
+            query: [
+                Recorded(recorded_name(query, slug, dialect, tier), tier)
+                for tier in sorted(rule_tiers(query), key=lambda t: -t.interval_s)
+                if tier.window_s <= plan.rate_window
+            ]
+            for query, slug in self._slugs.items()
+        }
+        names = {r.name for options in candidates.values() for r in options}
+        raw = {query: {t.name.for_dialect(dialect) for t in _terms_of_query(query)} for query in candidates}
         matchers = self._cluster_matcher(scope)
+        longest = max(tier.interval_s for tier in RULE_TIERS)
         head, tail, present = await asyncio.gather(
-            self._client.metric_names(names.values(), plan.start - plan.rate_window, plan.start, matchers),
-            self._client.metric_names(names.values(), plan.end - 2 * RULE_INTERVAL_S, plan.end, matchers),
+            self._client.metric_names(names, plan.start - plan.rate_window, plan.start, matchers),
+            self._client.metric_names(names, plan.end - 2 * longest, plan.end, matchers),
             self._client.metric_names({n for ns in raw.values() for n in ns}, plan.start, plan.end, matchers),
         )
-        found = {query: name for query, name in names.items() if name in head and name in tail}
-        missing = tuple(query for query in names if query not in found and raw[query] & present)
+        found: dict[SeriesQuery, Recorded] = {}
+        for query, options in candidates.items():
+            usable = next((r for r in options if r.name in head and r.name in tail), None)
+            if usable is not None:
+                found[query] = usable
+        missing = tuple(query for query in candidates if query not in found and raw[query] & present)
         return RecordedSeries(found, missing)
 
     def queries(
@@ -815,7 +845,7 @@ class TelemetryCollector:
         scope: Scope,
         plan: QueryPlan,
         specs: Sequence[MetricSpec] | None = None,
-        recorded: Mapping[SeriesQuery, str] | None = None,
+        recorded: Mapping[SeriesQuery, Recorded] | None = None,
     ) -> dict[SeriesQuery, str]:
         """Every distinct series query the catalogue (or ``specs``) needs, with its PromQL: read from its
         recorded series where ``recorded`` names them, else from raw series. Histograms come first, then
@@ -937,8 +967,8 @@ class TelemetryCollector:
 class RecordedSeries:
     """What :meth:`TelemetryCollector.detect_recorded` found in a window."""
 
-    found: dict[SeriesQuery, str]
-    """query -> the name of its recorded series, for the queries whose recorded series cover the window"""
+    found: dict[SeriesQuery, Recorded]
+    """query -> its recorded series, for the queries whose recorded series cover the window"""
     missing: tuple[SeriesQuery, ...]
     """queries with raw series in the window but no recorded ones covering it (read raw)"""
 

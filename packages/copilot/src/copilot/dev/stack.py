@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from behaviour_profiles.catalogue import RULE_INTERVAL_S
+from behaviour_profiles.catalogue import RULE_TIERS
 from behaviour_profiles.telemetry import recording_rules
 
 __all__ = [
@@ -905,7 +905,7 @@ class LocalStack:
             out = self._prometheus_dir / "rule-blocks"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            step = RULE_INTERVAL_S
+            step = max(tier.interval_s for tier in RULE_TIERS)  # every tier evaluates on its own grid
             result = subprocess.run(
                 [
                     promtool,
