@@ -318,6 +318,24 @@ def widen(lines: Iterable[str], out: TextIO, queues: list[str], operations: int)
                 out.write(re.sub(r'operation="([^"]*)"', rf'operation="\1_{k}"', line))
 
 
+def wait_for_compaction(url: str, limit_s: float = 900) -> int:
+    """Wait until Prometheus has merged the backfilled blocks (promtool writes one per rule and 2 h, and
+    Prometheus merges overlapping blocks in its compactions): the loaded block count stops falling."""
+    deadline = time.monotonic() + limit_s
+    last, steady = -1, 0
+    while time.monotonic() < deadline and steady < 3:
+        text = httpx.get(f"{url}/metrics", timeout=30).text
+        count = next(
+            int(float(line.split()[1]))
+            for line in text.splitlines()
+            if line.startswith("prometheus_tsdb_blocks_loaded ")
+        )
+        steady = steady + 1 if count == last else 0
+        last = count
+        time.sleep(20)
+    return last
+
+
 def read_status(pid: int) -> dict[str, str]:
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
@@ -409,6 +427,9 @@ def main() -> None:
             stack.backfill_rules(start.timestamp(), end.timestamp())
             print(f"recorded the rules over the 24 h with promtool in {time.perf_counter() - t0:.0f}s")
             url = stack.start_prometheus()
+            t0 = time.perf_counter()
+            blocks = wait_for_compaction(url)
+            print(f"Prometheus merged the backfilled blocks into {blocks} in {time.perf_counter() - t0:.0f}s")
             answer = httpx.get(
                 f"{url}/api/v1/query", params={"query": "count({__name__!=''})", "time": end.timestamp()}
             )
