@@ -2,15 +2,24 @@
 
 Starts its own stack (PostgreSQL in a database of its own, SeaweedFS S3, Prometheus; free ports, a
 temporary directory), backfills Prometheus with 24 hours of the simulator's ``healthy-150wps``
-scenario in ``--namespaces`` namespaces of one cluster (``default`` at full load, the others at 0.4;
-about 140 series each) at ``--scrape`` seconds, and starts the API as its own process
-(``python -m copilot serve``). Then, for each window (1 h, 6 h, 24 h ending at the end of the data) and
-each scope (one namespace and task queue, and the whole cluster), median of ``--runs`` runs:
+scenario in ``--namespaces`` x ``--task-queues`` placements of one cluster (namespace ``default``,
+task queue ``main-queue`` at full load, the others at 0.4) at ``--scrape`` seconds, records the
+catalogue's recording rules over those 24 hours (``promtool tsdb create-blocks-from rules``), and
+starts the API as its own process (``python -m copilot serve``).
 
-* ``collector``: what ``POST /profiles`` runs (one query per histogram family, shared ratio parts,
-  ``--concurrency`` queries in flight over one keep-alive client, percentiles computed locally, and
-  the summaries), called in this process;
-* ``same, serial``: the same collector with one query in flight;
+First, the breakdown of one 24 h whole-cluster collection, query by query, for the raw and the
+recorded query sets: Prometheus's own samples read and evaluation time (``stats=all``), the HTTP
+round trip, and the API-side time to decode the JSON and turn it into series; then the critical path
+(the slowest query) and the time Prometheus needs to read every family once (the sum of the raw
+set's evaluation times, spread over the machine's cores).
+
+Then, for each window (``--windows``, ending at the end of the data) and each scope (one namespace and
+task queue, and the whole cluster), median of ``--runs`` runs, interleaved:
+
+* ``recorded``: what ``POST /profiles`` runs, reading the recorded series;
+* ``collector``: the same collector told not to use them (raw series: one query per histogram family,
+  shared ratio parts, ``--concurrency`` queries in flight over one keep-alive client, percentiles
+  computed locally, and the summaries), called in this process;
 * ``naive serial``: one PromQL query per catalogue metric (``histogram_quantile`` per percentile,
   one ratio query per ratio metric), one after another, no summarising;
 * ``Prometheus s``: the time Prometheus itself spent evaluating the queries of each of those, read
@@ -22,7 +31,7 @@ through ``/proc/<pid>/clear_refs`` before each request and read from ``VmHWM`` a
 
 Usage::
 
-    uv run python bench/collect.py [--namespaces 113] [--scrape 60] [--runs 3] [--concurrency 4]
+    uv run python bench/collect.py [--namespaces 8] [--task-queues 8] [--scrape 15] [--runs 5] [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -30,31 +39,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import math
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import TextIO
 
 import asyncpg
 import httpx
 
-from behaviour_profiles.catalogue import CATALOGUE, Dialect, Direct, Quantile, Ratio
+from behaviour_profiles.catalogue import (
+    CATALOGUE,
+    BucketRates,
+    Dialect,
+    Direct,
+    GaugeAgg,
+    MetricSpec,
+    Quantile,
+    Ratio,
+    record_slugs,
+    with_cpu_platform,
+)
 from behaviour_profiles.telemetry import (
     PrometheusClient,
     QueryPlan,
     Scope,
     TelemetryCollector,
+    _matrix_by_group,
+    _matrix_by_le,
+    _matrix_to_series,
     plan_window,
     render,
+    summarise_catalogue,
 )
-from copilot.dev.local import load_scenarios
-from copilot.dev.simulator import Placement
+from copilot.dev.simulator import Placement, write_openmetrics
 from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
 from copilot.index import apply_schema
 from copilot.settings import Settings
@@ -113,14 +140,19 @@ def median(values: list[Timed]) -> Timed:
 async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
     async with httpx.AsyncClient() as http:
         client = PrometheusClient(http, prom_url, timeout_s=300)
-        collector = TelemetryCollector(
+        recorded = TelemetryCollector(
             client, scrape_interval_s=args.scrape, cluster_label="cluster", concurrency=args.concurrency
         )
-        sequential = TelemetryCollector(client, scrape_interval_s=args.scrape, cluster_label="cluster", concurrency=1)
+        collector = TelemetryCollector(
+            client,
+            scrape_interval_s=args.scrape,
+            cluster_label="cluster",
+            concurrency=args.concurrency,
+            use_recorded=False,
+        )
         print(
-            f"\n{'scope':<9} {'window':>6}  {'collector s':>11} {'(Prom s)':>8}  "
-            f"{'same, serial s':>14} {'(Prom s)':>8}  "
-            f"{'naive serial s':>14} {'(Prom s)':>8}  {'naive/collector':>15}  {'Prom naive/ours':>15}  "
+            f"\n{'scope':<9} {'window':>6}  {'recorded s':>10} {'(Prom s)':>8}  {'collector s':>11} {'(Prom s)':>8}  "
+            f"{'naive serial s':>14} {'(Prom s)':>8}  {'naive/collector':>15}  {'naive/recorded':>14}  "
             "queries (ours/naive)"
         )
         for scope_name, target in SCOPES.items():
@@ -130,8 +162,8 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                 scoped = Scope(target.cluster_id, target.namespace, target.task_queue, cluster_label="cluster")
                 ours_n = len(collector.queries(Dialect.OPENTELEMETRY, scoped, plan))
                 naive = naive_queries(scoped, plan.rate_window)
+                fast: list[Timed] = []
                 ours: list[Timed] = []
-                serial: list[Timed] = []
                 plain: list[Timed] = []
 
                 async def run_naive(naive: list[str] = naive, plan: QueryPlan = plan) -> None:
@@ -139,17 +171,169 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                         await client.query_range(promql, plan)
 
                 await collector.collect(target, start, end)  # warm Prometheus's page cache and the client
+                await recorded.collect(target, start, end)
                 for _ in range(args.runs):
+                    fast.append(await timed(http, prom_url, partial(recorded.collect, target, start, end)))
                     ours.append(await timed(http, prom_url, partial(collector.collect, target, start, end)))
-                    serial.append(await timed(http, prom_url, partial(sequential.collect, target, start, end)))
                     plain.append(await timed(http, prom_url, run_naive))
-                a, s, b = median(ours), median(serial), median(plain)
+                f, a, b = median(fast), median(ours), median(plain)
                 print(
-                    f"{scope_name:<9} {hours:>5}h  {a.wall:>11.3f} {a.prometheus:>8.3f}  "
-                    f"{s.wall:>14.3f} {s.prometheus:>8.3f}  "
+                    f"{scope_name:<9} {hours:>5}h  {f.wall:>10.3f} {f.prometheus:>8.3f}  "
+                    f"{a.wall:>11.3f} {a.prometheus:>8.3f}  "
                     f"{b.wall:>14.3f} {b.prometheus:>8.3f}  {b.wall / a.wall:>14.1f}x  "
-                    f"{b.prometheus / max(a.prometheus, 1e-9):>14.1f}x  {ours_n}/{len(naive)}"
+                    f"{b.wall / f.wall:>13.1f}x  {ours_n}/{len(naive)}"
                 )
+        end_scope = SCOPES["cluster"]
+        start = end - timedelta(hours=max(args.windows))
+        by_rules = await recorded.collect(end_scope, start, end)
+        by_raw = await collector.collect(end_scope, start, end)
+        worst = max(
+            (
+                abs(r.mean - w.mean) / abs(w.mean)
+                for key, r in by_rules.metrics.items()
+                if (w := by_raw.metrics[key]).mean and r.mean is not None
+            ),
+            default=0.0,
+        )
+        print(
+            f"recorded vs raw, whole cluster {max(args.windows)} h: largest difference of a metric's mean {worst:.3%}"
+        )
+        print(f"  {next((n for n in by_rules.notes if n.startswith('Recording rules')), 'no recorded series found')}")
+
+
+@dataclass
+class QueryCost:
+    label: str
+    samples: int
+    eval_s: float
+    http_s: float
+    decode_s: float
+    convert_s: float
+    points: int
+
+
+async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
+    """One whole-cluster collection of the longest window, query by query, raw and recorded."""
+    hours = max(args.windows)
+    start = end - timedelta(hours=hours)
+    cores = os.cpu_count() or 1
+    async with httpx.AsyncClient(timeout=300) as http:
+        client = PrometheusClient(http, prom_url, timeout_s=300)
+        collector = TelemetryCollector(client, scrape_interval_s=args.scrape, cluster_label="cluster")
+        plan = plan_window(start, end, args.scrape)
+        scope = Scope(CLUSTER, None, None, cluster_label="cluster")
+        found = (await collector.detect_recorded(plan, scope, Dialect.OPENTELEMETRY)).found
+        slugs = record_slugs()
+        sets = {
+            "raw": collector.queries(Dialect.OPENTELEMETRY, scope, plan),
+            "recorded": collector.queries(Dialect.OPENTELEMETRY, scope, plan, recorded=found),
+        }
+        for name, queries in sets.items():
+            costs: list[QueryCost] = []
+            for query, promql in queries.items():
+                params = {
+                    "query": promql,
+                    "start": f"{plan.start:.3f}",
+                    "end": f"{plan.end:.3f}",
+                    "step": str(plan.step),
+                    "stats": "all",
+                }
+                t0 = time.perf_counter()
+                response = await http.post(f"{prom_url}/api/v1/query_range", data=params)
+                t1 = time.perf_counter()
+                body = json.loads(response.content)
+                t2 = time.perf_counter()
+                result = body["data"]["result"]
+                if isinstance(query, BucketRates):
+                    _matrix_by_le(result)
+                elif isinstance(query, GaugeAgg) and query.by:
+                    _matrix_by_group(result, query.by)
+                else:
+                    _matrix_to_series(result)
+                t3 = time.perf_counter()
+                stats = body["data"].get("stats", {})
+                costs.append(
+                    QueryCost(
+                        f"{slugs.get(query, '?')}{' (recorded)' if query in found and name == 'recorded' else ''}",
+                        int(stats.get("samples", {}).get("totalQueryableSamples", 0)),
+                        float(stats.get("timings", {}).get("evalTotalTime", 0.0)),
+                        t1 - t0,
+                        t2 - t1,
+                        t3 - t2,
+                        sum(len(item["values"]) for item in result),
+                    )
+                )
+            costs.sort(key=lambda c: c.eval_s, reverse=True)
+            print(f"\n{name} query set, whole cluster, {hours} h (step {plan.step}s), one query at a time:")
+            print(
+                f"  {'query':<44} {'samples read':>13} {'Prom eval s':>11} {'HTTP s':>7} {'decode s':>8} "
+                f"{'convert s':>9} {'points':>7}"
+            )
+            for c in costs:
+                print(
+                    f"  {c.label:<44} {c.samples:>13,} {c.eval_s:>11.3f} {c.http_s:>7.3f} {c.decode_s:>8.3f} "
+                    f"{c.convert_s:>9.3f} {c.points:>7,}"
+                )
+            total_eval = sum(c.eval_s for c in costs)
+            print(
+                f"  total: {sum(c.samples for c in costs):,} samples, Prometheus {total_eval:.3f}s "
+                f"(over {cores} cores at best {total_eval / cores:.3f}s), HTTP {sum(c.http_s for c in costs):.3f}s, "
+                f"API decode {sum(c.decode_s for c in costs):.3f}s + convert {sum(c.convert_s for c in costs):.3f}s; "
+                f"critical path (slowest query) {costs[0].label}: {costs[0].http_s:.3f}s"
+            )
+        results = await collector.run_queries(sets["raw"], plan)
+        t0 = time.perf_counter()
+        summarise_catalogue(results, Dialect.OPENTELEMETRY, plan, collector_specs())
+        print(f"  API quantiles and summaries of the raw set: {time.perf_counter() - t0:.3f}s")
+
+
+def collector_specs() -> tuple[MetricSpec, ...]:
+    return with_cpu_platform(CATALOGUE, None)
+
+
+def simulated(placements: list[Placement], scrape: int) -> Iterator[str]:
+    """The simulator's OpenMetrics text of the placements (one task queue per namespace), line by line."""
+    with tempfile.TemporaryFile("w+") as buffer:
+        write_openmetrics(buffer, placements, scrape_interval_s=scrape)
+        buffer.seek(0)
+        yield from buffer
+
+
+def widen(lines: Iterable[str], out: TextIO, queues: list[str], operations: int) -> None:
+    """Copy every task-queue-scoped series to each of ``queues``, and every persistence series to
+    ``operations`` operations in all (the simulator's names plus ``_<k>`` copies): the same values, more
+    series, the shape of a cluster with more task queues and persistence operations."""
+    base_ops = 3  # the simulator's persistence operations (Create, Update, Get)
+    copies = max(0, math.ceil(operations / base_ops) - 1)
+    for line in lines:
+        out.write(line)
+        if line.startswith("#"):
+            continue
+        for label in ('taskqueue="main-queue"', 'task_queue="main-queue"'):
+            if label in line:
+                for queue in queues:
+                    out.write(line.replace(label, label.replace("main-queue", queue)))
+        if line.startswith("persistence_latency") and 'operation="' in line:
+            for k in range(1, copies + 1):
+                out.write(re.sub(r'operation="([^"]*)"', rf'operation="\1_{k}"', line))
+
+
+def wait_for_compaction(url: str, limit_s: float = 900) -> int:
+    """Wait until Prometheus has merged the backfilled blocks (promtool writes one per rule and 2 h, and
+    Prometheus merges overlapping blocks in its compactions): the loaded block count stops falling."""
+    deadline = time.monotonic() + limit_s
+    last, steady = -1, 0
+    while time.monotonic() < deadline and steady < 3:
+        text = httpx.get(f"{url}/metrics", timeout=30).text
+        count = next(
+            int(float(line.split()[1]))
+            for line in text.splitlines()
+            if line.startswith("prometheus_tsdb_blocks_loaded ")
+        )
+        steady = steady + 1 if count == last else 0
+        last = count
+        time.sleep(20)
+    return last
 
 
 def read_status(pid: int) -> dict[str, str]:
@@ -206,10 +390,12 @@ async def _drop_database(port: int, name: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--namespaces", type=int, default=113, help="about 140 series each; 113 -> ~16,000")
-    parser.add_argument("--scrape", type=int, default=60, help="scrape interval of the backfilled data, seconds")
+    parser.add_argument("--namespaces", type=int, default=8)
+    parser.add_argument("--task-queues", type=int, default=8, help="per namespace")
+    parser.add_argument("--operations", type=int, default=10, help="persistence operations per namespace")
+    parser.add_argument("--scrape", type=int, default=15, help="scrape interval of the backfilled data, seconds")
     parser.add_argument("--windows", type=int, nargs="+", default=[1, 6, 24], help="window lengths, hours")
     parser.add_argument("--no-api", action="store_true", help="skip POST /profiles through the API process")
     args = parser.parse_args()
@@ -222,22 +408,34 @@ def main() -> None:
         stack = LocalStack(config)
         try:
             namespaces = ["default", *(f"ns-{i}" for i in range(1, args.namespaces))]
+            queues = ["main-queue", *(f"tq-{i}" for i in range(1, args.task_queues))]
             placements = [
                 Placement("healthy-150wps", ns, start, timedelta(hours=24), load_factor=1.0 if i == 0 else 0.4)
                 for i, ns in enumerate(namespaces)
             ]
             t0 = time.perf_counter()
-            load_scenarios(stack, placements, scrape_interval_s=args.scrape)
+            om = Path(state) / "scale.om"
+            with om.open("w") as out:
+                widen(simulated(placements, args.scrape), out, queues[1:], args.operations)
+            stack.load_prometheus(om)
+            om.unlink()
             print(
-                f"simulated and backfilled 24 h x {len(namespaces)} namespaces at {args.scrape}s "
-                f"in {time.perf_counter() - t0:.0f}s"
+                f"simulated and backfilled 24 h x {len(namespaces)} namespaces x {len(queues)} task queues "
+                f"at {args.scrape}s in {time.perf_counter() - t0:.0f}s"
             )
+            t0 = time.perf_counter()
+            stack.backfill_rules(start.timestamp(), end.timestamp())
+            print(f"recorded the rules over the 24 h with promtool in {time.perf_counter() - t0:.0f}s")
             url = stack.start_prometheus()
+            t0 = time.perf_counter()
+            blocks = wait_for_compaction(url)
+            print(f"Prometheus merged the backfilled blocks into {blocks} in {time.perf_counter() - t0:.0f}s")
             answer = httpx.get(
                 f"{url}/api/v1/query", params={"query": "count({__name__!=''})", "time": end.timestamp()}
             )
             series = answer.json()["data"]["result"][0]["value"][1]
             print(f"Prometheus holds {int(series):,} series at the window end")
+            asyncio.run(breakdown(url, end, args))
             asyncio.run(compare_collectors(url, end, args))
             if not args.no_api:
                 stack.start_postgres()

@@ -900,3 +900,85 @@ def scope_label(source: Source, dimension: str) -> str | None:
     """The label that carries ``dimension`` in ``source``'s series (``taskqueue`` on the server)."""
     scopes = SDK_SCOPES if source is Source.SDK else SERVER_SCOPES
     return dict(scopes).get(dimension)
+
+
+# --- recording rules: one recorded series per series query -----------------------------------
+
+
+@dataclass(frozen=True)
+class RuleTier:
+    """One resolution of the recording rules: evaluated every ``interval_s``, rates over ``window_s``."""
+
+    interval_s: int
+    window_s: int
+
+    @property
+    def operation(self) -> str:
+        return f"rate{self.window_s // 60}m"
+
+
+RULE_TIERS: tuple[RuleTier, ...] = (RuleTier(15, 60), RuleTier(120, 120))
+"""The fine tier follows the default 15 s scrape (a recorded gauge is the raw one at each evaluation, a
+recorded rate the raw rate over 1 m); the coarse tier records rates only, every 2 m over 2 m: an eighth
+of the samples, for windows whose rates look back at least 2 m (profiles longer than about 10 h)."""
+RECORD_PREFIX: Mapping[Dialect, str] = {Dialect.OPENTELEMETRY: "bp", Dialect.TALLY: "bp_tally"}
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def record_slugs(specs: tuple[MetricSpec, ...] = CATALOGUE) -> dict[SeriesQuery, str]:
+    """Each distinct series query of ``specs`` -> the slug of its recorded series, from the key of the
+    first metric that reads it (a histogram's percentile suffix dropped; a ratio's parts ``_num``/``_den``)."""
+    out: dict[SeriesQuery, str] = {}
+    taken: set[str] = set()
+    for spec in specs:
+        queries = series_queries(spec)
+        for i, query in enumerate(queries):
+            if query in out:
+                continue
+            if isinstance(spec.computation, Quantile):
+                slug = re.sub(r"_p\d+$", "", spec.key)
+            elif isinstance(spec.computation, Ratio):
+                slug = f"{spec.key}_{('num', 'den')[i]}"
+            else:
+                slug = spec.key
+            slug = _slug(slug)
+            if slug in taken:
+                raise ValueError(f"two series queries would record as {slug}")
+            taken.add(slug)
+            out[query] = slug
+    return out
+
+
+def rule_tiers(query: SeriesQuery) -> tuple[RuleTier, ...]:
+    """The tiers that record ``query``: every tier for rates and histograms, the fine one for gauges."""
+    return RULE_TIERS[:1] if isinstance(query, GaugeAgg) else RULE_TIERS
+
+
+def recorded_name(query: SeriesQuery, slug: str, dialect: Dialect, tier: RuleTier = RULE_TIERS[0]) -> str:
+    """The recorded series of ``query`` in ``dialect``: ``bp:<slug>:<operation>`` (``bp_tally:`` for tally),
+    the operation ``rate1m``/``rate2m`` (``_bucket`` for histograms), or the gauge's aggregation."""
+    if isinstance(query, BucketRates):
+        operation = f"{tier.operation}_bucket"
+    elif isinstance(query, RateSum):
+        operation = tier.operation
+    else:
+        operation = query.agg
+    return f"{RECORD_PREFIX[dialect]}:{slug}:{operation}"
+
+
+def kept_labels(query: SeriesQuery, cluster_label: str | None) -> tuple[str, ...]:
+    """The labels a recorded series keeps: exactly what a profile scopes by (the terms' namespace and
+    task queue labels, the cluster label), plus ``le`` of a histogram and the groups of a grouped query."""
+    labels: list[str] = []
+    for term in _terms(query):
+        labels += [label for _, label in term.scopes]
+    if cluster_label:
+        labels.append(cluster_label)
+    if isinstance(query, BucketRates):
+        labels.append("le")
+    if isinstance(query, GaugeAgg | RateSum):
+        labels += query.by
+    return tuple(dict.fromkeys(labels))

@@ -3,8 +3,11 @@
 The collector turns the catalogue into as few PromQL range queries as it can (a histogram family is
 fetched once for all its percentiles, a ratio's numerator and denominator are shared between the
 metrics that use them), runs them concurrently over one keep-alive ``httpx.AsyncClient`` with a bounded
-number in flight, and summarises each metric locally. Only this module speaks HTTP to Prometheus; it
-translates httpx and Prometheus errors into :mod:`behaviour_profiles.errors`.
+number in flight, histograms first, and summarises each metric locally. Where the recorded series of
+the catalogue's recording rules (:func:`recording_rules`) cover the window, a query reads them instead
+of the raw series, with the same numbers; the others fall back to raw series, each on its own. Only this
+module speaks HTTP to Prometheus; it translates httpx and Prometheus errors into
+:mod:`behaviour_profiles.errors`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from behaviour_profiles.catalogue import (
     CPU_EXPLANATION,
     CPU_OFF,
     CPU_PLATFORMS,
+    RULE_TIERS,
     BucketRates,
     CpuPlatform,
     Dialect,
@@ -36,11 +40,16 @@ from behaviour_profiles.catalogue import (
     Quantile,
     RateSum,
     Ratio,
+    RuleTier,
     SeriesQuery,
     Source,
     Term,
     Unavailable,
     exported_value,
+    kept_labels,
+    record_slugs,
+    recorded_name,
+    rule_tiers,
     scope_label,
     scoped_sources,
     series_queries,
@@ -154,6 +163,98 @@ def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int)
             return f"{query.agg} by ({', '.join(query.by)}) ({selector(term, dialect, scope)})"
         return _union([selector(t, dialect, scope) for t in query.terms], query.agg)
     return f"sum by (le) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
+
+
+# --- recording rules ---------------------------------------------------------------------------
+
+
+def _scope_matchers(term: Term, dialect: Dialect, scope: Scope) -> list[str]:
+    values = scope.values()
+    out = [
+        f'{label}="{_escape(exported_value(values[dimension], term.source, dialect))}"'
+        for dimension, label in term.scopes
+        if dimension in values
+    ]
+    if scope.cluster_label:
+        out.append(f'{scope.cluster_label}="{_escape(scope.cluster_id)}"')
+    return out
+
+
+def _terms_of_query(query: SeriesQuery) -> tuple[Term, ...]:
+    return (query.term,) if isinstance(query, BucketRates) else query.terms
+
+
+def rule_expressions(
+    query: SeriesQuery, dialect: Dialect, cluster_label: str | None, tier: RuleTier = RULE_TIERS[0]
+) -> list[str]:
+    """One PromQL expression per term of ``query``: the term aggregated by :func:`kept_labels` alone
+    (every namespace, task queue and cluster at once), a counter's rate over the tier's window."""
+    by = ", ".join(kept_labels(query, cluster_label))
+    out = []
+    for term in _terms_of_query(query):
+        matchers = ",".join(f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers)
+        raw = term.name.for_dialect(dialect) + (f"{{{matchers}}}" if matchers else "")
+        if isinstance(query, GaugeAgg):
+            out.append(f"{query.agg} by ({by}) ({raw})")
+        else:
+            out.append(f"sum by ({by}) (rate({raw}[{tier.window_s // 60}m]))")
+    return out
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The recorded series a query is read from."""
+
+    name: str
+    tier: RuleTier
+
+
+def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, scope: Scope, rate_window: int) -> str:
+    """``query`` read from its recorded series: the same numbers as :func:`render` on raw series.
+
+    A recorded rate is the raw rate over the tier's window at each evaluation; a rate over a longer
+    ``rate_window`` is their mean over the rest of that window (the windows tile it).
+    """
+    term = _terms_of_query(query)[0]  # every term of a query has the same scope labels
+    series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
+    if isinstance(query, GaugeAgg):
+        return f"{query.agg} by ({', '.join(query.by)}) ({series})" if query.by else f"{query.agg}({series})"
+    rest = rate_window - recorded.tier.window_s
+    inner = f"avg_over_time({series}[{rest}s])" if rest >= recorded.tier.interval_s else series
+    return f"sum by (le) ({inner})" if isinstance(query, BucketRates) else f"sum({inner})"
+
+
+def _yaml_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str | None = "cluster") -> str:
+    """The Prometheus rules file (also Mimir's and Amazon Managed Prometheus's rule groups) recording
+    every series query of ``specs`` in both dialects and every tier (:data:`RULE_TIERS`), each aggregated
+    by exactly what profiles scope by."""
+    slugs = record_slugs(tuple(specs))
+    option = f"--cluster-label {cluster_label}" if cluster_label else "--no-cluster-label"
+    lines = [
+        "# Recording rules for Behaviour Profiles, generated from the metric catalogue:",
+        f"#   uv run python scripts/recording_rules.py {option}",
+        "# Each rule aggregates one catalogue query by the labels profiles scope by (namespace, task queue,",
+        "# the cluster label, le, worker type); the collector reads them where they cover the window.",
+        "groups:",
+    ]
+    for dialect in Dialect:
+        for tier in RULE_TIERS:
+            group = f"behaviour-profiles-{dialect.value}" + ("" if tier == RULE_TIERS[0] else f"-{tier.operation}")
+            lines += [f"  - name: {group}", f"    interval: {tier.interval_s}s", "    rules:"]
+            for query, slug in slugs.items():
+                if tier not in rule_tiers(query):
+                    continue
+                name = recorded_name(query, slug, dialect, tier)
+                expressions = rule_expressions(query, dialect, cluster_label, tier)
+                for i, expr in enumerate(expressions):
+                    lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
+                    if len(expressions) > 1:
+                        lines += ["        labels:", f"          bp_term: '{i}'"]
+    return "\n".join(lines) + "\n"
 
 
 # --- pure summarising --------------------------------------------------------------------------
@@ -660,6 +761,7 @@ class TelemetryCollector:
         concurrency: int = 4,
         specs: Sequence[MetricSpec] = CATALOGUE,
         cpu_source: str = CPU_AUTO,
+        use_recorded: bool = True,
     ) -> None:
         if cpu_source not in (CPU_AUTO, CPU_NONE, *CPU_PLATFORMS):
             raise ValueError(f"cpu_source must be one of {CPU_AUTO}, {CPU_NONE}, {', '.join(CPU_PLATFORMS)}")
@@ -670,6 +772,8 @@ class TelemetryCollector:
         self._concurrency = max(1, concurrency)
         self._specs = tuple(specs)
         self._cpu_source = cpu_source
+        self._use_recorded = use_recorded
+        self._slugs = record_slugs(self._specs)
 
     @property
     def client(self) -> PrometheusClient:
@@ -711,16 +815,64 @@ class TelemetryCollector:
                 return dialect
         return Dialect.OPENTELEMETRY
 
+    async def detect_recorded(self, plan: QueryPlan, scope: Scope, dialect: Dialect) -> RecordedSeries:
+        """The series queries whose recorded series (:func:`recording_rules`) cover the window: present
+        both at its start and at its end (rules installed or backfilled part-way through are read raw),
+        from the coarsest tier whose rate window fits the plan's; and the queries whose raw series are
+        there without recorded ones. Nothing when told not to use them."""
+        if not self._use_recorded or not self._slugs:
+            return RecordedSeries({}, ())
+        candidates = {
+            query: [
+                Recorded(recorded_name(query, slug, dialect, tier), tier)
+                for tier in sorted(rule_tiers(query), key=lambda t: -t.interval_s)
+                if tier.window_s <= plan.rate_window
+            ]
+            for query, slug in self._slugs.items()
+        }
+        names = {r.name for options in candidates.values() for r in options}
+        raw = {query: {t.name.for_dialect(dialect) for t in _terms_of_query(query)} for query in candidates}
+        matchers = self._cluster_matcher(scope)
+        longest = max(tier.interval_s for tier in RULE_TIERS)
+        head, tail, present = await asyncio.gather(
+            self._client.metric_names(names, plan.start - plan.rate_window, plan.start, matchers),
+            self._client.metric_names(names, plan.end - 2 * longest, plan.end, matchers),
+            self._client.metric_names({n for ns in raw.values() for n in ns}, plan.start, plan.end, matchers),
+        )
+        found: dict[SeriesQuery, Recorded] = {}
+        for query, options in candidates.items():
+            usable = next((r for r in options if r.name in head and r.name in tail), None)
+            if usable is not None:
+                found[query] = usable
+        missing = tuple(query for query in candidates if query not in found and raw[query] & present)
+        return RecordedSeries(found, missing)
+
     def queries(
-        self, dialect: Dialect, scope: Scope, plan: QueryPlan, specs: Sequence[MetricSpec] | None = None
+        self,
+        dialect: Dialect,
+        scope: Scope,
+        plan: QueryPlan,
+        specs: Sequence[MetricSpec] | None = None,
+        recorded: Mapping[SeriesQuery, Recorded] | None = None,
     ) -> dict[SeriesQuery, str]:
-        """Every distinct series query the catalogue (or ``specs``) needs, with its PromQL."""
+        """Every distinct series query the catalogue (or ``specs``) needs, with its PromQL: read from its
+        recorded series where ``recorded`` names them, else from raw series. Histograms come first, then
+        the other raw queries: the heaviest queries start first so that the last one to end is short."""
+        recorded = recorded or {}
         out: dict[SeriesQuery, str] = {}
         for spec in self._specs if specs is None else specs:
             for query in series_queries(spec):
-                if query not in out:
+                if query in out:
+                    continue
+                if query in recorded:
+                    out[query] = render_recorded(query, recorded[query], dialect, scope, plan.rate_window)
+                else:
                     out[query] = render(query, dialect, scope, plan.rate_window)
-        return out
+
+        def weight(query: SeriesQuery) -> int:
+            return (0 if isinstance(query, BucketRates) else 2) + (1 if query in recorded else 0)
+
+        return {query: out[query] for query in sorted(out, key=weight)}
 
     async def run_queries(
         self, promql: Mapping[SeriesQuery, str], plan: QueryPlan, partial: dict[SeriesQuery, str] | None = None
@@ -755,13 +907,16 @@ class TelemetryCollector:
         scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
         dialect, platform = await self.detect(plan, scope)
         specs = with_cpu_platform(self._specs, platform)
+        recorded = await self.detect_recorded(plan, scope, dialect)
         partial: dict[SeriesQuery, str] = {}
-        results = await self.run_queries(self.queries(dialect, scope, plan, specs), plan, partial)
+        results = await self.run_queries(self.queries(dialect, scope, plan, specs, recorded.found), plan, partial)
         metrics = summarise_catalogue(results, dialect, plan, specs, partial)
         with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
         notes = []
         if len(specs) < len(self._specs):
             notes.append(CPU_OFF if self._cpu_source == CPU_NONE else CPU_EXPLANATION)
+        if recorded.found:
+            notes.append(recorded_note(specs, recorded))
         return TelemetrySummary(
             dialect=dialect.value,
             step_seconds=plan.step,
@@ -816,6 +971,30 @@ class TelemetryCollector:
             return None
         version, revision = builds.most_common(1)[0][0]
         return BuildInfo(version, revision)
+
+
+@dataclass(frozen=True)
+class RecordedSeries:
+    """What :meth:`TelemetryCollector.detect_recorded` found in a window."""
+
+    found: dict[SeriesQuery, Recorded]
+    """query -> its recorded series, for the queries whose recorded series cover the window"""
+    missing: tuple[SeriesQuery, ...]
+    """queries with raw series in the window but no recorded ones covering it (read raw)"""
+
+
+def recorded_note(specs: Sequence[MetricSpec], recorded: RecordedSeries) -> str:
+    """How many metrics were read from recorded series, and which were read raw because theirs are missing."""
+    read = [spec for spec in specs if series_queries(spec)]
+    from_rules = [spec for spec in read if all(q in recorded.found for q in series_queries(spec))]
+    raw = [spec.key for spec in read if any(q in recorded.missing for q in series_queries(spec))]
+    note = (
+        f"Recording rules: {len(from_rules)} of {len(read)} metrics were read from the recorded series of the "
+        "behaviour-profiles rules"
+    )
+    if not raw:
+        return note + "."
+    return note + f"; read from raw series, their recorded series do not cover the window: {', '.join(raw)}."
 
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:

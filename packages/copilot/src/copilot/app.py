@@ -247,6 +247,7 @@ async def open_profile_services(
         dialect=dialect,
         concurrency=settings.prometheus_query_concurrency,
         cpu_source=settings.copilot_cpu_source,
+        use_recorded=settings.prometheus_recording_rules,
     )
     store = ProfileStore(
         s3,

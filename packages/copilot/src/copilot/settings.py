@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         description="Where CPU per service comes from: auto (detect cAdvisor/kubelet, then ECS through ADOT, "
         "in the window), cadvisor, ecs, or none (never read CPU)",
     )
+    prometheus_recording_rules: bool = Field(
+        default=True,
+        description="Read the recorded series of the shipped recording rules where they cover the window "
+        "(per query; raw series otherwise); false: always raw series",
+    )
     prometheus_scrape_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 15
     prometheus_query_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     prometheus_query_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0

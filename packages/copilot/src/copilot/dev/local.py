@@ -117,6 +117,10 @@ def bring_up(
     stack.stop("prometheus")
     load_scenarios(stack, placements)
     stack.start_prometheus()
+    log("recording the behaviour-profiles rules over the simulated history ...")
+    stack.backfill_rules(
+        min(p.start for p in placements).timestamp(), max(p.start + p.duration for p in placements).timestamp()
+    )
     env = stack.env()
     asyncio.run(apply_schema(Settings(copilot_dsql_endpoint=env["COPILOT_DSQL_ENDPOINT"])))
     api_url = None

@@ -1,0 +1,167 @@
+"""The recording rules: generated from the catalogue, valid for promtool, and read per query with a fallback."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from behaviour_profiles.catalogue import (
+    CATALOGUE,
+    RULE_TIERS,
+    BucketRates,
+    Dialect,
+    GaugeAgg,
+    kept_labels,
+    record_slugs,
+    recorded_name,
+    rule_tiers,
+    series_queries,
+)
+from behaviour_profiles.telemetry import (
+    PrometheusClient,
+    QueryPlan,
+    RangeAnswer,
+    Recorded,
+    Scope,
+    TelemetryCollector,
+    recording_rules,
+    render_recorded,
+)
+from copilot.dev.stack import ensure_prometheus
+
+SHIPPED = Path(__file__).resolve().parents[2] / "prometheus" / "rules" / "behaviour-profiles.rules.yml"
+
+
+def test_the_shipped_rules_file_is_the_catalogue_s() -> None:
+    assert SHIPPED.read_text() == recording_rules(cluster_label="cluster"), (
+        "regenerate it: uv run python scripts/recording_rules.py --output prometheus/rules/behaviour-profiles.rules.yml"
+    )
+
+
+@pytest.mark.parametrize("cluster_label", ["cluster", None])
+def test_promtool_accepts_the_rules(tmp_path: Path, cluster_label: str | None) -> None:
+    ensure_prometheus()  # installs the Debian package when missing (as root), else says how
+    promtool = shutil.which("promtool")
+    assert promtool is not None
+    path = tmp_path / "rules.yml"
+    path.write_text(recording_rules(cluster_label=cluster_label))
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = sum(len(series_queries_terms(q)) * len(rule_tiers(q)) for q in record_slugs()) * len(Dialect)
+    assert f"SUCCESS: {rules} rules found" in result.stdout
+
+
+def series_queries_terms(query: Any) -> tuple[Any, ...]:
+    return (query.term,) if isinstance(query, BucketRates) else tuple(query.terms)
+
+
+def test_every_query_records_under_its_own_name_keeping_exactly_the_scope_labels() -> None:
+    slugs = record_slugs()
+    assert {q for spec in CATALOGUE for q in series_queries(spec)} == slugs.keys()
+    for dialect in Dialect:
+        names = [recorded_name(q, slug, dialect) for q, slug in slugs.items()]
+        assert len(set(names)) == len(names)
+    assert kept_labels(slugs_by("workflow_schedule_to_start"), "cluster") == ("namespace", "taskqueue", "cluster", "le")
+    assert kept_labels(slugs_by("persistence_latency"), None) == ("namespace", "le")
+    slots = next(q for q in slugs if isinstance(q, GaugeAgg) and q.by)
+    assert kept_labels(slots, "k8s_cluster") == ("namespace", "task_queue", "k8s_cluster", "worker_type")
+    for query in slugs:  # a recorded series is scoped like its raw terms: they must agree
+        terms = series_queries_terms(query)
+        assert len({(t.scopes, t.source) for t in terms}) == 1, query
+
+
+def slugs_by(slug: str) -> Any:
+    return next(q for q, s in record_slugs().items() if s == slug)
+
+
+def test_recorded_reads_scope_like_raw_and_average_the_rest_of_a_long_rate_window() -> None:
+    scope = Scope("prod", "orders", "main-queue", cluster_label="cluster")
+    query = slugs_by("workflow_schedule_to_start")
+    name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0])
+    assert render_recorded(query, name, Dialect.TALLY, scope, 60) == (
+        'sum by (le) (bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
+        'taskqueue="main_queue",cluster="prod"})'
+    )
+    assert render_recorded(query, name, Dialect.TALLY, scope, 288).startswith(
+        "sum by (le) (avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{"
+    )
+    assert render_recorded(query, name, Dialect.TALLY, scope, 288).endswith("[228s]))")
+    coarse = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1])
+    assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, 180).startswith(
+        "sum by (le) (bp_tally:workflow_schedule_to_start:rate2m_bucket{"
+    )
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, 600).endswith("[480s]))")
+
+
+class FakeClient(PrometheusClient):
+    """Answers name look-ups from ``present`` and records every range query."""
+
+    def __init__(self, present: set[str]) -> None:
+        super().__init__(httpx.AsyncClient(), "http://prometheus.invalid")
+        self.present = present
+        self.asked: list[str] = []
+
+    async def metric_names(self, names: Iterable[str], start: float, end: float, matchers: str = "") -> set[str]:
+        return self.present & set(names)
+
+    async def query_range_answer(self, promql: str, plan: QueryPlan) -> RangeAnswer:
+        self.asked.append(promql)
+        return RangeAnswer([])
+
+
+def _everything(dialect: Dialect) -> set[str]:
+    raw = {t.name.for_dialect(dialect) for q in record_slugs() for t in series_queries_terms(q)}
+    return raw | {recorded_name(q, s, dialect, t) for q, s in record_slugs().items() for t in rule_tiers(q)}
+
+
+async def test_a_family_without_recorded_series_falls_back_alone_and_is_named() -> None:
+    missing = slugs_by("persistence_latency")
+    missing_names = {recorded_name(missing, "persistence_latency", Dialect.OPENTELEMETRY, t) for t in RULE_TIERS}
+    client = FakeClient(_everything(Dialect.OPENTELEMETRY) - missing_names)
+    collector = TelemetryCollector(client, dialect=Dialect.OPENTELEMETRY, cpu_source="none")
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    summary = await collector.collect(Scope("c", "ns", None), end - timedelta(hours=24), end)
+
+    raw = [q for q in client.asked if "persistence_latency_milliseconds_bucket" in q]
+    assert len(raw) == 1 and "rate(" in raw[0]
+    assert all(q.startswith(("sum", "max")) and "bp:" in q for q in client.asked if q not in raw), client.asked
+    assert len(client.asked) == len(record_slugs())
+    # a 24 h window's rates look back 288 s: the coarse tier (2 m) serves them, gauges the fine one
+    assert all(":rate2m" in q for q in client.asked if "bp:" in q and ":rate" in q)
+    (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
+    assert note.endswith("do not cover the window: persistence_latency_p95, persistence_latency_p99."), note
+
+
+async def test_no_recorded_series_or_told_not_to_means_raw_and_no_note() -> None:
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    for present, use in (
+        (
+            _everything(Dialect.OPENTELEMETRY) - {n for n in _everything(Dialect.OPENTELEMETRY) if n.startswith("bp:")},
+            True,
+        ),
+        (_everything(Dialect.OPENTELEMETRY), False),
+    ):
+        client = FakeClient(present)
+        collector = TelemetryCollector(client, dialect=Dialect.OPENTELEMETRY, cpu_source="none", use_recorded=use)
+        summary = await collector.collect(Scope("c", "ns", None), end - timedelta(hours=1), end)
+        assert not any("bp:" in q for q in client.asked)
+        assert not [n for n in summary.notes if n.startswith("Recording rules:")]
+
+
+def test_histograms_are_asked_first() -> None:
+    collector = TelemetryCollector(FakeClient(set()))
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    from behaviour_profiles.telemetry import plan_window
+
+    plan = plan_window(end - timedelta(hours=1), end, 15)
+    queries = list(collector.queries(Dialect.OPENTELEMETRY, Scope("c", None, None), plan))
+    kinds = [isinstance(q, BucketRates) for q in queries]
+    assert kinds == sorted(kinds, reverse=True) and kinds[0]
