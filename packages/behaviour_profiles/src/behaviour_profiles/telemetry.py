@@ -221,7 +221,9 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
         return f"{query.agg} by ({', '.join(query.by)}) ({series})" if query.by else f"{query.agg}({series})"
     rest = rate_window - recorded.tier.window_s
     inner = f"avg_over_time({series}[{rest}s])" if rest >= recorded.tier.interval_s else series
-    return f"sum by (le) ({inner})" if isinstance(query, BucketRates) else f"sum({inner})"
+    if isinstance(query, BucketRates):
+        return f"sum by (le) ({inner})"
+    return f"sum by ({', '.join(query.by)}) ({inner})" if query.by else f"sum({inner})"
 
 
 def _yaml_quote(text: str) -> str:
@@ -238,7 +240,8 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
         "# Recording rules for Behaviour Profiles, generated from the metric catalogue:",
         f"#   uv run python scripts/recording_rules.py {option}",
         "# Each rule aggregates one catalogue query by the labels profiles scope by (namespace, task queue,",
-        "# the cluster label, le, worker type); the collector reads them where they cover the window.",
+        "# the cluster label, le, and the labels a query keeps apart: worker type, task type); the collector",
+        "# reads them where they cover the window.",
         "groups:",
     ]
     for dialect in Dialect:
