@@ -171,10 +171,10 @@ class Ratio:
     """Pointwise ratio. ``form``: ``part/whole`` (capped at 1), ``1-part/whole``, ``a/(a+b)`` or ``a/b``
     (uncapped).
 
-    When both queries are grouped (``by``) the ratio is taken per group and the metric is the worst
-    group at each instant: the highest (``worst="max"``, e.g. the most saturated slot type) or the lowest
-    (``worst="min"``, e.g. the task type matched least often); ``where`` keeps only the groups with
-    those label values.
+    When both queries are grouped (``by``) the ratio is taken per group and the metric is the series of
+    the group that is worst over the window: the highest mean (``worst="max"``, e.g. the most saturated
+    slot type) or the lowest (``worst="min"``, e.g. the task type matched least often); ``where`` keeps
+    only the groups with those label values.
     """
 
     numerator: RateSum | GaugeAgg

@@ -354,17 +354,22 @@ def _combine_ratio(num: Series, den: Series, form: str) -> list[tuple[float, flo
 
 
 def _worst_group(comp: Ratio, num: Grouped, den: Grouped) -> list[tuple[float, float]]:
-    """The ratio per group (those ``comp.where`` keeps), then the worst group at each instant."""
+    """The ratio per group (those ``comp.where`` keeps), and the series of the group that is worst over
+    the window (highest or lowest mean). One group's series, not a pointwise extreme of several: the
+    extreme of near-equal noisy groups would be biased, and differently on raw and recorded series."""
     labels = comp.denominator.by
     wanted = [(labels.index(label), value) for label, value in comp.where if label in labels]
-    pick = max if comp.worst == "max" else min
-    worst: Series = {}
-    for group, den_series in den.items():
+    candidates: list[tuple[float, list[tuple[float, float]]]] = []
+    for group, den_series in sorted(den.items()):
         if any(group[i] != value for i, value in wanted):
             continue
-        for ts, value in _combine_ratio(num.get(group, {}), den_series, comp.form):
-            worst[ts] = pick(worst.get(ts, value), value)
-    return sorted(worst.items())
+        points = _combine_ratio(num.get(group, {}), den_series, comp.form)
+        if points:
+            candidates.append((math.fsum(v for _, v in points) / len(points), sorted(points)))
+    if not candidates:
+        return []
+    pick = max if comp.worst == "max" else min
+    return pick(candidates, key=lambda c: c[0])[1]
 
 
 def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect: Dialect) -> list[tuple[float, float]]:
