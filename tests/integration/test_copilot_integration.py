@@ -218,10 +218,18 @@ def check_correlations(correlations: list[dict[str, Any]], telemetry: list[dict[
     assert conns["statement"].startswith("changed TEMPORAL_SQL_MAX_CONNS from 50 to 20 -> persistence_latency_p99")
     assert "regressed by" in conns["statement"] and "%" in conns["statement"]
 
-    qps = pairs[("history.persistenceMaxQPS", "occ_conflicts_per_sec")]
-    assert qps["relation"] == "expected" and qps["change_direction"] == "decreased"
-    assert qps["config_keys"] == ["dynamic_config.history.persistenceMaxQPS"]
-    assert ("history.persistenceMaxQPS", "exhausted_retries_per_sec") in pairs
+    # a lower QPS limit means fewer concurrent transactions: on DSQL that does not cause OCC conflicts, so
+    # the link is contrary (issue 13: it used to read "expected"); a conflict rise that load explains
+    # (not worse per 1,000 state transitions) does not count, and is not linked at all
+    occ = next(d for d in telemetry if d["metric"] == "occ_conflicts_per_sec")
+    qps = pairs.get(("history.persistenceMaxQPS", "occ_conflicts_per_sec"))
+    if occ["direction"] == "regressed" and occ["counts_toward_verdict"]:
+        assert qps is not None and qps["relation"] == "contrary" and qps["change_direction"] == "decreased"
+        assert qps["config_keys"] == ["dynamic_config.history.persistenceMaxQPS"]
+    else:
+        assert qps is None
+    latency = pairs[("history.persistenceMaxQPS", "persistence_latency_p99")]
+    assert latency["relation"] == "expected" and latency["config_keys"] == ["dynamic_config.history.persistenceMaxQPS"]
     # sync matching is not influenced by the SQL pool: no link is invented
     assert ("TEMPORAL_SQL_MAX_CONNS", "sync_match_rate") not in pairs
     relations = [c["relation"] for c in correlations]

@@ -50,6 +50,7 @@ from behaviour_profiles.models import (
     Severity,
     Statistic,
     StatsView,
+    SteadyStateTrim,
     TelemetryDiff,
     ThresholdClass,
     Verdict,
@@ -63,6 +64,7 @@ from behaviour_profiles.stats import (
     compare_samples,
     series_stats,
 )
+from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = [
     "CONFIG_PARTS",
@@ -915,12 +917,19 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
     The verdict and summary are judged over every metric; ``telemetry_diffs`` holds those beyond
     their threshold and those without data, or all of them with ``options.include_all``.
     """
-    judged = judge_telemetry(a.telemetry.metrics, b.telemetry.metrics, options)
+    old_metrics, new_metrics = dict(a.telemetry.metrics), dict(b.telemetry.metrics)
+    trims: list[SteadyStateTrim] = []
+    if options.trim_steady_state:
+        old_metrics, old_trim = trim_to_steady_state(old_metrics, side="A")
+        new_metrics, new_trim = trim_to_steady_state(new_metrics, side="B")
+        trims = [t for t in (old_trim, new_trim) if t is not None]
+    judged = judge_telemetry(old_metrics, new_metrics, options)
     verdict, summary = verdict_and_summary(judged)
-    load = load_comparison(a.telemetry.metrics, b.telemetry.metrics, options)
+    load = load_comparison(old_metrics, new_metrics, options)
 
     # offered load that differs is said first: it changes how every cost is read
     notes = [load.statement] if load is not None and load.differs else []
+    notes += [t.statement for t in trims]
     notes += _scope_notes(a, b)
     window = window_length_note(a.time_window_start, a.time_window_end, b.time_window_start, b.time_window_end)
     if window is not None:
@@ -943,4 +952,5 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
         summary=summary,
         notes=notes,
         load=load,
+        trims=trims,
     )

@@ -60,12 +60,14 @@ from behaviour_profiles.models import (
     DriftResult,
     DriftStatus,
     Severity,
+    SteadyStateTrim,
     TelemetryDiff,
     TelemetrySummary,
     ThresholdClass,
     Verdict,
 )
 from behaviour_profiles.snapshot import parse_duration
+from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = [
     "assess_drift",
@@ -396,15 +398,22 @@ def assess_drift(
     """
     start, end = window
     cluster_id, namespace, task_queue = scope
-    judged = judge_telemetry(baseline.telemetry.metrics, current.metrics, options)
+    base_metrics, now_metrics = dict(baseline.telemetry.metrics), dict(current.metrics)
+    trims: list[SteadyStateTrim] = []
+    if options.trim_steady_state:
+        base_metrics, base_trim = trim_to_steady_state(base_metrics, side="baseline")
+        now_metrics, now_trim = trim_to_steady_state(now_metrics, side="current")
+        trims = [t for t in (base_trim, now_trim) if t is not None]
+    judged = judge_telemetry(base_metrics, now_metrics, options)
     verdict, summary = verdict_and_summary(judged)
     status = drift_status(verdict, judged)
     if current.coverage.with_data == 0:
         verdict, status = Verdict.INCONCLUSIVE, DriftStatus.INCONCLUSIVE
         summary = "Inconclusive: the current window has no data for any metric; this is not a pass."
 
-    load = load_comparison(baseline.telemetry.metrics, current.metrics, options)
+    load = load_comparison(base_metrics, now_metrics, options)
     notes: list[str] = [load.statement] if load is not None and load.differs else []
+    notes += [t.statement for t in trims]
     for label, base_value, now_value in (
         ("cluster", baseline.cluster_id, cluster_id),
         ("namespace", baseline.namespace, namespace),
@@ -459,4 +468,5 @@ def assess_drift(
         explanation=explanation,
         notes=notes,
         load=load,
+        trims=trims,
     )
