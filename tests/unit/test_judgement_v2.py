@@ -219,3 +219,16 @@ def test_property_scaling_both_windows_load_changes_no_per_unit_verdict(
     )
     if plain.load_label is not None and scaled.load_label is not None:
         assert plain.load_label is scaled.load_label
+
+
+def test_the_load_aware_worked_example_in_docs_comparison_md() -> None:
+    busier = compare(_at_load(1.0, 1.0), _at_load(2.5, 1.0))
+    assert busier.verdict is Verdict.PASS
+    assert busier.notes[0] == (
+        "Offered load differs: workflows_started_per_sec 150/s then 375/s (+150 %, beyond 20 %); cost metrics "
+        "are judged per unit of work too, and each cost regression says whether load explains it"
+    )
+    worse = compare(_at_load(1.0, 1.0), _at_load(2.5, 3.0))
+    assert worse.summary.startswith(
+        "Fail: 1 metric regressed beyond threshold: occ_conflicts_per_sec +650 % (worse per unit of work)"
+    )
