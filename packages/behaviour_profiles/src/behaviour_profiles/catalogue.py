@@ -799,6 +799,7 @@ def _build() -> tuple[MetricSpec, ...]:
             Direct(_WORKFLOW_FAILURES),
             family="workflow_outcomes",
             absent_is_zero=True,
+            per_unit=PER_1000_TRANSITIONS,
             description="workflow_failed + workflow_timeout.",
         ),
         MetricSpec(
