@@ -104,6 +104,8 @@ EXPECTED: dict[str, Expect] = {
         changed=frozenset({"workflows_started_per_sec"}),
         explained=frozenset({"occ_conflicts_per_sec", "workflow_failures_per_sec"}),
     ),
+    # the ramp-up is trimmed (offered load under 75 % of its level), so the steady part is judged: healthy
+    "ramp-up-12min": Expect(frozenset({"pass"})),
     # with the median steady, a 2.5x p99 widens the lognormal's tail, so p95 rises too (about +90 %):
     # a direct effect of the same change, for both task types
     "schedule-to-start-p99-up-150": Expect(
@@ -232,6 +234,10 @@ async def test_load_and_levels_on_the_real_prometheus(judge: Judge) -> None:
     age = await judge.compare(HEALTHY, "backlog-age-from-none")
     (d,) = [d for d in age["telemetry_diffs"] if d["metric"] == "backlog_age"]
     assert d["severity"] == "critical" and d["change_pct"] is None and "critical level 300 s" in d["reason"]
+    ramp = await judge.compare(HEALTHY, "ramp-up-12min")
+    (trim,) = ramp["trims"]
+    assert trim["side"] == "B" and 5 * 60 <= trim["ramp_up_seconds"] <= 12 * 60 and trim["drain_seconds"] == 0
+    assert (await judge.compare(HEALTHY, "ramp-up-12min", trim_steady_state=False))["trims"] == []
     backlog = await judge.compare(HEALTHY, "backlog-x5000")
     (d,) = [d for d in backlog["telemetry_diffs"] if d["metric"] == "backlog_count"]
     assert d["change_text"].startswith("\u00d7") and d["change_text"] in backlog["summary"]

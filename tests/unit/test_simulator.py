@@ -641,6 +641,7 @@ _JUDGE_CHANGES: dict[str, set[str]] = {
     "backlog-x5000": {"backlog_count"},
     # one cause: load, with conflicts following it at the same rate per unit of work
     "same-efficiency-2.5x-load": {"wps", "tx_conflicts_per_s"},
+    "ramp-up-12min": {"ramp_up"},
 }
 JUDGE_END = ANCHOR + timedelta(minutes=20)
 JUDGE_WINDOW = (ANCHOR, JUDGE_END)

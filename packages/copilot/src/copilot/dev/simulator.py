@@ -190,6 +190,8 @@ class Scenario:
     """StartWorkflowExecution latency at the frontend (``service_latency``)."""
     shard_lock: Latency = Latency(0.3, 3.0)
     """History shard lock latency (``lock_latency``, operation ShardInfo)."""
+    ramp_up: float = 0.0
+    """Share of the window over which every counter's rate rises linearly from zero (a load test's ramp-up)."""
 
 
 HEALTHY_150 = Scenario(
@@ -387,6 +389,11 @@ _JUDGEMENT_V2: tuple[Scenario, ...] = (
         "state transition, only busier.",
         wps=_H.wps * 2.5,
         tx_conflicts_per_s=_H.tx_conflicts_per_s * 2.5,
+    ),
+    _one_change(
+        "ramp-up-12min",
+        "healthy-150wps whose counters ramp up from zero over the first 12 minutes (a load test's ramp-up).",
+        ramp_up=0.2,
     ),
 )
 
@@ -615,7 +622,12 @@ def _increments(ctx: _Ctx, key: tuple[object, ...], rate: Span) -> list[float]:
     rng = ctx.rng(*key)
     w = ctx.window
     sd = ctx.scenario.noise
-    return [max(0.0, _lerp(rate, w.frac(k))) * w.dt * _noisy(rng, sd) for k in range(1, w.n)]
+    ramp = ctx.scenario.ramp_up
+
+    def ramped(frac: float) -> float:
+        return min(1.0, frac / ramp) if ramp > 0 else 1.0
+
+    return [max(0.0, _lerp(rate, w.frac(k))) * ramped(w.frac(k)) * w.dt * _noisy(rng, sd) for k in range(1, w.n)]
 
 
 # --- the writer -----------------------------------------------------------------------------------
