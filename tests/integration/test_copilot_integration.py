@@ -218,10 +218,18 @@ def check_correlations(correlations: list[dict[str, Any]], telemetry: list[dict[
     assert conns["statement"].startswith("changed TEMPORAL_SQL_MAX_CONNS from 50 to 20 -> persistence_latency_p99")
     assert "regressed by" in conns["statement"] and "%" in conns["statement"]
 
-    qps = pairs[("history.persistenceMaxQPS", "occ_conflicts_per_sec")]
-    assert qps["relation"] == "expected" and qps["change_direction"] == "decreased"
-    assert qps["config_keys"] == ["dynamic_config.history.persistenceMaxQPS"]
-    assert ("history.persistenceMaxQPS", "exhausted_retries_per_sec") in pairs
+    # a lower QPS limit means fewer concurrent transactions: on DSQL that does not cause OCC conflicts, so
+    # the link is contrary (issue 13: it used to read "expected"); a conflict rise that load explains
+    # (not worse per 1,000 state transitions) does not count, and is not linked at all
+    occ = next(d for d in telemetry if d["metric"] == "occ_conflicts_per_sec")
+    qps = pairs.get(("history.persistenceMaxQPS", "occ_conflicts_per_sec"))
+    if occ["direction"] == "regressed" and occ["counts_toward_verdict"]:
+        assert qps is not None and qps["relation"] == "contrary" and qps["change_direction"] == "decreased"
+        assert qps["config_keys"] == ["dynamic_config.history.persistenceMaxQPS"]
+    else:
+        assert qps is None
+    latency = pairs[("history.persistenceMaxQPS", "persistence_latency_p99")]
+    assert latency["relation"] == "expected" and latency["config_keys"] == ["dynamic_config.history.persistenceMaxQPS"]
     # sync matching is not influenced by the SQL pool: no link is invented
     assert ("TEMPORAL_SQL_MAX_CONNS", "sync_match_rate") not in pairs
     relations = [c["relation"] for c in correlations]
@@ -395,3 +403,39 @@ async def test_recommendation_for_a_healthy_profile_is_no_change(stack: Stack, c
     advice = ok(await copilot.post(f"/profiles/{meta['id']}/recommendation"))
     assert advice["preset"] == "mid-scale" and advice["overrides"] == []
     assert advice["conformance"]["conforming"] is True
+
+
+async def test_the_demo_flow_shows_config_and_version_diffs_correlation_drift_and_conformance(
+    stack: Stack, copilot: httpx.AsyncClient
+) -> None:
+    """What ``copilot dev demo`` does, against the shared stack's demo hours (issue 13)."""
+    from copilot.dev.local import DEMO_PRESET
+    from copilot.dev.simulator import DEMO_DEPLOYMENTS
+
+    healthy_run, failing_run = DEMO_DEPLOYMENTS["healthy-150wps"], DEMO_DEPLOYMENTS["failing-400wps"]
+    healthy = await create(copilot, {**body(stack, "healthy-150wps"), **healthy_run.profile_fields()})
+    assert (await copilot.post(f"/profiles/{healthy['id']}/baseline")).status_code == 200
+    failing = await create(copilot, {**body(stack, "failing-400wps"), **failing_run.profile_fields()})
+
+    result = ok(
+        await copilot.post("/profiles/compare", json={"profile_a_id": healthy["id"], "profile_b_id": failing["id"]})
+    )
+    assert result["load"]["differs"] and result["notes"][0].startswith("Offered load differs")
+    changed = {d["key"]: (d["old_value"], d["new_value"]) for d in result["config_diffs"]}
+    assert changed["environment.TEMPORAL_SQL_MAX_CONNS"] == ("50", "100")
+    assert changed["dynamic_config.history.persistenceMaxQPS"] == (9000, 3000)
+    assert changed["environment.DSQL_RESERVOIR_TARGET_READY"] == ("40", "10")
+    versions = {v["component"]: (v["old_version"], v["new_version"]) for v in result["version_diffs"]}
+    assert versions["dsql_plugin_version"] == ("0.4.1", "0.5.0")
+    relations = {(c["setting"], c["metric"]): c["relation"] for c in result["correlations"]}
+    assert relations[("history.persistenceMaxQPS", "persistence_latency_p99")] == "expected"
+    assert relations[("DSQL_RESERVOIR_TARGET_READY", "reservoir_size")] == "expected"
+    assert relations[("TEMPORAL_SQL_MAX_CONNS", "occ_conflicts_per_sec")] == "expected"  # more connections
+    counted = {d["metric"] for d in result["telemetry_diffs"] if d["counts_toward_verdict"]}
+    assert {c["metric"] for c in result["correlations"]} <= counted
+
+    current = ok(await drift(copilot, **window(stack, "failing-400wps"), config=failing_run.profile_fields()["config"]))
+    assert current["status"] == "drifted" and current["baseline"]["id"] == healthy["id"]
+    assert any(c["relation"] == "expected" for c in current["correlations"])
+    conformance = ok(await copilot.post(f"/profiles/{failing['id']}/conformance", json={"preset": DEMO_PRESET}))
+    assert conformance["preset"] == DEMO_PRESET and conformance["conforming"] is False

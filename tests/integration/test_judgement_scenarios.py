@@ -43,6 +43,8 @@ class Expect:
     """Neutral metrics beyond their threshold."""
     no_data: frozenset[str] = field(default=frozenset())
     """Beyond ALWAYS_NO_DATA."""
+    explained: frozenset[str] = frozenset()
+    """Cost regressions explained by load: listed, labelled, not counted."""
 
 
 _PERSISTENCE = frozenset({"persistence_latency_p95", "persistence_latency_p99"})
@@ -89,6 +91,21 @@ EXPECTED: dict[str, Expect] = {
     # every DSQL plugin metric has no data on B (the absent-is-zero rule needs a family member that
     # reports); OCC conflicts and exhausted retries are key metrics, so the verdict is inconclusive
     "dsql-family-missing": Expect(frozenset({"inconclusive"}), no_data=_DSQL_PLUGIN),
+    # issue 13: from none, an hour-old backlog is judged by backlog age's levels (critical at 300 s)
+    "backlog-age-from-none": Expect(frozenset({"fail"}), regressed=frozenset({"backlog_age"})),
+    # 8 to 40,000 tasks reads as a multiple, and is critical
+    "backlog-x5000": Expect(frozenset({"fail"}), regressed=frozenset({"backlog_count"})),
+    # 2.5 times the load with the same conflicts and workflow failures per state transition: both rises
+    # are explained by load (listed, not counted); more completions and transitions are improvements,
+    # starts neutral; nothing counts against it, so it passes
+    "same-efficiency-2.5x-load": Expect(
+        frozenset({"pass"}),
+        improved=frozenset({"workflows_completed_per_sec", "state_transitions_per_sec"}),
+        changed=frozenset({"workflows_started_per_sec"}),
+        explained=frozenset({"occ_conflicts_per_sec", "workflow_failures_per_sec"}),
+    ),
+    # the ramp-up is trimmed (offered load under 75 % of its level), so the steady part is judged: healthy
+    "ramp-up-12min": Expect(frozenset({"pass"})),
     # with the median steady, a 2.5x p99 widens the lognormal's tail, so p95 rises too (about +90 %):
     # a direct effect of the same change, for both task types
     "schedule-to-start-p99-up-150": Expect(
@@ -184,8 +201,12 @@ async def test_scenario_flags_exactly_its_injected_change(judge: Judge, scenario
     assert _keys(diffs, "improved", counted=True) == expect.improved, why
     assert _keys(diffs, "changed") == expect.changed, why
     assert _keys(diffs, "no_data") == ALWAYS_NO_DATA | expect.no_data, why
+    explained = {k for k, d in by_key.items() if d.get("load_label") == "explained by load"}
+    assert explained == expect.explained, why
+    for key in explained:
+        assert by_key[key]["direction"] == "regressed" and not by_key[key]["counts_toward_verdict"]
     # nothing else moved, not even beyond a threshold without significance
-    flagged = expect.regressed | expect.improved | expect.changed | expect.no_data | ALWAYS_NO_DATA
+    flagged = expect.regressed | expect.improved | expect.changed | expect.no_data | expect.explained | ALWAYS_NO_DATA
     assert {k for k, d in by_key.items() if d["direction"] != "unchanged"} == flagged, why
     assert full["verdict"] in expect.verdicts, full["summary"]
 
@@ -200,6 +221,26 @@ async def test_scenario_flags_exactly_its_injected_change(judge: Judge, scenario
     default = await judge.compare(HEALTHY, scenario)
     assert default["verdict"] == full["verdict"] and default["summary"] == full["summary"]
     assert {d["metric"] for d in default["telemetry_diffs"]} == flagged
+
+
+async def test_load_and_levels_on_the_real_prometheus(judge: Judge) -> None:
+    busier = await judge.compare(HEALTHY, "same-efficiency-2.5x-load")
+    assert busier["load"]["differs"] and busier["notes"][0].startswith("Offered load differs")
+    occ = next(d for d in busier["telemetry_diffs"] if d["metric"] == "occ_conflicts_per_sec")
+    assert occ["per_unit"]["direction"] == "unchanged" and occ["load_label"] == "explained by load"
+    worse = await judge.compare(HEALTHY, "conflicts-x4")
+    occ = next(d for d in worse["telemetry_diffs"] if d["metric"] == "occ_conflicts_per_sec")
+    assert occ["load_label"] == "worse per unit of work" and not worse["load"]["differs"]
+    age = await judge.compare(HEALTHY, "backlog-age-from-none")
+    (d,) = [d for d in age["telemetry_diffs"] if d["metric"] == "backlog_age"]
+    assert d["severity"] == "critical" and d["change_pct"] is None and "critical level 300 s" in d["reason"]
+    ramp = await judge.compare(HEALTHY, "ramp-up-12min")
+    (trim,) = ramp["trims"]
+    assert trim["side"] == "B" and 5 * 60 <= trim["ramp_up_seconds"] <= 12 * 60 and trim["drain_seconds"] == 0
+    assert (await judge.compare(HEALTHY, "ramp-up-12min", trim_steady_state=False))["trims"] == []
+    backlog = await judge.compare(HEALTHY, "backlog-x5000")
+    (d,) = [d for d in backlog["telemetry_diffs"] if d["metric"] == "backlog_count"]
+    assert d["change_text"].startswith("\u00d7") and d["change_text"] in backlog["summary"]
 
 
 async def test_noise_only_passes_with_nothing_flagged(judge: Judge) -> None:

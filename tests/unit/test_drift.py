@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec
+from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, SETTING_EFFECTS, MetricSpec, Raising
 from behaviour_profiles.comparison import config_diffs, judge_telemetry
-from behaviour_profiles.drift import KNOWN_EFFECTS, assess_drift, change_direction, correlate, setting_name
+from behaviour_profiles.drift import assess_drift, change_direction, correlate, setting_name
 from behaviour_profiles.models import (
     BehaviourProfile,
     ChangeKind,
@@ -170,13 +170,18 @@ def test_change_direction(old: Any, new: Any, change: ChangeKind, expected: str)
     assert change_direction(diff(old, new, change)) == expected
 
 
-def test_known_effects_name_real_catalogue_influences() -> None:
-    for effect in KNOWN_EFFECTS:
-        assert effect.when in ("increased", "decreased", "enabled", "disabled")
-        for metric in effect.worsens:
-            assert metric in BY_KEY, metric
-        influencers = {k for spec in CATALOGUE for k in spec.influenced_by}
-        assert set(effect.settings) <= influencers, set(effect.settings) - influencers
+def test_setting_effects_are_declared_on_real_metrics_once_and_influence_them() -> None:
+    pairs = [(setting, metric) for group in SETTING_EFFECTS for setting in group.settings for metric in group.metrics]
+    assert len(pairs) == len(set(pairs))
+    for setting, metric in pairs:
+        spec = BY_KEY[metric]
+        assert setting in spec.influenced_by
+        assert [e.setting for e in spec.effects].count(setting) == 1
+    # more connections on an optimistic store: more OCC conflicts, less persistence queueing
+    occ = {e.setting: e.raising for e in BY_KEY["occ_conflicts_per_sec"].effects}
+    latency = {e.setting: e.raising for e in BY_KEY["persistence_latency_p99"].effects}
+    assert occ["TEMPORAL_SQL_MAX_CONNS"] is Raising.WORSENS
+    assert latency["TEMPORAL_SQL_MAX_CONNS"] is Raising.IMPROVES
 
 
 # --- correlation -------------------------------------------------------------------------------
@@ -198,7 +203,9 @@ def test_lower_connection_limit_is_expected_to_raise_latency_and_conflicts() -> 
     assert conns.statement.startswith(
         "changed TEMPORAL_SQL_MAX_CONNS from 50 to 20 -> persistence_latency_p99 regressed by 500 % (100 ms -> 600 ms)"
     )
-    assert pairs[("history.persistenceMaxQPS", "occ_conflicts_per_sec")].relation is CorrelationRelation.EXPECTED
+    # lowering the QPS limit means fewer concurrent transactions on the same rows: on DSQL that does not
+    # cause OCC conflicts (issue 13: the old table read this backwards and called it expected)
+    assert pairs[("history.persistenceMaxQPS", "occ_conflicts_per_sec")].relation is CorrelationRelation.CONTRARY
     # sync matching regressed too, but the SQL pool does not influence it
     assert not any(c.metric == "sync_match_rate" for c in links)
 
@@ -209,6 +216,14 @@ def test_raising_a_limit_is_contrary_to_a_latency_regression() -> None:
         c for c in correlate(cfg, regressions(persistence_latency_p99=3.0)) if c.metric == "persistence_latency_p99"
     ]
     assert link.relation is CorrelationRelation.CONTRARY and "usually helps" in link.statement
+
+
+def test_more_connections_are_expected_to_raise_occ_conflicts_on_dsql() -> None:
+    cfg = config_diffs(snapshot({"TEMPORAL_SQL_MAX_CONNS": "50"}), snapshot({"TEMPORAL_SQL_MAX_CONNS": "100"}))
+    links = {c.metric: c for c in correlate(cfg, regressions(occ_conflicts_per_sec=3.89, persistence_latency_p99=3.0))}
+    assert links["occ_conflicts_per_sec"].relation is CorrelationRelation.EXPECTED
+    assert "optimistic" in links["occ_conflicts_per_sec"].statement
+    assert links["persistence_latency_p99"].relation is CorrelationRelation.CONTRARY
 
 
 def test_an_influence_without_known_direction_is_possible() -> None:

@@ -639,6 +639,11 @@ _JUDGE_CHANGES: dict[str, set[str]] = {
     "latency-improved-40": {"persistence"},
     "dsql-family-missing": {"dsql_plugin"},
     "schedule-to-start-p99-up-150": {"workflow_schedule_to_start", "activity_schedule_to_start"},
+    "backlog-age-from-none": {"backlog_age_s"},
+    "backlog-x5000": {"backlog_count"},
+    # one cause: load, with conflicts following it at the same rate per unit of work
+    "same-efficiency-2.5x-load": {"wps", "tx_conflicts_per_s"},
+    "ramp-up-12min": {"ramp_up"},
 }
 JUDGE_END = ANCHOR + timedelta(minutes=20)
 JUDGE_WINDOW = (ANCHOR, JUDGE_END)
@@ -853,3 +858,47 @@ def test_prometheus_answers_promql_on_the_backfill(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_the_demo_windows_carry_configuration_and_versions_that_explain_the_incident() -> None:
+    from behaviour_profiles.comparison import config_diffs, judge_telemetry, version_diffs
+    from behaviour_profiles.drift import correlate
+    from behaviour_profiles.models import (
+        CompareOptions,
+        ConfigInput,
+        ConfigSnapshot,
+        CorrelationRelation,
+        VersionIdentity,
+    )
+    from behaviour_profiles.snapshot import build_snapshot
+    from copilot.dev.simulator import DEMO_DEPLOYMENTS
+    from tests.unit.test_comparison import healthy, scaled
+
+    old, new = DEMO_DEPLOYMENTS["healthy-150wps"].profile_fields(), DEMO_DEPLOYMENTS["failing-400wps"].profile_fields()
+
+    def snapshot(fields: dict[str, object]) -> ConfigSnapshot:
+        return build_snapshot(ConfigInput.model_validate(fields["config"]), b"k" * 32)
+
+    def versions(fields: dict[str, object]) -> VersionIdentity:
+        return VersionIdentity.model_validate({k: v for k, v in fields.items() if k.endswith(("version", "sha"))})
+
+    diffs = config_diffs(snapshot(old), snapshot(new))
+    changed = {d.key: (d.old_value, d.new_value) for d in diffs}
+    assert changed["environment.TEMPORAL_SQL_MAX_CONNS"] == ("50", "100")
+    assert changed["environment.DSQL_RESERVOIR_TARGET_READY"] == ("40", "10")
+    assert changed["dynamic_config.history.persistenceMaxQPS"] == (9000, 3000)
+    (plugin,) = version_diffs(versions(old), versions(new))
+    assert (plugin.component, plugin.old_version, plugin.new_version) == ("dsql_plugin_version", "0.4.1", "0.5.0")
+
+    telemetry = healthy()
+    incident = {
+        **telemetry,
+        "occ_conflicts_per_sec": scaled("occ_conflicts_per_sec", 4.0),
+        "persistence_latency_p99": scaled("persistence_latency_p99", 5.0),
+        "reservoir_size": scaled("reservoir_size", 0.1),
+    }
+    judged = judge_telemetry(telemetry, incident, CompareOptions())
+    links = {(c.setting, c.metric): c.relation for c in correlate(diffs, judged)}
+    assert links[("TEMPORAL_SQL_MAX_CONNS", "occ_conflicts_per_sec")] is CorrelationRelation.EXPECTED
+    assert links[("history.persistenceMaxQPS", "persistence_latency_p99")] is CorrelationRelation.EXPECTED
+    assert links[("DSQL_RESERVOIR_TARGET_READY", "reservoir_size")] is CorrelationRelation.EXPECTED

@@ -210,6 +210,36 @@ class PlatformCpu:
 Computation = Direct | Ratio | Quantile | Unavailable | PlatformCpu
 
 
+class Raising(StrEnum):
+    """What raising a setting does to a metric."""
+
+    WORSENS = "worsens"
+    IMPROVES = "improves"
+
+
+@dataclass(frozen=True)
+class SettingEffect:
+    """Raising ``setting`` is known to make the metric better or worse, and why."""
+
+    setting: str
+    raising: Raising
+    mechanism: str
+
+
+@dataclass(frozen=True)
+class PerUnit:
+    """The unit of work a cost metric is divided by: ``metric``'s value / ``scale``."""
+
+    metric: str
+    scale: float
+    words: str
+    """How the unit reads after a value: ``per 1,000 state transitions``."""
+
+
+PER_1000_TRANSITIONS = PerUnit("state_transitions_per_sec", 1000.0, "per 1,000 state transitions")
+"""Work done: a cost metric's rate (or level) for each 1,000 state transitions per second."""
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     key: str
@@ -228,6 +258,19 @@ class MetricSpec:
     key_metric: bool = False
     """A key metric lacking data makes a comparison inconclusive."""
     description: str = ""
+    floor_points: float | None = None
+    """Ratio metrics: a change of fewer percentage points than this is noise, whatever its percentage."""
+    warning_level: float | None = None
+    """In the metric's unit: a regression from none to at least this is a warning (below it: info)."""
+    critical_level: float | None = None
+    """In the metric's unit: a regression from none to at least this is critical."""
+    effects: tuple[SettingEffect, ...] = ()
+    """Settings whose effect on this metric has a known direction (filled from :data:`SETTING_EFFECTS`)."""
+    per_unit: PerUnit | None = None
+    """A cost metric: it rises with work by design, so it is also judged per this unit of work."""
+    offered_load: bool = False
+    """The metric that measures offered load (one in the catalogue): load-aware comparison and steady
+    state detection read it."""
 
 
 # --- shared terms and queries ------------------------------------------------------------------
@@ -416,6 +459,14 @@ WORKER_KEY_TYPES: Mapping[str, str] = {key: suffix for suffix, keys in _SLOT_KEY
 """A worker option that sizes one worker type's slots or pollers -> that type (catalogue suffix)."""
 
 
+_LATENCY_LEVELS: Mapping[str, tuple[float, float]] = {
+    "workflow_schedule_to_start": (100.0, 1_000.0),
+    "activity_schedule_to_start": (100.0, 1_000.0),
+    "persistence_latency": (50.0, 200.0),
+}
+"""Warning and critical levels (ms) of the latency families, for a change from none."""
+
+
 def _build() -> tuple[MetricSpec, ...]:
     T, L, M, D, E, R = (
         Category.THROUGHPUT,
@@ -436,6 +487,7 @@ def _build() -> tuple[MetricSpec, ...]:
             0.05,
             Direct(_STARTS),
             family="service_requests",
+            offered_load=True,
             description="Rate of StartWorkflowExecution and SignalWithStart requests at the frontend "
             "(Temporal has no 'workflow started' counter). It reflects offered load, so it is neutral.",
         ),
@@ -486,6 +538,8 @@ def _build() -> tuple[MetricSpec, ...]:
                     Quantile(hist, q / 100),
                     influenced_by=tuple(dict.fromkeys(influencers)),
                     key_metric=True,
+                    warning_level=_LATENCY_LEVELS[key][0],
+                    critical_level=_LATENCY_LEVELS[key][1],
                 )
             )
     specs += [
@@ -502,6 +556,7 @@ def _build() -> tuple[MetricSpec, ...]:
             key_metric=True,
             description="poll_success_sync / poll_success per task type, the lower of workflow and activity "
             "tasks: tasks handed straight to a waiting poller.",
+            floor_points=2.0,
         ),
         MetricSpec(
             "async_match_rate",
@@ -514,6 +569,9 @@ def _build() -> tuple[MetricSpec, ...]:
             Ratio(_POLL_SYNC, _POLL_ALL, "1-part/whole"),
             influenced_by=MATCHING_KEYS + WORKER_KEYS,
             description="Share of polls served from the backlog (1 - sync match rate), the higher of the task types.",
+            floor_points=2.0,
+            warning_level=0.2,
+            critical_level=0.5,
         ),
         MetricSpec(
             "task_dispatch_latency",
@@ -525,6 +583,8 @@ def _build() -> tuple[MetricSpec, ...]:
             1.0,
             Quantile(_DISPATCH, 0.95),
             influenced_by=MATCHING_KEYS,
+            warning_level=100.0,
+            critical_level=1_000.0,
         ),
         MetricSpec(
             "backlog_count",
@@ -536,6 +596,8 @@ def _build() -> tuple[MetricSpec, ...]:
             5.0,
             _gauge("approximate_backlog_count", "sum", SERVER_SCOPES),
             influenced_by=MATCHING_KEYS + WORKER_KEYS,
+            warning_level=1_000.0,
+            critical_level=10_000.0,
         ),
         MetricSpec(
             "backlog_age",
@@ -547,6 +609,8 @@ def _build() -> tuple[MetricSpec, ...]:
             1.0,
             _gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES),
             influenced_by=MATCHING_KEYS + WORKER_KEYS,
+            warning_level=60.0,
+            critical_level=300.0,
         ),
         MetricSpec(
             "pool_open_count",
@@ -569,6 +633,7 @@ def _build() -> tuple[MetricSpec, ...]:
             1.0,
             _gauge("dsql_pool_in_use"),
             influenced_by=POOL_KEYS,
+            per_unit=PER_1000_TRANSITIONS,
         ),
         MetricSpec(
             "pool_idle_count",
@@ -652,6 +717,7 @@ def _build() -> tuple[MetricSpec, ...]:
             family="dsql_tx",
             absent_is_zero=True,
             key_metric=True,
+            per_unit=PER_1000_TRANSITIONS,
         ),
         MetricSpec(
             "exhausted_retries_per_sec",
@@ -666,6 +732,7 @@ def _build() -> tuple[MetricSpec, ...]:
             family="dsql_tx",
             absent_is_zero=True,
             key_metric=True,
+            per_unit=PER_1000_TRANSITIONS,
         ),
         MetricSpec(
             "dsql_auth_failures",
@@ -698,6 +765,7 @@ def _build() -> tuple[MetricSpec, ...]:
             key_metric=True,
             description="Workflow closes / start requests over the same instants: below 1 the cluster "
             "takes in more than it finishes (more offered, less done); above 1 it drains a backlog.",
+            floor_points=5.0,
         ),
         MetricSpec(
             "activity_failure_rate",
@@ -713,6 +781,7 @@ def _build() -> tuple[MetricSpec, ...]:
             key_metric=True,
             description="(activity_task_fail + activity_task_timeout) / (activity_success + both): the share "
             "of activity attempts that failed or timed out, retried ones included.",
+            floor_points=1.0,
         ),
         MetricSpec(
             "activity_failures_per_sec",
@@ -738,6 +807,7 @@ def _build() -> tuple[MetricSpec, ...]:
             Direct(_WORKFLOW_FAILURES),
             family="workflow_outcomes",
             absent_is_zero=True,
+            per_unit=PER_1000_TRANSITIONS,
             description="workflow_failed + workflow_timeout.",
         ),
         MetricSpec(
@@ -766,6 +836,8 @@ def _build() -> tuple[MetricSpec, ...]:
             influenced_by=PERSISTENCE_KEYS + POOL_KEYS,
             description="service_latency of StartWorkflowExecution at the frontend (Temporal's guidance: "
             "p95 under 150 ms).",
+            warning_level=150.0,
+            critical_level=500.0,
         ),
         MetricSpec(
             "shard_lock_latency_p95",
@@ -778,6 +850,8 @@ def _build() -> tuple[MetricSpec, ...]:
             Quantile(_SHARD_LOCK, 0.95),
             influenced_by=("persistence.numHistoryShards", "history.persistenceMaxQPS"),
             description="lock_latency of the history shard lock (operation ShardInfo): contention on a shard.",
+            warning_level=10.0,
+            critical_level=100.0,
         ),
     ]
     for service in _SERVICES:
@@ -793,6 +867,7 @@ def _build() -> tuple[MetricSpec, ...]:
                 PlatformCpu(service),
                 description="Temporal exports no CPU metric; read from the platform (cAdvisor/kubelet or "
                 "ECS through ADOT) where this Prometheus has it.",
+                per_unit=PER_1000_TRANSITIONS,
             )
         )
     for service in _SERVICES:
@@ -807,6 +882,7 @@ def _build() -> tuple[MetricSpec, ...]:
                 1_000_000.0,
                 Direct(GaugeAgg((Term(same("memory_heapinuse"), (("service_name", "=", service),)),))),
                 description="memory_heapinuse: Go heap bytes in use (not RSS).",
+                per_unit=PER_1000_TRANSITIONS,
             )
         )
     specs.append(
@@ -824,6 +900,9 @@ def _build() -> tuple[MetricSpec, ...]:
             description="SDK slots used / (used + available) per worker type and task queue; the value is "
             "the most saturated one, 1 means saturated. The per-type values are "
             "worker_task_slot_utilization.<type>.",
+            floor_points=5.0,
+            warning_level=0.8,
+            critical_level=0.95,
         )
     )
     for suffix, worker_type in WORKER_TYPES.items():
@@ -839,12 +918,134 @@ def _build() -> tuple[MetricSpec, ...]:
                 Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)", where=(("worker_type", worker_type),)),
                 influenced_by=_SLOT_KEYS[suffix],
                 description=f"{worker_type} slots used / (used + available), most saturated task queue.",
+                floor_points=5.0,
+                warning_level=0.8,
+                critical_level=0.95,
             )
         )
     return tuple(specs)
 
 
-CATALOGUE: tuple[MetricSpec, ...] = _build()
+@dataclass(frozen=True)
+class EffectGroup:
+    """Raising any of ``settings`` ``raising`` (worsens or improves) each of ``metrics``, for one reason."""
+
+    settings: tuple[str, ...]
+    raising: Raising
+    metrics: tuple[str, ...]
+    mechanism: str
+
+
+_PERSISTENCE_P = ("persistence_latency_p95", "persistence_latency_p99")
+_S2S_P = (
+    "workflow_schedule_to_start_p95",
+    "workflow_schedule_to_start_p99",
+    "activity_schedule_to_start_p95",
+    "activity_schedule_to_start_p99",
+)
+_BACKLOG = ("backlog_count", "backlog_age", "task_dispatch_latency")
+_PERSISTENCE_LIMITS = (
+    "TEMPORAL_SQL_MAX_CONNS",
+    "history.persistenceMaxQPS",
+    "frontend.persistenceMaxQPS",
+    "matching.persistenceMaxQPS",
+    "DSQL_CONNECTION_RATE_LIMIT",
+)
+
+SETTING_EFFECTS: tuple[EffectGroup, ...] = (
+    EffectGroup(
+        _PERSISTENCE_LIMITS,
+        Raising.IMPROVES,
+        (*_PERSISTENCE_P, "state_transitions_per_sec", "workflows_completed_per_sec"),
+        "persistence requests queue behind a connection or QPS limit: a higher limit queues less, so "
+        "latency falls and history keeps up",
+    ),
+    EffectGroup(
+        ("TEMPORAL_SQL_MAX_CONNS", "history.persistenceMaxQPS"),
+        Raising.WORSENS,
+        ("occ_conflicts_per_sec", "exhausted_retries_per_sec"),
+        "on an optimistic store (DSQL) more concurrent transactions touch the same rows (shard, "
+        "execution) at once, so more of them conflict at commit and more run out of retries",
+    ),
+    EffectGroup(
+        ("TEMPORAL_SQL_MAX_IDLE_CONNS",),
+        Raising.IMPROVES,
+        _PERSISTENCE_P,
+        "more idle connections are kept, so fewer requests wait for a new connection",
+    ),
+    EffectGroup(
+        (
+            "DSQL_RESERVOIR_TARGET_READY",
+            "DSQL_RESERVOIR_INFLIGHT_LIMIT",
+            "DSQL_CONNECTION_RATE_LIMIT",
+            "DSQL_CONNECTION_BURST_LIMIT",
+        ),
+        Raising.IMPROVES,
+        ("reservoir_size", "reservoir_empty_events", "open_failures"),
+        "more ready connections, or faster refills, keep the reservoir from draining under load",
+    ),
+    EffectGroup(
+        (
+            "matching.numTaskqueueReadPartitions",
+            "matching.numTaskqueueWritePartitions",
+            "MaxConcurrentWorkflowTaskPollers",
+            "MaxConcurrentActivityTaskPollers",
+        ),
+        Raising.IMPROVES,
+        ("sync_match_rate", "async_match_rate", *_S2S_P, *_BACKLOG),
+        "with more partitions or pollers, tasks more often find a waiting poller: more sync matches, "
+        "shorter schedule-to-start and a smaller backlog",
+    ),
+    EffectGroup(
+        (
+            "MaxConcurrentActivityExecutionSize",
+            "MaxConcurrentWorkflowTaskExecutionSize",
+            "MaxConcurrentLocalActivityExecutionSize",
+        ),
+        Raising.IMPROVES,
+        (
+            "worker_task_slot_utilization",
+            "workflows_completed_per_sec",
+            "sync_match_rate",
+            "async_match_rate",
+            *_S2S_P,
+            *_BACKLOG,
+        ),
+        "more task slots per worker leave free slots, so tasks do not wait for one",
+    ),
+    EffectGroup(
+        ("TEMPORAL_SQL_MAX_CONN_LIFETIME", "DSQL_RESERVOIR_BASE_LIFETIME"),
+        Raising.IMPROVES,
+        ("reconnect_count",),
+        "longer connection lifetimes recycle connections less often",
+    ),
+)
+"""Settings whose effect on a metric has a known direction: each (setting, metric) pair once. Each
+metric's entry carries its own as :attr:`MetricSpec.effects`; every other influence is direction-unknown."""
+
+
+def _with_effects(specs: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
+    by_metric: dict[str, dict[str, SettingEffect]] = {}
+    for group in SETTING_EFFECTS:
+        for metric in group.metrics:
+            for setting in group.settings:
+                effects = by_metric.setdefault(metric, {})
+                if setting in effects:
+                    raise ValueError(f"the effect of {setting} on {metric} is declared twice")
+                effects[setting] = SettingEffect(setting, group.raising, group.mechanism)
+    unknown = by_metric.keys() - {spec.key for spec in specs}
+    if unknown:
+        raise ValueError(f"effects declared on metrics not in the catalogue: {sorted(unknown)}")
+    out = []
+    for spec in specs:
+        declared = tuple(by_metric.get(spec.key, {}).values())
+        # a setting with a known effect on a metric influences it
+        influencers = tuple(dict.fromkeys((*spec.influenced_by, *(e.setting for e in declared))))
+        out.append(replace(spec, effects=declared, influenced_by=influencers) if declared else spec)
+    return tuple(out)
+
+
+CATALOGUE: tuple[MetricSpec, ...] = _with_effects(_build())
 BY_KEY: Mapping[str, MetricSpec] = {spec.key: spec for spec in CATALOGUE}
 
 

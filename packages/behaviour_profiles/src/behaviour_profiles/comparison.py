@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from behaviour_profiles.catalogue import (
     RESERVOIR_KEYS,
     WORKER_KEYS,
     MetricSpec,
+    PerUnit,
 )
 from behaviour_profiles.models import (
     BehaviourProfile,
@@ -40,19 +42,29 @@ from behaviour_profiles.models import (
     ConfigSnapshot,
     Direction,
     Evidence,
+    LoadComparison,
+    LoadLabel,
     MetricStatus,
     MetricSummary,
     ProfileComparison,
     Severity,
     Statistic,
     StatsView,
+    SteadyStateTrim,
     TelemetryDiff,
     ThresholdClass,
     Verdict,
     VersionDiff,
     VersionIdentity,
 )
-from behaviour_profiles.stats import InsufficientData, MannWhitneyResult, compare_samples
+from behaviour_profiles.stats import (
+    InsufficientData,
+    MannWhitneyResult,
+    benjamini_hochberg,
+    compare_samples,
+    series_stats,
+)
+from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = [
     "CONFIG_PARTS",
@@ -65,12 +77,15 @@ __all__ = [
     "describe_change",
     "filter_diffs",
     "flatten_config_part",
+    "format_change",
     "format_pct",
     "format_value",
     "judge_metric",
     "judge_telemetry",
+    "load_comparison",
     "missing_key_metrics",
     "order_diffs",
+    "per_unit_spec",
     "verdict_and_summary",
     "version_diffs",
     "window_length_note",
@@ -134,6 +149,22 @@ def format_value(value: float, unit: str) -> str:
 def format_pct(pct: float) -> str:
     """A signed percentage: ``+312 %``, ``-4.5 %``."""
     return f"{pct:+.0f} %" if abs(pct) >= 10 else f"{pct:+.1f} %"
+
+
+MULTIPLE_FROM = 10.0
+"""A rise to more than this many times the old value reads as a multiple (``x5,064``), not a percentage."""
+
+TIMES = "\u00d7"
+"""The multiplication sign a multiple is written with."""
+
+
+def format_change(pct: float) -> str:
+    """A change as people read it: ``+312 %``, ``-4.5 %``, or beyond ten times the old value ``x5,064`` (with
+    the multiplication sign :data:`TIMES`)."""
+    factor = 1.0 + pct / 100.0
+    if factor > MULTIPLE_FROM:
+        return f"{TIMES}{factor:,.0f}" if factor >= 100 else f"{TIMES}{factor:.1f}"
+    return format_pct(pct)
 
 
 def _format_p(p_value: float) -> str:
@@ -201,24 +232,49 @@ def _better_phrase(better: Better) -> str:
     return "a neutral metric: a change, not a regression"
 
 
-def _evidence(
-    old: MetricSummary, new: MetricSummary, options: CompareOptions
-) -> tuple[Evidence | None, InsufficientData | None]:
-    outcome = compare_samples([v for _, v in old.series], [v for _, v in new.series])
-    if isinstance(outcome, InsufficientData):
-        return None, outcome
-    return _to_evidence(outcome, options.significance_level), None
-
-
-def _to_evidence(result: MannWhitneyResult, alpha: float) -> Evidence:
+def _to_evidence(result: MannWhitneyResult, p_adjusted: float, tests: int, alpha: float) -> Evidence:
     return Evidence(
         n_old=result.n_old,
         n_new=result.n_new,
         u_statistic=result.u_statistic,
         p_value=result.p_value,
         effect_size=result.effect_size,
-        significant=result.p_value < alpha,
+        significant=p_adjusted < alpha,
+        p_adjusted=p_adjusted,
+        tests=tests,
     )
+
+
+def _in_band(spec: MetricSpec, old_value: float, new_value: float) -> bool:
+    """Both values within a floor-sized band above the noise floor (at most twice the floor): noise."""
+    band = 2 * spec.noise_floor
+    return abs(old_value) <= band and abs(new_value) <= band
+
+
+def _test_outcome(
+    spec: MetricSpec, old: MetricSummary | None, new: MetricSummary | None, stat: Statistic
+) -> MannWhitneyResult | InsufficientData | None:
+    """The significance test of a metric, or None when it is not judged on evidence (no data, noise)."""
+    old_value, new_value = _value(old, stat), _value(new, stat)
+    if old is None or new is None or old_value is None or new_value is None or _in_band(spec, old_value, new_value):
+        return None
+    return compare_samples([v for _, v in old.series], [v for _, v in new.series])
+
+
+def _level_severity(spec: MetricSpec, value: float) -> tuple[Severity, str] | None:
+    """Severity of a regression from none by the metric's absolute levels, or None without levels."""
+    if spec.warning_level is None and spec.critical_level is None:
+        return None
+    shown = format_value(value, spec.unit)
+    if spec.critical_level is not None and value >= spec.critical_level:
+        level_text = format_value(spec.critical_level, spec.unit)
+        return Severity.CRITICAL, f"{shown} is at or above the critical level {level_text}"
+    if spec.warning_level is not None and value >= spec.warning_level:
+        level_text = format_value(spec.warning_level, spec.unit)
+        return Severity.WARNING, f"{shown} is at or above the warning level {level_text}"
+    level = spec.warning_level if spec.warning_level is not None else spec.critical_level
+    assert level is not None
+    return Severity.INFO, f"{shown} is below the warning level {format_value(level, spec.unit)}"
 
 
 def judge_metric(
@@ -228,16 +284,36 @@ def judge_metric(
     options: CompareOptions,
     *,
     family_absent: bool = False,
+    p_adjusted: float | None = None,
+    tests: int = 1,
 ) -> TelemetryDiff:
     """Judge one catalogue metric, old side against new side.
 
     ``None`` or ``status == "no_data"`` on either side gives ``direction == "no_data"`` (a warning
-    for key metrics). Otherwise the chosen statistic is compared: both sides under the noise floor
-    is unchanged; none on the old side and activity on the new side is an absolute change without a
-    percentage; otherwise the percent change is held against the class threshold, and a change beyond
-    it that the Mann-Whitney test does not find significant is reported at severity info and not
-    counted toward the verdict.
+    for key metrics). Otherwise the chosen statistic is compared: both sides within twice the noise
+    floor is unchanged, and so is a ratio's change smaller than its floor in points; none on the old
+    side and more than twice the floor on the new side is an absolute change without a percentage,
+    judged by the metric's warning and critical levels where it declares them; otherwise the percent
+    change is held against the class threshold. A change beyond it that the Mann-Whitney test does not
+    find significant is reported at severity info and not counted toward the verdict. Significance is
+    judged on ``p_adjusted`` (the Benjamini-Hochberg adjusted p-value across ``tests`` tests of the
+    whole comparison, given by :func:`judge_telemetry`); alone, the test is a family of one.
     """
+    outcome = _test_outcome(spec, old, new, options.statistic)
+    return _judge(spec, old, new, options, outcome, p_adjusted, tests, family_absent=family_absent)
+
+
+def _judge(
+    spec: MetricSpec,
+    old: MetricSummary | None,
+    new: MetricSummary | None,
+    options: CompareOptions,
+    outcome: MannWhitneyResult | InsufficientData | None,
+    p_adjusted: float | None,
+    tests: int,
+    *,
+    family_absent: bool = False,
+) -> TelemetryDiff:
     stat = options.statistic
     threshold = options.threshold_for(spec.threshold_class)
     old_value, new_value = _value(old, stat), _value(new, stat)
@@ -250,6 +326,7 @@ def judge_metric(
         counts: bool,
         evidence: Evidence | None,
         reason: str,
+        change_text: str,
     ) -> TelemetryDiff:
         return TelemetryDiff(
             metric=spec.key,
@@ -272,6 +349,7 @@ def judge_metric(
             new=_view(new),
             evidence=evidence,
             reason=reason,
+            change_text=change_text,
         )
 
     if old is None or new is None or old_value is None or new_value is None:
@@ -302,41 +380,72 @@ def judge_metric(
                 "export it), so this key metric does not hold the verdict"
             )
         severity = Severity.WARNING if holds else Severity.INFO
-        return diff(Direction.NO_DATA, severity, None, False, holds, None, reason)
+        return diff(Direction.NO_DATA, severity, None, False, holds, None, reason, "no data")
 
     floor = spec.noise_floor
-    old_quiet, new_quiet = abs(old_value) <= floor, abs(new_value) <= floor
     floor_text = format_value(floor, spec.unit)
-    if old_quiet and new_quiet:
-        reason = f"{stat.value} under the noise floor ({floor_text}) on both sides"
-        return diff(Direction.UNCHANGED, Severity.INFO, None, False, False, None, reason)
+    if _in_band(spec, old_value, new_value):
+        reason = (
+            f"{stat.value} within the noise band on both sides ({format_value(old_value, spec.unit)} and "
+            f"{format_value(new_value, spec.unit)}, at most twice the noise floor {floor_text})"
+        )
+        return diff(Direction.UNCHANGED, Severity.INFO, None, False, False, None, reason, "unchanged")
+    if spec.floor_points is not None:
+        points = abs(new_value - old_value) * 100.0
+        if points < spec.floor_points:
+            reason = (
+                f"{stat.value} moved {points:.2g} points ({format_value(old_value, spec.unit)} to "
+                f"{format_value(new_value, spec.unit)}), within this ratio's {spec.floor_points:g}-point floor"
+            )
+            return diff(Direction.UNCHANGED, Severity.INFO, None, False, False, None, reason, "unchanged")
 
-    evidence, insufficient = _evidence(old, new, options)
+    evidence: Evidence | None = None
+    insufficient: InsufficientData | None = None
+    if isinstance(outcome, MannWhitneyResult):
+        adjusted = outcome.p_value if p_adjusted is None else p_adjusted
+        evidence = _to_evidence(outcome, adjusted, tests if p_adjusted is not None else 1, options.significance_level)
+    elif isinstance(outcome, InsufficientData):
+        insufficient = outcome
+
     change_pct: float | None
-    if old_quiet:
+    counts = True
+    if abs(old_value) <= floor:
         # no activity before: a percentage would be meaningless, so the absolute value is judged
         change_pct = None
         beyond = True
-        severity = Severity.CRITICAL if spec.threshold_class is ThresholdClass.ERROR else Severity.WARNING
         direction = _direction(spec.better, rising=new_value > old_value)
+        levels = _level_severity(spec, new_value) if direction is Direction.REGRESSED else None
+        if levels is not None:
+            severity, judged = levels
+            judged = f"judged by its level: {judged}"
+            counts = severity is not Severity.INFO
+        else:
+            severity = Severity.CRITICAL if spec.threshold_class is ThresholdClass.ERROR else Severity.WARNING
+            judged = "critical for an error metric" if severity is Severity.CRITICAL else "a warning"
         start = "none" if old_value == 0 else f"none ({format_value(old_value, spec.unit)}, under the noise floor)"
-        judged = "critical for an error metric" if severity is Severity.CRITICAL else "a warning"
+        change_text = f"from none to {format_value(new_value, spec.unit)}"
         reason = (
             f"{stat.value} went from {start} to {format_value(new_value, spec.unit)} "
             f"(from none there is no percentage: {judged}); {_better_phrase(spec.better)}"
         )
+        if not counts:
+            reason += ", so not counted"
     else:
-        change_pct = (new_value - old_value) / abs(old_value) * 100.0
+        # rounded far below any threshold's precision, so the same ratio computed two ways (a cost
+        # per unit of work at another load) lands on the same side of a threshold
+        change_pct = round((new_value - old_value) / abs(old_value) * 100.0, 9)
+        change_text = format_change(change_pct)
         magnitude = abs(change_pct)
         beyond = magnitude > threshold
         verb = "rose" if change_pct > 0 else "fell" if change_pct < 0 else "held"
         reason = (
             f"{stat.value} {verb} from {format_value(old_value, spec.unit)} to "
-            f"{format_value(new_value, spec.unit)} ({format_pct(change_pct)})"
+            f"{format_value(new_value, spec.unit)} ({change_text})"
         )
         limit = f"{threshold:g} % {spec.threshold_class.value} threshold"
         if not beyond:
             severity, direction = Severity.INFO, Direction.UNCHANGED
+            change_text = "unchanged"
             reason += f", within the {limit}"
         else:
             critical = magnitude > 2 * threshold
@@ -344,16 +453,133 @@ def judge_metric(
             direction = _direction(spec.better, rising=change_pct > 0)
             reason += f", beyond {'twice ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
 
-    counts = beyond
+    counts = counts and beyond
     if beyond and evidence is not None and not evidence.significant:
         severity, counts = Severity.INFO, False
+        adjusted_text = ""
+        if evidence.tests > 1 and evidence.p_adjusted is not None:
+            adjusted_text = f", adjusted {_format_p(evidence.p_adjusted)} across {evidence.tests} tests"
         reason += (
-            f"; not statistically significant (p = {_format_p(evidence.p_value)}, "
+            f"; not statistically significant (p = {_format_p(evidence.p_value)}{adjusted_text}, "
             f"level {options.significance_level:g}), so not counted"
         )
     elif beyond and insufficient is not None:
         reason += f"; {insufficient.reason}, so judged on the threshold alone"
-    return diff(direction, severity, change_pct, beyond, counts, evidence, reason)
+    return diff(direction, severity, change_pct, beyond, counts, evidence, reason, change_text)
+
+
+def _per_unit_summary(
+    cost: MetricSummary | None, work: MetricSummary | None, per: PerUnit, unit: str, key: str
+) -> MetricSummary | None:
+    """The cost metric divided by the work done, instant by instant; None when work is unknown or zero."""
+    if cost is None or work is None or cost.status is MetricStatus.NO_DATA or work.status is MetricStatus.NO_DATA:
+        return None
+    done = dict(work.series)
+    points = [(t, v / (done[t] / per.scale)) for t, v in cost.series if done.get(t, 0.0) > 0.0]
+    stats = series_stats(v for _, v in points)
+    if stats is None:
+        return None
+    return MetricSummary(
+        key=key,
+        status=MetricStatus.OK,
+        unit=unit,
+        min=stats.min,
+        max=stats.max,
+        mean=stats.mean,
+        p50=stats.p50,
+        p95=stats.p95,
+        p99=stats.p99,
+        sample_count=stats.count,
+        series=points,
+    )
+
+
+def per_unit_spec(spec: MetricSpec) -> MetricSpec | None:
+    """The entry a cost metric is judged by per unit of work, or None for a metric that is not a cost.
+
+    Its noise floor is the metric's floor per unit of work at one unit per second, so zero stays none.
+    """
+    per = spec.per_unit
+    if per is None:
+        return None
+    return replace(
+        spec,
+        key=f"{spec.key} {per.words}",
+        title=f"{spec.title} {per.words}",
+        unit=f"{spec.unit} {per.words}",
+        noise_floor=0.0,
+        floor_points=None,
+        warning_level=None,
+        critical_level=None,
+        per_unit=None,
+        effects=(),
+        key_metric=False,
+    )
+
+
+def load_comparison(
+    old: Mapping[str, MetricSummary],
+    new: Mapping[str, MetricSummary],
+    options: CompareOptions,
+    catalogue: Iterable[MetricSpec] = CATALOGUE,
+) -> LoadComparison | None:
+    """Offered load (the catalogue's offered-load metric) on both sides, or None when the catalogue has none."""
+    spec = next((s for s in catalogue if s.offered_load), None)
+    if spec is None:
+        return None
+    stat = options.statistic
+    old_value, new_value = _value(old.get(spec.key), stat), _value(new.get(spec.key), stat)
+    threshold = options.load_threshold_pct
+    change_pct: float | None = None
+    if old_value is None or new_value is None:
+        statement = f"Offered load ({spec.key}) is not known on both sides, so it could not be compared"
+        differs = False
+    elif abs(old_value) <= spec.noise_floor:
+        differs = abs(new_value) > spec.noise_floor
+        statement = (
+            f"Offered load ({spec.key}, {stat.value}) went from none to {format_value(new_value, spec.unit)}"
+            if differs
+            else f"No offered load on either side ({spec.key})"
+        )
+    else:
+        change_pct = (new_value - old_value) / abs(old_value) * 100.0
+        differs = abs(change_pct) > threshold
+        both = f"{format_value(old_value, spec.unit)} then {format_value(new_value, spec.unit)}"
+        if differs:
+            statement = f"Offered load differs: {spec.key} {both} ({format_change(change_pct)}, beyond {threshold:g} %)"
+            if options.load_aware:
+                statement += "; cost metrics are judged per unit of work too, and each cost regression says "
+                statement += "whether load explains it"
+            else:
+                statement += "; load-aware judgement is off, so costs are judged as measured"
+        else:
+            statement = f"Offered load is comparable: {spec.key} {both} ({format_change(change_pct)})"
+    return LoadComparison(
+        metric=spec.key,
+        old_value=old_value,
+        new_value=new_value,
+        change_pct=change_pct,
+        threshold_pct=threshold,
+        differs=differs,
+        statement=statement,
+    )
+
+
+def _label_by_load(diff: TelemetryDiff, per_unit: TelemetryDiff | None, words: str) -> TelemetryDiff:
+    """Attach the per-unit judgement; a cost regression gets its load label (explained: not counted)."""
+    if per_unit is None:
+        return diff.model_copy(update={"per_unit": None})
+    update: dict[str, Any] = {"per_unit": per_unit}
+    if diff.direction is Direction.REGRESSED and diff.beyond_threshold:
+        if per_unit.direction is Direction.REGRESSED and per_unit.counts_toward_verdict:
+            update["load_label"] = LoadLabel.WORSE_PER_UNIT
+            update["reason"] = f"{diff.reason}; worse per unit of work ({words}: {per_unit.change_text})"
+        else:
+            update["load_label"] = LoadLabel.EXPLAINED_BY_LOAD
+            update["severity"] = Severity.INFO
+            update["counts_toward_verdict"] = False
+            update["reason"] = f"{diff.reason}; explained by load: {words} it is {per_unit.change_text}, so not counted"
+    return diff.model_copy(update=update)
 
 
 def judge_telemetry(
@@ -369,29 +595,62 @@ def judge_telemetry(
     profile (the DSQL plugin's on a server that does not run it) is no data that does not hold the
     verdict; one side reporting the family and the other not still does.
 
+    Every significance test of the comparison (each metric's, and each cost metric's per unit of
+    work) is one family: their p-values are adjusted together (Benjamini-Hochberg) and significance
+    is judged on the adjusted ones. With ``options.load_aware`` each cost metric
+    (:attr:`MetricSpec.per_unit`) is also judged per unit of work, and its regression is labelled.
+
     Keys that are not in the catalogue are not judged: nothing here guesses a metric's meaning. An
     absent counter read as zero is the collector's business (``absent_is_zero``), not this one's.
     """
-    catalogue = list(catalogue)
+    specs = [spec for spec in catalogue if spec.key in old or spec.key in new]
     reporting = {
         spec.family
-        for spec in catalogue
+        for spec in specs
         for side in (old, new)
         if spec.family and (summary := side.get(spec.key)) is not None and summary.status is MetricStatus.OK
     }
-    return order_diffs(
-        [
-            judge_metric(
-                spec,
-                old.get(spec.key),
-                new.get(spec.key),
-                options,
-                family_absent=spec.family is not None and spec.family not in reporting,
-            )
-            for spec in catalogue
-            if spec.key in old or spec.key in new
-        ]
-    )
+    stat = options.statistic
+    jobs: list[tuple[MetricSpec, MetricSummary | None, MetricSummary | None]] = [
+        (spec, old.get(spec.key), new.get(spec.key)) for spec in specs
+    ]
+    per_unit_of: dict[int, str] = {}
+    if options.load_aware:
+        for spec in specs:
+            derived = per_unit_spec(spec)
+            if derived is None or spec.per_unit is None:
+                continue
+            per = spec.per_unit
+            old_per = _per_unit_summary(old.get(spec.key), old.get(per.metric), per, derived.unit, derived.key)
+            new_per = _per_unit_summary(new.get(spec.key), new.get(per.metric), per, derived.unit, derived.key)
+            if old_per is None or new_per is None:
+                continue
+            per_unit_of[len(jobs)] = spec.key
+            jobs.append((derived, old_per, new_per))
+    outcomes = [_test_outcome(spec, o, n, stat) for spec, o, n in jobs]
+    tested = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, MannWhitneyResult)]
+    adjusted = benjamini_hochberg([outcomes[i].p_value for i in tested])  # type: ignore[union-attr]
+    p_of = dict(zip(tested, adjusted, strict=True))
+    judged = [
+        _judge(
+            spec,
+            o,
+            n,
+            options,
+            outcomes[i],
+            p_of.get(i),
+            len(tested),
+            family_absent=spec.family is not None and spec.family not in reporting,
+        )
+        for i, (spec, o, n) in enumerate(jobs)
+    ]
+    per_unit = {per_unit_of[i]: judged[i] for i in per_unit_of}
+    out: list[TelemetryDiff] = []
+    for spec, diff in zip(specs, judged[: len(specs)], strict=True):
+        if options.load_aware and spec.per_unit is not None:
+            diff = _label_by_load(diff, per_unit.get(spec.key), spec.per_unit.words)
+        out.append(diff)
+    return order_diffs(out)
 
 
 # --- ordering, selection, verdict --------------------------------------------------------------
@@ -425,14 +684,19 @@ def filter_diffs(diffs: Iterable[TelemetryDiff], include_all: bool = False) -> l
 
 
 def describe_change(diff: TelemetryDiff) -> str:
-    """``persistence_latency_p99 +312 %`` or ``occ_conflicts_per_sec from none to 2.1/s``."""
+    """``persistence_latency_p99 +312 %``, ``backlog_age x5,064`` or ``occ_conflicts_per_sec from none to 2.1/s``,
+    followed by a cost regression's load label in brackets."""
     if diff.change_pct is not None:
-        return f"{diff.metric} {format_pct(diff.change_pct)}"
-    if diff.direction is Direction.NO_DATA:
-        return f"{diff.metric} no data"
-    if diff.beyond_threshold and diff.new_value is not None:
-        return f"{diff.metric} from none to {format_value(diff.new_value, diff.unit)}"
-    return f"{diff.metric} unchanged"
+        text = f"{diff.metric} {format_change(diff.change_pct)}"
+    elif diff.direction is Direction.NO_DATA:
+        text = f"{diff.metric} no data"
+    elif diff.beyond_threshold and diff.new_value is not None:
+        text = f"{diff.metric} from none to {format_value(diff.new_value, diff.unit)}"
+    else:
+        text = f"{diff.metric} unchanged"
+    if diff.load_label is not None:
+        text += f" ({diff.load_label.value})"
+    return text
 
 
 def _name_list(items: Sequence[str], top: int = SUMMARY_TOP) -> str:
@@ -696,10 +960,20 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
     The verdict and summary are judged over every metric; ``telemetry_diffs`` holds those beyond
     their threshold and those without data, or all of them with ``options.include_all``.
     """
-    judged = judge_telemetry(a.telemetry.metrics, b.telemetry.metrics, options)
+    old_metrics, new_metrics = dict(a.telemetry.metrics), dict(b.telemetry.metrics)
+    trims: list[SteadyStateTrim] = []
+    if options.trim_steady_state:
+        old_metrics, old_trim = trim_to_steady_state(old_metrics, side="A")
+        new_metrics, new_trim = trim_to_steady_state(new_metrics, side="B")
+        trims = [t for t in (old_trim, new_trim) if t is not None]
+    judged = judge_telemetry(old_metrics, new_metrics, options)
     verdict, summary = verdict_and_summary(judged)
+    load = load_comparison(old_metrics, new_metrics, options)
 
-    notes = _scope_notes(a, b)
+    # offered load that differs is said first: it changes how every cost is read
+    notes = [load.statement] if load is not None and load.differs else []
+    notes += [t.statement for t in trims]
+    notes += _scope_notes(a, b)
     window = window_length_note(a.time_window_start, a.time_window_end, b.time_window_start, b.time_window_end)
     if window is not None:
         notes.append(window)
@@ -720,4 +994,6 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
         verdict=verdict,
         summary=summary,
         notes=notes,
+        load=load,
+        trims=trims,
     )

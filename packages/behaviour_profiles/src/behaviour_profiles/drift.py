@@ -12,7 +12,8 @@ snapshot part (``environment.TEMPORAL_SQL_MAX_CONNS``, ``dsql_plugin.TEMPORAL_SQ
 ``dynamic_config.history.persistenceMaxQPS[namespace=default]``, ``worker_options.orders.MaxConcurrent...``);
 :func:`setting_name` reduces them to the catalogue's bare names (case-insensitively, as Temporal reads
 dynamic config keys). The same setting seen in two parts (the environment and the DSQL plugin view
-of it) is one change. Where the direction of a relation is known (:data:`KNOWN_EFFECTS`), the
+of it) is one change. Where a metric's catalogue entry declares the direction of a setting's effect
+(:attr:`~behaviour_profiles.catalogue.MetricSpec.effects`: raising it worsens or improves the metric), the
 correlation says whether the change went the way that causes the regression (``expected``), the
 other way (``contrary``), or that the key influences the metric in a way not known here
 (``possible``). The output is sorted, so the same inputs always give the same list.
@@ -32,14 +33,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec
+from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec, Raising
 from behaviour_profiles.comparison import (
     CONFIG_PARTS,
     config_diffs,
     config_notes,
     filter_diffs,
+    format_change,
+    format_pct,
     format_value,
     judge_telemetry,
+    load_comparison,
     missing_key_metrics,
     order_diffs,
     verdict_and_summary,
@@ -57,16 +61,16 @@ from behaviour_profiles.models import (
     DriftResult,
     DriftStatus,
     Severity,
+    SteadyStateTrim,
     TelemetryDiff,
     TelemetrySummary,
     ThresholdClass,
     Verdict,
 )
 from behaviour_profiles.snapshot import parse_duration
+from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = [
-    "KNOWN_EFFECTS",
-    "KnownEffect",
     "assess_drift",
     "change_direction",
     "correlate",
@@ -80,109 +84,8 @@ EXPLAIN_TOP = 3
 _PART_PREFERENCE = ("dsql_plugin", "environment", "dynamic_config", "worker_options")
 """Which part's diff speaks for a setting seen in several (the typed DSQL plugin view first)."""
 
-_OPPOSITE = {"increased": "decreased", "decreased": "increased", "enabled": "disabled", "disabled": "enabled"}
-
-
-@dataclass(frozen=True)
-class KnownEffect:
-    """Moving any of ``settings`` the way ``when`` says is known to make ``worsens`` regress."""
-
-    settings: tuple[str, ...]
-    when: str
-    worsens: tuple[str, ...]
-    mechanism: str
-
-
-_LATENCY_P = ("persistence_latency_p95", "persistence_latency_p99")
-_S2S = (
-    "workflow_schedule_to_start_p95",
-    "workflow_schedule_to_start_p99",
-    "activity_schedule_to_start_p95",
-    "activity_schedule_to_start_p99",
-)
-_BACKLOG = ("backlog_count", "backlog_age", "task_dispatch_latency")
-
-KNOWN_EFFECTS: tuple[KnownEffect, ...] = (
-    KnownEffect(
-        (
-            "TEMPORAL_SQL_MAX_CONNS",
-            "history.persistenceMaxQPS",
-            "frontend.persistenceMaxQPS",
-            "matching.persistenceMaxQPS",
-            "DSQL_CONNECTION_RATE_LIMIT",
-        ),
-        "decreased",
-        (
-            *_LATENCY_P,
-            "state_transitions_per_sec",
-            "workflows_completed_per_sec",
-            "occ_conflicts_per_sec",
-            "exhausted_retries_per_sec",
-        ),
-        "persistence requests queue behind a lower connection or QPS limit: latency rises, history falls "
-        "behind, and contended transactions retry for longer, so conflicts and exhausted retries climb",
-    ),
-    KnownEffect(
-        ("TEMPORAL_SQL_MAX_IDLE_CONNS",),
-        "decreased",
-        _LATENCY_P,
-        "fewer idle connections are kept, so more requests wait for a new connection",
-    ),
-    KnownEffect(
-        (
-            "DSQL_RESERVOIR_TARGET_READY",
-            "DSQL_RESERVOIR_INFLIGHT_LIMIT",
-            "DSQL_CONNECTION_RATE_LIMIT",
-            "DSQL_CONNECTION_BURST_LIMIT",
-        ),
-        "decreased",
-        ("reservoir_size", "reservoir_empty_events", "open_failures"),
-        "fewer ready connections, or slower refills, drain the reservoir under load",
-    ),
-    KnownEffect(
-        (
-            "matching.numTaskqueueReadPartitions",
-            "matching.numTaskqueueWritePartitions",
-            "MaxConcurrentWorkflowTaskPollers",
-            "MaxConcurrentActivityTaskPollers",
-        ),
-        "decreased",
-        ("sync_match_rate", "async_match_rate", *_S2S, *_BACKLOG),
-        "with fewer partitions or pollers, tasks more often find no waiting poller: fewer sync matches, "
-        "longer schedule-to-start and a growing backlog",
-    ),
-    KnownEffect(
-        (
-            "MaxConcurrentActivityExecutionSize",
-            "MaxConcurrentWorkflowTaskExecutionSize",
-            "MaxConcurrentLocalActivityExecutionSize",
-        ),
-        "decreased",
-        (
-            "worker_task_slot_utilization",
-            "workflows_completed_per_sec",
-            "sync_match_rate",
-            "async_match_rate",
-            *_S2S,
-            *_BACKLOG,
-        ),
-        "fewer task slots per worker keep them busier, and tasks wait for a free slot",
-    ),
-    KnownEffect(
-        ("TEMPORAL_SQL_MAX_CONN_LIFETIME", "DSQL_RESERVOIR_BASE_LIFETIME"),
-        "decreased",
-        ("reconnect_count",),
-        "shorter connection lifetimes recycle connections more often",
-    ),
-)
-"""Relations whose direction is known; every other catalogue influence is direction-unknown."""
-
-_EFFECTS: Mapping[tuple[str, str], tuple[str, str]] = {
-    (setting.lower(), metric): (effect.when, effect.mechanism)
-    for effect in KNOWN_EFFECTS
-    for setting in effect.settings
-    for metric in effect.worsens
-}
+_RAISED = {"increased": True, "enabled": True, "decreased": False, "disabled": False}
+"""Which change directions raise a setting (a flag turned on counts as raised), and which lower it."""
 
 
 # --- config keys meet catalogue keys -----------------------------------------------------------
@@ -296,6 +199,8 @@ def _change_text(change: _Change) -> str:
 
 
 def _pct_text(pct: float) -> str:
+    if pct > 0 and format_change(pct) != format_pct(pct):
+        return format_change(pct)  # a multiple: "by x5,064"
     size = abs(pct)
     return f"{size:.0f} %" if size >= 10 else f"{size:.1f} %"
 
@@ -308,16 +213,16 @@ def _regression_text(diff: TelemetryDiff) -> str:
     return f"{diff.metric} regressed by {_pct_text(diff.change_pct)} ({old} -> {new})"
 
 
-def _relation(setting: str, metric: str, direction: str) -> tuple[CorrelationRelation, str | None]:
-    known = _EFFECTS.get((setting.lower(), metric))
-    if known is None:
+def _relation(spec: MetricSpec, setting: str, direction: str) -> tuple[CorrelationRelation, str | None]:
+    """From the metric's declared effect of ``setting``: did the change go the way that worsens it?"""
+    effect = next((e for e in spec.effects if e.setting.lower() == setting.lower()), None)
+    if effect is None:
         return CorrelationRelation.POSSIBLE, None
-    when, mechanism = known
-    if direction == when:
-        return CorrelationRelation.EXPECTED, mechanism
-    if direction == _OPPOSITE.get(when):
-        return CorrelationRelation.CONTRARY, mechanism
-    return CorrelationRelation.POSSIBLE, mechanism
+    raised = _RAISED.get(direction)
+    if raised is None:
+        return CorrelationRelation.POSSIBLE, effect.mechanism
+    worsens = raised == (effect.raising is Raising.WORSENS)
+    return (CorrelationRelation.EXPECTED if worsens else CorrelationRelation.CONTRARY), effect.mechanism
 
 
 _RELATION_RANK: Mapping[CorrelationRelation, int] = {
@@ -340,6 +245,7 @@ def correlate(
     """
     specs = {spec.key: spec for spec in catalogue}
     known = {key.lower(): key for spec in specs.values() for key in spec.influenced_by}
+    known.update({e.setting.lower(): e.setting for spec in specs.values() for e in spec.effects})
     regressions = [
         d
         for d in order_diffs(telemetry)
@@ -350,15 +256,16 @@ def correlate(
     for change in _changes(config, known):
         direction = change_direction(change.diff)
         for diff in regressions:
-            influencers = {k.lower() for k in specs[diff.metric].influenced_by}
+            spec = specs[diff.metric]
+            influencers = {k.lower() for k in spec.influenced_by} | {e.setting.lower() for e in spec.effects}
             if change.setting.lower() not in influencers:
                 continue
-            relation, mechanism = _relation(change.setting, diff.metric, direction)
+            relation, mechanism = _relation(spec, change.setting, direction)
             statement = f"{_change_text(change)} -> {_regression_text(diff)}"
             if relation is CorrelationRelation.EXPECTED:
                 statement += f"; expected: {mechanism}"
             elif relation is CorrelationRelation.CONTRARY:
-                statement += f"; contrary: this change usually helps, since {mechanism}"
+                statement += f"; contrary: a change this way usually helps: {mechanism}"
             else:
                 statement += f"; {change.setting} is known to influence {diff.metric}, direction not known"
             out.append(
@@ -492,14 +399,22 @@ def assess_drift(
     """
     start, end = window
     cluster_id, namespace, task_queue = scope
-    judged = judge_telemetry(baseline.telemetry.metrics, current.metrics, options)
+    base_metrics, now_metrics = dict(baseline.telemetry.metrics), dict(current.metrics)
+    trims: list[SteadyStateTrim] = []
+    if options.trim_steady_state:
+        base_metrics, base_trim = trim_to_steady_state(base_metrics, side="baseline")
+        now_metrics, now_trim = trim_to_steady_state(now_metrics, side="current")
+        trims = [t for t in (base_trim, now_trim) if t is not None]
+    judged = judge_telemetry(base_metrics, now_metrics, options)
     verdict, summary = verdict_and_summary(judged)
     status = drift_status(verdict, judged)
     if current.coverage.with_data == 0:
         verdict, status = Verdict.INCONCLUSIVE, DriftStatus.INCONCLUSIVE
         summary = "Inconclusive: the current window has no data for any metric; this is not a pass."
 
-    notes: list[str] = []
+    load = load_comparison(base_metrics, now_metrics, options)
+    notes: list[str] = [load.statement] if load is not None and load.differs else []
+    notes += [t.statement for t in trims]
     for label, base_value, now_value in (
         ("cluster", baseline.cluster_id, cluster_id),
         ("namespace", baseline.namespace, namespace),
@@ -554,4 +469,6 @@ def assess_drift(
         summary=summary,
         explanation=explanation,
         notes=notes,
+        load=load,
+        trims=trims,
     )

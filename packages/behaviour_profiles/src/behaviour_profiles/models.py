@@ -386,7 +386,24 @@ class CompareOptions(BaseModel):
     )
     statistic: Statistic = Statistic.MEAN
     include_all: bool = Field(default=False, description="Include metrics within their thresholds too")
-    significance_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.05
+    significance_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.05,
+        description="The false discovery rate: a change is significant when its Benjamini-Hochberg adjusted "
+        "p-value (across all the comparison's tests) is below it",
+    )
+    load_aware: bool = Field(
+        default=True,
+        description="Judge cost metrics per unit of work too, and label each cost regression "
+        "'explained by load' or 'worse per unit of work'",
+    )
+    load_threshold_pct: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] = Field(
+        default=20.0, description="Offered load differing by more than this percentage is said first"
+    )
+    trim_steady_state: bool = Field(
+        default=True,
+        description="Trim ramp-up and drain at the windows' edges (read from the offered load series) "
+        "and judge the steady part",
+    )
 
     def threshold_for(self, cls: ThresholdClass) -> float:
         return self.thresholds_pct.get(cls, DEFAULT_THRESHOLDS_PCT[cls])
@@ -404,9 +421,14 @@ class Evidence(BaseModel):
     n_old: int
     n_new: int
     u_statistic: float
-    p_value: float
+    p_value: float = Field(description="The test's own (raw) p-value")
     effect_size: float = Field(description="Rank-biserial correlation, -1..1; positive means new > old")
-    significant: bool
+    significant: bool = Field(description="p_adjusted below the significance level")
+    p_adjusted: float | None = Field(
+        default=None,
+        description="Benjamini-Hochberg adjusted p-value across the comparison's tests (null: not adjusted)",
+    )
+    tests: int = Field(default=1, description="How many tests the adjustment was across")
 
 
 class StatsView(BaseModel):
@@ -442,6 +464,47 @@ class TelemetryDiff(BaseModel):
     new: StatsView | None
     evidence: Evidence | None
     reason: str
+    change_text: str = Field(
+        default="",
+        description="The change in words: '+312 %', 'x5,064' (with the multiplication sign) beyond ten "
+        "times, 'from none to 2.1/s', 'unchanged' or 'no data'",
+    )
+    load_label: LoadLabel | None = Field(
+        default=None,
+        description="A cost metric's regression: 'explained by load' (not worse per unit of work, so not "
+        "counted) or 'worse per unit of work'",
+    )
+    per_unit: TelemetryDiff | None = Field(
+        default=None, description="A cost metric judged per unit of work (load-aware comparison)"
+    )
+
+
+class LoadLabel(StrEnum):
+    EXPLAINED_BY_LOAD = "explained by load"
+    WORSE_PER_UNIT = "worse per unit of work"
+
+
+class LoadComparison(BaseModel):
+    """Offered load on both sides (the catalogue's offered-load metric, the compared statistic)."""
+
+    metric: str
+    old_value: float | None
+    new_value: float | None
+    change_pct: float | None
+    threshold_pct: float
+    differs: bool = Field(description="The load differs by more than the threshold")
+    statement: str
+
+
+class SteadyStateTrim(BaseModel):
+    """What was cut from one side's window before judging: ramp-up at the start, drain at the end."""
+
+    side: str = Field(description="A/B in a comparison, baseline/current in drift")
+    ramp_up_seconds: float
+    drain_seconds: float
+    steady_start: datetime
+    steady_end: datetime
+    statement: str
 
 
 class ConfigDiff(BaseModel):
@@ -470,6 +533,8 @@ class ProfileComparison(BaseModel):
     verdict: Verdict
     summary: str
     notes: list[str] = Field(default_factory=list)
+    load: LoadComparison | None = Field(default=None, description="Offered load on both sides, when known")
+    trims: list[SteadyStateTrim] = Field(default_factory=list, description="Ramp-up and drain trimmed")
     correlations: list[Correlation] = Field(
         default_factory=list,
         description="Config changes connected to the regressed metrics they are known to influence",
@@ -598,6 +663,8 @@ class DriftResult(BaseModel):
     rolling_baseline: RollingBaseline | None = Field(
         default=None, description="With ``rolling``: which profiles were pooled and which left out"
     )
+    load: LoadComparison | None = Field(default=None, description="Offered load in the baseline and now")
+    trims: list[SteadyStateTrim] = Field(default_factory=list, description="Ramp-up and drain trimmed")
 
 
 # --- presets and conformance ------------------------------------------------------------------
@@ -888,3 +955,4 @@ class CapacityEnvelope(BaseModel):
 
 
 ProfileComparison.model_rebuild()
+TelemetryDiff.model_rebuild()

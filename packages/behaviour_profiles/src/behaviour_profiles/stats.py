@@ -132,3 +132,64 @@ def compare_samples(
             ),
         )
     return mann_whitney_u(old_values, new_values)
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the order given.
+
+    With ``m`` tests, the i-th smallest p-value becomes ``min over j >= i of (m / j) * p_(j)``, capped
+    at 1. Calling a test significant when its adjusted p-value is below ``alpha`` keeps the expected
+    share of false discoveries among the discoveries at or below ``alpha`` (and, when every change is
+    noise, the chance of any false alarm at or below ``alpha``).
+
+    >>> [round(p, 3) for p in benjamini_hochberg([0.01, 0.04, 0.03, 0.2])]
+    [0.04, 0.053, 0.053, 0.2]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        index = order[rank - 1]
+        running = min(running, p_values[index] * m / rank)
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (``q`` in 0..1) of an ascending, non-empty sequence."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class SeriesStats:
+    """The statistics a profile stores for a metric, taken from a series' finite values."""
+
+    min: float
+    max: float
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    count: int
+
+
+def series_stats(values: Iterable[float]) -> SeriesStats | None:
+    """min, max, mean, p50, p95 and p99 of the finite values, or None when there are none."""
+    ordered = sorted(finite_values(values))
+    if not ordered:
+        return None
+    return SeriesStats(
+        min=ordered[0],
+        max=ordered[-1],
+        mean=math.fsum(ordered) / len(ordered),
+        p50=percentile(ordered, 0.50),
+        p95=percentile(ordered, 0.95),
+        p99=percentile(ordered, 0.99),
+        count=len(ordered),
+    )

@@ -617,6 +617,12 @@ def dev_demo(
 
     result = _stack_call(lambda: (run_live_demo if live else run_demo)(state_dir, console))
     print_comparison(console, result.comparison)
+    _print_correlations(result.comparison.get("correlations", []))
+    if result.drift is not None:
+        drift = result.drift
+        console.print(f"\n{_styled(drift['status'])} — {drift['explanation']}", highlight=False, soft_wrap=True)
+    if result.conformance is not None:
+        _print_conformance(result.conformance)
     a, b = ("steady", "incident") if live else ("healthy", "failing")
     console.print(
         f"\n[green]API serving at {result.api_url}[/]: try `curl {result.api_url}/profiles/` or open "

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from behaviour_profiles.comparison import format_change
+
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
 DIRECTION_STYLE = {"regressed": "red", "improved": "green", "no_data": "magenta", "changed": "cyan", "unchanged": "dim"}
 
@@ -57,7 +59,14 @@ def _window(start: str, end: str) -> str:
 
 
 def _pct(value: Any) -> str:
-    return "—" if value is None else f"{float(value):+.0f} %"
+    return "—" if value is None else format_change(float(value))
+
+
+def _change(diff: dict[str, Any]) -> str:
+    """The change in the API's words (``+312 %``, a multiple beyond ten times), with a cost's load label."""
+    text = diff.get("change_text") or _pct(diff.get("change_pct"))
+    label = diff.get("load_label")
+    return f"{text} ({label})" if label else text
 
 
 def comparison_tables(result: dict[str, Any]) -> list[Table]:
@@ -73,7 +82,7 @@ def comparison_tables(result: dict[str, Any]) -> list[Table]:
             f"[{SEVERITY_STYLE.get(diff['severity'], '')}]{diff['severity']}[/]",
             _num(diff.get("old_value"), unit),
             _num(diff.get("new_value"), unit),
-            _pct(diff.get("change_pct")),
+            _change(diff),
             diff.get("reason", ""),
         )
     tables = [telemetry]
@@ -95,6 +104,9 @@ def comparison_tables(result: dict[str, Any]) -> list[Table]:
 
 
 def print_comparison(console: Console, result: dict[str, Any]) -> None:
+    load = result.get("load") or {}
+    if load.get("differs"):
+        console.print(f"[bold yellow]{load.get('statement', '')}[/]")
     for table in comparison_tables(result):
         console.print(table)
     verdict = result.get("verdict", "?")

@@ -23,7 +23,7 @@ import httpx
 from rich.console import Console
 
 from behaviour_profiles.catalogue import Dialect
-from copilot.dev.simulator import Placement, demo_plan, write_openmetrics
+from copilot.dev.simulator import DEMO_DEPLOYMENTS, Placement, demo_plan, write_openmetrics
 from copilot.dev.stack import LocalStack, StackConfig, StackError, ensure_prometheus
 from copilot.dev.workload import (
     DEFAULT_NAMESPACE,
@@ -142,12 +142,20 @@ def bring_down(state_dir: Path) -> None:
     LocalStack(stack_config(state_dir)).down()
 
 
+DEMO_PRESET = "mid-scale"
+"""The preset the demo checks the failing window's conformance against."""
+
+
 @dataclass(frozen=True)
 class DemoResult:
     api_url: str
     profile_a_id: str
     profile_b_id: str
     comparison: dict[str, Any]
+    drift: dict[str, Any] | None = None
+    """The failing window judged against the healthy baseline, with its configuration correlated."""
+    conformance: dict[str, Any] | None = None
+    """The failing profile checked against :data:`DEMO_PRESET`."""
 
     @property
     def ui_url(self) -> str:
@@ -180,6 +188,7 @@ def run_demo(state_dir: Path, console: Console) -> DemoResult:
                     "label": label,
                     "time_window_start": p.start.isoformat(),
                     "time_window_end": (p.start + p.duration).isoformat(),
+                    **DEMO_DEPLOYMENTS[scenario].profile_fields(),
                 },
             )
             response.raise_for_status()
@@ -190,7 +199,32 @@ def run_demo(state_dir: Path, console: Console) -> DemoResult:
             json={"profile_a_id": ids["healthy-150wps"], "profile_b_id": ids["failing-400wps"]},
         )
         comparison.raise_for_status()
-    return DemoResult(info.api_url, ids["healthy-150wps"], ids["failing-400wps"], comparison.json())
+        # drift: the failing window collected again as a current window, against the healthy baseline,
+        # with the configuration it ran with; then its conformance to a preset
+        failing = _window(info.placements, "failing-400wps", DEMO_NAMESPACE)
+        console.print("[dim]judging drift of the failing window against the baseline ...[/]")
+        drift = client.post(
+            "/profiles/drift",
+            json={
+                "cluster_id": failing.cluster,
+                "namespace": failing.namespace,
+                "task_queue": failing.task_queue,
+                "time_window_start": failing.start.isoformat(),
+                "time_window_end": (failing.start + failing.duration).isoformat(),
+                "config": DEMO_DEPLOYMENTS["failing-400wps"].profile_fields()["config"],
+            },
+        )
+        drift.raise_for_status()
+        conformance = client.post(f"/profiles/{ids['failing-400wps']}/conformance", json={"preset": DEMO_PRESET})
+        conformance.raise_for_status()
+    return DemoResult(
+        info.api_url,
+        ids["healthy-150wps"],
+        ids["failing-400wps"],
+        comparison.json(),
+        drift=drift.json(),
+        conformance=conformance.json(),
+    )
 
 
 # --- the real Temporal: workloads and the live demo ----------------------------------------------

@@ -74,8 +74,8 @@ Demo layout (:func:`demo_plan`)
 Judgement layout (:func:`judgement_plan`)
     Cluster ``judge``, namespace ``default``, task queue ``main-queue``, load 1.0. With ``E`` = ``now``
     floored to the hour minus 1 h, the i-th scenario of ``("healthy-150wps", *JUDGEMENT_SCENARIOS)``
-    runs over ``[E - 2i h - 1 h, E - 2i h)``: one hour each, an hour's gap between two, the oldest
-    starting 22 h before the floored ``now``.
+    runs over ``[E - 1.5i h - 1 h, E - 1.5i h)``: one hour each, half an hour's gap between two, the
+    oldest starting under 24 h before the floored ``now``.
 
 Not written: ``container_cpu_usage_seconds_total`` (Temporal exports no CPU metric, so a profile built
 from simulated data must report "no data" for CPU).
@@ -96,9 +96,11 @@ from typing import Any, TextIO
 from behaviour_profiles.catalogue import Dialect, tally_value
 
 __all__ = [
+    "DEMO_DEPLOYMENTS",
     "JUDGEMENT_CLUSTER",
     "JUDGEMENT_SCENARIOS",
     "SCENARIOS",
+    "Deployment",
     "Latency",
     "Placement",
     "Scenario",
@@ -192,6 +194,8 @@ class Scenario:
     """StartWorkflowExecution latency at the frontend (``service_latency``)."""
     shard_lock: Latency = Latency(0.3, 3.0)
     """History shard lock latency (``lock_latency``, operation ShardInfo)."""
+    ramp_up: float = 0.0
+    """Share of the window over which every counter's rate rises linearly from zero (a load test's ramp-up)."""
 
 
 HEALTHY_150 = Scenario(
@@ -265,6 +269,61 @@ def _one_change(name: str, description: str, **changes: Any) -> Scenario:
     return replace(HEALTHY_150, name=name, description=description, **changes)
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """The configuration and versions a demo window ran with, as a profile request carries them."""
+
+    environment: Mapping[str, str]
+    dynamic_config: str
+    """Temporal's dynamic config YAML."""
+    temporal_server_version: str
+    dsql_plugin_version: str
+    worker_code_sha: str
+
+    def profile_fields(self) -> dict[str, Any]:
+        """The ``config`` and version fields of ``POST /profiles``."""
+        return {
+            "config": {"environment": dict(self.environment), "dynamic_config": self.dynamic_config},
+            "temporal_server_version": self.temporal_server_version,
+            "dsql_plugin_version": self.dsql_plugin_version,
+            "worker_code_sha": self.worker_code_sha,
+        }
+
+
+_HEALTHY_DEPLOYMENT = Deployment(
+    environment={
+        "TEMPORAL_SQL_MAX_CONNS": "50",
+        "DSQL_RESERVOIR_ENABLED": "true",
+        "DSQL_RESERVOIR_TARGET_READY": "40",
+    },
+    dynamic_config="history.persistenceMaxQPS:\n  - value: 9000\n",
+    temporal_server_version="1.27.2",
+    dsql_plugin_version="0.4.1",
+    worker_code_sha="3f9c2e1",
+)
+
+DEMO_DEPLOYMENTS: Mapping[str, Deployment] = MappingProxyType(
+    {
+        "healthy-150wps": _HEALTHY_DEPLOYMENT,
+        # the incident's changes: more SQL connections (more concurrent transactions: OCC conflicts on
+        # DSQL), a lower history persistence QPS limit (queueing), a smaller reservoir target (drained
+        # under load) and a new DSQL plugin version
+        "failing-400wps": replace(
+            _HEALTHY_DEPLOYMENT,
+            environment={
+                "TEMPORAL_SQL_MAX_CONNS": "100",
+                "DSQL_RESERVOIR_ENABLED": "true",
+                "DSQL_RESERVOIR_TARGET_READY": "10",
+            },
+            dynamic_config="history.persistenceMaxQPS:\n  - value: 3000\n",
+            dsql_plugin_version="0.5.0",
+        ),
+    }
+)
+"""What each demo window ran with: the demo's profiles carry it, so its comparison shows config and version
+diffs and the correlation of the changed settings with the regressions."""
+
+
 _H = HEALTHY_150
 _JUDGEMENT: tuple[Scenario, ...] = (
     _one_change(
@@ -319,6 +378,31 @@ _JUDGEMENT: tuple[Scenario, ...] = (
     ),
 )
 
+_JUDGEMENT_V2: tuple[Scenario, ...] = (
+    _one_change(
+        "backlog-age-from-none",
+        "healthy-150wps with the oldest backlog task an hour old (backlog age from under a second to ~3,630 s).",
+        backlog_age_s=(3_600.0, 3_660.0),
+    ),
+    _one_change(
+        "backlog-x5000",
+        "healthy-150wps with 5,000 times the backlog (8 to 40,000 tasks per task queue).",
+        backlog_count=(_H.backlog_count[0] * 5_000, _H.backlog_count[1] * 5_000),
+    ),
+    _one_change(
+        "same-efficiency-2.5x-load",
+        "healthy-150wps at 375 workflows/s with OCC conflicts 2.5 times higher too: the same conflicts per "
+        "state transition, only busier.",
+        wps=_H.wps * 2.5,
+        tx_conflicts_per_s=_H.tx_conflicts_per_s * 2.5,
+    ),
+    _one_change(
+        "ramp-up-12min",
+        "healthy-150wps whose counters ramp up from zero over the first 12 minutes (a load test's ramp-up).",
+        ramp_up=0.2,
+    ),
+)
+
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
         s.name: s
@@ -331,14 +415,21 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
             ),
             FAILING_400,
             *_JUDGEMENT,
+            *_JUDGEMENT_V2,
         )
     }
 )
 
-JUDGEMENT_SCENARIOS: tuple[str, ...] = ("healthy-150wps-noise", *(s.name for s in _JUDGEMENT))
+JUDGEMENT_SCENARIOS: tuple[str, ...] = (
+    "healthy-150wps-noise",
+    *(s.name for s in _JUDGEMENT),
+    *(s.name for s in _JUDGEMENT_V2),
+)
 """The one-change scenarios compared against ``healthy-150wps``, in :func:`judgement_plan` order."""
 
 JUDGEMENT_CLUSTER = "judge"
+JUDGEMENT_GAP = timedelta(minutes=30)
+"""Between two judgement windows: no rate window reaches across it, and all of them fit in a day."""
 
 
 @dataclass(frozen=True)
@@ -373,8 +464,9 @@ def judgement_plan(now: datetime) -> list[Placement]:
         now = now.replace(tzinfo=UTC)
     end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     hour = timedelta(hours=1)
+    step = hour + JUDGEMENT_GAP
     return [
-        Placement(name, "default", end - 2 * i * hour - hour, hour, cluster=JUDGEMENT_CLUSTER)
+        Placement(name, "default", end - i * step - hour, hour, cluster=JUDGEMENT_CLUSTER)
         for i, name in enumerate(("healthy-150wps", *JUDGEMENT_SCENARIOS))
     ]
 
@@ -536,7 +628,12 @@ def _increments(ctx: _Ctx, key: tuple[object, ...], rate: Span) -> list[float]:
     rng = ctx.rng(*key)
     w = ctx.window
     sd = ctx.scenario.noise
-    return [max(0.0, _lerp(rate, w.frac(k))) * w.dt * _noisy(rng, sd) for k in range(1, w.n)]
+    ramp = ctx.scenario.ramp_up
+
+    def ramped(frac: float) -> float:
+        return min(1.0, frac / ramp) if ramp > 0 else 1.0
+
+    return [max(0.0, _lerp(rate, w.frac(k))) * ramped(w.frac(k)) * w.dt * _noisy(rng, sd) for k in range(1, w.n)]
 
 
 # --- the writer -----------------------------------------------------------------------------------

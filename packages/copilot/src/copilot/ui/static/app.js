@@ -255,6 +255,9 @@
   function fmtPct(value) {
     if (value === null || value === undefined) return "—";
     const v = Number(value);
+    // beyond ten times the old value a change reads as a multiple, as the API words it (x5,064)
+    const factor = 1 + v / 100;
+    if (factor > 10) return `\u00d7${factor >= 100 ? WHOLE.format(factor) : factor.toFixed(1)}`;
     const text = Math.abs(v) >= 100 ? WHOLE.format(v) : v.toFixed(1);
     return `${v > 0 ? "+" : ""}${text} %`;
   }
@@ -1629,7 +1632,7 @@
     if (!diffs.length) return h("p", { class: "muted" }, empty);
     const rows = diffs.map((d) => {
       const evidence = d.evidence
-        ? h("span", { title: `Mann-Whitney U ${d.evidence.u_statistic}, effect size ${d.evidence.effect_size.toFixed(2)}, n ${d.evidence.n_old}/${d.evidence.n_new}` }, d.evidence.significant ? "significant" : "not significant", h("div", { class: "muted nowrap" }, `p = ${d.evidence.p_value.toPrecision(2)}`))
+        ? h("span", { title: `Mann-Whitney U ${d.evidence.u_statistic}, effect size ${d.evidence.effect_size.toFixed(2)}, n ${d.evidence.n_old}/${d.evidence.n_new}` }, d.evidence.significant ? "significant" : "not significant", h("div", { class: "muted nowrap" }, pText(d.evidence)))
         : h("span", { class: "muted" }, "—");
       return h(
         "tr",
@@ -1639,7 +1642,7 @@
         h("td", {}, h("span", { class: `dir dir-${d.direction}` }, d.direction.replace("_", " "))),
         h("td", { class: "num" }, fmtValue(d.old_value, d.unit)),
         h("td", { class: "num" }, fmtValue(d.new_value, d.unit)),
-        h("td", { class: `num dir-${d.direction}` }, fmtPct(d.change_pct)),
+        h("td", { class: `num dir-${d.direction}` }, d.change_text && d.change_text !== "unchanged" ? d.change_text : fmtPct(d.change_pct), d.load_label ? h("div", { class: "muted nowrap" }, d.load_label) : null),
         h("td", { class: "num" }, `±${d.threshold_pct} %`),
         h("td", {}, evidence),
         h("td", { class: "reason" }, d.reason),
@@ -1680,9 +1683,17 @@
     return jobs;
   }
 
+  function pText(e) {
+    // the raw p-value, and beside it the one adjusted across the comparison's tests, which decides
+    const raw = `p = ${e.p_value.toPrecision(2)}`;
+    return e.p_adjusted !== null && e.p_adjusted !== undefined && e.tests > 1 ? `${raw}, adjusted ${e.p_adjusted.toPrecision(2)}` : raw;
+  }
+
   function changeText(d) {
     const direction = d.direction.replace("_", " ");
-    if (d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${fmtPct(d.change_pct)}`;
+    const label = d.load_label ? ` (${d.load_label})` : "";
+    if (d.change_text && d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${d.change_text}${label}`;
+    if (d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${fmtPct(d.change_pct)}${label}`;
     return d.old_value === 0 && d.new_value ? `${direction} from zero` : direction;
   }
 
