@@ -125,9 +125,11 @@ def test_every_metric_reads_the_same_from_recorded_and_raw_series(collected: Col
                 placement_seconds,
             )
             for stat in ("p50", "p95"):
-                # (a rare counter's rate moves by one event per rate window: 1/60 per second)
+                # (a rare counter's rate moves by one event per rate window: 1/60 per second; a gauge of a
+                # few tasks moves by one task when a lagged recorded point lands on its neighbour)
                 mine, theirs = getattr(r, stat) or 0, getattr(w, stat) or 0
-                close = math.isclose(mine, theirs, rel_tol=POINT_TOLERANCE, abs_tol=1 / 60 if rare else 1e-9)
+                step = 1 / 60 if rare else (1.0 if r.unit == "tasks" else 1e-9)
+                close = math.isclose(mine, theirs, rel_tol=POINT_TOLERANCE, abs_tol=step)
                 assert close, (scenario, key, stat, mine, theirs)
 
 
@@ -148,7 +150,9 @@ def test_the_judgement_is_the_same_either_way(collected: Collected) -> None:
                 w.change_pct,
             )
             if d.change_pct is not None and w.change_pct is not None:
-                assert abs(d.change_pct - w.change_pct) <= 1.0, (scenario, d.metric, d.change_pct, w.change_pct)
+                # within 1 point, or 1 % of the change itself (a x5,000 backlog moves by hundreds of points)
+                allowed = max(1.0, abs(w.change_pct) / 100)
+                assert abs(d.change_pct - w.change_pct) <= allowed, (scenario, d.metric, d.change_pct, w.change_pct)
 
 
 def test_the_family_without_recorded_series_is_read_raw_alone_and_named(collected: Collected) -> None:
