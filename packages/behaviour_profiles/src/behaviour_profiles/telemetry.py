@@ -5,8 +5,9 @@ fetched once for all its percentiles, a ratio's numerator and denominator are sh
 metrics that use them), runs them concurrently over one keep-alive ``httpx.AsyncClient`` with a bounded
 number in flight, histograms first, and summarises each metric locally. Where the recorded series of
 the catalogue's recording rules (:func:`recording_rules`) cover the window, a query reads them instead
-of the raw series, with the same numbers; the others fall back to raw series, each on its own. Only this module speaks HTTP to Prometheus; it
-translates httpx and Prometheus errors into :mod:`behaviour_profiles.errors`.
+of the raw series, with the same numbers; the others fall back to raw series, each on its own. Only
+this module speaks HTTP to Prometheus; it translates httpx and Prometheus errors into
+:mod:`behaviour_profiles.errors`.
 """
 
 from __future__ import annotations
