@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from behaviour_profiles.catalogue import (
+    BY_KEY,
     CATALOGUE,
     RULE_TIERS,
     Dialect,
@@ -42,8 +43,9 @@ WITHOUT_RULES = frozenset({"shard_lock_latency_p95"})
 TOLERANCE = 0.01
 """Of the window's mean, the statistic profiles are judged by."""
 POINT_TOLERANCE = 0.05
-GAPPED_TOLERANCE = 0.05
-"""Of a mean over the whole plan, whose hours lie 1 h apart."""
+COARSE_TOLERANCE = 0.02
+"""Of an hour's mean read from the 2 m tier: a recorded point lags by up to 2 m, 3 % of the hour (over the
+24 h that tier is for, bench/collect.py measures the means within 1 %)."""
 """Of its median and p95: each recorded point is the raw value up to one rule interval earlier."""
 
 
@@ -167,37 +169,35 @@ def test_the_family_without_recorded_series_is_read_raw_alone_and_named(collecte
     assert set(quantiles) > WITHOUT_RULES
 
 
-async def test_a_long_window_reads_the_coarse_tier_and_the_same_means(
+async def test_a_long_rate_window_reads_the_coarse_tier_and_the_same_means(
     recorded_prometheus: tuple[str, list[Placement]],
 ) -> None:
+    """Rates that look back 4 minutes (a 60 s scrape interval) read the 2 m tier, as a profile over
+    10 h or more does; the placements' hours are continuous data, so the means agree."""
     url, placements = recorded_prometheus
-    start = min(p.start for p in placements)
-    end = max(p.start + p.duration for p in placements)
-    scope = Scope(placements[0].cluster, "default", None)
     async with httpx.AsyncClient() as http:
         client = PrometheusClient(http, url)
-        with_rules = TelemetryCollector(client, cluster_label="cluster")
-        plan = plan_window(start, end, 15)
-        assert plan.rate_window >= RULE_TIERS[1].window_s
-        found = await with_rules.detect_recorded(
-            plan, Scope(scope.cluster_id, "default", None, "cluster"), Dialect.OPENTELEMETRY
-        )
-        assert {r.tier for q, r in found.found.items() if not isinstance(q, GaugeAgg)} == {RULE_TIERS[1]}
-        recorded = await with_rules.collect(scope, start, end)
-        raw = await TelemetryCollector(client, cluster_label="cluster", use_recorded=False).collect(scope, start, end)
-    rare = 1 / (end - start).total_seconds()
-    for key, r in recorded.metrics.items():
-        w = raw.metrics[key]
-        assert r.status is w.status, key
-        if r.status is MetricStatus.OK:
-            # the plan's hours lie 1 h apart: at each edge of a gap a point may be there on one side only
-            assert abs((r.sample_count or 0) - (w.sample_count or 0)) <= 2 * len(placements), key
-            # Each gap edge gives a point whose rate window is partly empty, read over 2 m recorded windows
-            # on one side and the plan's on the other: a few % of the mean here. On continuous data the
-            # means agree within 1 % (bench/collect.py prints the largest difference over 24 h).
-            tolerance = rare if r.unit == "1/s" else 1e-9
-            assert math.isclose(r.mean or 0, w.mean or 0, rel_tol=GAPPED_TOLERANCE, abs_tol=tolerance), (
-                key,
-                r.mean,
-                w.mean,
+        with_rules = TelemetryCollector(client, scrape_interval_s=60, cluster_label="cluster")
+        raw_only = TelemetryCollector(client, scrape_interval_s=60, cluster_label="cluster", use_recorded=False)
+        for p in placements[:3]:
+            end = p.start + p.duration
+            plan = plan_window(p.start, end, 60)
+            assert plan.rate_window >= RULE_TIERS[1].window_s
+            found = await with_rules.detect_recorded(
+                plan, Scope(p.cluster, p.namespace, p.task_queue, "cluster"), Dialect.OPENTELEMETRY
             )
+            assert {r.tier for q, r in found.found.items() if not isinstance(q, GaugeAgg)} == {RULE_TIERS[1]}
+            scope = Scope(p.cluster, p.namespace, p.task_queue)
+            recorded = await with_rules.collect(scope, p.start, end)
+            raw = await raw_only.collect(scope, p.start, end)
+            rare = 2 / p.duration.total_seconds()  # a rare counter: one event at each end of the hour
+            for key, r in recorded.metrics.items():
+                w = raw.metrics[key]
+                assert r.status is w.status, (p.scenario, key)
+                # gauges have the fine tier only, sampled here at 60 s steps: the test above covers them
+                if r.status is MetricStatus.OK and not all(
+                    isinstance(q, GaugeAgg) for q in series_queries(BY_KEY[key])
+                ):
+                    tolerance = rare if r.unit == "1/s" else 1e-9
+                    close = math.isclose(r.mean or 0, w.mean or 0, rel_tol=COARSE_TOLERANCE, abs_tol=tolerance)
+                    assert close, (p.scenario, key, r.mean, w.mean)
