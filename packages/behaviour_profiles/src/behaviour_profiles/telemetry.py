@@ -59,6 +59,7 @@ from behaviour_profiles.catalogue import (
 )
 from behaviour_profiles.errors import DependencyFailed, DependencyTimeout
 from behaviour_profiles.models import Coverage, MetricStatus, MetricSummary, ScopeMatch, TelemetrySummary
+from behaviour_profiles.stats import series_stats
 
 PROMETHEUS = "Prometheus"
 TARGET_POINTS = 300
@@ -293,16 +294,6 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     return lower + (bounds[b] - lower) * ((rank - below) / in_bucket)
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (``q`` in 0..1)."""
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    pos = q * (len(sorted_values) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
-
-
 def downsample(points: Sequence[tuple[float, float]], limit: int = MAX_STORED_POINTS) -> list[tuple[float, float]]:
     """Average consecutive points into at most ``limit`` buckets."""
     if len(points) <= limit:
@@ -317,20 +308,20 @@ def downsample(points: Sequence[tuple[float, float]], limit: int = MAX_STORED_PO
 
 def summarise(key: str, unit: str, points: Sequence[tuple[float, float]], reason: str | None = None) -> MetricSummary:
     finite = [(t, v) for t, v in sorted(points) if math.isfinite(v)]
-    if not finite:
+    stats = series_stats(v for _, v in finite)
+    if stats is None:
         return MetricSummary(key=key, status=MetricStatus.NO_DATA, unit=unit, reason=reason or "no samples in window")
-    values = sorted(v for _, v in finite)
     return MetricSummary(
         key=key,
         status=MetricStatus.OK,
         unit=unit,
-        min=values[0],
-        max=values[-1],
-        mean=math.fsum(values) / len(values),
-        p50=percentile(values, 0.50),
-        p95=percentile(values, 0.95),
-        p99=percentile(values, 0.99),
-        sample_count=len(values),
+        min=stats.min,
+        max=stats.max,
+        mean=stats.mean,
+        p50=stats.p50,
+        p95=stats.p95,
+        p99=stats.p99,
+        sample_count=stats.count,
         series=downsample(finite),
         reason=reason,
     )
