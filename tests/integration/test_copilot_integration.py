@@ -410,7 +410,7 @@ async def test_the_demo_flow_shows_config_and_version_diffs_correlation_drift_an
 ) -> None:
     """What ``copilot dev demo`` does, against the shared stack's demo hours (issue 13)."""
     from copilot.dev.local import DEMO_PRESET
-    from copilot.dev.simulator import DEMO_DEPLOYMENTS
+    from copilot.dev.simulator import DEMO_DEPLOYMENTS, DEMO_DRIFT_SCENARIO
 
     healthy_run, failing_run = DEMO_DEPLOYMENTS["healthy-150wps"], DEMO_DEPLOYMENTS["failing-400wps"]
     healthy = await create(copilot, {**body(stack, "healthy-150wps"), **healthy_run.profile_fields()})
@@ -434,8 +434,15 @@ async def test_the_demo_flow_shows_config_and_version_diffs_correlation_drift_an
     counted = {d["metric"] for d in result["telemetry_diffs"] if d["counts_toward_verdict"]}
     assert {c["metric"] for c in result["correlations"]} <= counted
 
-    current = ok(await drift(copilot, **window(stack, "failing-400wps"), config=failing_run.profile_fields()["config"]))
+    # the third, later hour drifts: persistence latency up 80 % after the SQL pool shrank from 50 to 20
+    later_run = DEMO_DEPLOYMENTS[DEMO_DRIFT_SCENARIO]
+    current = ok(
+        await drift(copilot, **window(stack, DEMO_DRIFT_SCENARIO), config=later_run.profile_fields()["config"])
+    )
     assert current["status"] == "drifted" and current["baseline"]["id"] == healthy["id"]
-    assert any(c["relation"] == "expected" for c in current["correlations"])
+    regressed = {d["metric"] for d in current["deviations"] if d["direction"] == "regressed"}
+    assert {"persistence_latency_p95", "persistence_latency_p99"} <= regressed
+    relations = {(c["setting"], c["metric"]): c["relation"] for c in current["correlations"]}
+    assert relations[("TEMPORAL_SQL_MAX_CONNS", "persistence_latency_p99")] == "expected"  # fewer connections
     conformance = ok(await copilot.post(f"/profiles/{failing['id']}/conformance", json={"preset": DEMO_PRESET}))
     assert conformance["preset"] == DEMO_PRESET and conformance["conforming"] is False

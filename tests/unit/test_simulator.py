@@ -158,6 +158,7 @@ def test_demo_plan_layout() -> None:
         ("healthy-150wps", "payments", ANCHOR, HOUR, 0.4),
         ("failing-400wps", "default", ANCHOR + 2 * HOUR, HOUR, 1.0),
         ("failing-400wps", "payments", ANCHOR + 2 * HOUR, HOUR, 0.4),
+        ("latency-family-up-80", "default", ANCHOR + 4 * HOUR, HOUR, 1.0),
     ]
     assert {(p.cluster, p.task_queue) for p in plan} == {("temporal-dev", "main-queue")}
     assert demo_plan(NOW.replace(tzinfo=None)) == plan
@@ -185,9 +186,9 @@ def test_series_timestamps_strictly_ascending_without_duplicates(demo: Parsed) -
 
 
 def test_samples_on_the_scrape_grid_inside_the_windows(demo: Parsed) -> None:
-    windows = [(ANCHOR, ANCHOR + HOUR), (ANCHOR + 2 * HOUR, ANCHOR + 3 * HOUR)]
+    windows = [(ANCHOR, ANCHOR + HOUR), (ANCHOR + 2 * HOUR, ANCHOR + 3 * HOUR), (ANCHOR + 4 * HOUR, ANCHOR + 5 * HOUR)]
     points = demo.one("service_requests_total", namespace="default")
-    assert len(points) == 2 * 240
+    assert len(points) == 3 * 240
     for t, _ in points:
         assert any(s.timestamp() <= t < e.timestamp() for s, e in windows)
         assert (t - ANCHOR.timestamp()) % 15 == 0

@@ -23,7 +23,7 @@ import httpx
 from rich.console import Console
 
 from behaviour_profiles.catalogue import Dialect
-from copilot.dev.simulator import DEMO_DEPLOYMENTS, Placement, demo_plan, write_openmetrics
+from copilot.dev.simulator import DEMO_DEPLOYMENTS, DEMO_DRIFT_SCENARIO, Placement, demo_plan, write_openmetrics
 from copilot.dev.stack import LocalStack, StackConfig, StackError, ensure_prometheus
 from copilot.dev.workload import (
     DEFAULT_NAMESPACE,
@@ -199,19 +199,22 @@ def run_demo(state_dir: Path, console: Console) -> DemoResult:
             json={"profile_a_id": ids["healthy-150wps"], "profile_b_id": ids["failing-400wps"]},
         )
         comparison.raise_for_status()
-        # drift: the failing window collected again as a current window, against the healthy baseline,
-        # with the configuration it ran with; then its conformance to a preset
-        failing = _window(info.placements, "failing-400wps", DEMO_NAMESPACE)
-        console.print("[dim]judging drift of the failing window against the baseline ...[/]")
+        # drift: a third, later window judged as the current window against the healthy baseline, with
+        # the configuration it ran with; then the failing profile's conformance to a preset
+        later = _window(info.placements, DEMO_DRIFT_SCENARIO, DEMO_NAMESPACE)
+        console.print(
+            f"[dim]judging drift of a later hour ({later.start:%H:%M}-{later.start + later.duration:%H:%M} UTC) "
+            "against the baseline ...[/]"
+        )
         drift = client.post(
             "/profiles/drift",
             json={
-                "cluster_id": failing.cluster,
-                "namespace": failing.namespace,
-                "task_queue": failing.task_queue,
-                "time_window_start": failing.start.isoformat(),
-                "time_window_end": (failing.start + failing.duration).isoformat(),
-                "config": DEMO_DEPLOYMENTS["failing-400wps"].profile_fields()["config"],
+                "cluster_id": later.cluster,
+                "namespace": later.namespace,
+                "task_queue": later.task_queue,
+                "time_window_start": later.start.isoformat(),
+                "time_window_end": (later.start + later.duration).isoformat(),
+                "config": DEMO_DEPLOYMENTS[DEMO_DRIFT_SCENARIO].profile_fields()["config"],
             },
         )
         drift.raise_for_status()

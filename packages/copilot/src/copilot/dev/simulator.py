@@ -68,6 +68,9 @@ Demo layout (:func:`demo_plan`)
         [A,    A+1h)  healthy-150wps  namespace "default" (load 1.0) and "payments" (load 0.4)
         [A+1h, A+2h)  nothing (a gap, so the two hours never blend in a range query)
         [A+2h, A+3h)  failing-400wps  namespace "default" (load 1.0) and "payments" (load 0.4)
+        [A+3h, A+4h)  nothing
+        [A+4h, A+5h)  latency-family-up-80  namespace "default" (load 1.0): a later hour whose drift
+                      from the healthy baseline the demo judges (persistence latency up 80 %)
 
     The DSQL and other cluster-wide series follow the "default" placement of each hour.
 
@@ -97,6 +100,7 @@ from behaviour_profiles.catalogue import Dialect, tally_value
 
 __all__ = [
     "DEMO_DEPLOYMENTS",
+    "DEMO_DRIFT_SCENARIO",
     "JUDGEMENT_CLUSTER",
     "JUDGEMENT_SCENARIOS",
     "SCENARIOS",
@@ -302,9 +306,17 @@ _HEALTHY_DEPLOYMENT = Deployment(
     worker_code_sha="3f9c2e1",
 )
 
+DEMO_DRIFT_SCENARIO = "latency-family-up-80"
+"""The demo's third window: a later hour judged for drift against the healthy baseline."""
+
 DEMO_DEPLOYMENTS: Mapping[str, Deployment] = MappingProxyType(
     {
         "healthy-150wps": _HEALTHY_DEPLOYMENT,
+        # the later hour: the SQL pool shrunk from 50 to 20 connections (persistence requests queue)
+        DEMO_DRIFT_SCENARIO: replace(
+            _HEALTHY_DEPLOYMENT,
+            environment={**_HEALTHY_DEPLOYMENT.environment, "TEMPORAL_SQL_MAX_CONNS": "20"},
+        ),
         # the incident's changes: more SQL connections (more concurrent transactions: OCC conflicts on
         # DSQL), a lower history persistence QPS limit (queueing), a smaller reservoir target (drained
         # under load) and a new DSQL plugin version
@@ -455,6 +467,7 @@ def demo_plan(now: datetime) -> list[Placement]:
     for scenario, start in (("healthy-150wps", anchor), ("failing-400wps", anchor + 2 * hour)):
         for namespace, load in (("default", 1.0), ("payments", 0.4)):
             plan.append(Placement(scenario, namespace, start, hour, load_factor=load))
+    plan.append(Placement(DEMO_DRIFT_SCENARIO, "default", anchor + 4 * hour, hour))
     return plan
 
 
