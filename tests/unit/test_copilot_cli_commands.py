@@ -142,3 +142,26 @@ def test_presets_conformance_and_recommend(calls: list[Any]) -> None:
     out = run("recommend", PROFILE)
     assert calls[-1][:2] == ("POST", f"/profiles/{PROFILE}/recommendation")
     assert "TEMPORAL_SQL_MAX_CONNS" in out and "Fits mid-scale." in out
+
+
+def test_correlations_print_every_relation_and_text_with_brackets() -> None:
+    """A relation without a style (``possible``) and a statement with brackets print as plain text."""
+    from rich.console import Console
+
+    from copilot import cli
+
+    out = Console(record=True, width=200)
+    original = cli.console
+    cli.console = out
+    try:
+        cli._print_correlations(
+            [
+                {"relation": "possible", "statement": "changed dynamic_config[history.persistenceMaxQPS] -> [x] rose"},
+                {"relation": "expected", "statement": "changed TEMPORAL_SQL_MAX_CONNS from 50 to 20"},
+            ]
+        )
+    finally:
+        cli.console = original
+    text = out.export_text()
+    assert "possible  changed dynamic_config[history.persistenceMaxQPS] -> [x] rose" in text
+    assert "expected  changed TEMPORAL_SQL_MAX_CONNS from 50 to 20" in text

@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from copilot.render import (
@@ -246,8 +247,13 @@ STATUS_STYLE = {
 RELATION_STYLE = {"expected": "bold", "possible": "", "contrary": "dim"}
 
 
+def _markup(style: str, text: str) -> str:
+    """``text`` (escaped) in ``style``; no markup at all for an empty style (``[]...[/]`` is a markup error)."""
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+
+
 def _styled(word: str) -> str:
-    return f"[{STATUS_STYLE.get(word, '')}]{word}[/]"
+    return _markup(STATUS_STYLE.get(word, ""), word)
 
 
 def _print_correlations(correlations: list[dict[str, Any]]) -> None:
@@ -255,8 +261,8 @@ def _print_correlations(correlations: list[dict[str, Any]]) -> None:
         return
     console.print("[bold]Config changes connected to regressions[/] (catalogue influences):")
     for item in correlations:
-        style = RELATION_STYLE.get(item["relation"], "")
-        console.print(f"  [{style}]{item['relation']:<9}[/] {item['statement']}", highlight=False, soft_wrap=True)
+        relation = _markup(RELATION_STYLE.get(item["relation"], ""), f"{item['relation']:<9}")
+        console.print(f"  {relation} {escape(item['statement'])}", highlight=False, soft_wrap=True)
 
 
 def _thresholds(values: list[str]) -> dict[str, float]:
