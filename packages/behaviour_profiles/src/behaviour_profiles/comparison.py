@@ -479,19 +479,7 @@ def _per_unit_summary(
     stats = series_stats(v for _, v in points)
     if stats is None:
         return None
-    return MetricSummary(
-        key=key,
-        status=MetricStatus.OK,
-        unit=unit,
-        min=stats.min,
-        max=stats.max,
-        mean=stats.mean,
-        p50=stats.p50,
-        p95=stats.p95,
-        p99=stats.p99,
-        sample_count=stats.count,
-        series=points,
-    )
+    return MetricSummary(key=key, status=MetricStatus.OK, unit=unit, **stats.summary_fields(), series=points)
 
 
 def per_unit_spec(spec: MetricSpec) -> MetricSpec | None:

@@ -178,6 +178,18 @@ class SeriesStats:
     p99: float
     count: int
 
+    def summary_fields(self) -> dict[str, float | int]:
+        """The statistics under a ``MetricSummary``'s field names (``count`` is its ``sample_count``)."""
+        return {
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean,
+            "p50": self.p50,
+            "p95": self.p95,
+            "p99": self.p99,
+            "sample_count": self.count,
+        }
+
 
 def series_stats(values: Iterable[float]) -> SeriesStats | None:
     """min, max, mean, p50, p95 and p99 of the finite values, or None when there are none."""

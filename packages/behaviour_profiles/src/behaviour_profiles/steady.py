@@ -61,18 +61,7 @@ def _trimmed(summary: MetricSummary, start: float, end: float) -> MetricSummary:
     stats = series_stats(v for _, v in points)
     if stats is None:
         return summary
-    return summary.model_copy(
-        update={
-            "min": stats.min,
-            "max": stats.max,
-            "mean": stats.mean,
-            "p50": stats.p50,
-            "p95": stats.p95,
-            "p99": stats.p99,
-            "sample_count": stats.count,
-            "series": points,
-        }
-    )
+    return summary.model_copy(update={**stats.summary_fields(), "series": points})
 
 
 def _minutes(seconds: float) -> str:
