@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from behaviour_profiles.models import ExpectedBound, PresetSetting, ScalePreset, Statistic
+from behaviour_profiles.models import PRESET_NAMES, ExpectedBound, PresetSetting, ScalePreset, Statistic
 
 __all__ = [
     "HIGH_THROUGHPUT",
@@ -232,6 +232,8 @@ HIGH_THROUGHPUT = ScalePreset(
 
 PRESETS: Mapping[str, ScalePreset] = MappingProxyType({p.name: p for p in (STARTER, MID_SCALE, HIGH_THROUGHPUT)})
 """By name, in ascending throughput order."""
+if tuple(PRESETS) != PRESET_NAMES:
+    raise ValueError(f"the presets {tuple(PRESETS)} are not the names requests may use, {PRESET_NAMES}")
 
 
 def throughput_range(preset: ScalePreset) -> tuple[float, float]:
