@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec
 from behaviour_profiles.comparison import (
+    CRITICAL_FACTOR,
+    CRITICAL_TIMES,
     compare_profiles,
     config_diffs,
     config_notes,
@@ -177,6 +179,17 @@ def test_latency_thresholds(factor: float, direction: Direction, severity: Sever
     key = "workflow_schedule_to_start_p95"
     d = judge(key, ok(key, 100.0), ok(key, 100.0 * factor))
     assert (d.direction, d.severity) == (direction, severity)
+
+
+@pytest.mark.parametrize(("beyond", "severity"), [(0.9, Severity.WARNING), (1.1, Severity.CRITICAL)])
+def test_critical_is_beyond_the_critical_factor_times_the_threshold_and_says_so(
+    beyond: float, severity: Severity
+) -> None:
+    key = "workflow_schedule_to_start_p95"
+    threshold = CompareOptions().threshold_for(ThresholdClass.LATENCY)
+    d = judge(key, ok(key, 100.0), ok(key, 100.0 * (1 + beyond * CRITICAL_FACTOR * threshold / 100)))
+    assert d.direction is Direction.REGRESSED and d.severity is severity
+    assert (f"beyond {CRITICAL_TIMES} the" in d.reason) is (severity is Severity.CRITICAL)
 
 
 def test_error_class_uses_its_own_threshold() -> None:

@@ -68,6 +68,8 @@ from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = [
     "CONFIG_PARTS",
+    "CRITICAL_FACTOR",
+    "CRITICAL_TIMES",
     "REDACTED",
     "VERSION_COMPONENTS",
     "classify_config_key",
@@ -98,6 +100,12 @@ VERSION_COMPONENTS: tuple[str, ...] = ("temporal_server_version", "dsql_plugin_v
 
 WINDOW_LENGTH_TOLERANCE = 0.10
 """Windows whose lengths differ by more than this share of the shorter one get a note."""
+
+CRITICAL_FACTOR = 2.0
+"""A change beyond its class threshold is a warning; beyond this many times the threshold, critical."""
+
+CRITICAL_TIMES = "twice" if CRITICAL_FACTOR == 2 else f"{CRITICAL_FACTOR:g} times"
+""":data:`CRITICAL_FACTOR` in words, for every sentence that states or applies the rule."""
 
 SUMMARY_TOP = 3
 """How many regressions the summary sentence names."""
@@ -448,10 +456,10 @@ def _judge(
             change_text = "unchanged"
             reason += f", within the {limit}"
         else:
-            critical = magnitude > 2 * threshold
+            critical = magnitude > CRITICAL_FACTOR * threshold
             severity = Severity.CRITICAL if critical else Severity.WARNING
             direction = _direction(spec.better, rising=change_pct > 0)
-            reason += f", beyond {'twice ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
+            reason += f", beyond {CRITICAL_TIMES + ' ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
 
     counts = counts and beyond
     if beyond and evidence is not None and not evidence.significant:

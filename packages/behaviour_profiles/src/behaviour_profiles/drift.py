@@ -36,6 +36,7 @@ from typing import Any
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec, Raising
 from behaviour_profiles.comparison import (
     CONFIG_PARTS,
+    CRITICAL_TIMES,
     config_diffs,
     config_notes,
     filter_diffs,
@@ -338,7 +339,7 @@ def _explain(
     lead = (
         f"The window {window} of {scope} was judged against the {base} with the comparison rules "
         f"(statistic {options.statistic.value}; thresholds {_thresholds_text(options)}; beyond a threshold "
-        "is a warning, beyond twice it critical)."
+        f"is a warning, beyond {CRITICAL_TIMES} it critical)."
     )
     if current.coverage.with_data == 0:
         return (
