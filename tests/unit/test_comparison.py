@@ -28,12 +28,14 @@ from behaviour_profiles.comparison import (
     version_diffs,
     window_length_note,
 )
+from behaviour_profiles.correlation import correlate
 from behaviour_profiles.models import (
     BehaviourProfile,
     Better,
     ChangeKind,
     CompareOptions,
     ConfigSnapshot,
+    CorrelationRelation,
     Coverage,
     Direction,
     LoadLabel,
@@ -607,6 +609,35 @@ def test_uncollected_part_gives_a_note_and_no_diffs() -> None:
     )
     assert result.config_diffs == []
     assert any(n.startswith("worker_options was not collected for profile A") for n in result.notes)
+
+
+def test_notes_name_the_sides_they_are_given() -> None:
+    old = ConfigSnapshot(environment={"A": "1"}, worker_options=None)
+    new = ConfigSnapshot(environment={"A": "1"}, worker_options={"MaxConcurrentActivityExecutionSize": 5})
+    notes = config_notes(old, new, sides=("the baseline", "the current configuration"))
+    assert "worker_options was not collected for the baseline, so its keys were not compared" in notes
+    assert "dynamic_config was not collected for either profile, so its keys were not compared" in notes
+    swapped = config_notes(new, old, sides=("left", "right"))
+    assert "worker_options was not collected for right, so its keys were not compared" in swapped
+    note = window_length_note(T0, T0 + timedelta(hours=1), T0, T0 + timedelta(hours=3), sides=("old", "new"))
+    assert note is not None and note.startswith("The windows differ in length (old 1 h, new 3 h):")
+
+
+def test_a_comparison_carries_its_own_correlations() -> None:
+    old_config = ConfigSnapshot(environment={"TEMPORAL_SQL_MAX_CONNS": "50", "LOG_LEVEL": "info"})
+    new_config = ConfigSnapshot(environment={"TEMPORAL_SQL_MAX_CONNS": "20", "LOG_LEVEL": "debug"})
+    new = changed(healthy(), persistence_latency_p99=scaled("persistence_latency_p99", 4.0))
+    result = compare_profiles(
+        make_profile(healthy(), config=old_config),
+        make_profile(new, config=new_config, profile_id=ID_B),
+        DEFAULTS,
+    )
+    assert result.correlations == correlate(result.config_diffs, result.telemetry_diffs)
+    (link,) = [c for c in result.correlations if c.metric == "persistence_latency_p99"]
+    assert (link.setting, link.relation) == ("TEMPORAL_SQL_MAX_CONNS", CorrelationRelation.EXPECTED)
+    assert not any(c.setting == "LOG_LEVEL" for c in result.correlations)  # no metric names it
+    same = compare_profiles(make_profile(healthy(), config=old_config), make_profile(new, profile_id=ID_B), DEFAULTS)
+    assert same.correlations == []  # no configuration on one side: no change to connect
 
 
 def test_version_diffs() -> None:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, SETTING_EFFECTS, MetricSpec, Raising
 from behaviour_profiles.comparison import config_diffs, judge_telemetry
-from behaviour_profiles.drift import assess_drift, change_direction, correlate, setting_name
+from behaviour_profiles.correlation import cause_text, change_direction, correlate, setting_name
+from behaviour_profiles.drift import assess_drift
 from behaviour_profiles.models import (
     BehaviourProfile,
     ChangeKind,
@@ -384,6 +385,9 @@ def test_drift_correlates_the_current_configuration() -> None:
     }
     assert result.correlations and result.correlations[0].relation is CorrelationRelation.EXPECTED
     assert "Configuration changes that explain it: changed TEMPORAL_SQL_MAX_CONNS from 50 to 10" in result.explanation
+    cause = cause_text(result.correlations[0])
+    assert cause in result.explanation and "; expected" not in cause
+    assert result.correlations[0].statement.startswith(cause + "; expected: ")
     empty = assess_drift(
         base, current, window=NOW, scope=SCOPE, options=CompareOptions(), current_config=ConfigSnapshot()
     )
