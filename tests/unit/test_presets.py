@@ -17,7 +17,6 @@ from behaviour_profiles.conformance import check_conformance
 from behaviour_profiles.models import ExpectedBound, MetricStatus, MetricSummary, ProfileCreate, ScalePreset
 from behaviour_profiles.presets import (
     PRESETS,
-    REMEDIES,
     THROUGHPUT_METRIC,
     preset_for_throughput,
     throughput_range,
@@ -101,9 +100,12 @@ def test_preset_settings_are_real_configuration_keys(preset: ScalePreset) -> Non
     for setting in preset.settings:
         assert setting.key in influencers, setting.key
         assert setting.part in ("environment", "dynamic_config", "worker_options")
-    for remedy in REMEDIES.values():
-        assert remedy.metric in {b.metric for b in preset.bounds}
-        assert set(remedy.keys) <= {s.key for s in preset.settings}
+    remedied = [spec for spec in CATALOGUE if spec.remedy is not None]
+    assert remedied
+    for spec in remedied:
+        assert spec.remedy is not None
+        assert spec.key in {b.metric for b in preset.bounds}
+        assert set(spec.remedy.settings) <= {s.key for s in preset.settings}
 
 
 @pytest.mark.parametrize(

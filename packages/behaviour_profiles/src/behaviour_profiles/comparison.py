@@ -471,7 +471,8 @@ def per_unit_spec(spec: MetricSpec) -> MetricSpec | None:
         warning_level=None,
         critical_level=None,
         per_unit=None,
-        effects=(),
+        influences=(),
+        remedy=None,
         key_metric=False,
     )
 

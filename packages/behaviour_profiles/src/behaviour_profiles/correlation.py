@@ -1,7 +1,8 @@
 """Configuration changes connected to the regressions they are known to influence (pure).
 
 A changed setting is connected to every counted regression whose catalogue entry lists it among the
-settings that influence the metric. Config diff keys carry their snapshot part
+settings that influence the metric (:attr:`~behaviour_profiles.catalogue.MetricSpec.influences`, the one
+place that says so). Config diff keys carry their snapshot part
 (``environment.TEMPORAL_SQL_MAX_CONNS``, ``dsql_plugin.TEMPORAL_SQL_MAX_CONNS``,
 ``dynamic_config.history.persistenceMaxQPS[namespace=default]``, ``worker_options.orders.MaxConcurrent...``);
 :func:`setting_name` reduces them to the catalogue's bare names (case-insensitively, as Temporal reads
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from behaviour_profiles.catalogue import CATALOGUE, MetricSpec, Raising
+from behaviour_profiles.catalogue import CATALOGUE, Influence, MetricSpec, Raising
 from behaviour_profiles.formatting import format_change, format_pct, format_value
 from behaviour_profiles.models import (
     ChangeKind,
@@ -173,16 +174,15 @@ def _regression_text(diff: TelemetryDiff) -> str:
     return f"{diff.metric} regressed by {_pct_text(diff.change_pct)} ({old} -> {new})"
 
 
-def _relation(spec: MetricSpec, setting: str, direction: str) -> tuple[CorrelationRelation, str | None]:
-    """From the metric's declared effect of ``setting``: did the change go the way that worsens it?"""
-    effect = next((e for e in spec.effects if e.setting.lower() == setting.lower()), None)
-    if effect is None:
+def _relation(influence: Influence, direction: str) -> tuple[CorrelationRelation, str | None]:
+    """From the declared influence: did the change go the way that worsens the metric?"""
+    if influence.raising is None:
         return CorrelationRelation.POSSIBLE, None
     raised = _RAISED.get(direction)
     if raised is None:
-        return CorrelationRelation.POSSIBLE, effect.mechanism
-    worsens = raised == (effect.raising is Raising.WORSENS)
-    return (CorrelationRelation.EXPECTED if worsens else CorrelationRelation.CONTRARY), effect.mechanism
+        return CorrelationRelation.POSSIBLE, influence.mechanism
+    worsens = raised == (influence.raising is Raising.WORSENS)
+    return (CorrelationRelation.EXPECTED if worsens else CorrelationRelation.CONTRARY), influence.mechanism
 
 
 def _why(relation: CorrelationRelation, mechanism: str | None, setting: str, metric: str) -> str:
@@ -220,8 +220,10 @@ def correlate(
     count toward the verdict (not significant) are left out.
     """
     specs = {spec.key: spec for spec in catalogue}
-    known = {key.lower(): key for spec in specs.values() for key in spec.influenced_by}
-    known.update({e.setting.lower(): e.setting for spec in specs.values() for e in spec.effects})
+    influence_of = {
+        key: {influence.setting.lower(): influence for influence in spec.influences} for key, spec in specs.items()
+    }
+    known = {setting: i.setting for by_setting in influence_of.values() for setting, i in by_setting.items()}
     regressions = [
         d
         for d in order_diffs(telemetry)
@@ -232,11 +234,10 @@ def correlate(
     for change in _changes(config, known):
         direction = change_direction(change.diff)
         for diff in regressions:
-            spec = specs[diff.metric]
-            influencers = {k.lower() for k in spec.influenced_by} | {e.setting.lower() for e in spec.effects}
-            if change.setting.lower() not in influencers:
+            influence = influence_of[diff.metric].get(change.setting.lower())
+            if influence is None:
                 continue
-            relation, mechanism = _relation(spec, change.setting, direction)
+            relation, mechanism = _relation(influence, direction)
             cause = f"{_change_text(change)} -> {_regression_text(diff)}"
             statement = cause + _why(relation, mechanism, change.setting, diff.metric)
             out.append(
