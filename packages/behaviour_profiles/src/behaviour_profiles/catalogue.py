@@ -1120,6 +1120,9 @@ def _build() -> tuple[MetricSpec, ...]:
                 critical_level=0.95,
             )
         )
+    unknown = _LATENCY_REMEDIES.keys() - {spec.key for spec in specs}
+    if unknown:
+        raise ValueError(f"remedies of metrics not in the catalogue: {sorted(unknown)}")
     return tuple(specs)
 
 
