@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec
 from behaviour_profiles.comparison import (
+    CRITICAL_FACTOR,
+    CRITICAL_TIMES,
     compare_profiles,
     config_diffs,
     config_notes,
@@ -26,12 +28,14 @@ from behaviour_profiles.comparison import (
     version_diffs,
     window_length_note,
 )
+from behaviour_profiles.correlation import correlate
 from behaviour_profiles.models import (
     BehaviourProfile,
     Better,
     ChangeKind,
     CompareOptions,
     ConfigSnapshot,
+    CorrelationRelation,
     Coverage,
     Direction,
     LoadLabel,
@@ -177,6 +181,17 @@ def test_latency_thresholds(factor: float, direction: Direction, severity: Sever
     key = "workflow_schedule_to_start_p95"
     d = judge(key, ok(key, 100.0), ok(key, 100.0 * factor))
     assert (d.direction, d.severity) == (direction, severity)
+
+
+@pytest.mark.parametrize(("beyond", "severity"), [(0.9, Severity.WARNING), (1.1, Severity.CRITICAL)])
+def test_critical_is_beyond_the_critical_factor_times_the_threshold_and_says_so(
+    beyond: float, severity: Severity
+) -> None:
+    key = "workflow_schedule_to_start_p95"
+    threshold = CompareOptions().threshold_for(ThresholdClass.LATENCY)
+    d = judge(key, ok(key, 100.0), ok(key, 100.0 * (1 + beyond * CRITICAL_FACTOR * threshold / 100)))
+    assert d.direction is Direction.REGRESSED and d.severity is severity
+    assert (f"beyond {CRITICAL_TIMES} the" in d.reason) is (severity is Severity.CRITICAL)
 
 
 def test_error_class_uses_its_own_threshold() -> None:
@@ -594,6 +609,35 @@ def test_uncollected_part_gives_a_note_and_no_diffs() -> None:
     )
     assert result.config_diffs == []
     assert any(n.startswith("worker_options was not collected for profile A") for n in result.notes)
+
+
+def test_notes_name_the_sides_they_are_given() -> None:
+    old = ConfigSnapshot(environment={"A": "1"}, worker_options=None)
+    new = ConfigSnapshot(environment={"A": "1"}, worker_options={"MaxConcurrentActivityExecutionSize": 5})
+    notes = config_notes(old, new, sides=("the baseline", "the current configuration"))
+    assert "worker_options was not collected for the baseline, so its keys were not compared" in notes
+    assert "dynamic_config was not collected for either profile, so its keys were not compared" in notes
+    swapped = config_notes(new, old, sides=("left", "right"))
+    assert "worker_options was not collected for right, so its keys were not compared" in swapped
+    note = window_length_note(T0, T0 + timedelta(hours=1), T0, T0 + timedelta(hours=3), sides=("old", "new"))
+    assert note is not None and note.startswith("The windows differ in length (old 1 h, new 3 h):")
+
+
+def test_a_comparison_carries_its_own_correlations() -> None:
+    old_config = ConfigSnapshot(environment={"TEMPORAL_SQL_MAX_CONNS": "50", "LOG_LEVEL": "info"})
+    new_config = ConfigSnapshot(environment={"TEMPORAL_SQL_MAX_CONNS": "20", "LOG_LEVEL": "debug"})
+    new = changed(healthy(), persistence_latency_p99=scaled("persistence_latency_p99", 4.0))
+    result = compare_profiles(
+        make_profile(healthy(), config=old_config),
+        make_profile(new, config=new_config, profile_id=ID_B),
+        DEFAULTS,
+    )
+    assert result.correlations == correlate(result.config_diffs, result.telemetry_diffs)
+    (link,) = [c for c in result.correlations if c.metric == "persistence_latency_p99"]
+    assert (link.setting, link.relation) == ("TEMPORAL_SQL_MAX_CONNS", CorrelationRelation.EXPECTED)
+    assert not any(c.setting == "LOG_LEVEL" for c in result.correlations)  # no metric names it
+    same = compare_profiles(make_profile(healthy(), config=old_config), make_profile(new, profile_id=ID_B), DEFAULTS)
+    assert same.correlations == []  # no configuration on one side: no change to connect
 
 
 def test_version_diffs() -> None:

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, SETTING_EFFECTS, MetricSpec, Raising
+from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, Effect, Influence, MetricSpec, Raising, influences
 from behaviour_profiles.comparison import config_diffs, judge_telemetry
-from behaviour_profiles.drift import assess_drift, change_direction, correlate, setting_name
+from behaviour_profiles.correlation import cause_text, change_direction, correlate, setting_name
+from behaviour_profiles.drift import assess_drift
 from behaviour_profiles.models import (
     BehaviourProfile,
     ChangeKind,
@@ -171,12 +172,19 @@ def test_change_direction(old: Any, new: Any, change: ChangeKind, expected: str)
 
 
 def test_setting_effects_are_declared_on_real_metrics_once_and_influence_them() -> None:
-    pairs = [(setting, metric) for group in SETTING_EFFECTS for setting in group.settings for metric in group.metrics]
+    pairs = [(i.setting, spec.key) for spec in CATALOGUE for i in spec.influences]
     assert len(pairs) == len(set(pairs))
-    for setting, metric in pairs:
-        spec = BY_KEY[metric]
-        assert setting in spec.influenced_by
-        assert [e.setting for e in spec.effects].count(setting) == 1
+    assert any(spec.effects for spec in CATALOGUE)
+    for spec in CATALOGUE:
+        for effect in spec.effects:
+            assert effect.setting in spec.influenced_by and effect.mechanism
+            assert [e.setting for e in spec.effects].count(effect.setting) == 1
+    with pytest.raises(ValueError, match="declared twice"):
+        influences(Effect(Raising.WORSENS, "a").of("X"), Effect(Raising.IMPROVES, "b").of("X"))
+    assert influences(Effect(Raising.WORSENS, "a").of("X"), ("X", "Y")) == (
+        Influence(setting="X", raising=Raising.WORSENS, mechanism="a"),
+        Influence(setting="Y"),
+    )
     # more connections on an optimistic store: more OCC conflicts, less persistence queueing
     occ = {e.setting: e.raising for e in BY_KEY["occ_conflicts_per_sec"].effects}
     latency = {e.setting: e.raising for e in BY_KEY["persistence_latency_p99"].effects}
@@ -384,6 +392,9 @@ def test_drift_correlates_the_current_configuration() -> None:
     }
     assert result.correlations and result.correlations[0].relation is CorrelationRelation.EXPECTED
     assert "Configuration changes that explain it: changed TEMPORAL_SQL_MAX_CONNS from 50 to 10" in result.explanation
+    cause = cause_text(result.correlations[0])
+    assert cause in result.explanation and "; expected" not in cause
+    assert result.correlations[0].statement.startswith(cause + "; expected: ")
     empty = assess_drift(
         base, current, window=NOW, scope=SCOPE, options=CompareOptions(), current_config=ConfigSnapshot()
     )

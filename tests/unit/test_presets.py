@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -12,10 +14,9 @@ from pydantic import ValidationError
 
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE
 from behaviour_profiles.conformance import check_conformance
-from behaviour_profiles.models import ExpectedBound, MetricStatus, MetricSummary, ScalePreset
+from behaviour_profiles.models import ExpectedBound, MetricStatus, MetricSummary, ProfileCreate, ScalePreset
 from behaviour_profiles.presets import (
     PRESETS,
-    REMEDIES,
     THROUGHPUT_METRIC,
     preset_for_throughput,
     throughput_range,
@@ -41,6 +42,18 @@ RESERVOIR_TARGET_TOTAL = 100.0
 
 def test_three_presets_in_ascending_order() -> None:
     assert list(PRESETS) == ["starter", "mid-scale", "high-throughput"]
+
+
+def test_models_know_the_preset_names_without_importing_the_presets() -> None:
+    code = (
+        "import sys, behaviour_profiles.models as m; print(m.PRESET_NAMES, 'behaviour_profiles.presets' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == f"{tuple(PRESETS)} False"
+    body = {"name": "n", "cluster_id": "c", "preset": "huge"}
+    window = {"time_window_start": "2026-02-18T10:00:00Z", "time_window_end": "2026-02-18T11:00:00Z"}
+    with pytest.raises(ValidationError, match="choose one of starter, mid-scale, high-throughput"):
+        ProfileCreate.model_validate(body | window)
 
 
 def test_throughput_ranges_are_contiguous_and_never_overlap() -> None:
@@ -87,9 +100,12 @@ def test_preset_settings_are_real_configuration_keys(preset: ScalePreset) -> Non
     for setting in preset.settings:
         assert setting.key in influencers, setting.key
         assert setting.part in ("environment", "dynamic_config", "worker_options")
-    for remedy in REMEDIES.values():
-        assert remedy.metric in {b.metric for b in preset.bounds}
-        assert set(remedy.keys) <= {s.key for s in preset.settings}
+    remedied = [spec for spec in CATALOGUE if spec.remedy is not None]
+    assert remedied
+    for spec in remedied:
+        assert spec.remedy is not None
+        assert spec.key in {b.metric for b in preset.bounds}
+        assert set(spec.remedy.settings) <= {s.key for s in preset.settings}
 
 
 @pytest.mark.parametrize(

@@ -863,7 +863,7 @@ def test_prometheus_answers_promql_on_the_backfill(tmp_path: Path) -> None:
 
 def test_the_demo_windows_carry_configuration_and_versions_that_explain_the_incident() -> None:
     from behaviour_profiles.comparison import config_diffs, judge_telemetry, version_diffs
-    from behaviour_profiles.drift import correlate
+    from behaviour_profiles.correlation import correlate
     from behaviour_profiles.models import (
         CompareOptions,
         ConfigInput,

@@ -217,13 +217,62 @@ class Raising(StrEnum):
     IMPROVES = "improves"
 
 
-@dataclass(frozen=True)
-class SettingEffect:
-    """Raising ``setting`` is known to make the metric better or worse, and why."""
+@dataclass(frozen=True, kw_only=True)
+class Influence:
+    """A setting that influences a metric and, where it is known, what raising it does to it and why."""
 
     setting: str
+    raising: Raising | None = None
+    """Raising the setting worsens or improves the metric; None: it influences it in a way not known here."""
+    mechanism: str | None = None
+    """Why, in words (with a known direction only)."""
+
+    def __post_init__(self) -> None:
+        if (self.raising is None) != (self.mechanism is None):
+            raise ValueError(f"{self.setting}: a known direction comes with its mechanism, and only then")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A known effect of raising settings on metrics, and why: declared on each metric it applies to."""
+
     raising: Raising
     mechanism: str
+
+    def of(self, *settings: str) -> tuple[Influence, ...]:
+        """This effect of each of ``settings``."""
+        return tuple(Influence(setting=s, raising=self.raising, mechanism=self.mechanism) for s in settings)
+
+
+def influences(*declared: tuple[Influence, ...] | tuple[str, ...]) -> tuple[Influence, ...]:
+    """Known effects (:meth:`Effect.of`) and bare setting names (direction not known), in order, each setting
+    once: a bare name adds nothing to a setting already declared; a setting with two known effects on one
+    metric is refused."""
+    out: dict[str, Influence] = {}
+    for group in declared:
+        for item in group:
+            if isinstance(item, str):
+                out.setdefault(item, Influence(setting=item))
+            elif item.setting in out and out[item.setting].raising is not None:
+                raise ValueError(f"the effect of {item.setting} is declared twice")
+            else:
+                out[item.setting] = item
+    return tuple(out.values())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Remedy:
+    """Which of a metric's influencing settings a preset's values address when the metric is outside a
+    preset's bound (conformance recommendations), and how."""
+
+    settings: tuple[str, ...]
+    """In the order they are suggested."""
+    why: str
+    raise_only: bool = True
+    """Suggest the preset's value only where the profile's value is lower (or unknown)."""
+    worker_type: str | None = None
+    """The worker type the metric belongs to (``workflow``, ``activity``); None: any type's symptom, so a
+    recommendation addresses the saturated type's options only."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +289,7 @@ PER_1000_TRANSITIONS = PerUnit("state_transitions_per_sec", 1000.0, "per 1,000 s
 """Work done: a cost metric's rate (or level) for each 1,000 state transitions per second."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricSpec:
     key: str
     category: Category
@@ -250,7 +299,11 @@ class MetricSpec:
     threshold_class: ThresholdClass
     noise_floor: float
     computation: Computation
-    influenced_by: tuple[str, ...] = ()
+    influences: tuple[Influence, ...] = ()
+    """The settings that influence this metric, each once (build it with :func:`influences`): the one
+    declaration correlation, drift and conformance recommendations read."""
+    remedy: Remedy | None = None
+    """Which of those settings a preset's values address when the metric is outside a preset's bound."""
     family: str | None = None
     """Metrics exported together by one component (e.g. the DSQL plugin's transaction counters)."""
     absent_is_zero: bool = False
@@ -264,13 +317,29 @@ class MetricSpec:
     """In the metric's unit: a regression from none to at least this is a warning (below it: info)."""
     critical_level: float | None = None
     """In the metric's unit: a regression from none to at least this is critical."""
-    effects: tuple[SettingEffect, ...] = ()
-    """Settings whose effect on this metric has a known direction (filled from :data:`SETTING_EFFECTS`)."""
     per_unit: PerUnit | None = None
     """A cost metric: it rises with work by design, so it is also judged per this unit of work."""
     offered_load: bool = False
     """The metric that measures offered load (one in the catalogue): load-aware comparison and steady
     state detection read it."""
+
+    def __post_init__(self) -> None:
+        settings = [i.setting for i in self.influences]
+        if len(settings) != len(set(settings)):
+            raise ValueError(f"{self.key}: a setting is declared twice among its influences")
+        if self.remedy is not None and not set(self.remedy.settings) <= set(settings):
+            unknown = sorted(set(self.remedy.settings) - set(settings))
+            raise ValueError(f"{self.key}: its remedy names settings that do not influence it: {unknown}")
+
+    @property
+    def influenced_by(self) -> tuple[str, ...]:
+        """The names of the settings that influence this metric."""
+        return tuple(i.setting for i in self.influences)
+
+    @property
+    def effects(self) -> tuple[Influence, ...]:
+        """The influences whose direction is known."""
+        return tuple(i for i in self.influences if i.raising is not None)
 
 
 # --- shared terms and queries ------------------------------------------------------------------
@@ -459,6 +528,99 @@ WORKER_KEY_TYPES: Mapping[str, str] = {key: suffix for suffix, keys in _SLOT_KEY
 """A worker option that sizes one worker type's slots or pollers -> that type (catalogue suffix)."""
 
 
+# --- what raising a setting does to a metric ---------------------------------------------------
+# Each known effect once, by what it does; each metric's entry below declares which settings
+# influence it (:attr:`MetricSpec.influences`), with these effects where the direction is known.
+
+_PERSISTENCE_LIMITS = (
+    "TEMPORAL_SQL_MAX_CONNS",
+    "history.persistenceMaxQPS",
+    "frontend.persistenceMaxQPS",
+    "matching.persistenceMaxQPS",
+    "DSQL_CONNECTION_RATE_LIMIT",
+)
+_TRANSACTION_LIMITS = ("TEMPORAL_SQL_MAX_CONNS", "history.persistenceMaxQPS")
+_RESERVOIR_FILL = (
+    "DSQL_RESERVOIR_TARGET_READY",
+    "DSQL_RESERVOIR_INFLIGHT_LIMIT",
+    "DSQL_CONNECTION_RATE_LIMIT",
+    "DSQL_CONNECTION_BURST_LIMIT",
+)
+_MATCH_SPREAD = (
+    "matching.numTaskqueueReadPartitions",
+    "matching.numTaskqueueWritePartitions",
+    "MaxConcurrentWorkflowTaskPollers",
+    "MaxConcurrentActivityTaskPollers",
+)
+_SLOT_SIZES = (
+    "MaxConcurrentActivityExecutionSize",
+    "MaxConcurrentWorkflowTaskExecutionSize",
+    "MaxConcurrentLocalActivityExecutionSize",
+)
+
+_QUEUES_BEHIND_LIMIT = Effect(
+    Raising.IMPROVES,
+    "persistence requests queue behind a connection or QPS limit: a higher limit queues less, so "
+    "latency falls and history keeps up",
+)
+_MORE_CONCURRENT_TRANSACTIONS = Effect(
+    Raising.WORSENS,
+    "on an optimistic store (DSQL) more concurrent transactions touch the same rows (shard, "
+    "execution) at once, so more of them conflict at commit and more run out of retries",
+)
+_IDLE_CONNECTIONS_KEPT = Effect(
+    Raising.IMPROVES, "more idle connections are kept, so fewer requests wait for a new connection"
+)
+_CONNECTIONS_OFF_THE_REQUEST_PATH = Effect(
+    Raising.IMPROVES,
+    "in reservoir mode connections are made off the request path, and with more of them ready fewer "
+    "persistence requests wait for a new connection",
+)
+_RESERVOIR_KEPT_FULL = Effect(
+    Raising.IMPROVES, "more ready connections, or faster refills, keep the reservoir from draining under load"
+)
+_POLLERS_WAITING = Effect(
+    Raising.IMPROVES,
+    "with more partitions or pollers, tasks more often find a waiting poller: more sync matches, "
+    "shorter schedule-to-start and a smaller backlog",
+)
+_FREE_SLOTS = Effect(Raising.IMPROVES, "more task slots per worker leave free slots, so tasks do not wait for one")
+_FEWER_RECYCLES = Effect(Raising.IMPROVES, "longer connection lifetimes recycle connections less often")
+
+_PERSISTENCE_INFLUENCES = influences(
+    _QUEUES_BEHIND_LIMIT.of(*_PERSISTENCE_LIMITS),
+    _IDLE_CONNECTIONS_KEPT.of("TEMPORAL_SQL_MAX_IDLE_CONNS"),
+    _CONNECTIONS_OFF_THE_REQUEST_PATH.of("DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
+    PERSISTENCE_KEYS + POOL_KEYS,
+)
+"""Persistence latency (p95 and p99)."""
+_MATCHING_INFLUENCES = influences(
+    _POLLERS_WAITING.of(*_MATCH_SPREAD), _FREE_SLOTS.of(*_SLOT_SIZES), MATCHING_KEYS + WORKER_KEYS
+)
+"""Matching and schedule-to-start: sync and async match rates, backlog, schedule-to-start."""
+_RESERVOIR_INFLUENCES = influences(_RESERVOIR_KEPT_FULL.of(*_RESERVOIR_FILL), RESERVOIR_KEYS)
+"""The reservoir's size, empty events and failed opens."""
+
+_LATENCY_REMEDIES: Mapping[str, Remedy] = {
+    "persistence_latency_p99": Remedy(
+        settings=("TEMPORAL_SQL_MAX_CONNS", "DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
+        why="persistence requests wait for a connection when the pool is small or connections are made on "
+        "the request path",
+    ),
+    "workflow_schedule_to_start_p99": Remedy(
+        settings=("MaxConcurrentWorkflowTaskPollers", "MaxConcurrentWorkflowTaskExecutionSize"),
+        why="workflow tasks wait when too few pollers or slots take them",
+        worker_type="workflow",
+    ),
+    "activity_schedule_to_start_p95": Remedy(
+        settings=("MaxConcurrentActivityExecutionSize", "MaxConcurrentActivityTaskPollers"),
+        why="activity tasks wait when too few slots or pollers take them",
+        worker_type="activity",
+    ),
+}
+"""The remedies of the latency family entries built in a loop below, by metric."""
+
+
 _LATENCY_LEVELS: Mapping[str, tuple[float, float]] = {
     "workflow_schedule_to_start": (100.0, 1_000.0),
     "activity_schedule_to_start": (100.0, 1_000.0),
@@ -468,53 +630,53 @@ _LATENCY_LEVELS: Mapping[str, tuple[float, float]] = {
 
 
 def _build() -> tuple[MetricSpec, ...]:
-    T, L, M, D, E, R = (
-        Category.THROUGHPUT,
-        Category.LATENCY,
-        Category.MATCHING,
-        Category.DSQL_POOL,
-        Category.ERRORS,
-        Category.RESOURCES,
-    )
     specs: list[MetricSpec] = [
         MetricSpec(
-            "workflows_started_per_sec",
-            T,
-            "Workflows started/s",
-            "1/s",
-            Better.NEUTRAL,
-            ThresholdClass.THROUGHPUT,
-            0.05,
-            Direct(_STARTS),
+            key="workflows_started_per_sec",
+            category=Category.THROUGHPUT,
+            title="Workflows started/s",
+            unit="1/s",
+            better=Better.NEUTRAL,
+            threshold_class=ThresholdClass.THROUGHPUT,
+            noise_floor=0.05,
+            computation=Direct(_STARTS),
             family="service_requests",
             offered_load=True,
             description="Rate of StartWorkflowExecution and SignalWithStart requests at the frontend "
             "(Temporal has no 'workflow started' counter). It reflects offered load, so it is neutral.",
         ),
         MetricSpec(
-            "workflows_completed_per_sec",
-            T,
-            "Workflows completed/s",
-            "1/s",
-            Better.HIGHER,
-            ThresholdClass.THROUGHPUT,
-            0.05,
-            Direct(_CLOSES),
-            influenced_by=("history.persistenceMaxQPS", *WORKER_KEYS),
+            key="workflows_completed_per_sec",
+            category=Category.THROUGHPUT,
+            title="Workflows completed/s",
+            unit="1/s",
+            better=Better.HIGHER,
+            threshold_class=ThresholdClass.THROUGHPUT,
+            noise_floor=0.05,
+            computation=Direct(_CLOSES),
+            influences=influences(
+                _QUEUES_BEHIND_LIMIT.of(*_PERSISTENCE_LIMITS),
+                _FREE_SLOTS.of(*_SLOT_SIZES),
+                ("history.persistenceMaxQPS", *WORKER_KEYS),
+            ),
             family="workflow_outcomes",
             key_metric=True,
             description="All workflow closes: success, failed, timeout, terminate, cancel, continued-as-new.",
         ),
         MetricSpec(
-            "state_transitions_per_sec",
-            T,
-            "State transitions/s",
-            "1/s",
-            Better.HIGHER,
-            ThresholdClass.THROUGHPUT,
-            0.5,
-            Direct(_STATE_TRANSITIONS),
-            influenced_by=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
+            key="state_transitions_per_sec",
+            category=Category.THROUGHPUT,
+            title="State transitions/s",
+            unit="1/s",
+            better=Better.HIGHER,
+            threshold_class=ThresholdClass.THROUGHPUT,
+            noise_floor=0.5,
+            computation=Direct(_STATE_TRANSITIONS),
+            influences=influences(_QUEUES_BEHIND_LIMIT.of(*_PERSISTENCE_LIMITS)),
+            remedy=Remedy(
+                settings=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
+                why="history progresses no faster than its persistence limit and pool allow",
+            ),
             key_metric=True,
             description="Rate of the state_transition_count histogram's count (its _sum overcounts).",
         ),
@@ -524,19 +686,20 @@ def _build() -> tuple[MetricSpec, ...]:
         ("activity_schedule_to_start", "Activity task schedule-to-start", _ACT_S2S),
         ("persistence_latency", "Persistence latency", _PERSISTENCE),
     ):
-        influencers = PERSISTENCE_KEYS + POOL_KEYS if key == "persistence_latency" else MATCHING_KEYS + WORKER_KEYS
+        latency_influences = _PERSISTENCE_INFLUENCES if key == "persistence_latency" else _MATCHING_INFLUENCES
         for q in (95, 99):
             specs.append(
                 MetricSpec(
-                    f"{key}_p{q}",
-                    L,
-                    f"{title} p{q}",
-                    "ms",
-                    Better.LOWER,
-                    ThresholdClass.LATENCY,
-                    1.0,
-                    Quantile(hist, q / 100),
-                    influenced_by=tuple(dict.fromkeys(influencers)),
+                    key=f"{key}_p{q}",
+                    category=Category.LATENCY,
+                    title=f"{title} p{q}",
+                    unit="ms",
+                    better=Better.LOWER,
+                    threshold_class=ThresholdClass.LATENCY,
+                    noise_floor=1.0,
+                    computation=Quantile(hist, q / 100),
+                    influences=latency_influences,
+                    remedy=_LATENCY_REMEDIES.get(f"{key}_p{q}"),
                     key_metric=True,
                     warning_level=_LATENCY_LEVELS[key][0],
                     critical_level=_LATENCY_LEVELS[key][1],
@@ -544,175 +707,201 @@ def _build() -> tuple[MetricSpec, ...]:
             )
     specs += [
         MetricSpec(
-            "sync_match_rate",
-            M,
-            "Sync match rate",
-            "ratio",
-            Better.HIGHER,
-            ThresholdClass.THROUGHPUT,
-            0.01,
-            Ratio(_POLL_SYNC, _POLL_ALL, "part/whole", worst="min"),
-            influenced_by=MATCHING_KEYS + WORKER_KEYS,
+            key="sync_match_rate",
+            category=Category.MATCHING,
+            title="Sync match rate",
+            unit="ratio",
+            better=Better.HIGHER,
+            threshold_class=ThresholdClass.THROUGHPUT,
+            noise_floor=0.01,
+            computation=Ratio(_POLL_SYNC, _POLL_ALL, "part/whole", worst="min"),
+            influences=_MATCHING_INFLUENCES,
+            remedy=Remedy(
+                settings=(
+                    "MaxConcurrentWorkflowTaskPollers",
+                    "MaxConcurrentActivityTaskPollers",
+                    "matching.numTaskqueueReadPartitions",
+                    "matching.numTaskqueueWritePartitions",
+                ),
+                why="a task matches synchronously only when a poller is waiting on its partition",
+            ),
             key_metric=True,
             description="poll_success_sync / poll_success per task type, the lower of workflow and activity "
             "tasks: tasks handed straight to a waiting poller.",
             floor_points=2.0,
         ),
         MetricSpec(
-            "async_match_rate",
-            M,
-            "Async match rate",
-            "ratio",
-            Better.LOWER,
-            ThresholdClass.THROUGHPUT,
-            0.01,
-            Ratio(_POLL_SYNC, _POLL_ALL, "1-part/whole"),
-            influenced_by=MATCHING_KEYS + WORKER_KEYS,
+            key="async_match_rate",
+            category=Category.MATCHING,
+            title="Async match rate",
+            unit="ratio",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.THROUGHPUT,
+            noise_floor=0.01,
+            computation=Ratio(_POLL_SYNC, _POLL_ALL, "1-part/whole"),
+            influences=_MATCHING_INFLUENCES,
             description="Share of polls served from the backlog (1 - sync match rate), the higher of the task types.",
             floor_points=2.0,
             warning_level=0.2,
             critical_level=0.5,
         ),
         MetricSpec(
-            "task_dispatch_latency",
-            M,
-            "Task dispatch latency p95",
-            "ms",
-            Better.LOWER,
-            ThresholdClass.LATENCY,
-            1.0,
-            Quantile(_DISPATCH, 0.95),
-            influenced_by=MATCHING_KEYS,
+            key="task_dispatch_latency",
+            category=Category.MATCHING,
+            title="Task dispatch latency p95",
+            unit="ms",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.LATENCY,
+            noise_floor=1.0,
+            computation=Quantile(_DISPATCH, 0.95),
+            influences=influences(_POLLERS_WAITING.of(*_MATCH_SPREAD), _FREE_SLOTS.of(*_SLOT_SIZES), MATCHING_KEYS),
             warning_level=100.0,
             critical_level=1_000.0,
         ),
         MetricSpec(
-            "backlog_count",
-            M,
-            "Backlog count",
-            "tasks",
-            Better.LOWER,
-            ThresholdClass.CAPACITY,
-            5.0,
-            _gauge("approximate_backlog_count", "sum", SERVER_SCOPES),
-            influenced_by=MATCHING_KEYS + WORKER_KEYS,
+            key="backlog_count",
+            category=Category.MATCHING,
+            title="Backlog count",
+            unit="tasks",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=5.0,
+            computation=_gauge("approximate_backlog_count", "sum", SERVER_SCOPES),
+            influences=_MATCHING_INFLUENCES,
             warning_level=1_000.0,
             critical_level=10_000.0,
         ),
         MetricSpec(
-            "backlog_age",
-            M,
-            "Backlog age",
-            "s",
-            Better.LOWER,
-            ThresholdClass.LATENCY,
-            1.0,
-            _gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES),
-            influenced_by=MATCHING_KEYS + WORKER_KEYS,
+            key="backlog_age",
+            category=Category.MATCHING,
+            title="Backlog age",
+            unit="s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.LATENCY,
+            noise_floor=1.0,
+            computation=_gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES),
+            influences=_MATCHING_INFLUENCES,
+            remedy=Remedy(
+                settings=(
+                    "MaxConcurrentActivityExecutionSize",
+                    "MaxConcurrentWorkflowTaskExecutionSize",
+                    "MaxConcurrentActivityTaskPollers",
+                    "MaxConcurrentWorkflowTaskPollers",
+                ),
+                why="a backlog ages when workers take tasks more slowly than they are scheduled",
+            ),
             warning_level=60.0,
             critical_level=300.0,
         ),
         MetricSpec(
-            "pool_open_count",
-            D,
-            "Pool open connections",
-            "connections",
-            Better.NEUTRAL,
-            ThresholdClass.CAPACITY,
-            1.0,
-            _gauge("dsql_pool_open"),
-            influenced_by=POOL_KEYS,
+            key="pool_open_count",
+            category=Category.DSQL_POOL,
+            title="Pool open connections",
+            unit="connections",
+            better=Better.NEUTRAL,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=1.0,
+            computation=_gauge("dsql_pool_open"),
+            influences=influences(POOL_KEYS),
         ),
         MetricSpec(
-            "pool_in_use_count",
-            D,
-            "Pool in-use connections",
-            "connections",
-            Better.NEUTRAL,
-            ThresholdClass.CAPACITY,
-            1.0,
-            _gauge("dsql_pool_in_use"),
-            influenced_by=POOL_KEYS,
+            key="pool_in_use_count",
+            category=Category.DSQL_POOL,
+            title="Pool in-use connections",
+            unit="connections",
+            better=Better.NEUTRAL,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=1.0,
+            computation=_gauge("dsql_pool_in_use"),
+            influences=influences(POOL_KEYS),
             per_unit=PER_1000_TRANSITIONS,
         ),
         MetricSpec(
-            "pool_idle_count",
-            D,
-            "Pool idle connections",
-            "connections",
-            Better.NEUTRAL,
-            ThresholdClass.CAPACITY,
-            1.0,
-            _gauge("dsql_pool_idle"),
-            influenced_by=POOL_KEYS,
+            key="pool_idle_count",
+            category=Category.DSQL_POOL,
+            title="Pool idle connections",
+            unit="connections",
+            better=Better.NEUTRAL,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=1.0,
+            computation=_gauge("dsql_pool_idle"),
+            influences=influences(POOL_KEYS),
         ),
         MetricSpec(
-            "reservoir_size",
-            D,
-            "Reservoir size",
-            "connections",
-            Better.HIGHER,
-            ThresholdClass.CAPACITY,
-            1.0,
-            _gauge("dsql_reservoir_size"),
-            influenced_by=RESERVOIR_KEYS,
+            key="reservoir_size",
+            category=Category.DSQL_POOL,
+            title="Reservoir size",
+            unit="connections",
+            better=Better.HIGHER,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=1.0,
+            computation=_gauge("dsql_reservoir_size"),
+            influences=_RESERVOIR_INFLUENCES,
+            remedy=Remedy(
+                settings=("DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
+                why="the reservoir keeps ready connections only in reservoir mode and only as many as its target",
+            ),
             family="dsql_reservoir",
             description="Ready connections in the DSQL reservoir (reservoir mode only); drained is bad.",
         ),
         MetricSpec(
-            "reservoir_empty_events",
-            D,
-            "Reservoir empty events/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            _rate(Term(same("dsql_reservoir_empty_total"))),
-            influenced_by=RESERVOIR_KEYS,
+            key="reservoir_empty_events",
+            category=Category.DSQL_POOL,
+            title="Reservoir empty events/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=_rate(Term(same("dsql_reservoir_empty_total"))),
+            influences=_RESERVOIR_INFLUENCES,
             family="dsql_reservoir",
             absent_is_zero=True,
         ),
         MetricSpec(
-            "open_failures",
-            D,
-            "Connection open failures/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            _rate(
+            key="open_failures",
+            category=Category.DSQL_POOL,
+            title="Connection open failures/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=_rate(
                 Term(same("dsql_reservoir_refill_failures_total")),
                 Term(same("dsql_pool_keeper_topup_failures_total")),
             ),
-            influenced_by=RESERVOIR_KEYS,
+            influences=_RESERVOIR_INFLUENCES,
             family="dsql_reservoir",
             absent_is_zero=True,
         ),
         MetricSpec(
-            "reconnect_count",
-            D,
-            "Reconnects (session refreshes)/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            _rate(Term(server_counter("persistence_session_refresh_attempts"))),
-            influenced_by=("TEMPORAL_SQL_MAX_CONN_LIFETIME", "DSQL_RESERVOIR_BASE_LIFETIME"),
+            key="reconnect_count",
+            category=Category.DSQL_POOL,
+            title="Reconnects (session refreshes)/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=_rate(Term(server_counter("persistence_session_refresh_attempts"))),
+            influences=_FEWER_RECYCLES.of("TEMPORAL_SQL_MAX_CONN_LIFETIME", "DSQL_RESERVOIR_BASE_LIFETIME"),
             description="No reconnect metric exists; session refresh attempts count whole-handle reconnects.",
         ),
         MetricSpec(
-            "occ_conflicts_per_sec",
-            E,
-            "OCC conflicts/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            _rate(Term(same("dsql_tx_conflict_total"))),
-            influenced_by=(
-                "history.persistenceMaxQPS",
-                "TEMPORAL_SQL_MAX_CONNS",
-                "persistence.numHistoryShards",
+            key="occ_conflicts_per_sec",
+            category=Category.ERRORS,
+            title="OCC conflicts/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=_rate(Term(same("dsql_tx_conflict_total"))),
+            influences=influences(
+                _MORE_CONCURRENT_TRANSACTIONS.of(*_TRANSACTION_LIMITS),
+                ("persistence.numHistoryShards",),
+            ),
+            remedy=Remedy(
+                settings=("history.persistenceMaxQPS",),
+                why="a persistence limit sized for the load keeps retried transactions from piling onto the same rows",
+                raise_only=False,
             ),
             family="dsql_tx",
             absent_is_zero=True,
@@ -720,29 +909,33 @@ def _build() -> tuple[MetricSpec, ...]:
             per_unit=PER_1000_TRANSITIONS,
         ),
         MetricSpec(
-            "exhausted_retries_per_sec",
-            E,
-            "Exhausted retries/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            _rate(Term(same("dsql_tx_exhausted_total"))),
-            influenced_by=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
+            key="exhausted_retries_per_sec",
+            category=Category.ERRORS,
+            title="Exhausted retries/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=_rate(Term(same("dsql_tx_exhausted_total"))),
+            influences=_MORE_CONCURRENT_TRANSACTIONS.of(*_TRANSACTION_LIMITS),
+            remedy=Remedy(
+                settings=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
+                why="retries run out when contended transactions also wait for a connection or the QPS limit",
+            ),
             family="dsql_tx",
             absent_is_zero=True,
             key_metric=True,
             per_unit=PER_1000_TRANSITIONS,
         ),
         MetricSpec(
-            "dsql_auth_failures",
-            E,
-            "DSQL auth failures/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            _rate(
+            key="dsql_auth_failures",
+            category=Category.ERRORS,
+            title="DSQL auth failures/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=_rate(
                 Term(same("dsql_token_refresh_failures_total")),
                 Term(same("dsql_reservoir_refill_failures_total"), (("reason", "=", "token_provider"),)),
             ),
@@ -753,30 +946,30 @@ def _build() -> tuple[MetricSpec, ...]:
     ]
     specs += [
         MetricSpec(
-            "completion_ratio",
-            T,
-            "Workflows completed per workflow started",
-            "ratio",
-            Better.HIGHER,
-            ThresholdClass.THROUGHPUT,
-            0.05,
-            Ratio(_CLOSES, _STARTS, "a/b"),
-            influenced_by=("history.persistenceMaxQPS", *WORKER_KEYS),
+            key="completion_ratio",
+            category=Category.THROUGHPUT,
+            title="Workflows completed per workflow started",
+            unit="ratio",
+            better=Better.HIGHER,
+            threshold_class=ThresholdClass.THROUGHPUT,
+            noise_floor=0.05,
+            computation=Ratio(_CLOSES, _STARTS, "a/b"),
+            influences=influences(("history.persistenceMaxQPS", *WORKER_KEYS)),
             key_metric=True,
             description="Workflow closes / start requests over the same instants: below 1 the cluster "
             "takes in more than it finishes (more offered, less done); above 1 it drains a backlog.",
             floor_points=5.0,
         ),
         MetricSpec(
-            "activity_failure_rate",
-            E,
-            "Activity attempts failed or timed out",
-            "ratio",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            Ratio(_ACTIVITY_FAILURES, _ACTIVITY_ATTEMPTS, "part/whole"),
-            influenced_by=WORKER_KEYS,
+            key="activity_failure_rate",
+            category=Category.ERRORS,
+            title="Activity attempts failed or timed out",
+            unit="ratio",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Ratio(_ACTIVITY_FAILURES, _ACTIVITY_ATTEMPTS, "part/whole"),
+            influences=influences(WORKER_KEYS),
             family="activity_outcomes",
             key_metric=True,
             description="(activity_task_fail + activity_task_timeout) / (activity_success + both): the share "
@@ -784,71 +977,71 @@ def _build() -> tuple[MetricSpec, ...]:
             floor_points=1.0,
         ),
         MetricSpec(
-            "activity_failures_per_sec",
-            E,
-            "Activity failures and timeouts/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            Direct(_ACTIVITY_FAILURES),
-            influenced_by=WORKER_KEYS,
+            key="activity_failures_per_sec",
+            category=Category.ERRORS,
+            title="Activity failures and timeouts/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_ACTIVITY_FAILURES),
+            influences=influences(WORKER_KEYS),
             family="activity_outcomes",
             absent_is_zero=True,
         ),
         MetricSpec(
-            "workflow_failures_per_sec",
-            E,
-            "Workflow failures and timeouts/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            Direct(_WORKFLOW_FAILURES),
+            key="workflow_failures_per_sec",
+            category=Category.ERRORS,
+            title="Workflow failures and timeouts/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_WORKFLOW_FAILURES),
             family="workflow_outcomes",
             absent_is_zero=True,
             per_unit=PER_1000_TRANSITIONS,
             description="workflow_failed + workflow_timeout.",
         ),
         MetricSpec(
-            "service_errors_per_sec",
-            E,
-            "Service errors/s",
-            "1/s",
-            Better.LOWER,
-            ThresholdClass.ERROR,
-            0.01,
-            Direct(_SERVICE_ERRORS),
-            influenced_by=("frontend.persistenceMaxQPS", "history.persistenceMaxQPS"),
+            key="service_errors_per_sec",
+            category=Category.ERRORS,
+            title="Service errors/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_SERVICE_ERRORS),
+            influences=influences(("frontend.persistenceMaxQPS", "history.persistenceMaxQPS")),
             family="service_requests",
             absent_is_zero=True,
             description="service_errors: requests the services answered with an error.",
         ),
         MetricSpec(
-            "start_workflow_latency_p95",
-            L,
-            "StartWorkflowExecution latency p95",
-            "ms",
-            Better.LOWER,
-            ThresholdClass.LATENCY,
-            1.0,
-            Quantile(_START_LATENCY, 0.95),
-            influenced_by=PERSISTENCE_KEYS + POOL_KEYS,
+            key="start_workflow_latency_p95",
+            category=Category.LATENCY,
+            title="StartWorkflowExecution latency p95",
+            unit="ms",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.LATENCY,
+            noise_floor=1.0,
+            computation=Quantile(_START_LATENCY, 0.95),
+            influences=influences(PERSISTENCE_KEYS + POOL_KEYS),
             description="service_latency of StartWorkflowExecution at the frontend (Temporal's guidance: "
             "p95 under 150 ms).",
             warning_level=150.0,
             critical_level=500.0,
         ),
         MetricSpec(
-            "shard_lock_latency_p95",
-            L,
-            "Shard lock latency p95",
-            "ms",
-            Better.LOWER,
-            ThresholdClass.LATENCY,
-            0.1,
-            Quantile(_SHARD_LOCK, 0.95),
-            influenced_by=("persistence.numHistoryShards", "history.persistenceMaxQPS"),
+            key="shard_lock_latency_p95",
+            category=Category.LATENCY,
+            title="Shard lock latency p95",
+            unit="ms",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.LATENCY,
+            noise_floor=0.1,
+            computation=Quantile(_SHARD_LOCK, 0.95),
+            influences=influences(("persistence.numHistoryShards", "history.persistenceMaxQPS")),
             description="lock_latency of the history shard lock (operation ShardInfo): contention on a shard.",
             warning_level=10.0,
             critical_level=100.0,
@@ -857,14 +1050,14 @@ def _build() -> tuple[MetricSpec, ...]:
     for service in _SERVICES:
         specs.append(
             MetricSpec(
-                f"cpu_utilization.{service}",
-                R,
-                f"CPU ({service})",
-                "cores",
-                Better.LOWER,
-                ThresholdClass.CAPACITY,
-                0.01,
-                PlatformCpu(service),
+                key=f"cpu_utilization.{service}",
+                category=Category.RESOURCES,
+                title=f"CPU ({service})",
+                unit="cores",
+                better=Better.LOWER,
+                threshold_class=ThresholdClass.CAPACITY,
+                noise_floor=0.01,
+                computation=PlatformCpu(service),
                 description="Temporal exports no CPU metric; read from the platform (cAdvisor/kubelet or "
                 "ECS through ADOT) where this Prometheus has it.",
                 per_unit=PER_1000_TRANSITIONS,
@@ -873,29 +1066,33 @@ def _build() -> tuple[MetricSpec, ...]:
     for service in _SERVICES:
         specs.append(
             MetricSpec(
-                f"memory_utilization.{service}",
-                R,
-                f"Go heap in use ({service})",
-                "bytes",
-                Better.LOWER,
-                ThresholdClass.CAPACITY,
-                1_000_000.0,
-                Direct(GaugeAgg((Term(same("memory_heapinuse"), (("service_name", "=", service),)),))),
+                key=f"memory_utilization.{service}",
+                category=Category.RESOURCES,
+                title=f"Go heap in use ({service})",
+                unit="bytes",
+                better=Better.LOWER,
+                threshold_class=ThresholdClass.CAPACITY,
+                noise_floor=1_000_000.0,
+                computation=Direct(GaugeAgg((Term(same("memory_heapinuse"), (("service_name", "=", service),)),))),
                 description="memory_heapinuse: Go heap bytes in use (not RSS).",
                 per_unit=PER_1000_TRANSITIONS,
             )
         )
     specs.append(
         MetricSpec(
-            "worker_task_slot_utilization",
-            R,
-            "Worker task slot utilization (most saturated type)",
-            "ratio",
-            Better.LOWER,
-            ThresholdClass.CAPACITY,
-            0.01,
-            Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)"),
-            influenced_by=WORKER_KEYS,
+            key="worker_task_slot_utilization",
+            category=Category.RESOURCES,
+            title="Worker task slot utilization (most saturated type)",
+            unit="ratio",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=0.01,
+            computation=Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)"),
+            influences=influences(_FREE_SLOTS.of(*_SLOT_SIZES), WORKER_KEYS),
+            remedy=Remedy(
+                settings=("MaxConcurrentActivityExecutionSize", "MaxConcurrentWorkflowTaskExecutionSize"),
+                why="busy slots leave tasks queued; more slots per worker (or more workers) give headroom",
+            ),
             key_metric=True,
             description="SDK slots used / (used + available) per worker type and task queue; the value is "
             "the most saturated one, 1 means saturated. The per-type values are "
@@ -908,144 +1105,28 @@ def _build() -> tuple[MetricSpec, ...]:
     for suffix, worker_type in WORKER_TYPES.items():
         specs.append(
             MetricSpec(
-                f"worker_task_slot_utilization.{suffix}",
-                R,
-                f"Worker task slot utilization ({worker_type})",
-                "ratio",
-                Better.LOWER,
-                ThresholdClass.CAPACITY,
-                0.01,
-                Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)", where=(("worker_type", worker_type),)),
-                influenced_by=_SLOT_KEYS[suffix],
+                key=f"worker_task_slot_utilization.{suffix}",
+                category=Category.RESOURCES,
+                title=f"Worker task slot utilization ({worker_type})",
+                unit="ratio",
+                better=Better.LOWER,
+                threshold_class=ThresholdClass.CAPACITY,
+                noise_floor=0.01,
+                computation=Ratio(_SLOTS_USED, _SLOTS_FREE, "a/(a+b)", where=(("worker_type", worker_type),)),
+                influences=influences(_SLOT_KEYS[suffix]),
                 description=f"{worker_type} slots used / (used + available), most saturated task queue.",
                 floor_points=5.0,
                 warning_level=0.8,
                 critical_level=0.95,
             )
         )
+    unknown = _LATENCY_REMEDIES.keys() - {spec.key for spec in specs}
+    if unknown:
+        raise ValueError(f"remedies of metrics not in the catalogue: {sorted(unknown)}")
     return tuple(specs)
 
 
-@dataclass(frozen=True)
-class EffectGroup:
-    """Raising any of ``settings`` ``raising`` (worsens or improves) each of ``metrics``, for one reason."""
-
-    settings: tuple[str, ...]
-    raising: Raising
-    metrics: tuple[str, ...]
-    mechanism: str
-
-
-_PERSISTENCE_P = ("persistence_latency_p95", "persistence_latency_p99")
-_S2S_P = (
-    "workflow_schedule_to_start_p95",
-    "workflow_schedule_to_start_p99",
-    "activity_schedule_to_start_p95",
-    "activity_schedule_to_start_p99",
-)
-_BACKLOG = ("backlog_count", "backlog_age", "task_dispatch_latency")
-_PERSISTENCE_LIMITS = (
-    "TEMPORAL_SQL_MAX_CONNS",
-    "history.persistenceMaxQPS",
-    "frontend.persistenceMaxQPS",
-    "matching.persistenceMaxQPS",
-    "DSQL_CONNECTION_RATE_LIMIT",
-)
-
-SETTING_EFFECTS: tuple[EffectGroup, ...] = (
-    EffectGroup(
-        _PERSISTENCE_LIMITS,
-        Raising.IMPROVES,
-        (*_PERSISTENCE_P, "state_transitions_per_sec", "workflows_completed_per_sec"),
-        "persistence requests queue behind a connection or QPS limit: a higher limit queues less, so "
-        "latency falls and history keeps up",
-    ),
-    EffectGroup(
-        ("TEMPORAL_SQL_MAX_CONNS", "history.persistenceMaxQPS"),
-        Raising.WORSENS,
-        ("occ_conflicts_per_sec", "exhausted_retries_per_sec"),
-        "on an optimistic store (DSQL) more concurrent transactions touch the same rows (shard, "
-        "execution) at once, so more of them conflict at commit and more run out of retries",
-    ),
-    EffectGroup(
-        ("TEMPORAL_SQL_MAX_IDLE_CONNS",),
-        Raising.IMPROVES,
-        _PERSISTENCE_P,
-        "more idle connections are kept, so fewer requests wait for a new connection",
-    ),
-    EffectGroup(
-        (
-            "DSQL_RESERVOIR_TARGET_READY",
-            "DSQL_RESERVOIR_INFLIGHT_LIMIT",
-            "DSQL_CONNECTION_RATE_LIMIT",
-            "DSQL_CONNECTION_BURST_LIMIT",
-        ),
-        Raising.IMPROVES,
-        ("reservoir_size", "reservoir_empty_events", "open_failures"),
-        "more ready connections, or faster refills, keep the reservoir from draining under load",
-    ),
-    EffectGroup(
-        (
-            "matching.numTaskqueueReadPartitions",
-            "matching.numTaskqueueWritePartitions",
-            "MaxConcurrentWorkflowTaskPollers",
-            "MaxConcurrentActivityTaskPollers",
-        ),
-        Raising.IMPROVES,
-        ("sync_match_rate", "async_match_rate", *_S2S_P, *_BACKLOG),
-        "with more partitions or pollers, tasks more often find a waiting poller: more sync matches, "
-        "shorter schedule-to-start and a smaller backlog",
-    ),
-    EffectGroup(
-        (
-            "MaxConcurrentActivityExecutionSize",
-            "MaxConcurrentWorkflowTaskExecutionSize",
-            "MaxConcurrentLocalActivityExecutionSize",
-        ),
-        Raising.IMPROVES,
-        (
-            "worker_task_slot_utilization",
-            "workflows_completed_per_sec",
-            "sync_match_rate",
-            "async_match_rate",
-            *_S2S_P,
-            *_BACKLOG,
-        ),
-        "more task slots per worker leave free slots, so tasks do not wait for one",
-    ),
-    EffectGroup(
-        ("TEMPORAL_SQL_MAX_CONN_LIFETIME", "DSQL_RESERVOIR_BASE_LIFETIME"),
-        Raising.IMPROVES,
-        ("reconnect_count",),
-        "longer connection lifetimes recycle connections less often",
-    ),
-)
-"""Settings whose effect on a metric has a known direction: each (setting, metric) pair once. Each
-metric's entry carries its own as :attr:`MetricSpec.effects`; every other influence is direction-unknown."""
-
-
-def _with_effects(specs: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
-    by_metric: dict[str, dict[str, SettingEffect]] = {}
-    for group in SETTING_EFFECTS:
-        for metric in group.metrics:
-            for setting in group.settings:
-                effects = by_metric.setdefault(metric, {})
-                if setting in effects:
-                    raise ValueError(f"the effect of {setting} on {metric} is declared twice")
-                effects[setting] = SettingEffect(setting, group.raising, group.mechanism)
-    unknown = by_metric.keys() - {spec.key for spec in specs}
-    if unknown:
-        raise ValueError(f"effects declared on metrics not in the catalogue: {sorted(unknown)}")
-    out = []
-    for spec in specs:
-        declared = tuple(by_metric.get(spec.key, {}).values())
-        # a setting with a known effect on a metric influences it
-        influencers = tuple(dict.fromkeys((*spec.influenced_by, *(e.setting for e in declared))))
-        out.append(replace(spec, effects=declared, influenced_by=influencers) if declared else spec)
-    return tuple(out)
-
-
-CATALOGUE: tuple[MetricSpec, ...] = _with_effects(_build())
+CATALOGUE: tuple[MetricSpec, ...] = _build()
 BY_KEY: Mapping[str, MetricSpec] = {spec.key: spec for spec in CATALOGUE}
 
 

@@ -33,6 +33,8 @@ from behaviour_profiles.catalogue import (
     MetricSpec,
     PerUnit,
 )
+from behaviour_profiles.correlation import correlate
+from behaviour_profiles.formatting import format_change, format_pct, format_value
 from behaviour_profiles.models import (
     BehaviourProfile,
     Better,
@@ -57,6 +59,7 @@ from behaviour_profiles.models import (
     VersionDiff,
     VersionIdentity,
 )
+from behaviour_profiles.ordering import order_diffs
 from behaviour_profiles.stats import (
     InsufficientData,
     MannWhitneyResult,
@@ -68,8 +71,11 @@ from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = [
     "CONFIG_PARTS",
+    "CRITICAL_FACTOR",
+    "CRITICAL_TIMES",
     "REDACTED",
     "VERSION_COMPONENTS",
+    "Sides",
     "classify_config_key",
     "compare_profiles",
     "config_diffs",
@@ -99,8 +105,18 @@ VERSION_COMPONENTS: tuple[str, ...] = ("temporal_server_version", "dsql_plugin_v
 WINDOW_LENGTH_TOLERANCE = 0.10
 """Windows whose lengths differ by more than this share of the shorter one get a note."""
 
+CRITICAL_FACTOR = 2.0
+"""A change beyond its class threshold is a warning; beyond this many times the threshold, critical."""
+
+CRITICAL_TIMES = "twice" if CRITICAL_FACTOR == 2 else f"{CRITICAL_FACTOR:g} times"
+""":data:`CRITICAL_FACTOR` in words, for every sentence that states or applies the rule."""
+
 SUMMARY_TOP = 3
 """How many regressions the summary sentence names."""
+
+Sides = tuple[str, str]
+"""How a note names the old and the new side: ``("A", "B")`` in a comparison, ``("baseline", "current")`` in
+drift. Notes are written with their sides' names, never rewritten afterwards."""
 
 REDACTED = "<redacted>"
 """How a redacted value is shown in a diff: its fingerprint is never shown."""
@@ -119,52 +135,7 @@ _CLASSIFICATIONS: tuple[tuple[str, frozenset[str]], ...] = tuple(
     )
 )
 
-_SEVERITY_RANK: Mapping[Severity, int] = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
-
-
 # --- formatting --------------------------------------------------------------------------------
-
-
-def _format_number(value: float) -> str:
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:,.0f}"
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
-
-
-def format_value(value: float, unit: str) -> str:
-    """A value with its catalogue unit, for sentences: ``2.1/s``, ``50.7 ms``, ``0.85``."""
-    number = _format_number(value)
-    if unit == "1/s":
-        return f"{number}/s"
-    if unit in ("ratio", ""):
-        return number
-    return f"{number} {unit}"
-
-
-def format_pct(pct: float) -> str:
-    """A signed percentage: ``+312 %``, ``-4.5 %``."""
-    return f"{pct:+.0f} %" if abs(pct) >= 10 else f"{pct:+.1f} %"
-
-
-MULTIPLE_FROM = 10.0
-"""A rise to more than this many times the old value reads as a multiple (``x5,064``), not a percentage."""
-
-TIMES = "\u00d7"
-"""The multiplication sign a multiple is written with."""
-
-
-def format_change(pct: float) -> str:
-    """A change as people read it: ``+312 %``, ``-4.5 %``, or beyond ten times the old value ``x5,064`` (with
-    the multiplication sign :data:`TIMES`)."""
-    factor = 1.0 + pct / 100.0
-    if factor > MULTIPLE_FROM:
-        return f"{TIMES}{factor:,.0f}" if factor >= 100 else f"{TIMES}{factor:.1f}"
-    return format_pct(pct)
 
 
 def _format_p(p_value: float) -> str:
@@ -448,10 +419,10 @@ def _judge(
             change_text = "unchanged"
             reason += f", within the {limit}"
         else:
-            critical = magnitude > 2 * threshold
+            critical = magnitude > CRITICAL_FACTOR * threshold
             severity = Severity.CRITICAL if critical else Severity.WARNING
             direction = _direction(spec.better, rising=change_pct > 0)
-            reason += f", beyond {'twice ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
+            reason += f", beyond {CRITICAL_TIMES + ' ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
 
     counts = counts and beyond
     if beyond and evidence is not None and not evidence.significant:
@@ -500,7 +471,8 @@ def per_unit_spec(spec: MetricSpec) -> MetricSpec | None:
         warning_level=None,
         critical_level=None,
         per_unit=None,
-        effects=(),
+        influences=(),
+        remedy=None,
         key_metric=False,
     )
 
@@ -642,28 +614,6 @@ def judge_telemetry(
 
 
 # --- ordering, selection, verdict --------------------------------------------------------------
-
-
-def _size(diff: TelemetryDiff) -> float:
-    if diff.change_pct is not None:
-        return abs(diff.change_pct)
-    if diff.direction is Direction.UNCHANGED:
-        return 0.0
-    # an absolute change (from none) or no data: larger than any percentage
-    return math.inf
-
-
-def order_diffs(diffs: Iterable[TelemetryDiff]) -> list[TelemetryDiff]:
-    """Severity (critical, warning, info), regressions first, larger changes first, then metric key."""
-    return sorted(
-        diffs,
-        key=lambda d: (
-            _SEVERITY_RANK[d.severity],
-            0 if d.direction is Direction.REGRESSED else 1,
-            -_size(d),
-            d.metric,
-        ),
-    )
 
 
 def filter_diffs(diffs: Iterable[TelemetryDiff], include_all: bool = False) -> list[TelemetryDiff]:
@@ -894,14 +844,15 @@ def config_diffs(a: ConfigSnapshot, b: ConfigSnapshot) -> list[ConfigDiff]:
     return diffs
 
 
-def config_notes(a: ConfigSnapshot, b: ConfigSnapshot) -> list[str]:
-    """One note per part that was not collected on a side, since its keys were not compared."""
+def config_notes(a: ConfigSnapshot, b: ConfigSnapshot, *, sides: Sides = ("profile A", "profile B")) -> list[str]:
+    """One note per part that was not collected on a side (named by ``sides``), since its keys were not
+    compared."""
     notes: list[str] = []
     for part in CONFIG_PARTS:
-        missing = [side for side, snap in (("A", a), ("B", b)) if getattr(snap, part) is None]
+        missing = [side for side, snap in zip(sides, (a, b), strict=True) if getattr(snap, part) is None]
         if not missing:
             continue
-        where = "either profile" if len(missing) == 2 else f"profile {missing[0]}"
+        where = "either profile" if len(missing) == 2 else missing[0]
         notes.append(f"{part} was not collected for {where}, so its keys were not compared")
     return notes
 
@@ -920,14 +871,17 @@ def version_diffs(a: VersionIdentity, b: VersionIdentity) -> list[VersionDiff]:
     return diffs
 
 
-def window_length_note(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> str | None:
-    """A note when the windows' lengths differ by more than 10 % of the shorter one."""
+def window_length_note(
+    a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime, *, sides: Sides = ("A", "B")
+) -> str | None:
+    """A note when the windows' lengths differ by more than 10 % of the shorter one (sides named by ``sides``)."""
     a_len, b_len = a_end - a_start, b_end - b_start
     shorter = min(a_len, b_len)
     if abs(a_len - b_len) <= shorter * WINDOW_LENGTH_TOLERANCE:
         return None
+    old_side, new_side = sides
     return (
-        f"The windows differ in length (A {_format_duration(a_len)}, B {_format_duration(b_len)}): "
+        f"The windows differ in length ({old_side} {_format_duration(a_len)}, {new_side} {_format_duration(b_len)}): "
         "rates are per second and percentiles are over each whole window, so values compare fairly, "
         "but a longer window smooths out short bursts"
     )
@@ -946,7 +900,8 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
     """Compare profile ``a`` (old) with profile ``b`` (new).
 
     The verdict and summary are judged over every metric; ``telemetry_diffs`` holds those beyond
-    their threshold and those without data, or all of them with ``options.include_all``.
+    their threshold and those without data, or all of them with ``options.include_all``;
+    ``correlations`` connects the configuration changes to the regressions they are known to influence.
     """
     old_metrics, new_metrics = dict(a.telemetry.metrics), dict(b.telemetry.metrics)
     trims: list[SteadyStateTrim] = []
@@ -971,12 +926,13 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
     notes.extend(config_notes(a.config, b.config))
     notes.extend(dict.fromkeys([*a.telemetry.notes, *b.telemetry.notes]))
 
+    diffs = config_diffs(a.config, b.config)
     return ProfileComparison(
         profile_a_id=str(a.id),
         profile_b_id=str(b.id),
         statistic=options.statistic,
         thresholds_pct={cls: options.threshold_for(cls) for cls in ThresholdClass},
-        config_diffs=config_diffs(a.config, b.config),
+        config_diffs=diffs,
         telemetry_diffs=filter_diffs(judged, options.include_all),
         version_diffs=version_diffs(a.versions, b.versions),
         verdict=verdict,
@@ -984,4 +940,5 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
         notes=notes,
         load=load,
         trims=trims,
+        correlations=correlate(diffs, judged),
     )

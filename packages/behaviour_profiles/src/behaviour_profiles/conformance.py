@@ -13,8 +13,9 @@ Rules (``docs/copilot.md`` says them in plain language):
 
 :func:`recommend` picks the preset whose throughput range holds the profile's observed throughput,
 checks the profile against it, and for every metric that fails or warns suggests that preset's values
-for the configuration keys known to address it (:data:`~behaviour_profiles.presets.REMEDIES`), each
-suggestion carrying its evidence: the metric, its observed value and the bound it broke.
+for the configuration keys known to address it (its catalogue entry's
+:attr:`~behaviour_profiles.catalogue.MetricSpec.remedy`), each suggestion carrying its evidence: the
+metric, its observed value and the bound it broke.
 
 Usage::
 
@@ -49,7 +50,7 @@ from behaviour_profiles.models import (
     ScalePreset,
     Verdict,
 )
-from behaviour_profiles.presets import PRESETS, REMEDIES, THROUGHPUT_METRIC, preset_for_throughput
+from behaviour_profiles.presets import PRESETS, THROUGHPUT_METRIC, preset_for_throughput
 
 __all__ = [
     "check_bound",
@@ -344,10 +345,11 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
             notes.append(f"{check.metric} has no data: cannot tell whether it needs an override")
         if check.status not in (BoundStatus.FAIL, BoundStatus.WARN):
             continue
-        remedy = REMEDIES.get(check.metric)
+        spec = BY_KEY.get(check.metric)
+        remedy = spec.remedy if spec is not None else None
         if remedy is None:
             continue
-        keys = remedy.keys
+        keys = remedy.settings
         if saturated is not None and not remedy.worker_type:
             # a symptom of any worker type (backlog, sync match, slots): address the type that is full
             keys = tuple(k for k in keys if WORKER_KEY_TYPES.get(k, saturated[0]) == saturated[0])

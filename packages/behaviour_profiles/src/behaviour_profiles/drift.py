@@ -1,57 +1,39 @@
-"""Drift of a current telemetry summary from a baseline profile, and drift correlation (pure).
+"""Drift of a current telemetry summary from a baseline profile (pure).
 
 Drift uses the judgement engine of :mod:`behaviour_profiles.comparison` unchanged: the baseline is the
 old side, the current window the new side, with the same statistic, thresholds, noise floors and
 significance test. The current window has **drifted** when any metric regressed beyond its threshold
 (verdict ``warn`` or ``fail``); with no regression but a key metric without data it is
-**inconclusive** (never a pass); otherwise there is **no drift**.
-
-Correlation connects configuration changes to regressions: a changed key is connected to every
-regressed metric whose catalogue entry lists it in ``influenced_by``. Config diff keys carry their
-snapshot part (``environment.TEMPORAL_SQL_MAX_CONNS``, ``dsql_plugin.TEMPORAL_SQL_MAX_CONNS``,
-``dynamic_config.history.persistenceMaxQPS[namespace=default]``, ``worker_options.orders.MaxConcurrent...``);
-:func:`setting_name` reduces them to the catalogue's bare names (case-insensitively, as Temporal reads
-dynamic config keys). The same setting seen in two parts (the environment and the DSQL plugin view
-of it) is one change. Where a metric's catalogue entry declares the direction of a setting's effect
-(:attr:`~behaviour_profiles.catalogue.MetricSpec.effects`: raising it worsens or improves the metric), the
-correlation says whether the change went the way that causes the regression (``expected``), the
-other way (``contrary``), or that the key influences the metric in a way not known here
-(``possible``). The output is sorted, so the same inputs always give the same list.
+**inconclusive** (never a pass); otherwise there is **no drift**. With the current configuration, its
+changes from the baseline's are connected to the regressions by :mod:`behaviour_profiles.correlation`.
 
 Usage::
 
     result = assess_drift(baseline, current_summary, window=(start, end), scope=("c", "default", None),
                           options=CompareOptions())
-    links = correlate(comparison.config_diffs, comparison.telemetry_diffs)
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, MetricSpec, Raising
+from behaviour_profiles.catalogue import BY_KEY
 from behaviour_profiles.comparison import (
     CONFIG_PARTS,
+    CRITICAL_TIMES,
     config_diffs,
     config_notes,
     filter_diffs,
-    format_change,
-    format_pct,
-    format_value,
     judge_telemetry,
     load_comparison,
     missing_key_metrics,
-    order_diffs,
     verdict_and_summary,
     window_length_note,
 )
+from behaviour_profiles.correlation import cause_text, correlate
 from behaviour_profiles.models import (
     BehaviourProfile,
-    ChangeKind,
     CompareOptions,
     ConfigDiff,
     ConfigSnapshot,
@@ -67,230 +49,17 @@ from behaviour_profiles.models import (
     ThresholdClass,
     Verdict,
 )
-from behaviour_profiles.snapshot import parse_duration
 from behaviour_profiles.steady import trim_to_steady_state
 
-__all__ = [
-    "assess_drift",
-    "change_direction",
-    "correlate",
-    "drift_status",
-    "setting_name",
-]
+__all__ = ["assess_drift", "drift_status"]
 
 EXPLAIN_TOP = 3
 """How many deviations and correlations the explanation spells out."""
 
-_PART_PREFERENCE = ("dsql_plugin", "environment", "dynamic_config", "worker_options")
-"""Which part's diff speaks for a setting seen in several (the typed DSQL plugin view first)."""
-
-_RAISED = {"increased": True, "enabled": True, "decreased": False, "disabled": False}
-"""Which change directions raise a setting (a flag turned on counts as raised), and which lower it."""
-
-
-# --- config keys meet catalogue keys -----------------------------------------------------------
-
-
-def setting_name(diff: ConfigDiff) -> tuple[str, str]:
-    """``(bare setting, qualifier)`` of a config diff key.
-
-    ``environment.TEMPORAL_SQL_MAX_CONNS`` -> ``("TEMPORAL_SQL_MAX_CONNS", "")``;
-    ``dynamic_config.history.persistenceMaxQPS[namespace=default]`` ->
-    ``("history.persistenceMaxQPS", "[namespace=default]")``;
-    ``worker_options.orders.MaxConcurrentActivityExecutionSize`` ->
-    ``("MaxConcurrentActivityExecutionSize", "orders.")``.
-    """
-    prefix = f"{diff.part}."
-    name = diff.key[len(prefix) :] if diff.key.startswith(prefix) else diff.key
-    if diff.part == "dynamic_config":
-        bare, bracket, rest = name.partition("[")
-        return bare, bracket + rest
-    if diff.part == "worker_options":
-        path, _, leaf = name.rpartition(".")
-        return leaf, f"{path}." if path else ""
-    return name, ""
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            nanos = parse_duration(text)
-            return None if nanos is None else float(nanos)
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _flag(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def change_direction(diff: ConfigDiff) -> str:
-    """``increased``/``decreased`` (numbers and Go durations), ``enabled``/``disabled`` (booleans),
-    ``added``, ``removed``, or ``changed`` when the values do not order."""
-    if diff.change is ChangeKind.ADDED:
-        return "added"
-    if diff.change is ChangeKind.REMOVED:
-        return "removed"
-    old_flag, new_flag = _flag(diff.old_value), _flag(diff.new_value)
-    if old_flag is not None and new_flag is not None and old_flag != new_flag:
-        return "enabled" if new_flag else "disabled"
-    old, new = _number(diff.old_value), _number(diff.new_value)
-    if old is not None and new is not None and old != new:
-        return "increased" if new > old else "decreased"
-    return "changed"
-
-
-# --- correlation -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Change:
-    setting: str
-    display: str
-    diff: ConfigDiff
-    keys: tuple[str, ...]
-
-
-def _changes(diffs: Iterable[ConfigDiff], known: Mapping[str, str]) -> list[_Change]:
-    """One change per (setting, qualifier) whose setting the catalogue knows, in a stable order."""
-    groups: dict[tuple[str, str], list[ConfigDiff]] = {}
-    for diff in diffs:
-        bare, qualifier = setting_name(diff)
-        canonical = known.get(bare.lower())
-        if canonical is not None:
-            groups.setdefault((canonical, qualifier), []).append(diff)
-    changes = []
-    for (canonical, qualifier), members in sorted(groups.items()):
-        rank = {part: i for i, part in enumerate(_PART_PREFERENCE)}
-        members.sort(key=lambda d: (rank.get(d.part, len(rank)), d.key))
-        lead = members[0]
-        if lead.part == "dynamic_config":
-            display = canonical + qualifier
-        elif lead.part == "worker_options":
-            display = qualifier + canonical
-        else:
-            display = canonical
-        changes.append(_Change(canonical, display, lead, tuple(sorted(d.key for d in members))))
-    return changes
-
-
-def _value_text(value: Any) -> str:
-    return "(unset)" if value is None else str(value)
-
-
-def _change_text(change: _Change) -> str:
-    diff = change.diff
-    if diff.change is ChangeKind.ADDED:
-        return f"set {change.display} to {_value_text(diff.new_value)} (unset before)"
-    if diff.change is ChangeKind.REMOVED:
-        return f"removed {change.display} (was {_value_text(diff.old_value)})"
-    return f"changed {change.display} from {_value_text(diff.old_value)} to {_value_text(diff.new_value)}"
-
-
-def _pct_text(pct: float) -> str:
-    if pct > 0 and format_change(pct) != format_pct(pct):
-        return format_change(pct)  # a multiple: "by x5,064"
-    size = abs(pct)
-    return f"{size:.0f} %" if size >= 10 else f"{size:.1f} %"
-
-
-def _regression_text(diff: TelemetryDiff) -> str:
-    new = format_value(diff.new_value, diff.unit) if diff.new_value is not None else "?"
-    if diff.change_pct is None:
-        return f"{diff.metric} regressed from none to {new}"
-    old = format_value(diff.old_value, diff.unit) if diff.old_value is not None else "?"
-    return f"{diff.metric} regressed by {_pct_text(diff.change_pct)} ({old} -> {new})"
-
-
-def _relation(spec: MetricSpec, setting: str, direction: str) -> tuple[CorrelationRelation, str | None]:
-    """From the metric's declared effect of ``setting``: did the change go the way that worsens it?"""
-    effect = next((e for e in spec.effects if e.setting.lower() == setting.lower()), None)
-    if effect is None:
-        return CorrelationRelation.POSSIBLE, None
-    raised = _RAISED.get(direction)
-    if raised is None:
-        return CorrelationRelation.POSSIBLE, effect.mechanism
-    worsens = raised == (effect.raising is Raising.WORSENS)
-    return (CorrelationRelation.EXPECTED if worsens else CorrelationRelation.CONTRARY), effect.mechanism
-
-
-_RELATION_RANK: Mapping[CorrelationRelation, int] = {
-    CorrelationRelation.EXPECTED: 0,
-    CorrelationRelation.POSSIBLE: 1,
-    CorrelationRelation.CONTRARY: 2,
-}
-
-
-def correlate(
-    config: Iterable[ConfigDiff],
-    telemetry: Iterable[TelemetryDiff],
-    catalogue: Iterable[MetricSpec] = CATALOGUE,
-) -> list[Correlation]:
-    """Each changed config key against each counted regression whose catalogue entry it influences.
-
-    Order: expected, possible, contrary; then the regression's severity and size (as
-    :func:`~behaviour_profiles.comparison.order_diffs`); then the setting. Regressions that do not
-    count toward the verdict (not significant) are left out.
-    """
-    specs = {spec.key: spec for spec in catalogue}
-    known = {key.lower(): key for spec in specs.values() for key in spec.influenced_by}
-    known.update({e.setting.lower(): e.setting for spec in specs.values() for e in spec.effects})
-    regressions = [
-        d
-        for d in order_diffs(telemetry)
-        if d.direction is Direction.REGRESSED and d.counts_toward_verdict and d.metric in specs
-    ]
-    rank = {d.metric: i for i, d in enumerate(regressions)}
-    out: list[Correlation] = []
-    for change in _changes(config, known):
-        direction = change_direction(change.diff)
-        for diff in regressions:
-            spec = specs[diff.metric]
-            influencers = {k.lower() for k in spec.influenced_by} | {e.setting.lower() for e in spec.effects}
-            if change.setting.lower() not in influencers:
-                continue
-            relation, mechanism = _relation(spec, change.setting, direction)
-            statement = f"{_change_text(change)} -> {_regression_text(diff)}"
-            if relation is CorrelationRelation.EXPECTED:
-                statement += f"; expected: {mechanism}"
-            elif relation is CorrelationRelation.CONTRARY:
-                statement += f"; contrary: a change this way usually helps: {mechanism}"
-            else:
-                statement += f"; {change.setting} is known to influence {diff.metric}, direction not known"
-            out.append(
-                Correlation(
-                    setting=change.setting,
-                    config_keys=list(change.keys),
-                    change=change.diff.change,
-                    change_direction=direction,
-                    old_value=change.diff.old_value,
-                    new_value=change.diff.new_value,
-                    metric=diff.metric,
-                    title=diff.title,
-                    unit=diff.unit,
-                    severity=diff.severity,
-                    old_metric_value=diff.old_value,
-                    new_metric_value=diff.new_value,
-                    change_pct=diff.change_pct,
-                    relation=relation,
-                    mechanism=mechanism,
-                    statement=statement,
-                )
-            )
-    out.sort(key=lambda c: (_RELATION_RANK[c.relation], rank[c.metric], c.setting, c.config_keys))
-    return out
-
+_SIDES = ("baseline", "current")
+"""The old and the new side, as the notes name them beside a value."""
+_CONFIG_SIDES = ("the baseline", "the current configuration")
+"""The old and the new side, as the notes name them in a sentence about configuration."""
 
 # --- drift -------------------------------------------------------------------------------------
 
@@ -338,7 +107,7 @@ def _explain(
     lead = (
         f"The window {window} of {scope} was judged against the {base} with the comparison rules "
         f"(statistic {options.statistic.value}; thresholds {_thresholds_text(options)}; beyond a threshold "
-        "is a warning, beyond twice it critical)."
+        f"is a warning, beyond {CRITICAL_TIMES} it critical)."
     )
     if current.coverage.with_data == 0:
         return (
@@ -373,7 +142,7 @@ def _explain(
         sentences.append(f"No data for key metrics {', '.join(missing)}.")
     expected = [c for c in correlations if c.relation is CorrelationRelation.EXPECTED]
     if expected:
-        shown = "; ".join(c.statement.split("; expected:")[0] for c in expected[:EXPLAIN_TOP])
+        shown = "; ".join(cause_text(c) for c in expected[:EXPLAIN_TOP])
         sentences.append(f"Configuration changes that explain it: {shown}.")
     elif correlations:
         sentences.append(
@@ -424,19 +193,16 @@ def assess_drift(
             notes.append(
                 f"The baseline covers {label} {base_value or '(all)'}, the current window {now_value or '(all)'}"
             )
-    length = window_length_note(baseline.time_window_start, baseline.time_window_end, start, end)
+    length = window_length_note(baseline.time_window_start, baseline.time_window_end, start, end, sides=_SIDES)
     if length is not None:
-        notes.append(length.replace("(A ", "(baseline ").replace(", B ", ", current "))
+        notes.append(length)
 
     diffs: list[ConfigDiff] = []
     correlations: list[Correlation] = []
     collected = current_config is not None and any(getattr(current_config, part) is not None for part in CONFIG_PARTS)
     if current_config is not None and collected:
         diffs = config_diffs(baseline.config, current_config)
-        notes.extend(
-            n.replace("profile A", "the baseline").replace("profile B", "the current configuration")
-            for n in config_notes(baseline.config, current_config)
-        )
+        notes.extend(config_notes(baseline.config, current_config, sides=_CONFIG_SIDES))
         correlations = correlate(diffs, judged)
     else:
         notes.append(

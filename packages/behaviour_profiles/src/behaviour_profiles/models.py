@@ -274,10 +274,8 @@ class ProfileCreate(BaseModel):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, value: str | None) -> str | None:
-        from behaviour_profiles.presets import PRESETS  # presets.py imports this module
-
-        if value is not None and value not in PRESETS:
-            raise ValueError(f"unknown preset; choose one of {', '.join(PRESETS)}")
+        if value is not None and value not in PRESET_NAMES:
+            raise ValueError(f"unknown preset; choose one of {', '.join(PRESET_NAMES)}")
         return value
 
     @model_validator(mode="after")
@@ -668,6 +666,11 @@ class DriftResult(BaseModel):
 
 
 # --- presets and conformance ------------------------------------------------------------------
+
+PRESET_NAMES: tuple[str, ...] = ("starter", "mid-scale", "high-throughput")
+"""The scale presets' names, in ascending throughput order: what a request may name. ``presets.py``
+defines one preset for each, in this order, and refuses to load otherwise (it imports this module; this
+module never imports it)."""
 
 
 class ExpectedBound(BaseModel):

@@ -19,26 +19,24 @@ over the services) instead, sized from the ``DSQL_RESERVOIR_TARGET_READY`` each 
 deployment that does not run reservoir mode has no reservoir series: that is no data, never a pass.
 
 ``settings`` are starting values for the configuration keys of ``metrics-reference.md``; a
-recommendation suggests them for the metrics they address (:data:`REMEDIES`). They are where to start,
-not a substitute for measuring.
+recommendation suggests them for the metrics they address (each metric's catalogue entry says which,
+:attr:`~behaviour_profiles.catalogue.MetricSpec.remedy`). They are where to start, not a substitute for
+measuring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
-from behaviour_profiles.models import ExpectedBound, PresetSetting, ScalePreset, Statistic
+from behaviour_profiles.models import PRESET_NAMES, ExpectedBound, PresetSetting, ScalePreset, Statistic
 
 __all__ = [
     "HIGH_THROUGHPUT",
     "MID_SCALE",
     "PRESETS",
-    "REMEDIES",
     "STARTER",
     "THROUGHPUT_METRIC",
-    "Remedy",
     "preset_for_throughput",
     "throughput_range",
 ]
@@ -232,6 +230,8 @@ HIGH_THROUGHPUT = ScalePreset(
 
 PRESETS: Mapping[str, ScalePreset] = MappingProxyType({p.name: p for p in (STARTER, MID_SCALE, HIGH_THROUGHPUT)})
 """By name, in ascending throughput order."""
+if tuple(PRESETS) != PRESET_NAMES:
+    raise ValueError(f"the presets {tuple(PRESETS)} are not the names requests may use, {PRESET_NAMES}")
 
 
 def throughput_range(preset: ScalePreset) -> tuple[float, float]:
@@ -248,91 +248,3 @@ def preset_for_throughput(value: float) -> ScalePreset | None:
         if low <= value < high:
             return preset
     return None
-
-
-@dataclass(frozen=True)
-class Remedy:
-    """Which preset settings address a metric outside its bound, and how."""
-
-    metric: str
-    keys: tuple[str, ...]
-    why: str
-    raise_only: bool = True
-    """Suggest the preset's value only where the profile's value is lower (or unknown)."""
-    worker_type: str | None = None
-    """The worker type the metric belongs to (``workflow``, ``activity``); None: any type's symptom, so a
-    recommendation addresses the saturated type's options only."""
-
-
-REMEDIES: Mapping[str, Remedy] = MappingProxyType(
-    {
-        r.metric: r
-        for r in (
-            Remedy(
-                "persistence_latency_p99",
-                ("TEMPORAL_SQL_MAX_CONNS", "DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
-                "persistence requests wait for a connection when the pool is small or connections are made on "
-                "the request path",
-            ),
-            Remedy(
-                "state_transitions_per_sec",
-                ("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
-                "history progresses no faster than its persistence limit and pool allow",
-            ),
-            Remedy(
-                "occ_conflicts_per_sec",
-                ("history.persistenceMaxQPS",),
-                "a persistence limit sized for the load keeps retried transactions from piling onto the same rows",
-                raise_only=False,
-            ),
-            Remedy(
-                "exhausted_retries_per_sec",
-                ("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
-                "retries run out when contended transactions also wait for a connection or the QPS limit",
-            ),
-            Remedy(
-                "reservoir_size",
-                ("DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
-                "the reservoir keeps ready connections only in reservoir mode and only as many as its target",
-            ),
-            Remedy(
-                "sync_match_rate",
-                (
-                    "MaxConcurrentWorkflowTaskPollers",
-                    "MaxConcurrentActivityTaskPollers",
-                    "matching.numTaskqueueReadPartitions",
-                    "matching.numTaskqueueWritePartitions",
-                ),
-                "a task matches synchronously only when a poller is waiting on its partition",
-            ),
-            Remedy(
-                "workflow_schedule_to_start_p99",
-                ("MaxConcurrentWorkflowTaskPollers", "MaxConcurrentWorkflowTaskExecutionSize"),
-                "workflow tasks wait when too few pollers or slots take them",
-                worker_type="workflow",
-            ),
-            Remedy(
-                "worker_task_slot_utilization",
-                ("MaxConcurrentActivityExecutionSize", "MaxConcurrentWorkflowTaskExecutionSize"),
-                "busy slots leave tasks queued; more slots per worker (or more workers) give headroom",
-            ),
-            Remedy(
-                "activity_schedule_to_start_p95",
-                ("MaxConcurrentActivityExecutionSize", "MaxConcurrentActivityTaskPollers"),
-                "activity tasks wait when too few slots or pollers take them",
-                worker_type="activity",
-            ),
-            Remedy(
-                "backlog_age",
-                (
-                    "MaxConcurrentActivityExecutionSize",
-                    "MaxConcurrentWorkflowTaskExecutionSize",
-                    "MaxConcurrentActivityTaskPollers",
-                    "MaxConcurrentWorkflowTaskPollers",
-                ),
-                "a backlog ages when workers take tasks more slowly than they are scheduled",
-            ),
-        )
-    }
-)
-"""Metric -> the preset settings that address it when it is outside its bound."""

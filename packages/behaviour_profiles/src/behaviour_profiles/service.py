@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 from behaviour_profiles.catalogue import Dialect, Source
 from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
-from behaviour_profiles.drift import assess_drift, correlate
+from behaviour_profiles.drift import assess_drift
 from behaviour_profiles.envelope import capacity_envelope
 from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
 from behaviour_profiles.models import (
@@ -258,9 +258,7 @@ async def compare(services: ProfileServices, request: CompareRequest) -> Profile
             "profile_a_id and profile_b_id name the same profile; choose two different profiles to compare"
         )
     a, b = await asyncio.gather(services.store.get(a_id), services.store.get(b_id))
-    comparison = compare_profiles(a, b, request)
-    comparison.correlations = correlate(comparison.config_diffs, comparison.telemetry_diffs)
-    return comparison
+    return compare_profiles(a, b, request)
 
 
 # --- the Copilot's uses: baseline, drift, presets, conformance, recommendation -----------------
