@@ -59,10 +59,8 @@ import httpx
 
 from behaviour_profiles.catalogue import (
     CATALOGUE,
-    BucketRates,
     Dialect,
     Direct,
-    GaugeAgg,
     MetricSpec,
     Quantile,
     Ratio,
@@ -74,9 +72,7 @@ from behaviour_profiles.telemetry import (
     QueryPlan,
     Scope,
     TelemetryCollector,
-    _matrix_by_group,
-    _matrix_by_le,
-    _matrix_to_series,
+    parse_matrix,
     plan_window,
     render,
     summarise_catalogue,
@@ -244,12 +240,7 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                 body = json.loads(response.content)
                 t2 = time.perf_counter()
                 result = body["data"]["result"]
-                if isinstance(query, BucketRates):
-                    _matrix_by_le(result)
-                elif isinstance(query, GaugeAgg) and query.by:
-                    _matrix_by_group(result, query.by)
-                else:
-                    _matrix_to_series(result)
+                parse_matrix(query, result)
                 t3 = time.perf_counter()
                 stats = body["data"].get("stats", {})
                 costs.append(

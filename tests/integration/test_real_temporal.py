@@ -188,6 +188,19 @@ def test_the_incident_fails_and_names_what_regressed(judged: Judged) -> None:
     assert ratio is not None and ratio["direction"] == "regressed", result["summary"]
 
 
+def test_the_incident_regressions_are_placed_in_the_task_queue_as_exported(judged: Judged) -> None:
+    """The profiles were asked for main-queue: server series name main_queue, SDK series main-queue."""
+    places = ({"namespace": "default", "taskqueue": "main_queue"}, {"task_queue": "main-queue"})
+    for key in ("activity_schedule_to_start_p95", "backlog_count"):
+        kept = judged.incident["telemetry"]["metrics"][key]["contributors"]
+        assert kept is not None and [c["labels"] for c in kept["top"]] == [places[0]], key
+    by_metric = {a["metric"]: a for a in judged.comparison["attributions"]}
+    for key in REGRESSED_IN_THE_INCIDENT - {"backlog_age"}:  # a maximum has no parts
+        found = by_metric[key]
+        assert found["contributors"][0]["labels"] in places, found
+        assert "of it from task queue main" in found["statement"], found["statement"]
+
+
 async def test_the_starter_preset_sees_the_backlog_and_the_advice_names_the_full_slots(
     judged: Judged, api: httpx.AsyncClient
 ) -> None:

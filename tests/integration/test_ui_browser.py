@@ -243,6 +243,10 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str, screenshots: Path
         correlation = page.locator('#correlations li[data-setting="TEMPORAL_SQL_MAX_CONNS"]')
         expect(correlation).to_contain_text("decreased")
         expect(correlation).to_contain_text("likely cause")
+        # where it lives: every operation slowed alike in the failing hour, so the largest part is named
+        placed = page.locator('#attributions li[data-metric="persistence_latency_p99"]')
+        expect(placed).to_contain_text("of it from operation")
+        expect(placed.locator("table.contributors tbody tr").first).to_contain_text("operation=")
         expect(page.locator("#overlay-grid .js-plotly-plot").first).to_be_visible()
         expect(page.locator("#app[data-charts-drawn]")).to_have_count(1)  # every chart drawn
         drawn = page.locator("#overlay-grid .js-plotly-plot")

@@ -165,3 +165,25 @@ def test_correlations_print_every_relation_and_text_with_brackets() -> None:
     text = out.export_text()
     assert "possible  changed dynamic_config[history.persistenceMaxQPS] -> [x] rose" in text
     assert "expected  changed TEMPORAL_SQL_MAX_CONNS from 50 to 20" in text
+
+
+def test_compare_prints_where_each_regression_lives(monkeypatch: pytest.MonkeyPatch) -> None:
+    statement = (
+        "Persistence latency p99 +80 %: 70 % of it from operation UpdateWorkflowExecution on history "
+        "(was 40 %; its own value +120 %)."
+    )
+    answer = {
+        "statistic": "mean",
+        "telemetry_diffs": [],
+        "verdict": "fail",
+        "summary": "Fail: persistence_latency_p99 +80 %.",
+        "attributions": [{"metric": "persistence_latency_p99", "statement": statement}],
+    }
+    monkeypatch.setattr(cli, "_api", lambda method, path, *, body=None, params=None: answer)
+    result = CliRunner().invoke(cli.app, ["profiles", "compare", PROFILE, PROFILE], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    assert "Where the regressions live" in result.output
+    assert statement in result.output
+    answer["attributions"] = []
+    quiet = CliRunner().invoke(cli.app, ["profiles", "compare", PROFILE, PROFILE], terminal_width=250)
+    assert "Where the regressions live" not in quiet.output

@@ -69,7 +69,8 @@ def test_every_query_records_under_its_own_name_keeping_exactly_the_scope_labels
         names = [recorded_name(q, slug, dialect) for q, slug in slugs.items()]
         assert len(set(names)) == len(names)
     assert kept_labels(slugs_by("workflow_schedule_to_start"), "cluster") == ("namespace", "taskqueue", "cluster", "le")
-    assert kept_labels(slugs_by("persistence_latency"), None) == ("namespace", "le")
+    # a split query also keeps the labels its contributors are told apart by
+    assert kept_labels(slugs_by("persistence_latency"), None) == ("namespace", "le", "operation", "service_name")
     slots = next(q for q in slugs if isinstance(q, GaugeAgg) and q.by)
     assert kept_labels(slots, "k8s_cluster") == ("namespace", "task_queue", "k8s_cluster", "worker_type")
     for query in slugs:  # a recorded series is scoped like its raw terms: they must agree
@@ -86,17 +87,17 @@ def test_recorded_reads_scope_like_raw_and_average_the_rest_of_a_long_rate_windo
     query = slugs_by("workflow_schedule_to_start")
     name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0])
     assert render_recorded(query, name, Dialect.TALLY, scope, 60) == (
-        'sum by (le) (bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
+        'sum by (le, namespace, taskqueue) (bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
         'taskqueue="main_queue",cluster="prod"})'
     )
     assert render_recorded(query, name, Dialect.TALLY, scope, 288).startswith(
-        "sum by (le) (avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{"
+        "sum by (le, namespace, taskqueue) (avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{"
     )
     assert render_recorded(query, name, Dialect.TALLY, scope, 288).endswith("[228s]))")
     coarse = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1])
     assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
     assert render_recorded(query, coarse, Dialect.TALLY, scope, 180).startswith(
-        "sum by (le) (bp_tally:workflow_schedule_to_start:rate2m_bucket{"
+        "sum by (le, namespace, taskqueue) (bp_tally:workflow_schedule_to_start:rate2m_bucket{"
     )
     assert render_recorded(query, coarse, Dialect.TALLY, scope, 600).endswith("[480s]))")
 

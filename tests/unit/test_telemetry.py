@@ -73,8 +73,10 @@ def test_histogram_quantile_follows_prometheus_interpolation() -> None:
 def test_render_scopes_every_query_and_escapes_values() -> None:
     scope = Scope("prod-1", 'ns"x', "main-queue", cluster_label="cluster")
     wf = render(series_queries(BY_KEY["workflow_schedule_to_start_p99"])[0], Dialect.OPENTELEMETRY, scope, 60)
+    # split by task queue (and namespace) to name its contributors
     assert wf == (
-        'sum by (le) (rate(task_schedule_to_start_latency_milliseconds_bucket{task_type="Workflow",'
+        "sum by (le, namespace, taskqueue) "
+        '(rate(task_schedule_to_start_latency_milliseconds_bucket{task_type="Workflow",'
         'namespace="ns\\"x",taskqueue="main-queue",cluster="prod-1"}[60s]))'
     )
     tally = render(series_queries(BY_KEY["workflow_schedule_to_start_p99"])[0], Dialect.TALLY, scope, 60)
@@ -89,7 +91,10 @@ def test_multi_term_rates_are_tagged_so_absent_terms_add_nothing() -> None:
     promql = render(
         series_queries(BY_KEY["workflows_completed_per_sec"])[0], Dialect.OPENTELEMETRY, Scope("c", None, None), 60
     )
-    assert promql.startswith("sum(label_replace(sum(rate(workflow_success_total{}[60s]))")
+    assert promql.startswith(
+        "sum by (namespace, taskqueue) "
+        "(label_replace(sum by (namespace, taskqueue) (rate(workflow_success_total{}[60s]))"
+    )
     assert promql.count(" or ") == 5
     assert "workflow_continued_as_new_total" in promql
 
@@ -146,7 +151,7 @@ def test_absent_counter_is_zero_only_when_its_family_reports() -> None:
     for spec in CATALOGUE:
         for query in series_queries(spec):
             results.setdefault(query, {})
-    results[series_queries(BY_KEY["occ_conflicts_per_sec"])[0]] = conflicts
+    results[series_queries(BY_KEY["occ_conflicts_per_sec"])[0]] = {("UpdateWorkflowExecution",): conflicts}
     summaries = summarise_catalogue(results, Dialect.OPENTELEMETRY, plan)  # type: ignore[arg-type]
     exhausted = summaries["exhausted_retries_per_sec"]
     assert exhausted.status is MetricStatus.OK and exhausted.max == 0.0
@@ -169,10 +174,18 @@ def test_ratio_and_quantile_computation_from_series() -> None:
             results.setdefault(query, {})
     sync_q, all_q = series_queries(BY_KEY["sync_match_rate"])
     # per task type; the activity tasks' zero denominator is undefined, not 0
-    results[sync_q] = {("Workflow",): {0.0: 9.0, 60.0: 3.0}, ("Activity",): {0.0: 5.0}}
-    results[all_q] = {("Workflow",): {0.0: 10.0, 60.0: 10.0, 120.0: 0.0}, ("Activity",): {0.0: 10.0, 60.0: 0.0}}
+    # (task type, then the split labels: namespace and task queue)
+    results[sync_q] = {("Workflow", "ns", "q"): {0.0: 9.0, 60.0: 3.0}, ("Activity", "ns", "q"): {0.0: 5.0}}
+    results[all_q] = {
+        ("Workflow", "ns", "q"): {0.0: 10.0, 60.0: 10.0, 120.0: 0.0},
+        ("Activity", "ns", "q"): {0.0: 10.0, 60.0: 0.0},
+    }
     hist = series_queries(BY_KEY["persistence_latency_p99"])[0]
-    results[hist] = {0.01: {0.0: 50.0}, 0.1: {0.0: 100.0}, math.inf: {0.0: 100.0}}
+    # split by operation and service: two operations' buckets add up to the whole's
+    results[hist] = {
+        ("UpdateWorkflowExecution", "history"): {0.01: {0.0: 30.0}, 0.1: {0.0: 60.0}, math.inf: {0.0: 60.0}},
+        ("GetWorkflowExecution", "history"): {0.01: {0.0: 20.0}, 0.1: {0.0: 40.0}, math.inf: {0.0: 40.0}},
+    }
     tally = summarise_catalogue(results, Dialect.TALLY, plan)  # type: ignore[arg-type]
     # the task type matched worst over the window: activity (mean 0.5) rather than workflow (0.9, 0.3)
     assert tally["sync_match_rate"].series == [(0.0, 0.5)]
@@ -239,12 +252,14 @@ def test_completions_per_start_is_uncapped_and_failures_read_zero_when_absent() 
     ratio = BY_KEY["completion_ratio"]
     closes, starts = series_queries(ratio)
     out = summarise_catalogue(
-        {closes: {0.0: 3.0, 15.0: 12.0}, starts: {0.0: 6.0, 15.0: 8.0}}, Dialect.TALLY, plan, [ratio]
+        {closes: {("ns", "q"): {0.0: 3.0, 15.0: 12.0}}, starts: {0.0: 6.0, 15.0: 8.0}}, Dialect.TALLY, plan, [ratio]
     )
     assert out["completion_ratio"].min == 0.5 and out["completion_ratio"].max == 1.5
     rate_spec, fails_spec = BY_KEY["activity_failure_rate"], BY_KEY["activity_failures_per_sec"]
     failures, attempts = series_queries(rate_spec)
-    out = summarise_catalogue({failures: {}, attempts: {0.0: 4.0}}, Dialect.TALLY, plan, [rate_spec, fails_spec])
+    out = summarise_catalogue(
+        {failures: {}, attempts: {("ns", "q"): {0.0: 4.0}}}, Dialect.TALLY, plan, [rate_spec, fails_spec]
+    )
     assert out["activity_failure_rate"].mean == 0.0
     assert out["activity_failures_per_sec"].status is MetricStatus.OK and out["activity_failures_per_sec"].max == 0
 

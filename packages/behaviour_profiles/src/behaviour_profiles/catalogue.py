@@ -132,10 +132,11 @@ class Term:
 @dataclass(frozen=True)
 class RateSum:
     """``sum(rate(...))`` of one or more counters; absent terms add nothing. ``by``: keep these labels
-    apart (one series per group; one term only)."""
+    apart (one series per group; one term only). ``split``: see :data:`Split`."""
 
     terms: tuple[Term, ...]
     by: tuple[str, ...] = ()
+    split: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class GaugeAgg:
     terms: tuple[Term, ...]
     agg: str = "sum"
     by: tuple[str, ...] = ()
+    split: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,22 @@ class BucketRates:
     """``sum by (le) (rate(<histogram>_bucket[...]))``: one query serves every percentile."""
 
     term: Term
+    split: tuple[str, ...] = ()
+
+
+Split = tuple[str, ...]
+"""The labels a series query is also grouped by, only to name the metric's top contributors
+(:mod:`behaviour_profiles.attribution`): the metric itself is computed on the sum over them, so its value
+is the same as without. Empty: the query is not split."""
 
 
 SeriesQuery = RateSum | GaugeAgg | BucketRates
+
+
+def fetched_labels(query: SeriesQuery) -> tuple[str, ...]:
+    """The labels a query's answer is grouped by, ``le`` aside: its ``by`` labels, then its split labels."""
+    by = () if isinstance(query, BucketRates) else query.by
+    return tuple(dict.fromkeys((*by, *query.split)))
 
 
 # --- how a metric is computed from series queries ---------------------------------------------
@@ -354,6 +369,12 @@ _STARTS = RateSum(
         ),
     )
 )
+# the labels a key metric's contributors are told apart by (see Split)
+_BY_QUEUE: Split = ("namespace", "taskqueue")
+_BY_SDK_QUEUE: Split = ("task_queue",)
+_BY_NAMESPACE: Split = ("namespace",)
+_BY_PERSISTENCE_OP: Split = ("operation", "service_name")
+_BY_PLUGIN_OP: Split = ("operation",)
 _CLOSES = RateSum(
     tuple(
         Term(server_counter(base), (), SERVER_SCOPES)
@@ -365,10 +386,12 @@ _CLOSES = RateSum(
             "workflow_cancel",
             "workflow_continued_as_new",
         )
-    )
+    ),
+    split=_BY_QUEUE,
 )
 _STATE_TRANSITIONS = RateSum(
-    (Term(Name("state_transition_count_ratio_count", "state_transition_count_count"), (), NAMESPACE_ONLY),)
+    (Term(Name("state_transition_count_ratio_count", "state_transition_count_count"), (), NAMESPACE_ONLY),),
+    split=_BY_NAMESPACE,
 )
 
 
@@ -378,21 +401,30 @@ def _schedule_to_start(task_type: str) -> BucketRates:
             server_timer_buckets("task_schedule_to_start_latency"),
             (("task_type", "=", task_type),),
             SERVER_SCOPES,
-        )
+        ),
+        split=_BY_QUEUE,
     )
 
 
 _WF_S2S = _schedule_to_start("Workflow")
 _ACT_S2S = _schedule_to_start("Activity")
-_PERSISTENCE = BucketRates(Term(server_timer_buckets("persistence_latency"), (), NAMESPACE_ONLY))
+_PERSISTENCE = BucketRates(
+    Term(server_timer_buckets("persistence_latency"), (), NAMESPACE_ONLY), split=_BY_PERSISTENCE_OP
+)
 _DISPATCH = BucketRates(Term(server_timer_buckets("task_dispatch_latency"), (), SERVER_SCOPES))
 # per task type: a workflow-task stream that still matches sync must not hide an activity backlog
-_POLL_SYNC = RateSum((Term(server_counter("poll_success_sync"), (), SERVER_SCOPES),), by=("task_type",))
-_POLL_ALL = RateSum((Term(server_counter("poll_success"), (), SERVER_SCOPES),), by=("task_type",))
+_POLL_SYNC = RateSum(
+    (Term(server_counter("poll_success_sync"), (), SERVER_SCOPES),), by=("task_type",), split=_BY_QUEUE
+)
+_POLL_ALL = RateSum((Term(server_counter("poll_success"), (), SERVER_SCOPES),), by=("task_type",), split=_BY_QUEUE)
 _SLOT_GROUPS = ("worker_type", "task_queue")
-_SLOTS_USED = GaugeAgg((Term(same("temporal_worker_task_slots_used"), (), SDK_SCOPES, Source.SDK),), by=_SLOT_GROUPS)
+_SLOTS_USED = GaugeAgg(
+    (Term(same("temporal_worker_task_slots_used"), (), SDK_SCOPES, Source.SDK),), by=_SLOT_GROUPS, split=_BY_SDK_QUEUE
+)
 _SLOTS_FREE = GaugeAgg(
-    (Term(same("temporal_worker_task_slots_available"), (), SDK_SCOPES, Source.SDK),), by=_SLOT_GROUPS
+    (Term(same("temporal_worker_task_slots_available"), (), SDK_SCOPES, Source.SDK),),
+    by=_SLOT_GROUPS,
+    split=_BY_SDK_QUEUE,
 )
 WORKER_TYPES: Mapping[str, str] = {
     "workflow": "WorkflowWorker",
@@ -405,8 +437,10 @@ _ACTIVITY_FAILED = (
     Term(server_counter("activity_task_fail"), (), SERVER_SCOPES),
     Term(server_counter("activity_task_timeout"), (), SERVER_SCOPES),
 )
-_ACTIVITY_FAILURES = RateSum(_ACTIVITY_FAILED)
-_ACTIVITY_ATTEMPTS = RateSum((Term(server_counter("activity_success"), (), SERVER_SCOPES), *_ACTIVITY_FAILED))
+_ACTIVITY_FAILURES = RateSum(_ACTIVITY_FAILED, split=_BY_QUEUE)
+_ACTIVITY_ATTEMPTS = RateSum(
+    (Term(server_counter("activity_success"), (), SERVER_SCOPES), *_ACTIVITY_FAILED), split=_BY_QUEUE
+)
 _WORKFLOW_FAILURES = RateSum(
     (
         Term(server_counter("workflow_failed"), (), SERVER_SCOPES),
@@ -766,7 +800,9 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.LOWER,
             threshold_class=ThresholdClass.CAPACITY,
             noise_floor=5.0,
-            computation=_gauge("approximate_backlog_count", "sum", SERVER_SCOPES),
+            computation=Direct(
+                GaugeAgg((Term(same("approximate_backlog_count"), (), SERVER_SCOPES),), split=_BY_QUEUE)
+            ),
             influences=_MATCHING_INFLUENCES,
             warning_level=1_000.0,
             critical_level=10_000.0,
@@ -893,7 +929,7 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.LOWER,
             threshold_class=ThresholdClass.ERROR,
             noise_floor=0.01,
-            computation=_rate(Term(same("dsql_tx_conflict_total"))),
+            computation=Direct(RateSum((Term(same("dsql_tx_conflict_total")),), split=_BY_PLUGIN_OP)),
             influences=influences(
                 _MORE_CONCURRENT_TRANSACTIONS.of(*_TRANSACTION_LIMITS),
                 ("persistence.numHistoryShards",),
@@ -916,7 +952,7 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.LOWER,
             threshold_class=ThresholdClass.ERROR,
             noise_floor=0.01,
-            computation=_rate(Term(same("dsql_tx_exhausted_total"))),
+            computation=Direct(RateSum((Term(same("dsql_tx_exhausted_total")),), split=_BY_PLUGIN_OP)),
             influences=_MORE_CONCURRENT_TRANSACTIONS.of(*_TRANSACTION_LIMITS),
             remedy=Remedy(
                 settings=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
@@ -1261,6 +1297,5 @@ def kept_labels(query: SeriesQuery, cluster_label: str | None) -> tuple[str, ...
         labels.append(cluster_label)
     if isinstance(query, BucketRates):
         labels.append("le")
-    if isinstance(query, GaugeAgg | RateSum):
-        labels += query.by
+    labels += fetched_labels(query)
     return tuple(dict.fromkeys(labels))

@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from behaviour_profiles.attribution import attribute_regressions
 from behaviour_profiles.catalogue import (
     BY_KEY,
     CATALOGUE,
@@ -941,4 +942,5 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
         load=load,
         trims=trims,
         correlations=correlate(diffs, judged),
+        attributions=attribute_regressions(judged, old_metrics, new_metrics, format_change),
     )

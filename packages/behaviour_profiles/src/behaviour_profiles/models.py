@@ -146,6 +146,35 @@ class Statistic(StrEnum):
     MAX = "max"
 
 
+class ShareOf(StrEnum):
+    """What a contributor's share is a share of."""
+
+    TOTAL = "total"
+    """The metric's sum (a rate, a summed gauge): the contributor's part of it."""
+    SLOW_TAIL = "slow_tail"
+    """A latency percentile: the observations slower than the whole's percentile at each instant."""
+    WORSE_PART = "worse_part"
+    """A ratio: the part that makes it worse (failed attempts, polls not matched at once, slots in use)."""
+
+
+class Contributor(BaseModel):
+    """One series of a split metric: its labels as the source exported them, its own value and its share."""
+
+    labels: dict[str, str] = Field(description="The split labels and their values, as exported (main_queue)")
+    value: float | None = Field(description="The metric computed on this series alone, its mean over the window")
+    share: float = Field(ge=0, le=1, description="Its share of the whole, 0..1 (see share_of)")
+
+
+class Contributors(BaseModel):
+    """A metric's top contributors: at most a handful of series, largest share first."""
+
+    by: list[str] = Field(description="The labels the metric was split by")
+    share_of: ShareOf
+    top: list[Contributor]
+    rest_share: float = Field(ge=0, le=1, description="The share of every other series together")
+    series: int = Field(ge=0, description="How many series the metric was split into")
+
+
 class MetricSummary(BaseModel):
     """Aggregates of one catalogue metric over the profile's window.
 
@@ -166,6 +195,11 @@ class MetricSummary(BaseModel):
         default_factory=list, description="Downsampled (unix seconds, value) points"
     )
     reason: str | None = Field(default=None, description="Why there is no data, or how the value was read")
+    contributors: Contributors | None = Field(
+        default=None,
+        description="The few series carrying most of the metric (key metrics only; absent in documents made "
+        "before contributors were kept)",
+    )
 
     def statistic(self, stat: Statistic) -> float | None:
         value: float | None = getattr(self, stat.value)
@@ -536,6 +570,37 @@ class ProfileComparison(BaseModel):
     correlations: list[Correlation] = Field(
         default_factory=list,
         description="Config changes connected to the regressed metrics they are known to influence",
+    )
+    attributions: list[Attribution] = Field(
+        default_factory=list,
+        description="Where each regression lives: the contributors whose share or value moved most",
+    )
+
+
+class ContributorChange(BaseModel):
+    """One contributor of a regressed metric on both sides (``None``: not among that side's top ones)."""
+
+    labels: dict[str, str]
+    old_share: float | None
+    new_share: float | None
+    old_value: float | None
+    new_value: float | None
+    share_change_points: float | None = Field(description="New share minus old share, in percentage points")
+    value_change_pct: float | None = Field(description="The change of its own value, in %")
+
+
+class Attribution(BaseModel):
+    """Where a regression lives, from the top contributors both profiles kept for the metric."""
+
+    metric: str
+    title: str
+    unit: str = Field(description="The unit of each contributor's own value (the metric's)")
+    by: list[str]
+    share_of: ShareOf
+    contributors: list[ContributorChange] = Field(description="Moved most first, at most a handful")
+    statement: str = Field(
+        description="In words: 'Persistence latency p99 +80 %: 70 % of it from operation UpdateWorkflowExecution "
+        "on history ...'"
     )
 
 

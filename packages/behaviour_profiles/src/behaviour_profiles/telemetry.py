@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from behaviour_profiles.attribution import Candidate, tail_above, top_contributors, worse_part
 from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_EXPLANATION,
@@ -46,6 +47,7 @@ from behaviour_profiles.catalogue import (
     Term,
     Unavailable,
     exported_value,
+    fetched_labels,
     kept_labels,
     record_slugs,
     recorded_name,
@@ -58,7 +60,15 @@ from behaviour_profiles.catalogue import (
     with_cpu_platform,
 )
 from behaviour_profiles.errors import DependencyFailed, DependencyTimeout
-from behaviour_profiles.models import Coverage, MetricStatus, MetricSummary, ScopeMatch, TelemetrySummary
+from behaviour_profiles.models import (
+    Contributors,
+    Coverage,
+    MetricStatus,
+    MetricSummary,
+    ScopeMatch,
+    ShareOf,
+    TelemetrySummary,
+)
 from behaviour_profiles.stats import series_stats
 
 PROMETHEUS = "Prometheus"
@@ -70,6 +80,8 @@ Series = dict[float, float]
 """timestamp (unix seconds) -> value"""
 Grouped = dict[tuple[str, ...], Series]
 """the values of a ``GaugeAgg.by`` query's labels -> that group's series"""
+SplitBuckets = dict[tuple[str, ...], dict[float, Series]]
+"""a split histogram: the values of its split labels -> that series' buckets (``le`` -> series)"""
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -142,28 +154,31 @@ def selector(term: Term, dialect: Dialect, scope: Scope) -> str:
     return f"{term.name.for_dialect(dialect)}{{{','.join(matchers)}}}"
 
 
-def _union(parts: Sequence[str], agg: str) -> str:
+def _union(parts: Sequence[str], agg: str, split: Sequence[str] = ()) -> str:
+    grouped = f"{agg} by ({', '.join(split)}) " if split else agg
     if len(parts) == 1:
-        return f"{agg}({parts[0]})"
+        return f"{grouped}({parts[0]})"
     # Each term is aggregated on its own and tagged, so that a missing term adds nothing and two
     # terms with equal label sets do not collide once rate() drops their names.
-    tagged = [f'label_replace({agg}({part}), "bp_term", "{i}", "", "")' for i, part in enumerate(parts)]
-    return f"{agg}({' or '.join(tagged)})"
+    tagged = [f'label_replace({grouped}({part}), "bp_term", "{i}", "", "")' for i, part in enumerate(parts)]
+    return f"{grouped}({' or '.join(tagged)})"
 
 
 def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
+    """The query's PromQL on raw series, grouped by its ``by`` and split labels (:func:`fetched_labels`)."""
+    labels = fetched_labels(query)
     if isinstance(query, RateSum):
         rates = [f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms]
         if query.by:
             (rate,) = rates  # a grouped query reads one metric
-            return f"sum by ({', '.join(query.by)}) ({rate})"
-        return _union(rates, "sum")
+            return f"sum by ({', '.join(labels)}) ({rate})"
+        return _union(rates, "sum", query.split)
     if isinstance(query, GaugeAgg):
         if query.by:
             (term,) = query.terms  # a grouped query reads one metric
-            return f"{query.agg} by ({', '.join(query.by)}) ({selector(term, dialect, scope)})"
-        return _union([selector(t, dialect, scope) for t in query.terms], query.agg)
-    return f"sum by (le) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
+            return f"{query.agg} by ({', '.join(labels)}) ({selector(term, dialect, scope)})"
+        return _union([selector(t, dialect, scope) for t in query.terms], query.agg, query.split)
+    return f"sum by ({', '.join(('le', *labels))}) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
 
 
 # --- recording rules ---------------------------------------------------------------------------
@@ -218,13 +233,14 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     """
     term = _terms_of_query(query)[0]  # every term of a query has the same scope labels
     series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
+    labels = fetched_labels(query)
     if isinstance(query, GaugeAgg):
-        return f"{query.agg} by ({', '.join(query.by)}) ({series})" if query.by else f"{query.agg}({series})"
+        return f"{query.agg} by ({', '.join(labels)}) ({series})" if labels else f"{query.agg}({series})"
     rest = rate_window - recorded.tier.window_s
     inner = f"avg_over_time({series}[{rest}s])" if rest >= recorded.tier.interval_s else series
     if isinstance(query, BucketRates):
-        return f"sum by (le) ({inner})"
-    return f"sum by ({', '.join(query.by)}) ({inner})" if query.by else f"sum({inner})"
+        return f"sum by ({', '.join(('le', *labels))}) ({inner})"
+    return f"sum by ({', '.join(labels)}) ({inner})" if labels else f"sum({inner})"
 
 
 def _yaml_quote(text: str) -> str:
@@ -384,6 +400,120 @@ def _grouped(query: SeriesQuery) -> bool:
     return isinstance(query, GaugeAgg | RateSum) and bool(query.by)
 
 
+# --- contributors: a split query's series one by one -------------------------------------------
+
+
+def _add(into: Series, series: Series, agg: str) -> None:
+    for ts, value in series.items():
+        into[ts] = max(into[ts], value) if agg == "max" and ts in into else into.get(ts, 0.0) + value
+
+
+def _split_key(query: SeriesQuery, group: tuple[str, ...]) -> tuple[str, ...]:
+    """The split labels' values of one group of a split query's answer."""
+    if isinstance(query, BucketRates):
+        return group
+    labels = fetched_labels(query)
+    return tuple(group[labels.index(label)] for label in query.split)
+
+
+def split_part(query: SeriesQuery, fetched: Any, wanted: tuple[str, ...] | None = None) -> Any:
+    """A split query's answer as the unsplit query's (pure): every split series added up (``wanted`` None:
+    the metric's own input, the same numbers as without the split), or only the series whose split
+    labels have the values ``wanted``. An unsplit query's answer is returned as it is."""
+    if not query.split:
+        return fetched
+    if isinstance(query, BucketRates):
+        buckets: dict[float, Series] = {}
+        for group, by_le in fetched.items():
+            if wanted is None or group == wanted:
+                for le, series in by_le.items():
+                    _add(buckets.setdefault(le, {}), series, "sum")
+        return buckets
+    labels = fetched_labels(query)
+    keep = [labels.index(label) for label in query.by]
+    agg = query.agg if isinstance(query, GaugeAgg) else "sum"
+    grouped: Grouped = {}
+    for group, series in fetched.items():
+        if wanted is None or _split_key(query, group) == wanted:
+            _add(grouped.setdefault(tuple(group[i] for i in keep), {}), series, agg)
+    return grouped if query.by else grouped.get((), {})
+
+
+def _thresholds(comp: Quantile, buckets: Mapping[float, Series]) -> Series:
+    """The whole's percentile at each instant, in the histogram's own unit (before scaling)."""
+    stamps = {ts for s in buckets.values() for ts in s}
+    out: Series = {}
+    for ts in stamps:
+        value = histogram_quantile(comp.q, [(le, s[ts]) for le, s in buckets.items() if ts in s])
+        if math.isfinite(value):
+            out[ts] = value
+    return out
+
+
+def _ratio_weight(spec: MetricSpec, comp: Ratio, parts: Mapping[SeriesQuery, Any]) -> float:
+    """The part of a ratio's inputs that makes it worse, over the window (``where`` groups only)."""
+    num, den = parts[comp.numerator], parts[comp.denominator]
+    pairs: list[tuple[Series, Series]]
+    if _grouped(comp.denominator):
+        labels = comp.denominator.by
+        wanted = [(labels.index(label), value) for label, value in comp.where if label in labels]
+        pairs = [
+            (num.get(group, {}), series)
+            for group, series in den.items()
+            if all(group[i] == value for i, value in wanted)
+        ]
+    else:
+        pairs = [(num, den)]
+    return math.fsum(
+        worse_part(comp.form, spec.better, part.get(ts, 0.0), value)
+        for part, whole in pairs
+        for ts, value in whole.items()
+    )
+
+
+def contributors(spec: MetricSpec, fetched: Mapping[SeriesQuery, Any], dialect: Dialect) -> Contributors | None:
+    """The metric's top contributors, when every series query it reads is split by the same labels (pure):
+    the metric computed on each split series alone, weighed by its part of the sum (a rate, a summed
+    gauge), of the observations slower than the whole's percentile (a latency), or of what makes a ratio
+    worse (see :mod:`behaviour_profiles.attribution`)."""
+    comp = spec.computation
+    queries = series_queries(spec)
+    splits = {query.split for query in queries}
+    if not queries or len(splits) != 1 or () in splits or any(q not in fetched for q in queries):
+        return None
+    if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg != "sum":
+        return None  # a maximum has no parts
+    (split,) = splits
+    keys = sorted({_split_key(query, group) for query in queries for group in fetched[query]})
+    thresholds = (
+        _thresholds(comp, split_part(comp.buckets, fetched[comp.buckets])) if isinstance(comp, Quantile) else {}
+    )
+    candidates = []
+    for key in keys:
+        parts = {query: split_part(query, fetched[query], key) for query in queries}
+        points = [v for _, v in compute_metric(spec, parts, dialect) if math.isfinite(v)]
+        value = math.fsum(points) / len(points) if points else None
+        if isinstance(comp, Quantile):
+            by_le: dict[float, Series] = parts[comp.buckets]
+            weight = math.fsum(
+                tail_above([(le, s[ts]) for le, s in by_le.items() if ts in s], threshold)
+                for ts, threshold in thresholds.items()
+            )
+        elif isinstance(comp, Ratio):
+            weight = _ratio_weight(spec, comp, parts)
+        else:
+            weight = math.fsum(points)
+        candidates.append(Candidate(dict(zip(split, key, strict=True)), value, weight))
+    share_of = (
+        ShareOf.SLOW_TAIL
+        if isinstance(comp, Quantile)
+        else ShareOf.WORSE_PART
+        if isinstance(comp, Ratio)
+        else ShareOf.TOTAL
+    )
+    return top_contributors(split, share_of, candidates)
+
+
 def scope_coverage(
     specs: Iterable[MetricSpec], metrics: Mapping[str, MetricSummary], scope: Scope, dialect: Dialect
 ) -> list[ScopeMatch]:
@@ -426,6 +556,8 @@ def summarise_catalogue(
     """
     specs = list(specs)
     partial = partial or {}
+    fetched = results
+    results = {query: split_part(query, answer) for query, answer in fetched.items()}
     summaries: dict[str, MetricSummary] = {}
     not_collected: set[str] = set()
     for spec in specs:
@@ -444,7 +576,10 @@ def summarise_catalogue(
                 reason=f"not collected: Prometheus answered with a warning that its data is partial ({warning})",
             )
             continue
-        summaries[spec.key] = summarise(spec.key, spec.unit, compute_metric(spec, results, dialect))
+        summary = summarise(spec.key, spec.unit, compute_metric(spec, results, dialect))
+        if summary.status is MetricStatus.OK:
+            summary.contributors = contributors(spec, fetched, dialect)
+        summaries[spec.key] = summary
     families_present = {spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK}
     for spec in specs:
         summary = summaries[spec.key]
@@ -713,6 +848,29 @@ def _matrix_by_group(result: list[dict[str, Any]], labels: Sequence[str]) -> Gro
     return out
 
 
+def _matrix_by_split_le(result: list[dict[str, Any]], labels: Sequence[str]) -> SplitBuckets:
+    out: SplitBuckets = {}
+    for item in result:
+        metric = item.get("metric", {})
+        le = metric.get("le")
+        if le is None:
+            continue
+        group = tuple(str(metric.get(label, "")) for label in labels)
+        series = out.setdefault(group, {}).setdefault(float(le), {})
+        for ts, value in _matrix_to_series([item]).items():
+            series[ts] = series.get(ts, 0.0) + value
+    return out
+
+
+def parse_matrix(query: SeriesQuery, result: list[dict[str, Any]]) -> Any:
+    """A query's matrix as the collector keeps it: a histogram's buckets (per split series when split), a
+    grouped or split query's series per group (:func:`fetched_labels`), or one series."""
+    if isinstance(query, BucketRates):
+        return _matrix_by_split_le(result, query.split) if query.split else _matrix_by_le(result)
+    labels = fetched_labels(query)
+    return _matrix_by_group(result, labels) if labels else _matrix_to_series(result)
+
+
 def _matrix_by_le(result: list[dict[str, Any]]) -> dict[float, Series]:
     out: dict[float, Series] = {}
     for item in result:
@@ -880,12 +1038,7 @@ class TelemetryCollector:
             matrix = answer.result
             if answer.warnings and partial is not None:
                 partial[query] = "; ".join(answer.warnings)
-            if isinstance(query, BucketRates):
-                results[query] = _matrix_by_le(matrix)
-            elif isinstance(query, GaugeAgg | RateSum) and query.by:
-                results[query] = _matrix_by_group(matrix, query.by)
-            else:
-                results[query] = _matrix_to_series(matrix)
+            results[query] = parse_matrix(query, matrix)
 
         try:
             async with asyncio.TaskGroup() as group:

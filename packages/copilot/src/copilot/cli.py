@@ -230,6 +230,7 @@ def profiles_compare(
     else:
         print_comparison(console, result)
         _print_correlations(result.get("correlations", []))
+        _print_attributions(result.get("attributions", []))
 
 
 # --- the Copilot's uses: baseline, drift, presets, conformance, recommendation -----------------
@@ -263,6 +264,14 @@ def _print_correlations(correlations: list[dict[str, Any]]) -> None:
     for item in correlations:
         relation = _markup(RELATION_STYLE.get(item["relation"], ""), f"{item['relation']:<9}")
         console.print(f"  {relation} {escape(item['statement'])}", highlight=False, soft_wrap=True)
+
+
+def _print_attributions(attributions: list[dict[str, Any]]) -> None:
+    if not attributions:
+        return
+    console.print("[bold]Where the regressions live[/] (top contributors at creation):")
+    for item in attributions:
+        console.print(f"  {escape(item['statement'])}", highlight=False, soft_wrap=True)
 
 
 def _thresholds(values: list[str]) -> dict[str, float]:
@@ -624,6 +633,7 @@ def dev_demo(
     result = _stack_call(lambda: (run_live_demo if live else run_demo)(state_dir, console))
     print_comparison(console, result.comparison)
     _print_correlations(result.comparison.get("correlations", []))
+    _print_attributions(result.comparison.get("attributions", []))
     if result.drift is not None:
         drift = result.drift
         console.print(f"\n{_styled(drift['status'])} — {drift['explanation']}", highlight=False, soft_wrap=True)

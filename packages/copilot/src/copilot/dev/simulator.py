@@ -30,6 +30,10 @@ Judgement scenarios
     Nothing else in the simulator depends on these parameters: backlog, dispatch latency, slots and
     the cluster-wide counters do not follow load, latency or matching.
 
+Attribution scenario
+    ``update-execution-slow-x3`` is ``healthy-150wps`` with persistence operation
+    ``UpdateWorkflowExecution`` alone three times slower: a regression that lives in one operation.
+
 Placements
     A :class:`Placement` puts a scenario into a time window of one namespace in one cluster.
     ``load_factor`` multiplies the scenario's per-namespace throughput. Two placements of the same cluster
@@ -200,6 +204,9 @@ class Scenario:
     """History shard lock latency (``lock_latency``, operation ShardInfo)."""
     ramp_up: float = 0.0
     """Share of the window over which every counter's rate rises linearly from zero (a load test's ramp-up)."""
+    operation_latency: tuple[tuple[str, float], ...] = ()
+    """(persistence operation, factor): that operation alone is this many times slower (a regression that
+    lives in one operation)."""
 
 
 HEALTHY_150 = Scenario(
@@ -420,6 +427,11 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
         s.name: s
         for s in (
             HEALTHY_150,
+            _one_change(
+                "update-execution-slow-x3",
+                "healthy-150wps with persistence operation UpdateWorkflowExecution alone three times slower.",
+                operation_latency=(("UpdateWorkflowExecution", 3.0),),
+            ),
             replace(
                 HEALTHY_150,
                 name="healthy-150wps-noise",
@@ -799,10 +811,12 @@ def _emit_schedule_to_start(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 
 
 def _emit_persistence(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    slower = dict(ctx.scenario.operation_latency)
     for operation, per_workflow, factor in _PERSISTENCE_OPS:
         base = ctx.scenario.wps * ctx.load if operation.startswith("Create") else _closes_per_s(ctx)
         labels = _server(ctx, "history", ("operation", operation), queue=False)
-        w.histogram(fam, ctx, labels, base * per_workflow, ctx.scenario.persistence.scaled(factor), _MS_BUCKETS)
+        latency = ctx.scenario.persistence.scaled(factor * slower.get(operation, 1.0))
+        w.histogram(fam, ctx, labels, base * per_workflow, latency, _MS_BUCKETS)
 
 
 def _emit_dispatch(w: _Writer, fam: _Family, ctx: _Ctx) -> None:

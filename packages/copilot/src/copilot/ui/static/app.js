@@ -1530,6 +1530,7 @@
       ),
       section(null, options),
       correlationsSection(comparison.correlations || []),
+      attributionsSection(comparison.attributions || []),
       section(
         `Telemetry differences (${diffs.length}), most severe first`,
         h("p", { class: "muted" }, `A and B compare each metric's ${comparison.statistic}; `, h("span", { class: "key-metric" }, "●"), " marks a key metric, whose missing data makes the verdict inconclusive."),
@@ -1563,6 +1564,37 @@
       h("div", { class: "muted" }, scope(profile)),
       h("div", { class: "muted" }, fmtWindow(profile.time_window_start, profile.time_window_end)),
     );
+  }
+
+  // Where each regression lives (the comparison's attributions): its sentence, and the contributors
+  // whose share or value moved most with their share and own value in A and in B. Self-contained.
+  function attributionsSection(attributions) {
+    const title = "Where: the series each regression comes from";
+    if (!attributions.length) {
+      return section(title, h("p", { class: "muted" }, "No regression to place: none regressed, or the profiles kept no contributors (profiles made before they were kept)."));
+    }
+    const share = (value) => (value === null || value === undefined ? "—" : `${Math.round(value * 100)} %`);
+    const series = (labels) => Object.entries(labels).map(([label, value]) => `${label}=${value}`).join(", ");
+    const items = attributions.map((a) =>
+      h(
+        "li",
+        { class: "attribution", dataset: { metric: a.metric } },
+        h("p", { class: "attribution-statement" }, a.statement),
+        h(
+          "table",
+          { class: "contributors" },
+          h("thead", {}, h("tr", {}, ["series", "share A", "share B", "own value A", "own value B"].map((c) => h("th", {}, c)))),
+          h(
+            "tbody",
+            {},
+            a.contributors.map((c) =>
+              h("tr", {}, h("td", {}, series(c.labels)), h("td", {}, share(c.old_share)), h("td", {}, share(c.new_share)), h("td", {}, fmtValue(c.old_value, a.unit)), h("td", {}, fmtValue(c.new_value, a.unit))),
+            ),
+          ),
+        ),
+      ),
+    );
+    return section(title, h("p", { class: "muted" }, "Shares of the slow tail (latency), of the sum (rates) or of the part that makes a ratio worse; kept at creation, at most five per metric."), h("ul", { class: "attributions", id: "attributions" }, items));
   }
 
   const RELATION_TEXT = {

@@ -1,0 +1,263 @@
+"""Where a metric lives: its top contributors at creation, and where a regression moved between two profiles.
+
+Pure: no I/O. The collector splits a key metric's series queries by one more label (the catalogue's
+``split``: task queue, operation, namespace, ...), computes the metric on each series alone and weighs it
+(:func:`tail_above`, :func:`worse_part`); :func:`top_contributors` keeps the few that carry most of it.
+A comparison then names, for each regression, the contributors whose share or value moved most
+(:func:`attribute`). ``docs/comparison.md`` states the rules with a worked example.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from behaviour_profiles.models import (
+    Attribution,
+    Better,
+    Contributor,
+    ContributorChange,
+    Contributors,
+    Direction,
+    MetricSummary,
+    ShareOf,
+    TelemetryDiff,
+)
+
+MAX_CONTRIBUTORS = 5
+"""At most this many contributors are kept per metric, and named per regression: documents stay small."""
+
+SHARE_MOVE_POINTS = 5.0
+"""A share that moved by fewer percentage points than this has not moved."""
+
+_LABEL_WORDS: tuple[tuple[str, str, str], ...] = (
+    # label, words when it stands alone, words after another label
+    ("taskqueue", "task queue {}", "task queue {}"),
+    ("task_queue", "task queue {}", "task queue {}"),
+    ("operation", "operation {}", "operation {}"),
+    ("worker_type", "worker type {}", "worker type {}"),
+    ("namespace", "namespace {}", "in namespace {}"),
+    ("service_name", "service {}", "on {}"),
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One series of a split metric before ranking: its labels, its own value and its weight."""
+
+    labels: Mapping[str, str]
+    value: float | None
+    weight: float
+
+
+# --- at creation: the top contributors --------------------------------------------------------
+
+
+def top_contributors(by: Sequence[str], share_of: ShareOf, candidates: Iterable[Candidate]) -> Contributors | None:
+    """The at most :data:`MAX_CONTRIBUTORS` candidates with the largest weight, each with its share.
+
+    Labels without a value are left out of a contributor's labels; when no candidate has any label (the
+    series do not carry the split labels, e.g. recorded series from rules older than the split) there is
+    nothing to name and the answer is ``None``. With no weight at all (nothing failed, no slow tail) every
+    share is 0 and the largest values come first.
+    """
+    named = [
+        Candidate({k: v for k, v in c.labels.items() if v}, c.value, max(0.0, c.weight))
+        for c in candidates
+        if math.isfinite(c.weight)
+    ]
+    if not named or not any(c.labels for c in named):
+        return None
+    total = math.fsum(c.weight for c in named)
+    ranked = sorted(
+        named,
+        key=lambda c: (-c.weight, -(c.value if c.value is not None else -math.inf), sorted(c.labels.items())),
+    )
+    top = [
+        Contributor(labels=dict(c.labels), value=c.value, share=c.weight / total if total > 0 else 0.0)
+        for c in ranked[:MAX_CONTRIBUTORS]
+    ]
+    rest = max(0.0, 1.0 - math.fsum(c.share for c in top)) if total > 0 else 0.0
+    return Contributors(by=list(by), share_of=share_of, top=top, rest_share=min(rest, 1.0), series=len(named))
+
+
+def tail_above(buckets: Sequence[tuple[float, float]], threshold: float) -> float:
+    """How many of a histogram's observations lie above ``threshold``, from cumulative ``(upper_bound, count)``
+    buckets, interpolating linearly inside the bucket that holds it (as ``histogram_quantile`` does)."""
+    ordered = sorted(buckets)
+    if not ordered or not math.isfinite(threshold):
+        return 0.0
+    total = ordered[-1][1]
+    below = 0.0
+    lower, lower_count = 0.0, 0.0
+    for bound, count in ordered:
+        if math.isinf(bound):
+            below = lower_count  # past the last finite bound: the +Inf bucket is all above
+            break
+        if threshold <= bound:
+            width = bound - lower
+            frac = (threshold - lower) / width if width > 0 else 1.0
+            below = lower_count + (count - lower_count) * min(max(frac, 0.0), 1.0)
+            break
+        lower, lower_count = bound, count
+    else:
+        below = lower_count
+    return max(0.0, total - below)
+
+
+def worse_part(form: str, better: Better, part: float, whole: float) -> float:
+    """The part of a ratio's inputs that makes the metric worse (see :class:`~behaviour_profiles.catalogue.Ratio`
+    for the forms): what raises the ratio when lower is better, what lowers it when higher is better."""
+    if form == "a/(a+b)":
+        raises, lowers = part, whole
+    elif form == "1-part/whole":
+        raises, lowers = max(whole - part, 0.0), min(part, whole)
+    elif form == "part/whole":
+        raises, lowers = min(part, whole), max(whole - part, 0.0)
+    else:  # a/b
+        raises, lowers = part, whole
+    return lowers if better is Better.HIGHER else raises
+
+
+# --- in a comparison: where a regression lives ------------------------------------------------
+
+
+def describe_labels(labels: Mapping[str, str]) -> str:
+    """A contributor in words: ``operation UpdateWorkflowExecution on history``, ``task queue main_queue in
+    namespace default``; labels this module has no words for read ``label=value``."""
+    known = {label for label, _, _ in _LABEL_WORDS}
+    words: list[str] = []
+    for label, alone, after in _LABEL_WORDS:
+        if label in labels:
+            words.append((after if words else alone).format(labels[label]))
+    words += [f"{label}={value}" for label, value in sorted(labels.items()) if label not in known]
+    return " ".join(words) or "series without labels"
+
+
+def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.0f} %"
+
+
+def _change_pct(old: float | None, new: float | None) -> float | None:
+    if old is None or new is None or old == 0:
+        return None
+    return (new - old) / abs(old) * 100.0
+
+
+def _ceiling(side: Contributors | None) -> float:
+    """The most a series missing from ``side``'s top can have had: no more than the smallest top share."""
+    if side is None or not side.top:
+        return 0.0
+    return min([side.rest_share, *(c.share for c in side.top)])
+
+
+def _changes(old: Contributors | None, new: Contributors) -> list[ContributorChange]:
+    old_top = {_key(c.labels): c for c in old.top} if old is not None else {}
+    new_top = {_key(c.labels): c for c in new.top}
+    out: list[tuple[float, float, ContributorChange]] = []
+    for key in dict.fromkeys([*new_top, *old_top]):
+        was, now = old_top.get(key), new_top.get(key)
+        old_share = was.share if was is not None else None
+        new_share = now.share if now is not None else None
+        old_value = was.value if was is not None else None
+        new_value = now.value if now is not None else None
+        change = ContributorChange(
+            labels=dict(key),
+            old_share=old_share,
+            new_share=new_share,
+            old_value=old_value,
+            new_value=new_value,
+            share_change_points=(
+                (new_share - old_share) * 100.0 if old_share is not None and new_share is not None else None
+            ),
+            value_change_pct=_change_pct(old_value, new_value),
+        )
+        # ordered by the share gained (a side that did not keep it: at most its smallest kept share),
+        # then by how much its own value rose
+        gained = (new_share if new_share is not None else _ceiling(new)) - (
+            old_share if old_share is not None else _ceiling(old) if old_top else 0.0
+        )
+        rose = change.value_change_pct if change.value_change_pct is not None else -math.inf
+        out.append((gained, rose, change))
+    out.sort(key=lambda item: (-item[0], -item[1], _key(item[2].labels)))
+    return [change for _, _, change in out[:MAX_CONTRIBUTORS]]
+
+
+def _statement(
+    diff: TelemetryDiff,
+    old: Contributors | None,
+    changes: list[ContributorChange],
+    change_words: Callable[[float], str],
+) -> str:
+    head = f"{diff.title} {diff.change_text or 'regressed'}"
+    in_new = [c for c in changes if c.new_share is not None]
+    if not in_new:
+        return f"{head}: no contributor kept in profile B."
+    moved = in_new[0]
+    gained = moved.share_change_points
+    if old is None or gained is None or gained >= SHARE_MOVE_POINTS or moved.old_share is None:
+        lead = moved
+    else:
+        # no share moved: the regression is spread as the metric was; name the largest part
+        lead = max(in_new, key=lambda c: c.new_share or 0.0)
+    words = f"{head}: {_pct(lead.new_share or 0.0)} of it from {describe_labels(lead.labels)}"
+    details: list[str] = []
+    if old is None:
+        details.append("profile A kept no contributors")
+    elif lead.old_share is None:
+        details.append(f"not among profile A's top {len(old.top)}")
+    elif lead.share_change_points is not None and abs(lead.share_change_points) >= SHARE_MOVE_POINTS:
+        details.append(f"was {_pct(lead.old_share)}")
+    else:
+        details.append(f"as before, {_pct(lead.old_share)}: spread like the whole")
+    if lead.value_change_pct is not None:
+        details.append(f"its own value {change_words(lead.value_change_pct)}")
+    return f"{words} ({'; '.join(details)})."
+
+
+def attribute(
+    diff: TelemetryDiff,
+    old: MetricSummary | None,
+    new: MetricSummary | None,
+    change_words: Callable[[float], str],
+) -> Attribution | None:
+    """Where ``diff``'s regression lives, from the contributors both profiles kept for its metric (``None``
+    when it is not a regression or profile B kept none). ``change_words`` writes a change in %."""
+    if diff.direction is not Direction.REGRESSED or new is None or new.contributors is None:
+        return None
+    before = old.contributors if old is not None else None
+    if before is not None and before.by != new.contributors.by:
+        before = None  # split otherwise (another catalogue): nothing to match
+    changes = _changes(before, new.contributors)
+    return Attribution(
+        metric=diff.metric,
+        title=diff.title,
+        unit=diff.unit,
+        by=new.contributors.by,
+        share_of=new.contributors.share_of,
+        contributors=changes,
+        statement=_statement(diff, before, changes, change_words),
+    )
+
+
+def attribute_regressions(
+    diffs: Iterable[TelemetryDiff],
+    old: Mapping[str, MetricSummary],
+    new: Mapping[str, MetricSummary],
+    change_words: Callable[[float], str],
+) -> list[Attribution]:
+    """An attribution for every regression beyond its threshold whose metric kept contributors, in ``diffs``'
+    order."""
+    out = []
+    for diff in diffs:
+        if not diff.beyond_threshold:
+            continue
+        found = attribute(diff, old.get(diff.metric), new.get(diff.metric), change_words)
+        if found is not None:
+            out.append(found)
+    return out

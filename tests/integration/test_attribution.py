@@ -1,0 +1,164 @@
+"""Where a regression lives, on a real Prometheus: top contributors kept at creation, named by a comparison.
+
+A second Prometheus holds cluster ``where`` in the tally dialect (the server's default, which exports
+task queue ``main-queue`` as ``main_queue``): ``healthy-150wps``, then ``update-execution-slow-x3`` (the
+same with persistence operation UpdateWorkflowExecution alone three times slower), 20 minutes each. The
+comparison must place the persistence latency regression in that operation. The main stack's demo hours
+(namespaces ``default`` at load 1.0 and ``payments`` at 0.4) split a cluster-wide profile by namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from behaviour_profiles.attribution import MAX_CONTRIBUTORS
+from behaviour_profiles.catalogue import CATALOGUE, Dialect
+from copilot.dev.local import load_scenarios
+from copilot.dev.simulator import Placement
+from copilot.dev.stack import LocalStack, StackConfig, free_port
+from tests.integration.conftest import Stack
+from tests.integration.test_profiles_api import create
+from tests.support import serve
+
+pytestmark = pytest.mark.stack
+
+CLUSTER = "where"
+SLOW = "UpdateWorkflowExecution"
+STEP = timedelta(minutes=20)
+
+
+def plan(now: datetime) -> list[Placement]:
+    end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    return [
+        Placement("healthy-150wps", "default", end - 2 * STEP - timedelta(minutes=10), STEP, cluster=CLUSTER),
+        Placement("update-execution-slow-x3", "default", end - STEP, STEP, cluster=CLUSTER),
+    ]
+
+
+@dataclass
+class Placed:
+    http: httpx.AsyncClient
+    healthy: dict[str, Any]
+    slow: dict[str, Any]
+    comparison: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def where_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Placement]]]:
+    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("where")), prometheus_port=free_port()))
+    try:
+        placements = plan(datetime.now(UTC))
+        load_scenarios(local, placements, dialect=Dialect.TALLY)
+        yield local.start_prometheus(), placements
+    finally:
+        local.down()
+
+
+@pytest.fixture(scope="module")
+async def placed(stack: Stack, where_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Placed]:
+    url, placements = where_prometheus
+    async with serve(stack.settings(prometheus_endpoint=url)) as http:
+        profiles = []
+        for p in placements:
+            meta = await create(
+                http,
+                {
+                    "name": f"{p.cluster} {p.scenario}",
+                    "cluster_id": p.cluster,
+                    "namespace": p.namespace,
+                    "task_queue": p.task_queue,
+                    "time_window_start": p.start.isoformat(),
+                    "time_window_end": (p.start + p.duration).isoformat(),
+                },
+            )
+            profiles.append((await http.get(f"/profiles/{meta['id']}")).json())
+        healthy, slow = profiles
+        compared = await http.post(
+            "/profiles/compare", json={"profile_a_id": healthy["id"], "profile_b_id": slow["id"]}
+        )
+        assert compared.status_code == 200, compared.text
+        yield Placed(http, healthy, slow, compared.json())
+
+
+def _contributors(profile: dict[str, Any], key: str) -> dict[str, Any]:
+    kept: dict[str, Any] | None = profile["telemetry"]["metrics"][key].get("contributors")
+    assert kept is not None, f"{key} kept no contributors"
+    return kept
+
+
+def test_every_key_metric_with_data_keeps_a_handful_of_contributors(placed: Placed) -> None:
+    metrics = placed.slow["telemetry"]["metrics"]
+    for spec in CATALOGUE:
+        if not spec.key_metric or spec.key in ("completion_ratio",) or metrics[spec.key]["status"] != "ok":
+            continue
+        if "read as zero" in (metrics[spec.key].get("reason") or ""):
+            continue  # a counter that never moved has no series to split
+        kept = _contributors(placed.slow, spec.key)
+        assert 1 <= len(kept["top"]) <= MAX_CONTRIBUTORS
+        assert sum(c["share"] for c in kept["top"]) + kept["rest_share"] == pytest.approx(1.0, abs=1e-6) or all(
+            c["share"] == 0 for c in kept["top"]
+        )
+
+
+def test_the_slow_operation_carries_the_slow_tail_at_creation(placed: Placed) -> None:
+    for key in ("persistence_latency_p95", "persistence_latency_p99"):
+        healthy, slow = _contributors(placed.healthy, key), _contributors(placed.slow, key)
+        assert slow["by"] == ["operation", "service_name"] and slow["share_of"] == "slow_tail"
+        lead = slow["top"][0]
+        assert lead["labels"] == {"operation": SLOW, "service_name": "history"}
+        assert lead["share"] > 0.9
+        before = next(c for c in healthy["top"] if c["labels"]["operation"] == SLOW)
+        assert lead["share"] > before["share"] + 0.05
+        assert lead["value"] == pytest.approx(3 * before["value"], rel=0.25)
+        # the other operations are as fast as before
+        for other in slow["top"][1:]:
+            was = next(c for c in healthy["top"] if c["labels"] == other["labels"])
+            assert other["value"] == pytest.approx(was["value"], rel=0.15)
+
+
+def test_the_comparison_places_the_regression_in_that_operation(placed: Placed) -> None:
+    comparison = placed.comparison
+    regressed = {d["metric"] for d in comparison["telemetry_diffs"] if d["direction"] == "regressed"}
+    assert "persistence_latency_p99" in regressed
+    by_metric = {a["metric"]: a for a in comparison["attributions"]}
+    assert set(by_metric) <= regressed
+    found = by_metric["persistence_latency_p99"]
+    lead = found["contributors"][0]
+    assert lead["labels"] == {"operation": SLOW, "service_name": "history"}
+    assert lead["share_change_points"] > 5 and lead["value_change_pct"] > 100
+    assert f"of it from operation {SLOW} on history" in found["statement"]
+    assert found["statement"].startswith("Persistence latency p99 +")
+
+
+def test_task_queues_are_named_as_the_server_exported_them(placed: Placed) -> None:
+    # the profile was asked for main-queue; tally exports main_queue, and contributors say so
+    for key in ("activity_schedule_to_start_p99", "workflows_completed_per_sec", "sync_match_rate"):
+        (only,) = _contributors(placed.slow, key)["top"]
+        assert only["labels"] == {"namespace": "default", "taskqueue": "main_queue"}
+    slots = _contributors(placed.slow, "worker_task_slot_utilization")  # the SDK exports names verbatim
+    assert [c["labels"] for c in slots["top"]] == [{"task_queue": "main-queue"}]
+
+
+async def test_a_cluster_wide_profile_is_split_by_namespace(stack: Stack, client: httpx.AsyncClient) -> None:
+    healthy = next(p for p in stack.placements if p.scenario == "healthy-150wps")
+    meta = await create(
+        client,
+        {
+            "name": "cluster-wide healthy hour",
+            "cluster_id": healthy.cluster,
+            "time_window_start": healthy.start.isoformat(),
+            "time_window_end": (healthy.start + healthy.duration).isoformat(),
+        },
+    )
+    profile = (await client.get(f"/profiles/{meta['id']}")).json()
+    kept = _contributors(profile, "state_transitions_per_sec")
+    shares = {c["labels"]["namespace"]: c["share"] for c in kept["top"]}
+    # default runs at load 1.0, payments at 0.4
+    assert shares == pytest.approx({"default": 1 / 1.4, "payments": 0.4 / 1.4}, abs=0.03)

@@ -1,0 +1,264 @@
+"""Where a metric lives: top contributors at creation and the attribution of a regression (pure)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from behaviour_profiles.attribution import (
+    MAX_CONTRIBUTORS,
+    Candidate,
+    attribute_regressions,
+    describe_labels,
+    tail_above,
+    top_contributors,
+    worse_part,
+)
+from behaviour_profiles.catalogue import BY_KEY, Dialect, series_queries
+from behaviour_profiles.comparison import format_change
+from behaviour_profiles.models import (
+    Better,
+    Contributor,
+    Contributors,
+    Direction,
+    MetricStatus,
+    MetricSummary,
+    ShareOf,
+)
+from behaviour_profiles.telemetry import QueryPlan, summarise_catalogue
+from behaviour_profiles.telemetry import contributors as split_contributors
+from tests.unit.test_comparison import compare, healthy, ok, typical
+
+HISTORY = "history"
+UPDATE = "UpdateWorkflowExecution"
+GET = "GetWorkflowExecution"
+
+# --- the weights --------------------------------------------------------------------------------
+
+
+def test_tail_above_interpolates_inside_the_bucket_like_histogram_quantile() -> None:
+    buckets = [(1.0, 10.0), (2.0, 20.0), (5.0, 90.0), (math.inf, 100.0)]
+    assert tail_above(buckets, 2.0) == pytest.approx(80.0)
+    # half way through (2, 5]: half of its 70 observations lie above
+    assert tail_above(buckets, 3.5) == pytest.approx(100.0 - 20.0 - 35.0)
+    assert tail_above(buckets, 0.5) == pytest.approx(95.0)  # the first bucket interpolates from 0
+    assert tail_above(buckets, 50.0) == pytest.approx(10.0)  # past the last bound: the +Inf bucket
+    assert tail_above([], 1.0) == 0.0
+    assert tail_above(buckets, math.nan) == 0.0
+
+
+@given(st.floats(min_value=0.0, max_value=20.0), st.floats(min_value=0.0, max_value=20.0))
+def test_tail_above_never_grows_with_the_threshold(a: float, b: float) -> None:
+    buckets = [(1.0, 3.0), (2.0, 3.0), (5.0, 40.0), (10.0, 41.0), (math.inf, 50.0)]
+    low, high = sorted((a, b))
+    assert 0.0 <= tail_above(buckets, high) <= tail_above(buckets, low) <= 50.0
+
+
+def test_the_worse_part_of_a_ratio_follows_its_form_and_what_is_better() -> None:
+    # failed attempts of all attempts (lower is better): the failures
+    assert worse_part("part/whole", Better.LOWER, 3.0, 10.0) == 3.0
+    # sync polls of all polls (higher is better): the polls not matched at once
+    assert worse_part("part/whole", Better.HIGHER, 3.0, 10.0) == 7.0
+    # slots used / (used + free), lower is better: the slots in use
+    assert worse_part("a/(a+b)", Better.LOWER, 3.0, 10.0) == 3.0
+    # 1 - sync/all (lower is better): again the polls not matched at once
+    assert worse_part("1-part/whole", Better.LOWER, 3.0, 10.0) == 7.0
+
+
+# --- the top contributors -----------------------------------------------------------------------
+
+
+def test_top_contributors_are_bounded_ordered_and_their_shares_add_up() -> None:
+    candidates = [Candidate({"taskqueue": f"q{i}", "namespace": "ns"}, float(i), float(i)) for i in range(1, 9)]
+    found = top_contributors(("namespace", "taskqueue"), ShareOf.TOTAL, candidates)
+    assert found is not None
+    assert len(found.top) == MAX_CONTRIBUTORS and found.series == 8
+    assert [c.labels["taskqueue"] for c in found.top] == ["q8", "q7", "q6", "q5", "q4"]
+    assert found.top[0].share == pytest.approx(8 / 36)
+    assert math.fsum(c.share for c in found.top) + found.rest_share == pytest.approx(1.0)
+    assert found.rest_share == pytest.approx((1 + 2 + 3) / 36)
+
+
+def test_series_without_the_split_labels_name_nothing() -> None:
+    # e.g. recorded series from rules older than the split: one series, no label values
+    assert top_contributors(("operation",), ShareOf.TOTAL, [Candidate({"operation": ""}, 1.0, 1.0)]) is None
+    assert top_contributors(("operation",), ShareOf.TOTAL, []) is None
+
+
+def test_with_no_weight_every_share_is_zero_and_the_largest_values_lead() -> None:
+    found = top_contributors(
+        ("taskqueue",),
+        ShareOf.WORSE_PART,
+        [Candidate({"taskqueue": "a"}, 0.0, 0.0), Candidate({"taskqueue": "b"}, 0.2, 0.0)],
+    )
+    assert found is not None
+    assert [c.labels["taskqueue"] for c in found.top] == ["b", "a"]
+    assert all(c.share == 0.0 for c in found.top) and found.rest_share == 0.0
+
+
+# --- at creation: the collector's split answers -------------------------------------------------
+
+
+def test_a_latency_is_attributed_to_the_operation_slower_than_the_whole() -> None:
+    spec = BY_KEY["persistence_latency_p99"]
+    (hist,) = series_queries(spec)
+    # two instants; UpdateWorkflowExecution: half its 60 calls up to 10 ms, the rest up to 100 ms;
+    # GetWorkflowExecution: all its 40 calls under 10 ms (tally: seconds)
+    fetched = {
+        hist: {
+            (UPDATE, HISTORY): {
+                0.01: {0.0: 30.0, 15.0: 30.0},
+                0.1: {0.0: 60.0, 15.0: 60.0},
+                math.inf: {0.0: 60.0, 15.0: 60.0},
+            },
+            (GET, HISTORY): {
+                0.01: {0.0: 40.0, 15.0: 40.0},
+                0.1: {0.0: 40.0, 15.0: 40.0},
+                math.inf: {0.0: 40.0, 15.0: 40.0},
+            },
+        }
+    }
+    summary = summarise_catalogue(fetched, Dialect.TALLY, QueryPlan(0, 15, 15, 60), [spec])[spec.key]
+    # the whole is the same as without the split: 100 calls, 70 up to 10 ms
+    assert summary.mean == pytest.approx((0.01 + 0.09 * (99 - 70) / 30) * 1000)
+    found = summary.contributors
+    assert found is not None and found.share_of is ShareOf.SLOW_TAIL and found.by == ["operation", "service_name"]
+    lead, other = found.top
+    assert lead.labels == {"operation": UPDATE, "service_name": HISTORY}
+    assert lead.share == pytest.approx(1.0) and other.share == 0.0  # every slow call is an update
+    assert lead.value == pytest.approx((0.01 + 0.09 * (59.4 - 30) / 30) * 1000)
+    assert other.value == pytest.approx(0.01 * 0.99 * 1000)
+
+
+def test_a_rate_is_attributed_by_its_part_of_the_sum_and_a_ratio_by_its_worse_part() -> None:
+    plan = QueryPlan(0, 15, 15, 60)
+    completed = BY_KEY["workflows_completed_per_sec"]
+    (closes,) = series_queries(completed)
+    fetched = {closes: {("ns", "fast"): {0.0: 3.0, 15.0: 3.0}, ("ns", "slow"): {0.0: 1.0, 15.0: 1.0}}}
+    summary = summarise_catalogue(fetched, Dialect.TALLY, plan, [completed])[completed.key]
+    assert summary.mean == pytest.approx(4.0)
+    assert summary.contributors is not None
+    assert [(c.labels["taskqueue"], c.value, c.share) for c in summary.contributors.top] == [
+        ("fast", 3.0, 0.75),
+        ("slow", 1.0, 0.25),
+    ]
+    failing = BY_KEY["activity_failure_rate"]
+    failures, attempts = series_queries(failing)
+    fetched = {
+        failures: {("ns", "a"): {0.0: 10.0}},
+        attempts: {("ns", "a"): {0.0: 100.0}, ("ns", "b"): {0.0: 300.0}},
+    }
+    found = split_contributors(failing, fetched, Dialect.TALLY)
+    assert found is not None and found.share_of is ShareOf.WORSE_PART
+    assert [(c.labels["taskqueue"], c.value, c.share) for c in found.top] == [("a", 0.1, 1.0), ("b", 0.0, 0.0)]
+
+
+def test_a_metric_read_as_zero_or_not_split_keeps_no_contributors() -> None:
+    plan = QueryPlan(0, 15, 15, 60)
+    conflicts, exhausted = BY_KEY["occ_conflicts_per_sec"], BY_KEY["exhausted_retries_per_sec"]
+    fetched = {
+        series_queries(conflicts)[0]: {(UPDATE,): {0.0: 0.5, 15.0: 0.5}},
+        series_queries(exhausted)[0]: {},
+    }
+    out = summarise_catalogue(fetched, Dialect.TALLY, plan, [conflicts, exhausted])
+    assert out[conflicts.key].contributors is not None
+    assert out[exhausted.key].status is MetricStatus.OK and out[exhausted.key].contributors is None
+    starts = BY_KEY["workflows_started_per_sec"]  # not split: the offered load
+    out = summarise_catalogue({series_queries(starts)[0]: {0.0: 5.0}}, Dialect.TALLY, plan, [starts])
+    assert out[starts.key].contributors is None
+
+
+# --- in a comparison ------------------------------------------------------------------------------
+
+
+def _persistence(mean: float, shares: dict[str, float], values: dict[str, float]) -> MetricSummary:
+    top = [
+        Contributor(labels={"operation": op, "service_name": HISTORY}, value=values[op], share=share)
+        for op, share in sorted(shares.items(), key=lambda item: -item[1])
+    ]
+    kept = Contributors(
+        by=["operation", "service_name"],
+        share_of=ShareOf.SLOW_TAIL,
+        top=top,
+        rest_share=max(0.0, 1 - sum(shares.values())),
+        series=len(top),
+    )
+    return ok("persistence_latency_p99", mean).model_copy(update={"contributors": kept})
+
+
+def test_a_regression_names_the_contributor_whose_share_grew() -> None:
+    key = "persistence_latency_p99"
+    base = typical(BY_KEY[key])
+    old = _persistence(
+        base,
+        {UPDATE: 0.4, GET: 0.35, "CreateWorkflowExecution": 0.25},
+        {UPDATE: 50, GET: 45, "CreateWorkflowExecution": 40},
+    )
+    new = _persistence(
+        base * 1.8,
+        {UPDATE: 0.7, GET: 0.25, "CreateWorkflowExecution": 0.05},
+        {UPDATE: 110, GET: 46, "CreateWorkflowExecution": 41},
+    )
+    result = compare({**healthy(), key: old}, {**healthy(), key: new})
+    (found,) = [a for a in result.attributions if a.metric == key]
+    assert found.contributors[0].labels == {"operation": UPDATE, "service_name": HISTORY}
+    assert found.contributors[0].share_change_points == pytest.approx(30.0)
+    assert found.contributors[0].value_change_pct == pytest.approx(120.0)
+    assert found.statement == (
+        "Persistence latency p99 +80 %: 70 % of it from operation UpdateWorkflowExecution on history "
+        "(was 40 %; its own value +120 %)."
+    )
+    # the shares of the others fell, the less the earlier
+    assert [c.labels["operation"] for c in found.contributors[1:]] == [GET, "CreateWorkflowExecution"]
+
+
+def test_a_regression_spread_like_before_names_the_largest_part() -> None:
+    key = "persistence_latency_p99"
+    base = typical(BY_KEY[key])
+    shares = {UPDATE: 0.6, GET: 0.4}
+    old = _persistence(base, shares, {UPDATE: 50, GET: 40})
+    new = _persistence(base * 2, {UPDATE: 0.58, GET: 0.42}, {UPDATE: 100, GET: 80})
+    (found,) = compare({**healthy(), key: old}, {**healthy(), key: new}).attributions
+    assert found.statement.startswith(
+        "Persistence latency p99 +100 %: 58 % of it from operation UpdateWorkflowExecution"
+    )
+    assert "as before, 60 %: spread like the whole" in found.statement
+
+
+def test_old_documents_without_contributors_still_load_and_compare() -> None:
+    key = "persistence_latency_p99"
+    base = typical(BY_KEY[key])
+    document = ok(key, base).model_dump(mode="json")
+    document.pop("contributors")
+    old = MetricSummary.model_validate(document)
+    assert old.contributors is None
+    new = _persistence(base * 1.8, {UPDATE: 0.7, GET: 0.3}, {UPDATE: 110, GET: 46})
+    (found,) = compare({**healthy(), key: old}, {**healthy(), key: new}).attributions
+    assert found.contributors[0].old_share is None
+    assert "(profile A kept no contributors)" in found.statement
+    # neither side kept any: no attribution, the comparison is as before
+    assert compare({**healthy(), key: old}, {**healthy(), key: ok(key, base * 1.8)}).attributions == []
+
+
+def test_only_regressions_beyond_their_threshold_are_attributed() -> None:
+    key = "persistence_latency_p99"
+    base = typical(BY_KEY[key])
+    old = _persistence(base, {UPDATE: 0.5, GET: 0.5}, {UPDATE: 50, GET: 50})
+    better = _persistence(base * 0.5, {UPDATE: 0.9, GET: 0.1}, {UPDATE: 30, GET: 5})
+    assert compare({**healthy(), key: old}, {**healthy(), key: better}).attributions == []
+    diffs = compare({**healthy(), key: old}, {**healthy(), key: better}, include_all=True).telemetry_diffs
+    improved = next(d for d in diffs if d.metric == key)
+    assert improved.direction is Direction.IMPROVED
+    assert attribute_regressions([improved], {key: old}, {key: better}, format_change) == []
+
+
+def test_contributors_read_in_words() -> None:
+    assert describe_labels({"operation": UPDATE, "service_name": HISTORY}) == f"operation {UPDATE} on history"
+    assert describe_labels({"namespace": "default", "taskqueue": "main_queue"}) == (
+        "task queue main_queue in namespace default"
+    )
+    assert describe_labels({"namespace": "default"}) == "namespace default"
+    assert describe_labels({"zone": "b"}) == "zone=b"
