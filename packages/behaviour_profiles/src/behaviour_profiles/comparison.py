@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from behaviour_profiles.catalogue import (
@@ -33,6 +33,7 @@ from behaviour_profiles.catalogue import (
     MetricSpec,
     PerUnit,
 )
+from behaviour_profiles.formatting import format_change, format_p, format_span, format_threshold, format_value
 from behaviour_profiles.models import (
     BehaviourProfile,
     Better,
@@ -77,9 +78,6 @@ __all__ = [
     "describe_change",
     "filter_diffs",
     "flatten_config_part",
-    "format_change",
-    "format_pct",
-    "format_value",
     "judge_metric",
     "judge_telemetry",
     "load_comparison",
@@ -120,63 +118,6 @@ _CLASSIFICATIONS: tuple[tuple[str, frozenset[str]], ...] = tuple(
 )
 
 _SEVERITY_RANK: Mapping[Severity, int] = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
-
-
-# --- formatting --------------------------------------------------------------------------------
-
-
-def _format_number(value: float) -> str:
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:,.0f}"
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
-
-
-def format_value(value: float, unit: str) -> str:
-    """A value with its catalogue unit, for sentences: ``2.1/s``, ``50.7 ms``, ``0.85``."""
-    number = _format_number(value)
-    if unit == "1/s":
-        return f"{number}/s"
-    if unit in ("ratio", ""):
-        return number
-    return f"{number} {unit}"
-
-
-def format_pct(pct: float) -> str:
-    """A signed percentage: ``+312 %``, ``-4.5 %``."""
-    return f"{pct:+.0f} %" if abs(pct) >= 10 else f"{pct:+.1f} %"
-
-
-MULTIPLE_FROM = 10.0
-"""A rise to more than this many times the old value reads as a multiple (``x5,064``), not a percentage."""
-
-TIMES = "\u00d7"
-"""The multiplication sign a multiple is written with."""
-
-
-def format_change(pct: float) -> str:
-    """A change as people read it: ``+312 %``, ``-4.5 %``, or beyond ten times the old value ``x5,064`` (with
-    the multiplication sign :data:`TIMES`)."""
-    factor = 1.0 + pct / 100.0
-    if factor > MULTIPLE_FROM:
-        return f"{TIMES}{factor:,.0f}" if factor >= 100 else f"{TIMES}{factor:.1f}"
-    return format_pct(pct)
-
-
-def _format_p(p_value: float) -> str:
-    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
-
-
-def _format_duration(span: timedelta) -> str:
-    seconds = round(span.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{secs} s" if secs else ""]
-    return " ".join(p for p in parts if p) or "0 s"
 
 
 # --- one metric --------------------------------------------------------------------------------
@@ -442,7 +383,7 @@ def _judge(
             f"{stat.value} {verb} from {format_value(old_value, spec.unit)} to "
             f"{format_value(new_value, spec.unit)} ({change_text})"
         )
-        limit = f"{threshold:g} % {spec.threshold_class.value} threshold"
+        limit = f"{format_threshold(threshold)} {spec.threshold_class.value} threshold"
         if not beyond:
             severity, direction = Severity.INFO, Direction.UNCHANGED
             change_text = "unchanged"
@@ -458,9 +399,9 @@ def _judge(
         severity, counts = Severity.INFO, False
         adjusted_text = ""
         if evidence.tests > 1 and evidence.p_adjusted is not None:
-            adjusted_text = f", adjusted {_format_p(evidence.p_adjusted)} across {evidence.tests} tests"
+            adjusted_text = f", adjusted {format_p(evidence.p_adjusted)} across {evidence.tests} tests"
         reason += (
-            f"; not statistically significant (p = {_format_p(evidence.p_value)}{adjusted_text}, "
+            f"; not statistically significant (p = {format_p(evidence.p_value)}{adjusted_text}, "
             f"level {options.significance_level:g}), so not counted"
         )
     elif beyond and insufficient is not None:
@@ -534,7 +475,8 @@ def load_comparison(
         differs = abs(change_pct) > threshold
         both = f"{format_value(old_value, spec.unit)} then {format_value(new_value, spec.unit)}"
         if differs:
-            statement = f"Offered load differs: {spec.key} {both} ({format_change(change_pct)}, beyond {threshold:g} %)"
+            beyond_pct = format_threshold(threshold)
+            statement = f"Offered load differs: {spec.key} {both} ({format_change(change_pct)}, beyond {beyond_pct})"
             if options.load_aware:
                 statement += "; cost metrics are judged per unit of work too, and each cost regression says "
                 statement += "whether load explains it"
@@ -927,7 +869,7 @@ def window_length_note(a_start: datetime, a_end: datetime, b_start: datetime, b_
     if abs(a_len - b_len) <= shorter * WINDOW_LENGTH_TOLERANCE:
         return None
     return (
-        f"The windows differ in length (A {_format_duration(a_len)}, B {_format_duration(b_len)}): "
+        f"The windows differ in length (A {format_span(a_len)}, B {format_span(b_len)}): "
         "rates are per second and percentiles are over each whole window, so values compare fairly, "
         "but a longer window smooths out short bursts"
     )

@@ -39,9 +39,6 @@ from behaviour_profiles.comparison import (
     config_diffs,
     config_notes,
     filter_diffs,
-    format_change,
-    format_pct,
-    format_value,
     judge_telemetry,
     load_comparison,
     missing_key_metrics,
@@ -49,6 +46,7 @@ from behaviour_profiles.comparison import (
     verdict_and_summary,
     window_length_note,
 )
+from behaviour_profiles.formatting import format_change, format_value
 from behaviour_profiles.models import (
     BehaviourProfile,
     ChangeKind,
@@ -199,10 +197,7 @@ def _change_text(change: _Change) -> str:
 
 
 def _pct_text(pct: float) -> str:
-    if pct > 0 and format_change(pct) != format_pct(pct):
-        return format_change(pct)  # a multiple: "by x5,064"
-    size = abs(pct)
-    return f"{size:.0f} %" if size >= 10 else f"{size:.1f} %"
+    return format_change(pct, signed=False)  # "by 45 %", or a multiple: "by x5,064"
 
 
 def _regression_text(diff: TelemetryDiff) -> str:
