@@ -9,9 +9,11 @@ import httpx
 import pytest
 
 from behaviour_profiles.catalogue import CATALOGUE
+from behaviour_profiles.formatting import ui_rules
+from behaviour_profiles.models import MAX_WINDOW, ThresholdClass
 from copilot.settings import Settings
 from copilot.ui import STATIC_DIR, plotly_js_path
-from copilot.ui.routes import catalogue_json
+from copilot.ui.routes import catalogue_json, ui_rules_json
 from tests.support import serve
 
 PAGES = (
@@ -48,6 +50,20 @@ async def test_the_shell_names_every_catalogue_metric(bare: httpx.AsyncClient) -
     assert set(entries) == {spec.key for spec in CATALOGUE}
     assert entries["persistence_latency_p99"]["unit"] == "ms"
     assert entries["persistence_latency_p99"]["category"] == "latency"
+
+
+async def test_the_shell_carries_the_servers_formatting_rules_and_constants(bare: httpx.AsyncClient) -> None:
+    match = re.search(r'<script id="ui-rules" type="application/json">(.*?)</script>', (await bare.get("/ui/")).text)
+    assert match, "the shell carries the UI rules"
+    rules = json.loads(match.group(1))
+    assert rules["format"] == json.loads(json.dumps(ui_rules()))
+    constants = rules["constants"]
+    assert constants["max_window_seconds"] == MAX_WINDOW.total_seconds()
+    assert constants["threshold_classes"] == [c.value for c in ThresholdClass]
+    assert constants["severities"] == ["critical", "warning", "info"]
+    assert constants["drift_window_minutes"] == 30
+    block = ui_rules_json()
+    assert "<" not in block and ">" not in block
 
 
 def test_catalogue_text_cannot_close_its_script_element() -> None:

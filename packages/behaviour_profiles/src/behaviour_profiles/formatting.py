@@ -44,25 +44,34 @@ __all__ = [
 ]
 
 SIGNIFICANT_DIGITS: Final = 3
-"""Significant digits of a number below 1,000 (from 1,000 up a number is whole)."""
+"""Significant digits of a number below :data:`WHOLE_FROM`."""
+
+WHOLE_FROM: Final = 1000.0
+"""From this magnitude up a number is whole, with thousands separators (``4,728``)."""
 
 NO_VALUE: Final = "\u2014"
 """What a table shows where there is no value (an em dash)."""
 
 PCT_WHOLE_FROM: Final = 10.0
-"""A percentage of at least this size is whole (``+312 %``); a smaller one keeps one decimal (``-4.5 %``)."""
+"""A percentage of at least this size is whole (``+312 %``); a smaller one keeps :data:`PCT_DECIMALS`."""
+
+PCT_DECIMALS: Final = 1
 
 MULTIPLE_FROM: Final = 10.0
 """A rise to more than this many times the old value reads as a multiple (``x5,064``), not a percentage."""
 
 MULTIPLE_WHOLE_FROM: Final = 100.0
-"""A multiple of at least this is whole (``x5,064``); a smaller one keeps one decimal (``x12.0``)."""
+"""A multiple of at least this is whole (``x5,064``); a smaller one keeps :data:`MULTIPLE_DECIMALS` (``x12.0``)."""
+
+MULTIPLE_DECIMALS: Final = 1
 
 TIMES: Final = "\u00d7"
 """The multiplication sign a multiple is written with."""
 
 P_FLOOR: Final = 0.001
-"""A p-value below this reads ``< 0.001``; others keep three decimals."""
+"""A p-value below this reads ``< 0.001``; others keep :data:`P_DECIMALS`."""
+
+P_DECIMALS: Final = 3
 
 THRESHOLD_DIGITS: Final = 6
 """Significant digits of a threshold percentage (``20 %``, ``12.5 %``)."""
@@ -146,7 +155,7 @@ def format_number(value: float, min_decimals: int = 0) -> str:
     if value == 0:
         return _fixed(0.0, min_decimals)
     magnitude = abs(value)
-    if magnitude >= 1000:
+    if magnitude >= WHOLE_FROM:
         return _fixed(value, min_decimals)
     decimals = max(min_decimals, SIGNIFICANT_DIGITS - 1 - _exponent(magnitude))
     text = _fixed(value, decimals)
@@ -177,7 +186,7 @@ def format_value(value: float | None, unit: str) -> str:
 
 def format_pct(pct: float) -> str:
     """A signed percentage: ``+312 %``, ``-4.5 %``."""
-    text = _fixed(abs(pct), 0 if abs(pct) >= PCT_WHOLE_FROM else 1)
+    text = _fixed(abs(pct), 0 if abs(pct) >= PCT_WHOLE_FROM else PCT_DECIMALS)
     return f"{'-' if pct < 0 else '+'}{text} %"
 
 
@@ -188,7 +197,7 @@ def format_change(pct: float, *, signed: bool = True) -> str:
     """
     factor = 1.0 + pct / 100.0
     if factor > MULTIPLE_FROM:
-        return f"{TIMES}{_fixed(factor, 0 if factor >= MULTIPLE_WHOLE_FROM else 1)}"
+        return f"{TIMES}{_fixed(factor, 0 if factor >= MULTIPLE_WHOLE_FROM else MULTIPLE_DECIMALS)}"
     text = format_pct(pct)
     return text if signed else text[1:]
 
@@ -200,12 +209,12 @@ def format_threshold(pct: float) -> str:
 
 def format_p(p_value: float) -> str:
     """A p-value: ``0.034``, or ``< 0.001`` below that."""
-    return f"< {P_FLOOR:g}" if p_value < P_FLOOR else _fixed(p_value, 3)
+    return f"< {P_FLOOR:g}" if p_value < P_FLOOR else _fixed(p_value, P_DECIMALS)
 
 
 def format_span(span: timedelta) -> str:
     """A length of time: ``1 h``, ``1 h 30 min``, ``45 s``; ``0 s`` for none."""
-    rest = round(span.total_seconds())
+    rest = int(Decimal(span.total_seconds()).to_integral_value(rounding=ROUND_HALF_UP))
     parts = []
     for name, seconds in SPAN_UNITS:
         count, rest = divmod(rest, seconds)
@@ -256,6 +265,7 @@ def ui_rules() -> dict[str, Any]:
     """Every rule above as JSON data, for the web UI to format exactly as the server does."""
     return {
         "significant_digits": SIGNIFICANT_DIGITS,
+        "whole_from": WHOLE_FROM,
         "no_value": NO_VALUE,
         "units": {
             name: {
@@ -271,10 +281,13 @@ def ui_rules() -> dict[str, Any]:
             for name, rule in UNITS.items()
         },
         "pct_whole_from": PCT_WHOLE_FROM,
+        "pct_decimals": PCT_DECIMALS,
         "multiple_from": MULTIPLE_FROM,
         "multiple_whole_from": MULTIPLE_WHOLE_FROM,
+        "multiple_decimals": MULTIPLE_DECIMALS,
         "times": TIMES,
         "p_floor": P_FLOOR,
+        "p_decimals": P_DECIMALS,
         "threshold_digits": THRESHOLD_DIGITS,
         "max_decimals": MAX_DECIMALS,
         "span_units": [list(unit) for unit in SPAN_UNITS],

@@ -16,6 +16,10 @@
 (() => {
   const TOKEN_KEY = "copilot.apiToken";
   const CATALOGUE = JSON.parse(document.getElementById("catalogue").textContent || "{}");
+  // How the server writes numbers and bounds (behaviour_profiles.formatting), and its constants.
+  const RULES = JSON.parse(document.getElementById("ui-rules").textContent || "{}");
+  const FORMAT = RULES.format;
+  const CONSTANTS = RULES.constants;
   const CATEGORY_TITLES = {
     throughput: "Throughput",
     latency: "Latency",
@@ -24,8 +28,8 @@
     errors: "Errors",
     resources: "Resources",
   };
-  const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
-  const STATISTICS = ["mean", "p50", "p95", "p99", "max"];
+  const SEVERITY_RANK = Object.fromEntries(CONSTANTS.severities.map((severity, rank) => [severity, rank]));
+  const STATISTICS = CONSTANTS.statistics;
   const CONFIG_PARTS = [
     ["environment", "Environment"],
     ["dsql_plugin", "DSQL plugin settings"],
@@ -34,7 +38,7 @@
   ];
   const COLOUR_A = "#5b7083";
   const COLOUR_B = "#e8590c";
-  const MAX_WINDOW_MS = 24 * 3600 * 1000;
+  const MAX_WINDOW_MS = CONSTANTS.max_window_seconds * 1000;
 
   const main = document.getElementById("app");
   let renderSeq = 0; // a page render that is no longer the current one stops touching the page
@@ -215,51 +219,105 @@
 
   // --- formatting -------------------------------------------------------------------------------
 
-  const SIG3 = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 3 });
-  const WHOLE = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  // The server's rules, applied as behaviour_profiles.formatting applies them.
 
-  function plain(value) {
-    return Math.abs(value) >= 1000 ? WHOLE.format(value) : SIG3.format(value);
+  // `value` with `decimals` decimals (halves away from zero) and thousands separators.
+  function fixed(value, decimals) {
+    const [whole, fraction] = value.toFixed(Math.min(decimals, FORMAT.max_decimals)).split(".");
+    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return fraction === undefined ? grouped : `${grouped}.${fraction}`;
   }
 
-  // A value in its catalogue unit, e.g. "37.1 ms", "95.0 %", "150/s", "430 MiB".
-  function fmtValue(value, unit) {
-    if (value === null || value === undefined || Number.isNaN(value)) return "—";
-    const v = Number(value);
-    switch (unit) {
-      case "ratio":
-        return `${(v * 100).toFixed(1)} %`;
-      case "1/s":
-        return `${plain(v)}/s`;
-      case "ms":
-        return Math.abs(v) >= 10000 ? `${SIG3.format(v / 1000)} s` : `${plain(v)} ms`;
-      case "bytes": {
-        const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        let scaled = v;
-        let i = 0;
-        while (Math.abs(scaled) >= 1024 && i < units.length - 1) {
-          scaled /= 1024;
-          i += 1;
-        }
-        return `${SIG3.format(scaled)} ${units[i]}`;
-      }
-      case "":
-      case undefined:
-      case null:
-        return plain(v);
-      default:
-        return `${plain(v)} ${unit}`;
+  // Significant digits below FORMAT.whole_from, whole from there on; never an exponent.
+  function formatNumber(value, minDecimals = 0) {
+    if (!Number.isFinite(value)) return String(value);
+    if (value === 0) return fixed(0, minDecimals);
+    const magnitude = Math.abs(value);
+    if (magnitude >= FORMAT.whole_from) return fixed(value, minDecimals);
+    const exponent = Number(magnitude.toExponential().split("e")[1]);
+    const decimals = Math.max(minDecimals, FORMAT.significant_digits - 1 - exponent);
+    const text = fixed(value, decimals);
+    if (decimals <= minDecimals) return text;
+    const [whole, fraction = ""] = text.split(".");
+    const kept = fraction.replace(/0+$/, "").padEnd(minDecimals, "0");
+    return kept ? `${whole}.${kept}` : whole;
+  }
+
+  // A value in its catalogue unit, e.g. "37.1 ms", "95.0 %", "150/s", "410 MiB".
+  function formatValue(value, unit) {
+    if (value === null || value === undefined) return FORMAT.no_value;
+    let number = Number(value);
+    if (!Number.isFinite(number)) return FORMAT.no_value;
+    const rule = FORMAT.units[unit || ""] || { suffix: ` ${unit}`, scale: 1, min_decimals: 0, larger_from: null, prefixes: [] };
+    number *= rule.scale;
+    let suffix = rule.suffix;
+    if (rule.larger_from !== null && Math.abs(number) >= rule.larger_from) {
+      number /= rule.larger_divisor;
+      suffix = rule.larger_suffix;
     }
+    if (rule.prefixes.length) {
+      let step = 0;
+      while (Math.abs(number) >= rule.prefix_step && step < rule.prefixes.length - 1) {
+        number /= rule.prefix_step;
+        step += 1;
+      }
+      suffix = ` ${rule.prefixes[step]}`;
+    }
+    return formatNumber(number, rule.min_decimals) + suffix;
   }
 
-  function fmtPct(value) {
-    if (value === null || value === undefined) return "—";
-    const v = Number(value);
-    // beyond ten times the old value a change reads as a multiple, as the API words it (x5,064)
-    const factor = 1 + v / 100;
-    if (factor > 10) return `\u00d7${factor >= 100 ? WHOLE.format(factor) : factor.toFixed(1)}`;
-    const text = Math.abs(v) >= 100 ? WHOLE.format(v) : v.toFixed(1);
-    return `${v > 0 ? "+" : ""}${text} %`;
+  function formatPct(pct) {
+    const size = Math.abs(pct);
+    return `${pct < 0 ? "-" : "+"}${fixed(size, size >= FORMAT.pct_whole_from ? 0 : FORMAT.pct_decimals)} %`;
+  }
+
+  // "+312 %", "-4.5 %", or beyond ten times the old value a multiple ("×5,064"), as the API words it.
+  function formatChange(pct) {
+    if (pct === null || pct === undefined) return FORMAT.no_value;
+    const factor = 1 + Number(pct) / 100;
+    if (factor > FORMAT.multiple_from) return `${FORMAT.times}${fixed(factor, factor >= FORMAT.multiple_whole_from ? 0 : FORMAT.multiple_decimals)}`;
+    return formatPct(Number(pct));
+  }
+
+  function formatThreshold(pct) {
+    return `${Number(Number(pct).toPrecision(FORMAT.threshold_digits))} %`;
+  }
+
+  function formatP(p) {
+    return p < FORMAT.p_floor ? `< ${FORMAT.p_floor}` : fixed(p, FORMAT.p_decimals);
+  }
+
+  // "1 h", "1 h 30 min", "45 s".
+  function formatSpan(seconds) {
+    let rest = Math.round(seconds);
+    const parts = [];
+    for (const [name, size] of FORMAT.span_units) {
+      const count = Math.floor(rest / size);
+      rest -= count * size;
+      if (count) parts.push(`${count} ${name}`);
+    }
+    return parts.join(" ") || `0 ${FORMAT.span_units[FORMAT.span_units.length - 1][0]}`;
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (_, name) => values[name]);
+  }
+
+  const known = (value) => value !== null && value !== undefined;
+
+  // A bound in the conformance check's words: "expected under 60 ms; fails at 150 ms or more".
+  function boundText(bound, unit) {
+    const words = FORMAT.bound_words;
+    const low = known(bound.warn_min) ? formatValue(bound.warn_min, unit) : null;
+    const high = known(bound.warn_max) ? formatValue(bound.warn_max, unit) : null;
+    let expected = words.any;
+    if (low !== null && high !== null) expected = fill(words.between, { low, high });
+    else if (low !== null) expected = fill(words.at_least, { low });
+    else if (high !== null) expected = fill(words.under, { high });
+    const limits = [];
+    if (known(bound.min)) limits.push(fill(words.fails_under, { min: formatValue(bound.min, unit) }));
+    if (known(bound.max)) limits.push(fill(words.fails_at, { max: formatValue(bound.max, unit) }));
+    return fill(words.bound, { expected, limits: limits.join(words.limits_joined_by) || words.no_limit });
   }
 
   function pad(n) {
@@ -275,20 +333,12 @@
     return withZone ? `${text} UTC` : text;
   }
 
-  function fmtDuration(ms) {
-    const minutes = Math.round(ms / 60000);
-    if (minutes < 60) return `${minutes} min`;
-    const hours = Math.floor(minutes / 60);
-    const rest = minutes % 60;
-    return rest ? `${hours} h ${rest} min` : `${hours} h`;
-  }
-
   function fmtWindow(start, end) {
     const a = new Date(start);
     const b = new Date(end);
     const sameDay = a.toISOString().slice(0, 10) === b.toISOString().slice(0, 10);
     const endText = sameDay ? fmtTime(end, false).slice(11) : fmtTime(end, false);
-    return `${fmtTime(start, false)} → ${endText} UTC (${fmtDuration(b - a)})`;
+    return `${fmtTime(start, false)} → ${endText} UTC (${formatSpan((b - a) / 1000)})`;
   }
 
   function unitName(unit) {
@@ -567,9 +617,9 @@
           { class: "counts muted" },
           `${envelope.steps.length} steps · `,
           envelope.preset ? `bounds of preset ${envelope.preset}` : "each step against the lightest, by percent thresholds",
-          envelope.safe_load !== null ? ` · held up to ${fmtValue(envelope.safe_load, "1/s")}` : "",
-          envelope.breaking_load !== null ? ` · broke at ${fmtValue(envelope.breaking_load, "1/s")}` : "",
-          envelope.knee_load !== null ? ` · knee at ${fmtValue(envelope.knee_load, "1/s")}` : "",
+          envelope.safe_load !== null ? ` · held up to ${formatValue(envelope.safe_load, "1/s")}` : "",
+          envelope.breaking_load !== null ? ` · broke at ${formatValue(envelope.breaking_load, "1/s")}` : "",
+          envelope.knee_load !== null ? ` · knee at ${formatValue(envelope.knee_load, "1/s")}` : "",
         ),
         envelope.notes.length ? h("ul", { class: "notes" }, envelope.notes.map((n) => h("li", {}, n))) : null,
       ),
@@ -582,14 +632,14 @@
       return h(
         "tr",
         { dataset: { profile: s.profile_id, status: s.status } },
-        h("td", { class: "num" }, fmtValue(s.offered_load, "1/s")),
-        h("td", { class: "num" }, fmtValue(s.throughput, "1/s")),
+        h("td", { class: "num" }, formatValue(s.offered_load, "1/s")),
+        h("td", { class: "num" }, formatValue(s.throughput, "1/s")),
         h("td", {}, badge(s.status, ENVELOPE_STATUS[s.status] || ""), marks.length ? [" ", marks] : null),
         h(
           "td",
           {},
           s.breaches.length
-            ? s.breaches.map((b, i) => [i ? "; " : "", h("span", { class: `breach breach-${b.status}`, title: b.reason }, `${b.metric} ${b.status} ${fmtValue(b.observed, b.unit)} (limit ${fmtValue(b.limit, b.unit)})`)])
+            ? s.breaches.map((b, i) => [i ? "; " : "", h("span", { class: `breach breach-${b.status}`, title: b.reason }, `${b.metric} ${b.status} ${formatValue(b.observed, b.unit)} (limit ${formatValue(b.limit, b.unit)})`)])
             : h("span", { class: "muted" }, "every bound held"),
         ),
         h("td", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(s.profile_id)}`, class: "profile-name" }, s.name)),
@@ -1008,18 +1058,6 @@
     return { clear, mark };
   }
 
-  function parseEnvLines(text) {
-    const env = {};
-    text.split(/\r?\n/).forEach((raw, index) => {
-      const line = raw.trim();
-      if (!line || line.startsWith("#")) return;
-      const eq = line.indexOf("=");
-      if (eq <= 0) throw new Error(`Environment line ${index + 1} has no KEY=VALUE: "${line.slice(0, 60)}"`);
-      env[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-    });
-    return env;
-  }
-
   // A time window: quick ranges (minutes before now) and a custom UTC start and end, with a line that
   // says what the window is. activeMinutes() is the chosen quick range, or null for a custom window.
   function windowPicker(ranges, params) {
@@ -1041,7 +1079,7 @@
         info.textContent = "The end must be after the start.";
         info.classList.add("warn-text");
       } else if (b - a > MAX_WINDOW_MS) {
-        info.textContent = `The window is ${fmtDuration(b - a)}: a window covers at most 24 hours.`;
+        info.textContent = `The window is ${formatSpan((b - a) / 1000)}: a window covers at most ${formatSpan(CONSTANTS.max_window_seconds)}.`;
         info.classList.add("warn-text");
       } else {
         info.textContent = `Window: ${fmtWindow(a.toISOString(), b.toISOString())}`;
@@ -1105,7 +1143,7 @@
       h(
         "fieldset",
         {},
-        h("legend", {}, "Time range (UTC, at most 24 hours)"),
+        h("legend", {}, `Time range (UTC, at most ${formatSpan(CONSTANTS.max_window_seconds)})`),
         h("div", { class: "quick-label" }, "Quick ranges"),
         quick,
         h("div", { class: "grid-2" }, field("time_window_start", "Start (UTC)", start), field("time_window_end", "End (UTC)", end)),
@@ -1166,11 +1204,8 @@
         body.time_window_end = localInputToIso(end.value);
       }
       const config = {};
-      try {
-        if (values["config.environment"].trim()) config.environment = parseEnvLines(values["config.environment"]);
-      } catch (err) {
-        problems += markField("config.environment", err.message) ? 1 : 0;
-      }
+      // the text as typed: the API reads it with its env-file parser (export, quotes, comments)
+      if (values["config.environment"].trim()) config.environment = values["config.environment"];
       if (values["config.dynamic_config"].trim()) config.dynamic_config = values["config.dynamic_config"];
       try {
         if (values["config.worker_options"].trim()) {
@@ -1412,7 +1447,7 @@
         ["p99", metric.p99],
         ["min", metric.min],
         ["max", metric.max],
-      ].map(([name, value]) => h("div", {}, h("dt", {}, name), h("dd", {}, fmtValue(value, unit)))),
+      ].map(([name, value]) => h("div", {}, h("dt", {}, name), h("dd", {}, formatValue(value, unit)))),
     );
   }
 
@@ -1424,7 +1459,7 @@
       if (!byCategory.has(category)) byCategory.set(category, []);
       byCategory.get(category).push([key, metric]);
     }
-    const order = [...Object.keys(CATEGORY_TITLES), "other"];
+    const order = [...CONSTANTS.categories, "other"];
     for (const category of order.filter((c) => byCategory.has(c))) {
       const cards = byCategory.get(category).map(([key, metric]) => {
         const entry = CATALOGUE[key] || {};
@@ -1444,7 +1479,7 @@
           ),
           metric.status === "ok" ? statsLine(metric) : null,
           hasSeries ? chart : null,
-          metric.status === "ok" ? h("p", { class: "reason" }, `${WHOLE.format(metric.sample_count || 0)} samples`, metric.reason ? `; ${metric.reason}` : "") : null,
+          metric.status === "ok" ? h("p", { class: "reason" }, `${formatNumber(metric.sample_count || 0)} samples`, metric.reason ? `; ${metric.reason}` : "") : null,
           metric.status !== "ok" && metric.reason ? h("p", { class: "reason" }, metric.reason) : null,
         );
       });
@@ -1464,7 +1499,7 @@
       main.append(pageHeader("Compare two profiles", "Pick A (before) and B (after) on the profiles page."), section(null, h("p", {}, h("a", { href: "/ui/", class: "button" }, "Choose profiles"))));
       return;
     }
-    const statistic = STATISTICS.includes(params.get("statistic")) ? params.get("statistic") : "mean";
+    const statistic = STATISTICS.includes(params.get("statistic")) ? params.get("statistic") : CONSTANTS.default_statistic;
     const includeAll = params.get("all") === "1";
     const status = h("div", {}, loading("Comparing the profiles…"));
     main.append(status);
@@ -1494,12 +1529,12 @@
       h("select", { id: "statistic", name: "statistic" }, STATISTICS.map((s) => h("option", { value: s, selected: s === statistic }, s))),
       h("label", { class: "check" }, h("input", { type: "checkbox", name: "all", checked: includeAll }), "include metrics within their thresholds"),
       h("button", { type: "submit", class: "secondary" }, "Compare again"),
-      h("a", { href: uiHref("/ui/compare", { a: b, b: a, statistic: statistic === "mean" ? null : statistic, all: includeAll }) }, "Swap A and B"),
+      h("a", { href: uiHref("/ui/compare", { a: b, b: a, statistic: statistic === CONSTANTS.default_statistic ? null : statistic, all: includeAll }) }, "Swap A and B"),
     );
     options.addEventListener("submit", (event) => {
       event.preventDefault();
       const data = new FormData(options);
-      navigate(uiHref("/ui/compare", { a, b, statistic: data.get("statistic") === "mean" ? null : data.get("statistic"), all: data.get("all") ? true : null }));
+      navigate(uiHref("/ui/compare", { a, b, statistic: data.get("statistic") === CONSTANTS.default_statistic ? null : data.get("statistic"), all: data.get("all") ? true : null }));
     });
 
     main.append(
@@ -1551,7 +1586,7 @@
   }
 
   function thresholdsText(thresholds) {
-    return Object.entries(thresholds).map(([cls, pct]) => `${cls} ${pct} %`).join(", ");
+    return Object.entries(thresholds).map(([cls, pct]) => `${cls} ${formatThreshold(pct)}`).join(", ");
   }
 
   function sideCard(side, profile, cls) {
@@ -1607,7 +1642,7 @@
           { class: "correlated-metrics" },
           sorted.map((c) => {
             const [text, hint] = RELATION_TEXT[c.relation] || [c.relation, ""];
-            const by = c.change_pct === null || c.change_pct === undefined ? "" : `by ${fmtPct(c.change_pct)} `;
+            const by = c.change_pct === null || c.change_pct === undefined ? "" : `by ${formatChange(c.change_pct)} `;
             return h(
               "li",
               {},
@@ -1616,7 +1651,7 @@
               badge(c.severity, `sev-${c.severity}`),
               " ",
               h("strong", {}, metricTitle(c.metric, c.title)),
-              ` regressed ${by}(${fmtValue(c.old_metric_value, c.unit)} → ${fmtValue(c.new_metric_value, c.unit)})`,
+              ` regressed ${by}(${formatValue(c.old_metric_value, c.unit)} → ${formatValue(c.new_metric_value, c.unit)})`,
             );
           }),
         ),
@@ -1640,10 +1675,10 @@
         h("td", {}, badge(d.severity, `sev-${d.severity}`)),
         h("td", {}, h("div", {}, metricTitle(d.metric, d.title), d.key_metric ? h("span", { class: "key-metric", title: "key metric" }, " ●") : null), h("code", { class: "muted" }, d.metric)),
         h("td", {}, h("span", { class: `dir dir-${d.direction}` }, d.direction.replace("_", " "))),
-        h("td", { class: "num" }, fmtValue(d.old_value, d.unit)),
-        h("td", { class: "num" }, fmtValue(d.new_value, d.unit)),
-        h("td", { class: `num dir-${d.direction}` }, d.change_text && d.change_text !== "unchanged" ? d.change_text : fmtPct(d.change_pct), d.load_label ? h("div", { class: "muted nowrap" }, d.load_label) : null),
-        h("td", { class: "num" }, `±${d.threshold_pct} %`),
+        h("td", { class: "num" }, formatValue(d.old_value, d.unit)),
+        h("td", { class: "num" }, formatValue(d.new_value, d.unit)),
+        h("td", { class: `num dir-${d.direction}` }, d.change_text && d.change_text !== "unchanged" ? d.change_text : formatChange(d.change_pct), d.load_label ? h("div", { class: "muted nowrap" }, d.load_label) : null),
+        h("td", { class: "num" }, `±${formatThreshold(d.threshold_pct)}`),
         h("td", {}, evidence),
         h("td", { class: "reason" }, d.reason),
       );
@@ -1667,7 +1702,7 @@
         "article",
         { class: `metric-card sev-card sev-${d.severity}`, dataset: { metric: d.metric } },
         h("header", {}, h("h3", {}, metricTitle(d.metric, d.title)), badge(d.severity, `sev-${d.severity}`), h("span", { class: `dir dir-${d.direction}` }, changeText(d))),
-        h("div", { class: "muted" }, `${d.statistic}: A ${fmtValue(d.old_value, d.unit)} → B ${fmtValue(d.new_value, d.unit)}`),
+        h("div", { class: "muted" }, `${d.statistic}: A ${formatValue(d.old_value, d.unit)} → B ${formatValue(d.new_value, d.unit)}`),
         chart,
       );
     });
@@ -1685,15 +1720,15 @@
 
   function pText(e) {
     // the raw p-value, and beside it the one adjusted across the comparison's tests, which decides
-    const raw = `p = ${e.p_value.toPrecision(2)}`;
-    return e.p_adjusted !== null && e.p_adjusted !== undefined && e.tests > 1 ? `${raw}, adjusted ${e.p_adjusted.toPrecision(2)}` : raw;
+    const raw = `p = ${formatP(e.p_value)}`;
+    return e.p_adjusted !== null && e.p_adjusted !== undefined && e.tests > 1 ? `${raw}, adjusted ${formatP(e.p_adjusted)}` : raw;
   }
 
   function changeText(d) {
     const direction = d.direction.replace("_", " ");
     const label = d.load_label ? ` (${d.load_label})` : "";
     if (d.change_text && d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${d.change_text}${label}`;
-    if (d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${fmtPct(d.change_pct)}${label}`;
+    if (d.change_pct !== null && d.change_pct !== undefined) return `${direction} ${formatChange(d.change_pct)}${label}`;
     return d.old_value === 0 && d.new_value ? `${direction} from zero` : direction;
   }
 
@@ -1724,13 +1759,8 @@
     ["Last hour", 60],
     ["Last 3 hours", 180],
   ];
-  const DRIFT_DEFAULT_MINUTES = 30; // what the API judges when the request gives no window
-  const THRESHOLD_CLASSES = [
-    ["latency", "Latency"],
-    ["error", "Error"],
-    ["throughput", "Throughput"],
-    ["capacity", "Capacity"],
-  ];
+  const DRIFT_DEFAULT_MINUTES = CONSTANTS.drift_window_minutes; // what the API judges when the request gives no window
+  const THRESHOLD_CLASSES = CONSTANTS.threshold_classes.map((cls) => [cls, cls.charAt(0).toUpperCase() + cls.slice(1)]);
   // status -> [word, verdict colour class]: drifted red, no drift green, inconclusive magenta (as the CLI).
   const DRIFT_STATUS = {
     drifted: ["DRIFTED", "fail"],
@@ -1779,7 +1809,7 @@
       h(
         "fieldset",
         {},
-        h("legend", {}, "Window to judge (UTC, at most 24 hours)"),
+        h("legend", {}, `Window to judge (UTC, at most ${formatSpan(CONSTANTS.max_window_seconds)})`),
         h("div", { class: "quick-label" }, "Quick ranges, up to now by the API's clock"),
         picker.quick,
         h("div", { class: "grid-2" }, field("time_window_start", "Start (UTC)", picker.start), field("time_window_end", "End (UTC)", picker.end)),
@@ -1790,7 +1820,7 @@
         {},
         h("legend", {}, "Thresholds (optional)"),
         h("div", { class: "grid-4" }, thresholds),
-        h("p", { class: "hint" }, "A change beyond its class's percentage is a warning, beyond twice it critical. Empty: the deployment's default, else latency 20 %, error 50 %, throughput 20 %, capacity 20 %."),
+        h("p", { class: "hint" }, `A change beyond its class's percentage is a warning, beyond twice it critical. Empty: the deployment's default, else ${thresholdsText(CONSTANTS.default_thresholds_pct)}.`),
       ),
       h(
         "details",
@@ -1848,11 +1878,7 @@
       }
       if (Object.keys(thresholdsPct).length) body.thresholds_pct = thresholdsPct;
       const config = {};
-      try {
-        if (value("config.environment")) config.environment = parseEnvLines(values["config.environment"]);
-      } catch (err) {
-        problems += markField("config.environment", err.message) ? 1 : 0;
-      }
+      if (value("config.environment")) config.environment = values["config.environment"]; // read by the API
       if (value("config.dynamic_config")) config.dynamic_config = values["config.dynamic_config"];
       if (Object.keys(config).length) body.config = config;
       if (problems) {
@@ -1940,17 +1966,6 @@
   // --- conformance page ---------------------------------------------------------------------------
 
   const CHECK_RANK = { fail: 0, no_data: 1, warn: 2, pass: 3 };
-
-  function boundText(check) {
-    const unit = check.unit;
-    const expected = [];
-    if (check.warn_min !== null) expected.push(`≥ ${fmtValue(check.warn_min, unit)}`);
-    if (check.warn_max !== null) expected.push(`< ${fmtValue(check.warn_max, unit)}`);
-    const fails = [];
-    if (check.min !== null) fails.push(`< ${fmtValue(check.min, unit)}`);
-    if (check.max !== null) fails.push(`≥ ${fmtValue(check.max, unit)}`);
-    return [expected.length ? `expected ${expected.join(" and ")}` : "no expectation", fails.length ? `fails ${fails.join(" or ")}` : ""].filter(Boolean).join("; ");
-  }
 
   async function renderConformance(ctx, params, id) {
     setTitle("Conformance");
@@ -2043,8 +2058,8 @@
         { class: `check-row check-${c.status}`, dataset: { metric: c.metric } },
         h("td", {}, badge(c.status.replace("_", " "), `check-${c.status}`)),
         h("td", {}, h("div", {}, metricTitle(c.metric, c.title)), h("code", { class: "muted" }, `${c.metric} (${c.statistic})`)),
-        h("td", { class: "num" }, fmtValue(c.observed, c.unit)),
-        h("td", {}, boundText(c)),
+        h("td", { class: "num" }, formatValue(c.observed, c.unit)),
+        h("td", {}, boundText(c, c.unit)),
         h("td", { class: "reason" }, c.reason),
       ),
     );
@@ -2069,7 +2084,7 @@
         h("td", {}, h("code", {}, o.key), h("div", { class: "muted" }, o.part)),
         h("td", {}, valueNode(o.current_value)),
         h("td", {}, valueNode(o.suggested_value)),
-        h("td", {}, o.why, h("div", { class: "muted" }, o.evidence.map((e) => `${metricTitle(e.metric)} ${e.status} at ${fmtValue(e.observed, e.unit)}`).join("; "))),
+        h("td", {}, o.why, h("div", { class: "muted" }, o.evidence.map((e) => `${metricTitle(e.metric)} ${e.status} at ${formatValue(e.observed, e.unit)}`).join("; "))),
       ),
     );
     return h(
