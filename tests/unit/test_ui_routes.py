@@ -39,7 +39,7 @@ async def test_every_page_path_answers_the_same_shell(bare: httpx.AsyncClient, p
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.text == (await bare.get("/ui/")).text
-    assert '<script src="/ui/static/app.js" defer></script>' in response.text
+    assert '<script type="module" src="/ui/static/app.js"></script>' in response.text
     assert '<script src="/ui/static/plotly.min.js" defer></script>' in response.text
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
