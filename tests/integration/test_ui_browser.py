@@ -293,6 +293,41 @@ def test_sre_walk_through_the_ui(stack: Stack, ui_server: str, screenshots: Path
     assert {p.stem for p in screenshots.glob("*.png")} >= saved
 
 
+def test_a_profile_created_in_the_ui_stores_its_environment_as_the_server_reads_it(
+    stack: Stack, ui_server: str
+) -> None:
+    """The create form sends the environment as typed; the API's env-file parser drops quotes and comments."""
+    from playwright.sync_api import expect
+
+    run = uuid.uuid4().hex[:8]
+    healthy = stack.window("healthy-150wps")
+    typed = "export TEMPORAL_SQL_MAX_CONNS=\"100\"\n# the pool\nLOG_LEVEL='info'  # inline comment\n"
+    with _chromium_page() as page:
+        page.goto(f"{ui_server}/ui/create")
+        page.fill("#f-name", f"quoted env {run}")
+        page.fill("#f-cluster_id", healthy.cluster)
+        page.fill("#f-namespace", healthy.namespace)
+        page.fill("#f-time_window_start", _local_input(healthy.start))
+        page.fill("#f-time_window_end", _local_input(healthy.start + timedelta(minutes=15)))
+        page.click(".advanced summary")
+        page.fill("#f-config\\.environment", typed)
+        page.click("#create-submit")
+        page.wait_for_url(re.compile(r"/ui/profiles/[0-9a-f-]{36}$"))
+        from_ui = page.url.rsplit("/", 1)[1]
+        expect(page.locator('.config-part[data-part="environment"]')).to_contain_text("LOG_LEVEL")
+
+    config = {"environment": {"TEMPORAL_SQL_MAX_CONNS": "100", "LOG_LEVEL": "info"}}
+    with httpx.Client(base_url=ui_server, timeout=120) as http:
+        stored = http.get(f"/profiles/{from_ui}").json()["config"]["environment"]
+        assert stored == config["environment"]
+        created = http.post("/profiles", json=body(stack, "healthy-150wps", name=f"mapping env {run}", config=config))
+        assert created.status_code == 201, created.text
+        compared = http.post(
+            "/profiles/compare", json={"profile_a_id": created.json()["id"], "profile_b_id": from_ui}
+        ).json()
+    assert [d for d in compared["config_diffs"] if d["key"].startswith(("environment.", "dsql_plugin."))] == []
+
+
 def test_a_token_protected_api_asks_for_the_token_and_the_ui_sends_it(stack: Stack) -> None:
     from playwright.sync_api import expect
 

@@ -18,7 +18,6 @@ from behaviour_profiles.attribution import (
     worse_part,
 )
 from behaviour_profiles.catalogue import BY_KEY, Dialect, series_queries
-from behaviour_profiles.comparison import format_change
 from behaviour_profiles.models import (
     Better,
     Contributor,
@@ -252,7 +251,7 @@ def test_only_regressions_beyond_their_threshold_are_attributed() -> None:
     diffs = compare({**healthy(), key: old}, {**healthy(), key: better}, include_all=True).telemetry_diffs
     improved = next(d for d in diffs if d.metric == key)
     assert improved.direction is Direction.IMPROVED
-    assert attribute_regressions([improved], {key: old}, {key: better}, format_change) == []
+    assert attribute_regressions([improved], {key: old}, {key: better}) == []
 
 
 def test_contributors_read_in_words() -> None:

@@ -47,7 +47,7 @@ def test_by_label_with_a_preset(calls: list[Any]) -> None:
     ]
     assert "Capacity envelope of c/default (preset mid-scale)" in out
     assert "broken (breaks)" in out and "warn (safe)" in out
-    assert "state_transitions_per_sec fail 4728/s / 4500/s" in out
+    assert "state_transitions_per_sec fail 4,728/s / 4,500/s" in out
     assert "Held up to 500/s; broke at 600/s" in out
 
 
@@ -68,6 +68,6 @@ def test_the_chart_draws_throughput_bars_and_marks_the_broken_bound() -> None:
     lengths = [line.count("█") for line in bars]
     assert lengths == sorted(lengths) and lengths[-1] == 40
     transitions = next(line for line in lines if line.startswith("state_transitions_per_sec"))
-    assert "[red]█[/]" in transitions and "limit < 4500/s" in transitions
+    assert "[red]█[/]" in transitions and "fails at 4,500/s or more" in transitions
     # lightest to heaviest: low, middle, in the warning band (yellow), beyond the hard limit (red)
-    assert "▁▄[yellow]▇[/][red]█[/]  788/s … 4728/s" in transitions
+    assert "▁▄[yellow]▇[/][red]█[/]  788/s … 4,728/s" in transitions

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE
-from behaviour_profiles.comparison import describe_change, format_change, judge_telemetry, load_comparison
+from behaviour_profiles.comparison import describe_change, judge_telemetry, load_comparison
+from behaviour_profiles.formatting import format_change
 from behaviour_profiles.models import (
     CompareOptions,
     Direction,

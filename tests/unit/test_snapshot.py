@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from behaviour_profiles.comparison import config_diffs
 from behaviour_profiles.errors import InvalidRequest
@@ -720,3 +721,32 @@ def test_env_file_through_host_config() -> None:
     }
     assert "s3cr3t" not in snapshot.model_dump_json()
     assert snapshot.sources["environment"] == "env-file:/srv/t.env"
+
+
+def test_environment_text_in_a_request_is_read_by_the_env_file_parser() -> None:
+    """The web UI sends the environment as typed: quotes, export and comments never reach the snapshot."""
+    typed = (
+        "export TEMPORAL_SQL_MAX_CONNS='20'\n# the pool\nLOG_LEVEL=\"info\"  # inline\nDSQL_RESERVOIR_ENABLED=true\n"
+    )
+    as_text = build_snapshot(ConfigInput(environment=typed), KEY)
+    as_mapping = build_snapshot(
+        ConfigInput(
+            environment={"TEMPORAL_SQL_MAX_CONNS": "20", "LOG_LEVEL": "info", "DSQL_RESERVOIR_ENABLED": "true"}
+        ),
+        KEY,
+    )
+    assert as_text.environment == {
+        "TEMPORAL_SQL_MAX_CONNS": "20",
+        "LOG_LEVEL": "info",
+        "DSQL_RESERVOIR_ENABLED": "true",
+    }
+    assert as_text == as_mapping
+    assert config_diffs(as_mapping, as_text) == []
+
+
+def test_malformed_environment_text_is_a_field_error_naming_the_line() -> None:
+    with pytest.raises(ValidationError) as error:
+        ConfigInput(environment="A=1\nno equals sign s3cr3t\n")
+    [problem] = error.value.errors()
+    assert problem["loc"] == ("environment",)
+    assert "line 2" in problem["msg"] and "s3cr3t" not in problem["msg"]

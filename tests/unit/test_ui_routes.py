@@ -9,9 +9,11 @@ import httpx
 import pytest
 
 from behaviour_profiles.catalogue import CATALOGUE
+from behaviour_profiles.formatting import ui_rules
+from behaviour_profiles.models import MAX_WINDOW, ThresholdClass
 from copilot.settings import Settings
 from copilot.ui import STATIC_DIR, plotly_js_path
-from copilot.ui.routes import catalogue_json
+from copilot.ui.routes import catalogue_json, ui_rules_json
 from tests.support import serve
 
 PAGES = (
@@ -37,7 +39,7 @@ async def test_every_page_path_answers_the_same_shell(bare: httpx.AsyncClient, p
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.text == (await bare.get("/ui/")).text
-    assert '<script src="/ui/static/app.js" defer></script>' in response.text
+    assert '<script type="module" src="/ui/static/app.js"></script>' in response.text
     assert '<script src="/ui/static/plotly.min.js" defer></script>' in response.text
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
@@ -48,6 +50,20 @@ async def test_the_shell_names_every_catalogue_metric(bare: httpx.AsyncClient) -
     assert set(entries) == {spec.key for spec in CATALOGUE}
     assert entries["persistence_latency_p99"]["unit"] == "ms"
     assert entries["persistence_latency_p99"]["category"] == "latency"
+
+
+async def test_the_shell_carries_the_servers_formatting_rules_and_constants(bare: httpx.AsyncClient) -> None:
+    match = re.search(r'<script id="ui-rules" type="application/json">(.*?)</script>', (await bare.get("/ui/")).text)
+    assert match, "the shell carries the UI rules"
+    rules = json.loads(match.group(1))
+    assert rules["format"] == json.loads(json.dumps(ui_rules()))
+    constants = rules["constants"]
+    assert constants["max_window_seconds"] == MAX_WINDOW.total_seconds()
+    assert constants["threshold_classes"] == [c.value for c in ThresholdClass]
+    assert constants["severities"] == ["critical", "warning", "info"]
+    assert constants["drift_window_minutes"] == 30
+    block = ui_rules_json()
+    assert "<" not in block and ">" not in block
 
 
 def test_catalogue_text_cannot_close_its_script_element() -> None:

@@ -10,9 +10,10 @@ A comparison then names, for each regression, the contributors whose share or va
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from behaviour_profiles.formatting import format_change, format_value
 from behaviour_profiles.models import (
     Attribution,
     Better,
@@ -140,7 +141,7 @@ def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def _pct(share: float) -> str:
-    return f"{share * 100:.0f} %"
+    return format_value(share, "share")
 
 
 def _change_pct(old: float | None, new: float | None) -> float | None:
@@ -192,7 +193,6 @@ def _statement(
     diff: TelemetryDiff,
     old: Contributors | None,
     changes: list[ContributorChange],
-    change_words: Callable[[float], str],
 ) -> str:
     head = f"{diff.title} {diff.change_text or 'regressed'}"
     in_new = [c for c in changes if c.new_share is not None]
@@ -216,7 +216,7 @@ def _statement(
     else:
         details.append(f"as before, {_pct(lead.old_share)}: spread like the whole")
     if lead.value_change_pct is not None:
-        details.append(f"its own value {change_words(lead.value_change_pct)}")
+        details.append(f"its own value {format_change(lead.value_change_pct)}")
     return f"{words} ({'; '.join(details)})."
 
 
@@ -224,10 +224,9 @@ def attribute(
     diff: TelemetryDiff,
     old: MetricSummary | None,
     new: MetricSummary | None,
-    change_words: Callable[[float], str],
 ) -> Attribution | None:
     """Where ``diff``'s regression lives, from the contributors both profiles kept for its metric (``None``
-    when it is not a regression or profile B kept none). ``change_words`` writes a change in %."""
+    when it is not a regression or profile B kept none)."""
     if diff.direction is not Direction.REGRESSED or new is None or new.contributors is None:
         return None
     before = old.contributors if old is not None else None
@@ -241,7 +240,7 @@ def attribute(
         by=new.contributors.by,
         share_of=new.contributors.share_of,
         contributors=changes,
-        statement=_statement(diff, before, changes, change_words),
+        statement=_statement(diff, before, changes),
     )
 
 
@@ -249,7 +248,6 @@ def attribute_regressions(
     diffs: Iterable[TelemetryDiff],
     old: Mapping[str, MetricSummary],
     new: Mapping[str, MetricSummary],
-    change_words: Callable[[float], str],
 ) -> list[Attribution]:
     """An attribution for every regression beyond its threshold whose metric kept contributors, in ``diffs``'
     order."""
@@ -257,7 +255,7 @@ def attribute_regressions(
     for diff in diffs:
         if not diff.beyond_threshold:
             continue
-        found = attribute(diff, old.get(diff.metric), new.get(diff.metric), change_words)
+        found = attribute(diff, old.get(diff.metric), new.get(diff.metric))
         if found is not None:
             out.append(found)
     return out

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from behaviour_profiles.attribution import attribute_regressions
@@ -35,7 +35,7 @@ from behaviour_profiles.catalogue import (
     PerUnit,
 )
 from behaviour_profiles.correlation import correlate
-from behaviour_profiles.formatting import format_change, format_pct, format_value
+from behaviour_profiles.formatting import format_change, format_p, format_span, format_threshold, format_value
 from behaviour_profiles.models import (
     BehaviourProfile,
     Better,
@@ -84,9 +84,6 @@ __all__ = [
     "describe_change",
     "filter_diffs",
     "flatten_config_part",
-    "format_change",
-    "format_pct",
-    "format_value",
     "judge_metric",
     "judge_telemetry",
     "load_comparison",
@@ -135,20 +132,6 @@ _CLASSIFICATIONS: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("worker", WORKER_KEYS),
     )
 )
-
-# --- formatting --------------------------------------------------------------------------------
-
-
-def _format_p(p_value: float) -> str:
-    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
-
-
-def _format_duration(span: timedelta) -> str:
-    seconds = round(span.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{secs} s" if secs else ""]
-    return " ".join(p for p in parts if p) or "0 s"
 
 
 # --- one metric --------------------------------------------------------------------------------
@@ -414,7 +397,7 @@ def _judge(
             f"{stat.value} {verb} from {format_value(old_value, spec.unit)} to "
             f"{format_value(new_value, spec.unit)} ({change_text})"
         )
-        limit = f"{threshold:g} % {spec.threshold_class.value} threshold"
+        limit = f"{format_threshold(threshold)} {spec.threshold_class.value} threshold"
         if not beyond:
             severity, direction = Severity.INFO, Direction.UNCHANGED
             change_text = "unchanged"
@@ -430,9 +413,9 @@ def _judge(
         severity, counts = Severity.INFO, False
         adjusted_text = ""
         if evidence.tests > 1 and evidence.p_adjusted is not None:
-            adjusted_text = f", adjusted {_format_p(evidence.p_adjusted)} across {evidence.tests} tests"
+            adjusted_text = f", adjusted {format_p(evidence.p_adjusted)} across {evidence.tests} tests"
         reason += (
-            f"; not statistically significant (p = {_format_p(evidence.p_value)}{adjusted_text}, "
+            f"; not statistically significant (p = {format_p(evidence.p_value)}{adjusted_text}, "
             f"level {options.significance_level:g}), so not counted"
         )
     elif beyond and insufficient is not None:
@@ -507,7 +490,8 @@ def load_comparison(
         differs = abs(change_pct) > threshold
         both = f"{format_value(old_value, spec.unit)} then {format_value(new_value, spec.unit)}"
         if differs:
-            statement = f"Offered load differs: {spec.key} {both} ({format_change(change_pct)}, beyond {threshold:g} %)"
+            beyond_pct = format_threshold(threshold)
+            statement = f"Offered load differs: {spec.key} {both} ({format_change(change_pct)}, beyond {beyond_pct})"
             if options.load_aware:
                 statement += "; cost metrics are judged per unit of work too, and each cost regression says "
                 statement += "whether load explains it"
@@ -882,7 +866,7 @@ def window_length_note(
         return None
     old_side, new_side = sides
     return (
-        f"The windows differ in length ({old_side} {_format_duration(a_len)}, {new_side} {_format_duration(b_len)}): "
+        f"The windows differ in length ({old_side} {format_span(a_len)}, {new_side} {format_span(b_len)}): "
         "rates are per second and percentiles are over each whole window, so values compare fairly, "
         "but a longer window smooths out short bursts"
     )
@@ -942,5 +926,5 @@ def compare_profiles(a: BehaviourProfile, b: BehaviourProfile, options: CompareO
         load=load,
         trims=trims,
         correlations=correlate(diffs, judged),
-        attributions=attribute_regressions(judged, old_metrics, new_metrics, format_change),
+        attributions=attribute_regressions(judged, old_metrics, new_metrics),
     )

@@ -31,8 +31,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from behaviour_profiles.catalogue import BY_KEY, POLLER_KEYS, SLOT_SIZE_KEYS, WORKER_KEY_TYPES, WORKER_TYPES
-from behaviour_profiles.comparison import format_value
 from behaviour_profiles.errors import InvalidRequest
+from behaviour_profiles.formatting import expected_text, format_value, limits_text
 from behaviour_profiles.models import (
     BehaviourProfile,
     BoundEvidence,
@@ -88,27 +88,6 @@ def classify(value: float, bound: ExpectedBound) -> BoundStatus:
     return BoundStatus.PASS
 
 
-def _expected(bound: ExpectedBound, unit: str) -> str:
-    """The passing range in words: ``under 60 ms``, ``at least 0.85``, ``55/s to under 270/s``."""
-    low, high = bound.warn_min, bound.warn_max
-    if low is not None and high is not None:
-        return f"{format_value(low, unit)} to under {format_value(high, unit)}"
-    if low is not None:
-        return f"at least {format_value(low, unit)}"
-    if high is not None:
-        return f"under {format_value(high, unit)}"
-    return "any value"
-
-
-def _limits(bound: ExpectedBound, unit: str) -> str:
-    parts = []
-    if bound.min is not None:
-        parts.append(f"fails under {format_value(bound.min, unit)}")
-    if bound.max is not None:
-        parts.append(f"fails at {format_value(bound.max, unit)} or more")
-    return " and ".join(parts) or "no hard limit"
-
-
 def _missing_reason(summary: MetricSummary | None, bound: ExpectedBound) -> tuple[float | None, str | None]:
     if summary is None:
         return None, "not collected"
@@ -129,7 +108,8 @@ def check_bound(bound: ExpectedBound, summary: MetricSummary | None) -> MetricCo
     title = spec.title if spec else bound.metric
     stat = bound.statistic.value
     value, missing = _missing_reason(summary, bound)
-    expected, limits = _expected(bound, unit), _limits(bound, unit)
+    expected = expected_text(bound.warn_min, bound.warn_max, unit)
+    limits = limits_text(bound.min, bound.max, unit)
     if value is None:
         status = BoundStatus.NO_DATA
         reason = f"no data ({missing}): a bounded metric without data never passes; expected {expected}"

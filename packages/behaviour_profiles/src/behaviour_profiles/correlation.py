@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from behaviour_profiles.catalogue import CATALOGUE, Influence, MetricSpec, Raising
-from behaviour_profiles.formatting import format_change, format_pct, format_value
+from behaviour_profiles.formatting import format_change, format_value
 from behaviour_profiles.models import (
     ChangeKind,
     ConfigDiff,
@@ -160,10 +160,7 @@ def _change_text(change: _Change) -> str:
 
 
 def _pct_text(pct: float) -> str:
-    if pct > 0 and format_change(pct) != format_pct(pct):
-        return format_change(pct)  # a multiple: "by x5,064"
-    size = abs(pct)
-    return f"{size:.0f} %" if size >= 10 else f"{size:.1f} %"
+    return format_change(pct, signed=False)  # "by 45 %", or a multiple: "by x5,064"
 
 
 def _regression_text(diff: TelemetryDiff) -> str:

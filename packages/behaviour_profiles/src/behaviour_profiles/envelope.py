@@ -31,9 +31,10 @@ import math
 from collections.abc import Sequence
 
 from behaviour_profiles.catalogue import CATALOGUE
-from behaviour_profiles.comparison import format_pct, format_value, judge_telemetry, order_diffs, verdict_and_summary
+from behaviour_profiles.comparison import judge_telemetry, order_diffs, verdict_and_summary
 from behaviour_profiles.conformance import check_bound
 from behaviour_profiles.errors import InvalidRequest
+from behaviour_profiles.formatting import format_pct, format_value
 from behaviour_profiles.models import (
     BehaviourProfile,
     BoundStatus,

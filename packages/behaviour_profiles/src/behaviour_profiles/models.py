@@ -12,7 +12,19 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from behaviour_profiles.envfile import parse_env_file
+from behaviour_profiles.errors import InvalidRequest
 
 MAX_WINDOW = timedelta(hours=24)
 """The longest time window a profile may cover (the seed caps it at 24 hours)."""
@@ -244,6 +256,29 @@ class TelemetrySummary(BaseModel):
     )
 
 
+def _environment_text(value: Any) -> Any:
+    """The text of an env file, as typed in the web UI, read by the one env-file parser."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_env_file(value)
+    except InvalidRequest as exc:
+        raise ValueError(exc.message) from None
+
+
+EnvironmentInput = Annotated[
+    dict[str, str],
+    BeforeValidator(_environment_text),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "object", "additionalProperties": {"type": "string"}}, {"type": "string"}],
+            "description": "Server environment variables: a mapping, or the text of an env file (KEY=VALUE "
+            "lines; export, quotes and # comments are read as a shell reads them)",
+        }
+    ),
+]
+
+
 class ConfigInput(BaseModel):
     """Configuration supplied with a create request. Each part is optional."""
 
@@ -253,7 +288,7 @@ class ConfigInput(BaseModel):
         default=None,
         description="Temporal dynamic config: YAML text or a mapping of key -> [{value, constraints}]",
     )
-    environment: dict[str, str] | None = Field(default=None, description="Server environment variables")
+    environment: EnvironmentInput | None = None
     worker_options: dict[str, Any] | None = None
 
 

@@ -11,27 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from behaviour_profiles.comparison import format_change
+from behaviour_profiles.formatting import NO_VALUE, format_change, format_value, limits_text
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
 DIRECTION_STYLE = {"regressed": "red", "improved": "green", "no_data": "magenta", "changed": "cyan", "unchanged": "dim"}
 
 
 def _num(value: Any, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    number = float(value)
-    if unit == "ratio":
-        return f"{number:.1%}"
-    if abs(number) >= 1e6:
-        text = f"{number / 1e6:.1f}M"
-    elif abs(number) >= 100:
-        text = f"{number:.0f}"
-    else:
-        text = f"{number:.3g}"
-    if unit == "1/s":
-        return f"{text}/s"
-    return f"{text} {unit}" if unit else text
+    """A value of the API's JSON in its unit, as the API's own words write it (``behaviour_profiles.formatting``)."""
+    return format_value(None if value is None else float(value), unit)
 
 
 def _utc(value: str) -> datetime | None:
@@ -59,7 +47,7 @@ def _window(start: str, end: str) -> str:
 
 
 def _pct(value: Any) -> str:
-    return "—" if value is None else format_change(float(value))
+    return NO_VALUE if value is None else format_change(float(value))
 
 
 def _change(diff: dict[str, Any]) -> str:
@@ -292,11 +280,7 @@ def envelope_chart(result: dict[str, Any]) -> list[str]:
             style = {"fail": "red", "warn": "yellow"}.get(status or "", "")
             cells.append(f"[{style}]{SPARK[level]}[/]" if style else SPARK[level])
         bound = metric.get("bound")
-        limit = ""
-        if bound:
-            edges = [f"< {_num(bound['max'], metric['unit'])}" if bound.get("max") is not None else ""]
-            edges.append(f"≥ {_num(bound['min'], metric['unit'])}" if bound.get("min") is not None else "")
-            limit = "  limit " + " and ".join(e for e in edges if e)
+        limit = f"  {limits_text(bound.get('min'), bound.get('max'), metric['unit'])}" if bound else ""
         span = f"{_num(low, metric['unit'])} … {_num(high, metric['unit'])}" if known else "no data"
         lines.append(f"{key:<{width}} {''.join(cells)}  {span}{limit}")
     return lines

@@ -1,8 +1,11 @@
 """Routes of the web UI: the HTML shell at every ``/ui/...`` page path, and its static files.
 
-The shell carries the metric catalogue (title, category, unit, which way is better, description) as a
-JSON data block, so the pages can name and group metrics without an extra request. Nothing here needs
-profile storage or a token: the pages call the JSON API, which enforces both.
+The shell carries two JSON data blocks, so the pages need no extra request for them: the metric
+catalogue (title, category, unit, which way is better, description), and the UI rules: how numbers,
+units, changes and bounds are written (``behaviour_profiles.formatting``) and the server's constants
+the pages use (the longest window, the drift check's default window, statistics, threshold classes
+and their defaults, severities and categories in order). Nothing here needs profile storage or a
+token: the pages call the JSON API, which enforces both.
 """
 
 from __future__ import annotations
@@ -18,11 +21,23 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from behaviour_profiles.catalogue import CATALOGUE
+from behaviour_profiles.formatting import ui_rules
+from behaviour_profiles.models import (
+    DEFAULT_THRESHOLDS_PCT,
+    MAX_WINDOW,
+    Category,
+    CompareOptions,
+    Severity,
+    Statistic,
+    ThresholdClass,
+)
+from behaviour_profiles.service import DRIFT_WINDOW
 
 STATIC_DIR = Path(__file__).parent / "static"
 """``index.html``, ``app.js`` and ``style.css``, packaged with the wheel."""
 
 CATALOGUE_PLACEHOLDER = "{{CATALOGUE_JSON}}"
+UI_RULES_PLACEHOLDER = "{{UI_RULES_JSON}}"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -59,6 +74,13 @@ def plotly_js_path() -> Path:
     return Path(spec.origin).parent / "package_data" / "plotly.min.js"
 
 
+def _script_json(data: object) -> str:
+    """``data`` as JSON that is safe to place inside a ``<script>`` element."""
+    text = json.dumps(data, separators=(",", ":"))
+    # "</script>" or "<!--" inside a string must not end the data block early.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def catalogue_json() -> str:
     """The catalogue as a JSON object keyed by metric, safe to place inside a ``<script>`` element."""
     entries = {
@@ -73,15 +95,33 @@ def catalogue_json() -> str:
         }
         for spec in CATALOGUE
     }
-    text = json.dumps(entries, separators=(",", ":"))
-    # "</script>" or "<!--" inside a string must not end the data block early.
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return _script_json(entries)
+
+
+def server_constants() -> dict[str, object]:
+    """The server's own values that the pages use, so that they never repeat them."""
+    return {
+        "max_window_seconds": MAX_WINDOW.total_seconds(),
+        "drift_window_minutes": DRIFT_WINDOW.total_seconds() / 60,
+        "statistics": [s.value for s in Statistic],
+        "default_statistic": CompareOptions().statistic.value,
+        "threshold_classes": [c.value for c in ThresholdClass],
+        "default_thresholds_pct": {c.value: pct for c, pct in DEFAULT_THRESHOLDS_PCT.items()},
+        "severities": [s.value for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)],
+        "categories": [c.value for c in Category],
+    }
+
+
+def ui_rules_json() -> str:
+    """How the pages write numbers and bounds, and the server's constants, safe inside ``<script>``."""
+    return _script_json({"format": ui_rules(), "constants": server_constants()})
 
 
 @functools.cache
 def shell_html() -> str:
-    """The page shell with the catalogue filled in; both are fixed for the life of the process."""
-    return (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace(CATALOGUE_PLACEHOLDER, catalogue_json())
+    """The page shell with its data blocks filled in; all are fixed for the life of the process."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return html.replace(CATALOGUE_PLACEHOLDER, catalogue_json()).replace(UI_RULES_PLACEHOLDER, ui_rules_json())
 
 
 @router.get("/", include_in_schema=False)
