@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from behaviour_profiles import copilot_api
+from behaviour_profiles import presets_api
 from behaviour_profiles.catalogue import BY_KEY
 from behaviour_profiles.models import BehaviourProfile, ConfigSnapshot, VersionIdentity
 from behaviour_profiles.telemetry import Scope
@@ -58,7 +58,7 @@ MID_SCALE_FAILURES = {
 async def copilot(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The app with the Copilot's top-level router (``/presets``) mounted, as the host mounts it."""
     if not any(getattr(route, "path", None) == "/presets" for route in app.routes):
-        app.include_router(copilot_api.router)
+        app.include_router(presets_api.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http:
         yield http
 

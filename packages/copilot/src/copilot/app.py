@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from behaviour_profiles import api as profiles_api
-from behaviour_profiles import copilot_api
+from behaviour_profiles import presets_api
 from behaviour_profiles.catalogue import Dialect
 from behaviour_profiles.errors import (
     BehaviourProfileError,
@@ -293,7 +293,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     install_access(app, settings)  # token, body size, creation rate; CORS outside them
     install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     app.include_router(profiles_api.router, prefix="/profiles", responses=PROBLEM_RESPONSES)
-    app.include_router(copilot_api.router, responses=PROBLEM_RESPONSES)
+    app.include_router(presets_api.router, responses=PROBLEM_RESPONSES)
     app.include_router(ui.router)  # the web UI at /ui/ and GET / -> /ui/; no schema, no token
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

@@ -1,6 +1,6 @@
-"""The Copilot's top-level routes that need no storage: the scale presets.
+"""The routes of the scale presets (``/presets``), which need no storage.
 
-The host mounts :data:`router` at the root (``app.include_router(copilot_api.router)``), next to
+The host mounts :data:`router` at the root (``app.include_router(presets_api.router)``), next to
 ``behaviour_profiles.api.router`` at ``/profiles``. Presets are static data, so these routes answer
 even when profile storage is not configured.
 """
