@@ -38,8 +38,8 @@ from behaviour_profiles.models import (
     RollingBaseline,
     ThresholdClass,
 )
+from behaviour_profiles.repository import ProfileFilter
 from behaviour_profiles.service import ProfileServices
-from behaviour_profiles.storage import ProfileFilter
 
 NOT_CONFIGURED = (
     "Profile storage not configured: set COPILOT_PROFILE_S3_BUCKET, PROMETHEUS_ENDPOINT and "

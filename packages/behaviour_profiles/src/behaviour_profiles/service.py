@@ -1,7 +1,8 @@
 """Use cases: one coordinating function each, shared by the API and the CLI.
 
-They take their collaborators (store, collector) and the current time as arguments; nothing here reads
-the environment or a clock.
+They take their collaborators (a :class:`~behaviour_profiles.repository.ProfileRepository`, a
+:class:`TelemetrySource`) and the current time as arguments; nothing here reads the environment or a
+clock, and nothing here knows which storage or metrics backend is behind them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID, uuid4
 
 from behaviour_profiles.catalogue import Dialect, Source
@@ -47,20 +48,50 @@ from behaviour_profiles.models import (
     VersionSource,
 )
 from behaviour_profiles.presets import PRESETS
+from behaviour_profiles.repository import ProfileFilter, ProfileRepository
 from behaviour_profiles.rolling import pooled_profile, roll
 from behaviour_profiles.snapshot import HostConfig, build_snapshot
-from behaviour_profiles.storage import ProfileFilter, ProfileStore
-from behaviour_profiles.telemetry import Scope, TelemetryCollector
+from behaviour_profiles.telemetry import Scope
+
+if TYPE_CHECKING:
+    from behaviour_profiles.telemetry import BuildInfo
 
 FUTURE_SKEW = timedelta(minutes=2)
+
+
+class KnownNames(Protocol):
+    """What the scope check asks of the telemetry adapter: the names a source reports in a window."""
+
+    async def known_values(
+        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
+    ) -> list[str]: ...
+
+
+class Reachable(Protocol):
+    async def check(self) -> None:
+        """Raise a ``Dependency*`` error unless the dependency answers."""
+        ...
+
+
+class TelemetrySource(KnownNames, Protocol):
+    """What the use cases ask of the telemetry adapter (``telemetry.TelemetryCollector`` in production)."""
+
+    async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary: ...
+
+    async def server_version(self, scope: Scope, start: datetime, end: datetime) -> BuildInfo | None: ...
+
+    @property
+    def client(self) -> Reachable:
+        """The metrics endpoint, for readiness."""
+        ...
 
 
 @dataclass(frozen=True)
 class ProfileServices:
     """What the profile use cases need; the host builds it once in its lifespan."""
 
-    store: ProfileStore
-    collector: TelemetryCollector
+    store: ProfileRepository
+    collector: TelemetrySource
     redaction_key: bytes
     host_config: Callable[[], HostConfig | None] = lambda: None
     """Reads the monitored deployment's configured files (dynamic config, env file, worker options)."""
@@ -177,14 +208,6 @@ def _nearby(wanted: str, known: list[str]) -> str:
     ranked = sorted(known, key=lambda name: (-difflib.SequenceMatcher(None, wanted, name).ratio(), name))
     shown = ", ".join(ranked[:NEARBY])
     return shown + (f" and {len(ranked) - NEARBY} more" if len(ranked) > NEARBY else "")
-
-
-class KnownNames(Protocol):
-    """What the scope check asks of the telemetry adapter: the names a source reports in a window."""
-
-    async def known_values(
-        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
-    ) -> list[str]: ...
 
 
 async def check_scope(

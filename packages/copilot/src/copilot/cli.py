@@ -684,7 +684,7 @@ def profiles_reindex(
     from contextlib import AsyncExitStack
 
     from behaviour_profiles.errors import BehaviourProfileError
-    from behaviour_profiles.storage import ReindexReport
+    from behaviour_profiles.repository import ReindexReport
 
     if dry_run and verify:
         fail("--dry-run and --verify exclude each other: --dry-run changes nothing, --verify repairs and checks")
