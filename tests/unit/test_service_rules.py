@@ -8,10 +8,17 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pydantic import ValidationError
 
 from behaviour_profiles import service
 from behaviour_profiles.catalogue import Dialect, Source
-from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
+from behaviour_profiles.errors import (
+    BaselineNotFound,
+    DependencyUnavailable,
+    InvalidRequest,
+    NoTelemetry,
+    ProfileNotFound,
+)
 from behaviour_profiles.models import (
     MAX_ENVELOPE_PROFILES,
     BehaviourProfile,
@@ -28,9 +35,10 @@ from behaviour_profiles.models import (
 )
 from behaviour_profiles.presets import PRESETS
 from behaviour_profiles.repository import ProfileFilter
+from behaviour_profiles.scope import FUTURE_SKEW, MAX_WINDOW, Scope, Window
 from behaviour_profiles.service import ProfileServices
 from behaviour_profiles.snapshot import HostConfig
-from behaviour_profiles.telemetry import BuildInfo, Scope
+from behaviour_profiles.telemetry import BuildInfo
 from tests.memory_repository import MemoryRepository
 from tests.unit.test_conformance import FAILING, HEALTHY, T0, metrics, profile
 
@@ -110,11 +118,14 @@ def services(
     *,
     host: HostConfig | None = None,
     frontend: Callable[[], Awaitable[str | None]] | None = None,
+    thresholds: dict[ThresholdClass, float] | None = None,
 ) -> ProfileServices:
     return ProfileServices(
         store=repo,
         collector=source or Telemetry(),
         redaction_key=KEY,
+        clock=lambda: NOW,
+        drift_thresholds_pct=thresholds or {},
         host_config=lambda: host,
         frontend_version=frontend,
     )
@@ -141,7 +152,7 @@ def drift_body(**fields: Any) -> DriftRequest:
 
 async def test_a_profile_is_collected_for_the_request_scope_and_window_and_stored() -> None:
     repo, source = MemoryRepository(), Telemetry(telemetry(notes=["CPU comes from cAdvisor"]))
-    created = await service.create_profile(services(repo, source), create_body(), now=NOW, profile_id=UUID(int=99))
+    created = await service.create_profile(services(repo, source), create_body(), profile_id=UUID(int=99))
 
     assert source.collected == [(Scope("c", "orders", "main-queue"), NOW - timedelta(hours=1), NOW)]
     assert created.id == UUID(int=99) and created.notes == ["CPU comes from cAdvisor"]
@@ -153,12 +164,12 @@ async def test_a_profile_is_collected_for_the_request_scope_and_window_and_store
 
 async def test_a_window_may_end_up_to_the_clock_skew_after_now_but_not_later() -> None:
     repo = MemoryRepository()
-    late = NOW + service.FUTURE_SKEW + timedelta(seconds=1)
+    late = NOW + FUTURE_SKEW + timedelta(seconds=1)
     with pytest.raises(InvalidRequest, match="is in the future; a profile can only cover time that has passed"):
-        await service.create_profile(services(repo), create_body(time_window_end=late), now=NOW)
+        await service.create_profile(services(repo), create_body(time_window_end=late))
     assert (await repo.list(ProfileFilter(), limit=10))[0] == []
 
-    await service.create_profile(services(repo), create_body(time_window_end=NOW + service.FUTURE_SKEW), now=NOW)
+    await service.create_profile(services(repo), create_body(time_window_end=NOW + FUTURE_SKEW))
     assert len((await repo.list(ProfileFilter(), limit=10))[0]) == 1
 
 
@@ -166,7 +177,7 @@ async def test_a_window_without_any_sample_is_refused_naming_its_scope_and_nothi
     repo = MemoryRepository()
     empty = Telemetry(telemetry({}))
     with pytest.raises(NoTelemetry) as refused:
-        await service.create_profile(services(repo, empty), create_body(), now=NOW)
+        await service.create_profile(services(repo, empty), create_body())
     assert "cluster 'c', namespace 'orders', task queue 'main-queue'" in refused.value.message
     assert refused.value.message.endswith("Nothing was stored.")
     assert (await repo.list(ProfileFilter(), limit=10))[0] == []
@@ -187,14 +198,14 @@ async def test_a_task_queue_no_source_reports_is_refused_and_nothing_is_stored()
     source = Telemetry(telemetry(scope=unmatched), known={"server": ["main-queue"]})
     repo = MemoryRepository()
     with pytest.raises(NoTelemetry, match=r"Task queue 'main-qeue' matches no series .* main-queue"):
-        await service.create_profile(services(repo, source), create_body(task_queue="main-qeue"), now=NOW)
+        await service.create_profile(services(repo, source), create_body(task_queue="main-qeue"))
     assert (await repo.list(ProfileFilter(), limit=10))[0] == []
 
 
 async def test_versions_named_in_the_request_are_kept_with_their_source_and_telemetry_is_not_asked() -> None:
     repo, source = MemoryRepository(), Telemetry(build=BuildInfo("1.27.0", "abc123"))
     body = create_body(temporal_server_version="1.26.2", worker_code_sha="deadbeef")
-    created = await service.create_profile(services(repo, source), body, now=NOW)
+    created = await service.create_profile(services(repo, source), body)
 
     versions = (await repo.get(created.id)).versions
     assert versions.temporal_server_version == "1.26.2" and versions.temporal_server_git_revision is None
@@ -213,7 +224,7 @@ async def test_the_server_version_comes_from_build_information_before_the_fronte
         return "9.9.9"
 
     repo, source = MemoryRepository(), Telemetry(build=BuildInfo("1.27.0", "abc123"))
-    created = await service.create_profile(services(repo, source, frontend=frontend), create_body(), now=NOW)
+    created = await service.create_profile(services(repo, source, frontend=frontend), create_body())
 
     versions = (await repo.get(created.id)).versions
     assert (versions.temporal_server_version, versions.temporal_server_git_revision) == ("1.27.0", "abc123")
@@ -232,13 +243,13 @@ async def test_without_build_information_the_server_version_comes_from_the_front
         return None
 
     repo = MemoryRepository()
-    told = await service.create_profile(services(repo, frontend=frontend), create_body(), now=NOW)
+    told = await service.create_profile(services(repo, frontend=frontend), create_body())
     versions = (await repo.get(told.id)).versions
     assert versions.temporal_server_version == "1.26.2"
     assert versions.sources == {"temporal_server_version": VersionSource.FRONTEND}
 
     for reader in (silent, None):
-        unknown = await service.create_profile(services(repo, frontend=reader), create_body(), now=NOW)
+        unknown = await service.create_profile(services(repo, frontend=reader), create_body())
         versions = (await repo.get(unknown.id)).versions
         assert versions.temporal_server_version is None and versions.sources == {}
 
@@ -246,13 +257,13 @@ async def test_without_build_information_the_server_version_comes_from_the_front
 async def test_the_configuration_comes_from_the_request_else_from_the_host_files_redacted() -> None:
     host = HostConfig(environment={"DSQL_PASSWORD": "hunter2", "LOG_LEVEL": "info"}, environment_source="file:/x.env")
     repo = MemoryRepository()
-    from_host = await service.create_profile(services(repo, host=host), create_body(), now=NOW)
+    from_host = await service.create_profile(services(repo, host=host), create_body())
     config = (await repo.get(from_host.id)).config
     assert config.sources["environment"] == "file:/x.env" and config.environment is not None
     assert config.environment["LOG_LEVEL"] == "info" and "hunter2" not in config.environment["DSQL_PASSWORD"]
 
     body = create_body(config={"environment": {"LOG_LEVEL": "debug"}})
-    from_request = await service.create_profile(services(repo, host=host), body, now=NOW)
+    from_request = await service.create_profile(services(repo, host=host), body)
     config = (await repo.get(from_request.id)).config
     assert config.sources["environment"] == "request" and config.environment == {"LOG_LEVEL": "debug"}
 
@@ -303,23 +314,25 @@ async def test_a_baseline_belongs_to_its_cluster_and_namespace_only() -> None:
 
 async def test_excluding_and_including_a_profile_again() -> None:
     repo = MemoryRepository(stored(0))
-    excluded = await service.set_exclusion(services(repo), UUID(int=1), "load test misconfigured", now=NOW)
+    excluded = await service.set_exclusion(services(repo), UUID(int=1), "load test misconfigured")
     assert excluded.excluded_from_baselines and excluded.exclusion_reason == "load test misconfigured"
     assert excluded.excluded_at == NOW
 
-    included = await service.set_exclusion(services(repo), UUID(int=1), None, now=NOW)
+    included = await service.set_exclusion(services(repo), UUID(int=1), None)
     assert not included.excluded_from_baselines and included.excluded_at is None
     with pytest.raises(ProfileNotFound):
-        await service.set_exclusion(services(repo), UUID(int=42), "gone", now=NOW)
+        await service.set_exclusion(services(repo), UUID(int=42), "gone")
 
 
 # --- drift ----------------------------------------------------------------------------------------
 
 
 def test_the_drift_window_defaults_to_the_half_hour_before_now_and_is_validated_like_a_profiles() -> None:
-    assert service.drift_window(drift_body(), NOW) == (NOW - service.DRIFT_WINDOW, NOW)
+    assert service.drift_window(drift_body(), NOW) == Window(NOW - service.DRIFT_WINDOW, NOW)
     end = NOW - timedelta(hours=2)
-    assert service.drift_window(drift_body(time_window_end=end), NOW) == (end - service.DRIFT_WINDOW, end)
+    assert service.drift_window(drift_body(time_window_end=end), NOW) == Window(end - service.DRIFT_WINDOW, end)
+    start = NOW - timedelta(hours=3)
+    assert service.drift_window(drift_body(time_window_start=start), NOW) == Window(start, NOW)
 
     with pytest.raises(InvalidRequest, match="time_window_end must be after time_window_start"):
         service.drift_window(drift_body(time_window_start=NOW - timedelta(hours=1), time_window_end=end), NOW)
@@ -334,7 +347,7 @@ async def test_drift_thresholds_are_the_requests_then_the_deployments_then_the_b
     await repo.designate_baseline(UUID(int=1), now=NOW)
     defaults = {ThresholdClass.LATENCY: 50.0, ThresholdClass.ERROR: 70.0}
     body = drift_body(thresholds_pct={"latency": 5.0})
-    result = await service.drift(services(repo), body, now=NOW, default_thresholds_pct=defaults)
+    result = await service.drift(services(repo, thresholds=defaults), body)
 
     builtin = CompareOptions()
     assert result.thresholds_pct == {
@@ -348,8 +361,8 @@ async def test_drift_is_judged_on_the_baselines_task_queue_unless_the_request_na
     repo = MemoryRepository(stored(0, task_queue="main-queue"))
     await repo.designate_baseline(UUID(int=1), now=NOW)
     source = Telemetry()
-    await service.drift(services(repo, source), drift_body(), now=NOW)
-    await service.drift(services(repo, source), drift_body(task_queue="other-queue"), now=NOW)
+    await service.drift(services(repo, source), drift_body())
+    await service.drift(services(repo, source), drift_body(task_queue="other-queue"))
     assert [scope for scope, _, _ in source.collected] == [
         Scope("c", "default", "main-queue"),
         Scope("c", "default", "other-queue"),
@@ -360,11 +373,11 @@ async def test_drift_is_judged_on_the_baselines_task_queue_unless_the_request_na
 async def test_drift_without_a_baseline_or_without_data_is_never_a_pass() -> None:
     repo = MemoryRepository(stored(0))
     with pytest.raises(BaselineNotFound):
-        await service.drift(services(repo), drift_body(), now=NOW)
+        await service.drift(services(repo), drift_body())
 
     await repo.designate_baseline(UUID(int=1), now=NOW)
     with pytest.raises(NoTelemetry) as refused:
-        await service.drift(services(repo, Telemetry(telemetry({}))), drift_body(), now=NOW)
+        await service.drift(services(repo, Telemetry(telemetry({}))), drift_body())
     assert refused.value.message.startswith("No drift verdict, and this is not a pass")
     assert "cluster 'c', namespace 'default'" in refused.value.message and "'hour 0'" in refused.value.message
 
@@ -398,7 +411,7 @@ async def test_a_rolling_baseline_accounts_for_excluded_profiles_without_reading
 
 async def test_drift_against_a_rolling_baseline_says_what_it_pooled() -> None:
     repo = await rolling_repo()
-    result = await service.drift(services(repo), drift_body(rolling=2), now=NOW)
+    result = await service.drift(services(repo), drift_body(rolling=2))
     assert result.rolling_baseline is not None
     assert result.summary.startswith("Against a rolling baseline of 2 pooled profiles ('hour 1'")
 
@@ -483,3 +496,67 @@ async def test_the_memory_repository_lists_newest_first_in_pages_like_the_store(
     assert [m.name for m in first + second] == [f"hour {h}" for h in (4, 3, 2, 1, 0)] and last is None
     with pytest.raises(InvalidRequest, match="cursor is not valid"):
         await repo.list(ProfileFilter(), limit=2, cursor="forged")
+
+
+# --- reading, designating, readiness, reindex ------------------------------------------------------
+
+
+async def test_designating_a_baseline_replaces_the_one_of_its_cluster_and_namespace_only() -> None:
+    repo = MemoryRepository(stored(0), stored(1), stored(2, namespace="orders"))
+    await service.designate_baseline(services(repo), UUID(int=3))
+    await service.designate_baseline(services(repo), UUID(int=1))
+    second = await service.designate_baseline(services(repo), UUID(int=2))
+
+    assert second.is_baseline
+    assert not (await service.get_profile(services(repo), UUID(int=1))).is_baseline
+    assert (await service.get_baseline(services(repo), "c", "orders")).id == UUID(int=3)
+    with pytest.raises(ProfileNotFound):
+        await service.designate_baseline(services(repo), UUID(int=50))
+
+
+async def test_profiles_are_listed_through_the_repository_by_filter() -> None:
+    repo = MemoryRepository(stored(0), stored(1, namespace="orders"), stored(2))
+    page, more = await service.list_profiles(services(repo), ProfileFilter(namespace="default"), limit=1)
+    assert [m.name for m in page] == ["hour 2"] and more is not None
+    rest, last = await service.list_profiles(services(repo), ProfileFilter(namespace="default"), limit=5, cursor=more)
+    assert [m.name for m in rest] == ["hour 0"] and last is None
+
+
+async def test_ready_only_when_the_repository_answers() -> None:
+    repo = MemoryRepository()
+    await service.check_ready(services(repo))
+    repo.down = True
+    with pytest.raises(DependencyUnavailable):
+        await service.check_ready(services(repo))
+
+
+async def test_reindex_reports_what_the_repository_found() -> None:
+    report = await service.reindex(services(MemoryRepository(stored(0), stored(1))), repair=False)
+    assert (report.documents, report.rows, report.consistent, report.repaired) == (2, 2, True, False)
+
+
+# --- scope and window -----------------------------------------------------------------------------
+
+
+def test_a_scope_says_what_it_covers_once() -> None:
+    assert Scope("c", "orders", "main-queue").describe() == "cluster 'c', namespace 'orders', task queue 'main-queue'"
+    assert Scope("c", None, "main-queue").describe() == "cluster 'c', task queue 'main-queue'"
+    assert Scope("c", "orders", "q", cluster_label="cluster").cluster_only() == Scope("c", None, None, "cluster")
+
+
+def test_a_window_is_after_its_start_at_most_a_day_long_and_has_passed() -> None:
+    assert Window(NOW - MAX_WINDOW, NOW).describe() == f"{(NOW - MAX_WINDOW).isoformat()} .. {NOW.isoformat()}"
+    with pytest.raises(InvalidRequest, match="time_window_end must be after time_window_start"):
+        Window(NOW, NOW)
+    with pytest.raises(InvalidRequest, match="longer than 24 hours"):
+        Window(NOW - MAX_WINDOW - timedelta(seconds=1), NOW)
+    Window.before(NOW + FUTURE_SKEW, timedelta(hours=1)).must_have_passed(NOW, "why")
+    with pytest.raises(InvalidRequest, match=r"is in the future; because$"):
+        Window.before(NOW + FUTURE_SKEW + timedelta(seconds=1), timedelta(hours=1)).must_have_passed(NOW, "because")
+
+
+def test_a_profile_request_is_held_to_the_same_window_rules() -> None:
+    with pytest.raises(ValidationError, match="longer than 24 hours"):
+        create_body(time_window_start=NOW - MAX_WINDOW - timedelta(minutes=1))
+    with pytest.raises(ValidationError, match="time_window_end must be after time_window_start"):
+        create_body(time_window_start=NOW)

@@ -59,6 +59,7 @@ from behaviour_profiles.catalogue import (
 )
 from behaviour_profiles.errors import DependencyFailed, DependencyTimeout
 from behaviour_profiles.models import Coverage, MetricStatus, MetricSummary, ScopeMatch, TelemetrySummary
+from behaviour_profiles.scope import Scope as Scope  # re-exported: the collector's callers name it from here
 from behaviour_profiles.stats import series_stats
 
 PROMETHEUS = "Prometheus"
@@ -105,24 +106,6 @@ def plan_window(
 
 
 # --- PromQL rendering --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What every query is scoped by: the profile's cluster, namespace and task queue."""
-
-    cluster_id: str
-    namespace: str | None
-    task_queue: str | None
-    cluster_label: str | None = None
-
-    def values(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if self.namespace:
-            out["namespace"] = self.namespace
-        if self.task_queue:
-            out["task_queue"] = self.task_queue
-        return out
 
 
 def _escape(value: str) -> str:
