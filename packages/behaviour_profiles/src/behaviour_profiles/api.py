@@ -38,6 +38,7 @@ from behaviour_profiles.models import (
     RollingBaseline,
 )
 from behaviour_profiles.repository import ProfileFilter
+from behaviour_profiles.routing import CREATES, READS, WRITES
 from behaviour_profiles.service import ProfileServices
 
 NOT_CONFIGURED = (
@@ -80,16 +81,21 @@ Services = Annotated[ProfileServices, Depends(get_services)]
 router = APIRouter(tags=["profiles"])
 
 
-@router.post("", status_code=201, summary="Create a profile from a time range (max 24 hours)")
-@router.post("/", status_code=201, include_in_schema=False)
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a profile from a time range (max 24 hours)",
+    dependencies=CREATES,
+)
+@router.post("/", status_code=201, include_in_schema=False, dependencies=CREATES)
 async def create_profile(body: ProfileCreate, services: Services, response: Response) -> ProfileCreated:
     meta = await service.create_profile(services, body)
     response.headers["Location"] = f"/profiles/{meta.id}"
     return meta
 
 
-@router.get("", summary="List profiles, newest first")
-@router.get("/", include_in_schema=False)
+@router.get("", summary="List profiles, newest first", dependencies=READS)
+@router.get("/", include_in_schema=False, dependencies=READS)
 async def list_profiles(
     request: Request,
     response: Response,
@@ -118,22 +124,30 @@ async def list_profiles(
     return page
 
 
-@router.post("/compare", summary="Compare two profiles")
+@router.post("/compare", summary="Compare two profiles", dependencies=READS)
 async def compare_profiles(body: CompareRequest, services: Services) -> ProfileComparison:
     return await service.compare(services, body)
 
 
-@router.post("/drift", summary="Judge the current window of a cluster and namespace against its baseline")
+@router.post(
+    "/drift",
+    summary="Judge the current window of a cluster and namespace against its baseline",
+    dependencies=READS,
+)
 async def drift(body: DriftRequest, services: Services) -> DriftResult:
     return await service.drift(services, body)
 
 
-@router.post("/envelope", summary="The capacity envelope of a load sweep: where it stopped holding")
+@router.post(
+    "/envelope",
+    summary="The capacity envelope of a load sweep: where it stopped holding",
+    dependencies=READS,
+)
 async def envelope(body: EnvelopeRequest, services: Services) -> CapacityEnvelope:
     return await service.envelope(services, body)
 
 
-@router.get("/baseline", summary="The active baseline of a cluster and namespace")
+@router.get("/baseline", summary="The active baseline of a cluster and namespace", dependencies=READS)
 async def get_baseline(
     services: Services,
     cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
@@ -142,7 +156,11 @@ async def get_baseline(
     return await service.get_baseline(services, cluster, namespace)
 
 
-@router.get("/baseline/rolling", summary="The last N passing profiles of a cluster and namespace, pooled")
+@router.get(
+    "/baseline/rolling",
+    summary="The last N passing profiles of a cluster and namespace, pooled",
+    dependencies=READS,
+)
 async def get_rolling_baseline(
     services: Services,
     cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
@@ -152,27 +170,39 @@ async def get_rolling_baseline(
     return await service.rolling_baseline(services, cluster, namespace, n)
 
 
-@router.get("/{profile_id}", summary="Retrieve a full profile")
+@router.get("/{profile_id}", summary="Retrieve a full profile", dependencies=READS)
 async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourProfile:
     return await service.get_profile(services, profile_id)
 
 
-@router.post("/{profile_id}/baseline", summary="Designate a profile as the baseline of its cluster and namespace")
+@router.post(
+    "/{profile_id}/baseline",
+    summary="Designate a profile as the baseline of its cluster and namespace",
+    dependencies=WRITES,
+)
 async def designate_baseline(profile_id: ProfileId, services: Services) -> ProfileMetadata:
     return await service.designate_baseline(services, profile_id)
 
 
-@router.post("/{profile_id}/exclusion", summary="Exclude a profile from baselines, with a reason")
+@router.post(
+    "/{profile_id}/exclusion",
+    summary="Exclude a profile from baselines, with a reason",
+    dependencies=WRITES,
+)
 async def exclude(profile_id: ProfileId, body: ExclusionRequest, services: Services) -> ProfileMetadata:
     return await service.set_exclusion(services, profile_id, body.reason)
 
 
-@router.delete("/{profile_id}/exclusion", summary="Include an excluded profile in baselines again")
+@router.delete(
+    "/{profile_id}/exclusion",
+    summary="Include an excluded profile in baselines again",
+    dependencies=WRITES,
+)
 async def include(profile_id: ProfileId, services: Services) -> ProfileMetadata:
     return await service.set_exclusion(services, profile_id, None)
 
 
-@router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?")
+@router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?", dependencies=READS)
 async def conformance(
     profile_id: ProfileId,
     services: Services,
@@ -185,6 +215,10 @@ async def conformance(
     return await service.conformance(services, profile_id, named or preset)
 
 
-@router.post("/{profile_id}/recommendation", summary="Suggest a preset and config overrides for a profile")
+@router.post(
+    "/{profile_id}/recommendation",
+    summary="Suggest a preset and config overrides for a profile",
+    dependencies=READS,
+)
 async def recommendation(profile_id: ProfileId, services: Services) -> Recommendation:
     return await service.recommendation(services, profile_id)

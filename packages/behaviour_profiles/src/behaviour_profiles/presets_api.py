@@ -13,16 +13,17 @@ from behaviour_profiles import service
 from behaviour_profiles.errors import NotFound
 from behaviour_profiles.models import ScalePreset
 from behaviour_profiles.presets import PRESETS
+from behaviour_profiles.routing import READS
 
 router = APIRouter(tags=["presets"])
 
 
-@router.get("/presets", summary="The scale presets and their expected bounds")
+@router.get("/presets", summary="The scale presets and their expected bounds", dependencies=READS)
 async def list_presets() -> list[ScalePreset]:
     return service.list_presets()
 
 
-@router.get("/presets/{name}", summary="One scale preset")
+@router.get("/presets/{name}", summary="One scale preset", dependencies=READS)
 async def get_preset(name: str) -> ScalePreset:
     preset = PRESETS.get(name)
     if preset is None:

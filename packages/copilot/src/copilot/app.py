@@ -299,9 +299,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(MethodsMiddleware)  # OPTIONS, HEAD and 405 with Allow, from the routes: inside the rest
-    install_access(app, settings)  # token, body size, creation rate; CORS outside them
-    install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     app.include_router(profiles_api.router, prefix="/profiles", responses=PROBLEM_RESPONSES)
     app.include_router(presets_api.router, responses=PROBLEM_RESPONSES)
     app.include_router(ui.router)  # the web UI at /ui/ and GET / -> /ui/; no schema, no token
@@ -326,4 +323,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             return problem(503, "Not ready", exc.message, dependency=exc.dependency)
         return JSONResponse({"status": "ready"})
 
+    # after the routes: access and CORS read the access class each route declares
+    app.add_middleware(MethodsMiddleware)  # OPTIONS, HEAD and 405 with Allow, from the routes: inside the rest
+    install_access(app, settings)  # token, body size, creation rate; CORS outside them
+    install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     return app
