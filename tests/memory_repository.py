@@ -15,6 +15,7 @@ from uuid import UUID
 from behaviour_profiles.errors import BaselineNotFound, DependencyUnavailable, InvalidRequest, ProfileNotFound
 from behaviour_profiles.models import BehaviourProfile, ProfileMetadata
 from behaviour_profiles.repository import ProfileFilter, ReindexReport
+from behaviour_profiles.scope import Scope
 
 MEMORY = "memory repository"
 
@@ -71,7 +72,7 @@ class MemoryRepository:
     async def get_baseline(self, cluster_id: str, namespace: str | None) -> ProfileMetadata:
         profile_id = self._baselines.get(_key(cluster_id, namespace))
         if profile_id is None:
-            raise BaselineNotFound(f"No baseline for cluster {cluster_id!r}, namespace {namespace!r}")
+            raise BaselineNotFound(f"No baseline for {Scope(cluster_id, namespace, None).describe()}")
         return self._found(profile_id).metadata()
 
     async def designate_baseline(self, profile_id: UUID, *, now: datetime) -> ProfileMetadata:

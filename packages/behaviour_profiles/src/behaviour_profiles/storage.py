@@ -37,6 +37,7 @@ from behaviour_profiles.errors import (
 )
 from behaviour_profiles.models import BehaviourProfile, ProfileMetadata
 from behaviour_profiles.repository import ProfileFilter, ReindexReport
+from behaviour_profiles.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -541,7 +542,7 @@ class ProfileStore:
 
         row = await self._transaction("reading baseline", work)
         if row is None:
-            where = f"cluster {cluster_id!r}" + (f", namespace {namespace!r}" if namespace else "")
+            where = Scope(cluster_id, namespace, None).describe()
             raise BaselineNotFound(f"No baseline for {where}; designate one with POST /profiles/{{id}}/baseline")
         return _metadata(row)
 
