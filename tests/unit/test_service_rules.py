@@ -17,6 +17,7 @@ from behaviour_profiles.errors import (
     DependencyUnavailable,
     InvalidRequest,
     NoTelemetry,
+    NotFound,
     ProfileNotFound,
 )
 from behaviour_profiles.models import (
@@ -441,8 +442,11 @@ async def test_a_recommendation_is_made_for_the_stored_profile() -> None:
         await service.recommendation(services(repo), UUID(int=2))
 
 
-def test_the_presets_are_listed_in_ascending_throughput_order() -> None:
+def test_the_presets_are_listed_in_ascending_throughput_order_and_found_by_name() -> None:
     assert [p.name for p in service.list_presets()] == list(PRESETS)
+    assert service.find_preset("starter") is PRESETS["starter"]
+    with pytest.raises(NotFound, match=f"No preset 'huge'; the presets are {', '.join(PRESETS)}"):
+        service.find_preset("huge")
 
 
 # --- envelopes ------------------------------------------------------------------------------------

@@ -10,9 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from behaviour_profiles import service
-from behaviour_profiles.errors import NotFound
 from behaviour_profiles.models import ScalePreset
-from behaviour_profiles.presets import PRESETS
 from behaviour_profiles.routing import READS
 
 router = APIRouter(tags=["presets"])
@@ -25,7 +23,4 @@ async def list_presets() -> list[ScalePreset]:
 
 @router.get("/presets/{name}", summary="One scale preset", dependencies=READS)
 async def get_preset(name: str) -> ScalePreset:
-    preset = PRESETS.get(name)
-    if preset is None:
-        raise NotFound(f"No preset {name[:100]!r}; the presets are {', '.join(PRESETS)} (GET /presets)")
-    return preset
+    return service.find_preset(name)

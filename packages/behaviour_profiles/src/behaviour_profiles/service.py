@@ -21,7 +21,7 @@ from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
 from behaviour_profiles.drift import assess_drift, correlate
 from behaviour_profiles.envelope import capacity_envelope
-from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
+from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, NotFound, ProfileNotFound
 from behaviour_profiles.models import (
     MAX_ENVELOPE_PROFILES,
     BehaviourProfile,
@@ -435,6 +435,14 @@ async def set_exclusion(services: ProfileServices, profile_id: UUID, reason: str
 def list_presets() -> list[ScalePreset]:
     """Every scale preset, in ascending throughput order."""
     return list(PRESETS.values())
+
+
+def find_preset(name: str) -> ScalePreset:
+    """One scale preset by name; :class:`NotFound` naming the presets there are."""
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise NotFound(f"No preset {name[:100]!r}; the presets are {', '.join(PRESETS)} (GET /presets)")
+    return preset
 
 
 async def conformance(services: ProfileServices, profile_id: UUID, preset: str | None) -> ConformanceResult:
