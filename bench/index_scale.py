@@ -45,7 +45,8 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 
-from behaviour_profiles.storage import BASELINES_TABLE, PROFILES_TABLE, ProfileFilter, ProfileStore, encode_cursor
+from behaviour_profiles.repository import ProfileFilter
+from behaviour_profiles.storage import BASELINES_TABLE, PROFILES_TABLE, ProfileStore, encode_cursor
 from copilot.app import create_app
 from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import Placement, demo_plan

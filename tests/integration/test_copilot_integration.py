@@ -7,6 +7,7 @@ of cluster ``temporal-dev``. Each test designates its own baseline first.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,9 +17,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from behaviour_profiles import copilot_api
+from behaviour_profiles import presets_api
+from behaviour_profiles.api import install_services, services_of
 from behaviour_profiles.catalogue import BY_KEY
-from behaviour_profiles.models import BehaviourProfile, ConfigSnapshot, VersionIdentity
+from behaviour_profiles.models import BehaviourProfile, ConfigSnapshot, ThresholdClass, VersionIdentity
 from behaviour_profiles.telemetry import Scope
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import body, create
@@ -58,7 +60,7 @@ MID_SCALE_FAILURES = {
 async def copilot(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The app with the Copilot's top-level router (``/presets``) mounted, as the host mounts it."""
     if not any(getattr(route, "path", None) == "/presets" for route in app.routes):
-        app.include_router(copilot_api.router)
+        app.include_router(presets_api.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as http:
         yield http
 
@@ -162,7 +164,9 @@ async def test_drift_thresholds_per_deployment_and_per_request(
 ) -> None:
     await baseline(copilot, stack)
     failing = window(stack, "failing-400wps")
-    app.state.drift_thresholds_pct = {"latency": 1000.0}
+    services = services_of(app)
+    assert services is not None
+    install_services(app, dataclasses.replace(services, drift_thresholds_pct={ThresholdClass.LATENCY: 1000.0}))
     try:
         deployment = ok(await drift(copilot, **failing))
         assert deployment["thresholds_pct"]["latency"] == 1000.0
@@ -174,7 +178,7 @@ async def test_drift_thresholds_per_deployment_and_per_request(
         by_metric = {d["metric"]: d for d in request["deviations"]}
         assert by_metric["persistence_latency_p99"]["severity"] == "critical"
     finally:
-        del app.state.drift_thresholds_pct
+        install_services(app, services)
 
 
 async def test_bad_drift_windows_are_refused(stack: Stack, copilot: httpx.AsyncClient) -> None:

@@ -19,10 +19,10 @@ from uuid import uuid4
 
 import asyncpg
 
+from behaviour_profiles.repository import ProfileFilter
 from behaviour_profiles.storage import (
     BASELINES_TABLE,
     PROFILES_TABLE,
-    ProfileFilter,
     ProfileStore,
     encode_cursor,
     schema_statements,

@@ -16,8 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from copilot import cli
-from copilot.access import TokenBucket, bearer_token, needs_token, token_matches
+from copilot.access import TokenBucket, bearer_token, guarded_as, token_matches
+from copilot.access import needs_token as token_needed
+from copilot.app import create_app
 from copilot.observability import accept_request_id
+from copilot.routes import RouteMethods
 from copilot.settings import Settings
 from tests.support import serve, serving, serving_over_http
 
@@ -128,6 +131,14 @@ def test_token_helpers() -> None:
     assert bearer_token(f"Token {TOKEN}") is None
     assert token_matches(TOKEN, TOKEN) and not token_matches(TOKEN + "x", TOKEN) and not token_matches(None, TOKEN)
     assert token_matches("é", "é") and not token_matches("e", "é")
+
+
+def test_which_requests_need_the_token_comes_from_the_routes_declared_access() -> None:
+    app, routes = create_app(settings()), RouteMethods()
+
+    def needs_token(method: str, path: str, *, for_reads: bool) -> bool:
+        return token_needed(guarded_as(routes, app, method, path), for_reads=for_reads)
+
     assert needs_token("POST", "/profiles", for_reads=False)
     assert needs_token("POST", f"/profiles/{PROFILE}/baseline", for_reads=False)
     assert not needs_token("POST", "/profiles/compare", for_reads=False)
@@ -136,6 +147,11 @@ def test_token_helpers() -> None:
     assert not needs_token("GET", "/profilesx", for_reads=True)
     assert not needs_token("GET", "/ui/", for_reads=True) and not needs_token("GET", "/metrics", for_reads=True)
     assert not needs_token("OPTIONS", "/profiles", for_reads=True)
+    # a method a write path does not take is still guarded as a write; elsewhere in the API, as a read
+    assert needs_token("DELETE", f"/profiles/{PROFILE}/baseline", for_reads=False)
+    assert needs_token("DELETE", f"/profiles/{PROFILE}/exclusion", for_reads=False)
+    assert not needs_token("DELETE", f"/profiles/{PROFILE}", for_reads=False)
+    assert needs_token("GET", "/profiles/no/such/path", for_reads=True)
 
 
 # --- CORS ---------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_configure_logging_is_idempotent_and_switches_format() -> None:
 
 def test_each_app_has_its_own_registry() -> None:
     a, b = Metrics(), Metrics()
-    a.observe_request("POST", "/profiles", 201, 0.5)
+    a.observe_request("POST", "/profiles", 201, 0.5, creates=True)
     a.observe_prometheus_query("query_range", 0.1, False)
     assert b'copilot_profile_creations_total{outcome="created"} 1.0' in a.exposition()
     assert b'copilot_profile_creations_total{outcome="created"} 0.0' in b.exposition()

@@ -10,7 +10,8 @@ import pytest
 
 from behaviour_profiles.catalogue import CATALOGUE
 from behaviour_profiles.formatting import ui_rules
-from behaviour_profiles.models import MAX_WINDOW, ThresholdClass
+from behaviour_profiles.models import ThresholdClass
+from behaviour_profiles.scope import MAX_WINDOW
 from copilot.settings import Settings
 from copilot.ui import STATIC_DIR, plotly_js_path
 from copilot.ui.routes import catalogue_json, ui_rules_json

@@ -1,19 +1,19 @@
 """The FastAPI router mounted at ``/profiles``.
 
-Its collaborators come from ``request.app.state`` through small dependencies: ``profile_services``
-(a :class:`~behaviour_profiles.service.ProfileServices`, or ``None`` when storage is not configured)
-and ``clock`` (a callable returning an aware ``datetime``). Handlers raise errors of our tree; the host
-maps them to HTTP in one table.
+Its one collaborator is the host's :class:`~behaviour_profiles.service.ProfileServices` (the repository,
+the telemetry source, the clock and the deployment's drift thresholds), put on the app with
+:func:`install_services` and read back, type-checked, by :func:`services_of`. Every handler parses its
+input and calls one use case of :mod:`behaviour_profiles.service`; handlers raise errors of our tree and
+the host maps them to HTTP in one table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.applications import Starlette
 
 from behaviour_profiles import service
 from behaviour_profiles.errors import InvalidRequest, NotConfigured
@@ -36,10 +36,10 @@ from behaviour_profiles.models import (
     Recommendation,
     RequiredFilterText,
     RollingBaseline,
-    ThresholdClass,
 )
+from behaviour_profiles.repository import ProfileFilter
+from behaviour_profiles.routing import CREATES, READS, WRITES
 from behaviour_profiles.service import ProfileServices
-from behaviour_profiles.storage import ProfileFilter
 
 NOT_CONFIGURED = (
     "Profile storage not configured: set COPILOT_PROFILE_S3_BUCKET, PROMETHEUS_ENDPOINT and "
@@ -49,22 +49,25 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def get_services(request: Request) -> ProfileServices:
-    services: ProfileServices | None = getattr(request.app.state, "profile_services", None)
-    if services is None:
-        raise NotConfigured(NOT_CONFIGURED)
+def install_services(app: Starlette, services: ProfileServices | None) -> None:
+    """The host's side of the contract: ``services``, or ``None`` when storage is not configured. The host
+    installs ``None`` when it builds the app, and its services in its lifespan."""
+    app.state.profile_services = services
+
+
+def services_of(app: Starlette) -> ProfileServices | None:
+    """The services the host installed (``None``: storage is not configured)."""
+    services = app.state.profile_services
+    if services is not None and not isinstance(services, ProfileServices):
+        raise TypeError(f"app.state.profile_services is a {type(services).__name__}, not ProfileServices")
     return services
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock
-
-
-def get_drift_defaults(request: Request) -> dict[ThresholdClass, float]:
-    """The deployment's drift thresholds: ``app.state.drift_thresholds_pct`` if the host set it, else none."""
-    configured: Mapping[str, float] | None = getattr(request.app.state, "drift_thresholds_pct", None)
-    return {ThresholdClass(cls): float(pct) for cls, pct in (configured or {}).items()}
+def get_services(request: Request) -> ProfileServices:
+    services = services_of(request.app)
+    if services is None:
+        raise NotConfigured(NOT_CONFIGURED)
+    return services
 
 
 def get_profile_id(profile_id: str) -> UUID:
@@ -74,22 +77,25 @@ def get_profile_id(profile_id: str) -> UUID:
 
 ProfileId = Annotated[UUID, Depends(get_profile_id)]
 Services = Annotated[ProfileServices, Depends(get_services)]
-Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
-DriftDefaults = Annotated[dict[ThresholdClass, float], Depends(get_drift_defaults)]
 
 router = APIRouter(tags=["profiles"])
 
 
-@router.post("", status_code=201, summary="Create a profile from a time range (max 24 hours)")
-@router.post("/", status_code=201, include_in_schema=False)
-async def create_profile(body: ProfileCreate, services: Services, clock: Clock, response: Response) -> ProfileCreated:
-    meta = await service.create_profile(services, body, now=clock())
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a profile from a time range (max 24 hours)",
+    dependencies=CREATES,
+)
+@router.post("/", status_code=201, include_in_schema=False, dependencies=CREATES)
+async def create_profile(body: ProfileCreate, services: Services, response: Response) -> ProfileCreated:
+    meta = await service.create_profile(services, body)
     response.headers["Location"] = f"/profiles/{meta.id}"
     return meta
 
 
-@router.get("", summary="List profiles, newest first")
-@router.get("/", include_in_schema=False)
+@router.get("", summary="List profiles, newest first", dependencies=READS)
+@router.get("/", include_in_schema=False, dependencies=READS)
 async def list_profiles(
     request: Request,
     response: Response,
@@ -110,7 +116,7 @@ async def list_profiles(
     filters = ProfileFilter(
         cluster_id=cluster, namespace=namespace, label=label, task_queue=task_queue, window_from=start, window_to=end
     )
-    page, next_cursor = await services.store.list(filters, limit=limit, cursor=cursor)
+    page, next_cursor = await service.list_profiles(services, filters, limit=limit, cursor=cursor)
     if next_cursor:
         next_url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
@@ -118,22 +124,30 @@ async def list_profiles(
     return page
 
 
-@router.post("/compare", summary="Compare two profiles")
+@router.post("/compare", summary="Compare two profiles", dependencies=READS)
 async def compare_profiles(body: CompareRequest, services: Services) -> ProfileComparison:
     return await service.compare(services, body)
 
 
-@router.post("/drift", summary="Judge the current window of a cluster and namespace against its baseline")
-async def drift(body: DriftRequest, services: Services, clock: Clock, defaults: DriftDefaults) -> DriftResult:
-    return await service.drift(services, body, now=clock(), default_thresholds_pct=defaults)
+@router.post(
+    "/drift",
+    summary="Judge the current window of a cluster and namespace against its baseline",
+    dependencies=READS,
+)
+async def drift(body: DriftRequest, services: Services) -> DriftResult:
+    return await service.drift(services, body)
 
 
-@router.post("/envelope", summary="The capacity envelope of a load sweep: where it stopped holding")
-async def envelope(body: EnvelopeRequest, services: Services, defaults: DriftDefaults) -> CapacityEnvelope:
-    return await service.envelope(services, body, default_thresholds_pct=defaults)
+@router.post(
+    "/envelope",
+    summary="The capacity envelope of a load sweep: where it stopped holding",
+    dependencies=READS,
+)
+async def envelope(body: EnvelopeRequest, services: Services) -> CapacityEnvelope:
+    return await service.envelope(services, body)
 
 
-@router.get("/baseline", summary="The active baseline of a cluster and namespace")
+@router.get("/baseline", summary="The active baseline of a cluster and namespace", dependencies=READS)
 async def get_baseline(
     services: Services,
     cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
@@ -142,38 +156,53 @@ async def get_baseline(
     return await service.get_baseline(services, cluster, namespace)
 
 
-@router.get("/baseline/rolling", summary="The last N passing profiles of a cluster and namespace, pooled")
+@router.get(
+    "/baseline/rolling",
+    summary="The last N passing profiles of a cluster and namespace, pooled",
+    dependencies=READS,
+)
 async def get_rolling_baseline(
     services: Services,
-    defaults: DriftDefaults,
     cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
     namespace: Annotated[FilterText | None, Query(description="Namespace; omit for none")] = None,
     n: Annotated[int, Query(ge=1, le=20, description="How many passing profiles to pool")] = 5,
 ) -> RollingBaseline:
-    return await service.rolling_baseline(services, cluster, namespace, n, default_thresholds_pct=defaults)
+    return await service.rolling_baseline(services, cluster, namespace, n)
 
 
-@router.get("/{profile_id}", summary="Retrieve a full profile")
+@router.get("/{profile_id}", summary="Retrieve a full profile", dependencies=READS)
 async def get_profile(profile_id: ProfileId, services: Services) -> BehaviourProfile:
-    return await services.store.get(profile_id)
+    return await service.get_profile(services, profile_id)
 
 
-@router.post("/{profile_id}/baseline", summary="Designate a profile as the baseline of its cluster and namespace")
-async def designate_baseline(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
-    return await services.store.designate_baseline(profile_id, now=clock())
+@router.post(
+    "/{profile_id}/baseline",
+    summary="Designate a profile as the baseline of its cluster and namespace",
+    dependencies=WRITES,
+)
+async def designate_baseline(profile_id: ProfileId, services: Services) -> ProfileMetadata:
+    return await service.designate_baseline(services, profile_id)
 
 
-@router.post("/{profile_id}/exclusion", summary="Exclude a profile from baselines, with a reason")
-async def exclude(profile_id: ProfileId, body: ExclusionRequest, services: Services, clock: Clock) -> ProfileMetadata:
-    return await service.set_exclusion(services, profile_id, body.reason, now=clock())
+@router.post(
+    "/{profile_id}/exclusion",
+    summary="Exclude a profile from baselines, with a reason",
+    dependencies=WRITES,
+)
+async def exclude(profile_id: ProfileId, body: ExclusionRequest, services: Services) -> ProfileMetadata:
+    return await service.set_exclusion(services, profile_id, body.reason)
 
 
-@router.delete("/{profile_id}/exclusion", summary="Include an excluded profile in baselines again")
-async def include(profile_id: ProfileId, services: Services, clock: Clock) -> ProfileMetadata:
-    return await service.set_exclusion(services, profile_id, None, now=clock())
+@router.delete(
+    "/{profile_id}/exclusion",
+    summary="Include an excluded profile in baselines again",
+    dependencies=WRITES,
+)
+async def include(profile_id: ProfileId, services: Services) -> ProfileMetadata:
+    return await service.set_exclusion(services, profile_id, None)
 
 
-@router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?")
+@router.post("/{profile_id}/conformance", summary="Does this profile match a scale preset?", dependencies=READS)
 async def conformance(
     profile_id: ProfileId,
     services: Services,
@@ -186,6 +215,10 @@ async def conformance(
     return await service.conformance(services, profile_id, named or preset)
 
 
-@router.post("/{profile_id}/recommendation", summary="Suggest a preset and config overrides for a profile")
+@router.post(
+    "/{profile_id}/recommendation",
+    summary="Suggest a preset and config overrides for a profile",
+    dependencies=READS,
+)
 async def recommendation(profile_id: ProfileId, services: Services) -> Recommendation:
     return await service.recommendation(services, profile_id)

@@ -7,7 +7,7 @@ here is a field added to the API contract.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,9 +25,7 @@ from pydantic import (
 
 from behaviour_profiles.envfile import parse_env_file
 from behaviour_profiles.errors import InvalidRequest
-
-MAX_WINDOW = timedelta(hours=24)
-"""The longest time window a profile may cover (the seed caps it at 24 hours)."""
+from behaviour_profiles.scope import window_problem
 
 _IDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$")
 
@@ -349,10 +347,9 @@ class ProfileCreate(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> ProfileCreate:
-        if self.time_window_end <= self.time_window_start:
-            raise ValueError("time_window_end must be after time_window_start")
-        if self.time_window_end - self.time_window_start > MAX_WINDOW:
-            raise ValueError("the time window is longer than 24 hours; choose a window of at most 24 hours")
+        problem = window_problem(self.time_window_start, self.time_window_end)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -1,7 +1,9 @@
 """Use cases: one coordinating function each, shared by the API and the CLI.
 
-They take their collaborators (store, collector) and the current time as arguments; nothing here reads
-the environment or a clock.
+They take their collaborators in one :class:`ProfileServices` (a
+:class:`~behaviour_profiles.repository.ProfileRepository`, a :class:`TelemetrySource`, the clock and the
+deployment's drift thresholds); nothing here reads the environment or the system clock, and nothing
+here knows which storage or metrics backend is behind them.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import difflib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID, uuid4
 
 from behaviour_profiles.catalogue import Dialect, Source
@@ -19,10 +21,9 @@ from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
 from behaviour_profiles.drift import assess_drift
 from behaviour_profiles.envelope import capacity_envelope
-from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, ProfileNotFound
+from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, NotFound, ProfileNotFound
 from behaviour_profiles.models import (
     MAX_ENVELOPE_PROFILES,
-    MAX_WINDOW,
     BehaviourProfile,
     CapacityEnvelope,
     CompareOptions,
@@ -47,21 +48,53 @@ from behaviour_profiles.models import (
     VersionSource,
 )
 from behaviour_profiles.presets import PRESETS
+from behaviour_profiles.repository import ProfileFilter, ProfileRepository, ReindexReport
 from behaviour_profiles.rolling import pooled_profile, roll
+from behaviour_profiles.scope import Scope, Window
 from behaviour_profiles.snapshot import HostConfig, build_snapshot
-from behaviour_profiles.storage import ProfileFilter, ProfileStore
-from behaviour_profiles.telemetry import Scope, TelemetryCollector
 
-FUTURE_SKEW = timedelta(minutes=2)
+if TYPE_CHECKING:
+    from behaviour_profiles.telemetry import BuildInfo
+
+
+class KnownNames(Protocol):
+    """What the scope check asks of the telemetry adapter: the names a source reports in a window."""
+
+    async def known_values(
+        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
+    ) -> list[str]: ...
+
+
+class Reachable(Protocol):
+    async def check(self) -> None:
+        """Raise a ``Dependency*`` error unless the dependency answers."""
+        ...
+
+
+class TelemetrySource(KnownNames, Protocol):
+    """What the use cases ask of the telemetry adapter (``telemetry.TelemetryCollector`` in production)."""
+
+    async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary: ...
+
+    async def server_version(self, scope: Scope, start: datetime, end: datetime) -> BuildInfo | None: ...
+
+    @property
+    def client(self) -> Reachable:
+        """The metrics endpoint, for readiness."""
+        ...
 
 
 @dataclass(frozen=True)
 class ProfileServices:
     """What the profile use cases need; the host builds it once in its lifespan."""
 
-    store: ProfileStore
-    collector: TelemetryCollector
+    store: ProfileRepository
+    collector: TelemetrySource
     redaction_key: bytes
+    clock: Callable[[], datetime]
+    """The current time, aware; the host's wall clock, a test's fixed one."""
+    drift_thresholds_pct: Mapping[ThresholdClass, float] = field(default_factory=dict)
+    """The deployment's drift thresholds, between a request's own and the built-in ones."""
     host_config: Callable[[], HostConfig | None] = lambda: None
     """Reads the monitored deployment's configured files (dynamic config, env file, worker options)."""
     frontend_version: Callable[[], Awaitable[str | None]] | None = None
@@ -83,15 +116,13 @@ def parse_profile_id(raw: str) -> UUID:
 
 
 async def create_profile(
-    services: ProfileServices, request: ProfileCreate, *, now: datetime, profile_id: UUID | None = None
+    services: ProfileServices, request: ProfileCreate, *, profile_id: UUID | None = None
 ) -> ProfileCreated:
-    if request.time_window_end > now + FUTURE_SKEW:
-        raise InvalidRequest(
-            f"time_window_end {request.time_window_end.isoformat()} is in the future; "
-            "a profile can only cover time that has passed"
-        )
+    now = services.clock()
+    window = Window(request.time_window_start, request.time_window_end)
+    window.must_have_passed(now, "a profile can only cover time that has passed")
     scope = Scope(request.cluster_id, request.namespace, request.task_queue)
-    start, end = request.time_window_start, request.time_window_end
+    start, end = window.start, window.end
     versions = VersionIdentity(
         temporal_server_version=request.temporal_server_version,
         dsql_plugin_version=request.dsql_plugin_version,
@@ -120,8 +151,8 @@ async def create_profile(
         telemetry = await services.collector.collect(scope, start, end)
     if telemetry.coverage.with_data == 0:
         raise NoTelemetry(
-            f"Prometheus has no samples for any catalogue metric in {start.isoformat()} .. {end.isoformat()} "
-            f"for {_where(scope)}; check the time window, the names and the cluster label. Nothing was stored."
+            f"Prometheus has no samples for any catalogue metric in {window.describe()} "
+            f"for {scope.describe()}; check the time window, the names and the cluster label. Nothing was stored."
         )
     telemetry = await check_scope(services.collector, scope, telemetry, start, end)
     profile = BehaviourProfile(
@@ -160,15 +191,6 @@ NEARBY = 8
 """How many existing names a refusal lists, closest first."""
 
 
-def _where(scope: Scope) -> str:
-    where = f"cluster {scope.cluster_id!r}"
-    if scope.namespace:
-        where += f", namespace {scope.namespace!r}"
-    if scope.task_queue:
-        where += f", task queue {scope.task_queue!r}"
-    return where
-
-
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -177,14 +199,6 @@ def _nearby(wanted: str, known: list[str]) -> str:
     ranked = sorted(known, key=lambda name: (-difflib.SequenceMatcher(None, wanted, name).ratio(), name))
     shown = ", ".join(ranked[:NEARBY])
     return shown + (f" and {len(ranked) - NEARBY} more" if len(ranked) > NEARBY else "")
-
-
-class KnownNames(Protocol):
-    """What the scope check asks of the telemetry adapter: the names a source reports in a window."""
-
-    async def known_values(
-        self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
-    ) -> list[str]: ...
 
 
 async def check_scope(
@@ -234,8 +248,8 @@ async def check_scope(
             missing = ", ".join(_SOURCE_WORDS[Source(m.source)] for m in unmatched)
             detail = "; ".join(told) if told else f"no {word} is reported in this window"
             raise NoTelemetry(
-                f"{_sentence(word)} {value!r} matches no series of {missing} in {start.isoformat()} .. "
-                f"{end.isoformat()} ({_where(Scope(scope.cluster_id, None, None))}): {detail}{how}. "
+                f"{_sentence(word)} {value!r} matches no series of {missing} in {Window(start, end).describe()} "
+                f"({scope.cluster_only().describe()}): {detail}{how}. "
                 "Check the name; nothing was stored."
             )
         for match in unmatched:
@@ -249,6 +263,18 @@ async def check_scope(
                 f"{_SCRAPED[source]}"
             )
     return telemetry.model_copy(update={"notes": notes}) if notes != telemetry.notes else telemetry
+
+
+async def get_profile(services: ProfileServices, profile_id: UUID) -> BehaviourProfile:
+    """The full profile, its baseline and exclusion status current."""
+    return await services.store.get(profile_id)
+
+
+async def list_profiles(
+    services: ProfileServices, filters: ProfileFilter, *, limit: int, cursor: str | None = None
+) -> tuple[list[ProfileMetadata], str | None]:
+    """A page of profiles, newest first, and the cursor of the next page (``None`` on the last)."""
+    return await services.store.list(filters, limit=limit, cursor=cursor)
 
 
 async def compare(services: ProfileServices, request: CompareRequest) -> ProfileComparison:
@@ -272,7 +298,7 @@ async def get_baseline(services: ProfileServices, cluster_id: str, namespace: st
     try:
         return await services.store.get_baseline(cluster_id, namespace)
     except BaselineNotFound:
-        where = f"cluster {cluster_id!r}" + (f", namespace {namespace!r}" if namespace else " (no namespace)")
+        where = Scope(cluster_id, namespace, None).describe() + ("" if namespace else " (no namespace)")
         raise BaselineNotFound(
             f"No baseline for {where}. Create a profile of a known-good window (POST /profiles, or "
             "`copilot profiles create`) and designate it with POST /profiles/{id}/baseline "
@@ -280,35 +306,28 @@ async def get_baseline(services: ProfileServices, cluster_id: str, namespace: st
         ) from None
 
 
-def drift_window(request: DriftRequest, now: datetime) -> tuple[datetime, datetime]:
+async def designate_baseline(services: ProfileServices, profile_id: UUID) -> ProfileMetadata:
+    """Make a profile the baseline of its cluster and namespace, replacing the one before."""
+    return await services.store.designate_baseline(profile_id, now=services.clock())
+
+
+def drift_window(request: DriftRequest, now: datetime) -> Window:
     """The request's window, defaulting to the ``DRIFT_WINDOW`` before ``now``; validated like a profile's."""
     end = request.time_window_end or now
-    start = request.time_window_start or end - DRIFT_WINDOW
-    if end <= start:
-        raise InvalidRequest("time_window_end must be after time_window_start")
-    if end - start > MAX_WINDOW:
-        raise InvalidRequest("the time window is longer than 24 hours; choose a window of at most 24 hours")
-    if end > now + FUTURE_SKEW:
-        raise InvalidRequest(
-            f"time_window_end {end.isoformat()} is in the future; drift is judged on time that has passed"
-        )
-    return start, end
+    window = Window(request.time_window_start, end) if request.time_window_start else Window.before(end, DRIFT_WINDOW)
+    window.must_have_passed(now, "drift is judged on time that has passed")
+    return window
 
 
-async def drift(
-    services: ProfileServices,
-    request: DriftRequest,
-    *,
-    now: datetime,
-    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
-) -> DriftResult:
+async def drift(services: ProfileServices, request: DriftRequest) -> DriftResult:
     """The current window of a cluster and namespace against its active baseline.
 
-    Thresholds: the request's, then the deployment's defaults (``default_thresholds_pct``), then the
+    Thresholds: the request's, then the deployment's (``services.drift_thresholds_pct``), then the
     built-in ones. No data at all in the current window is :class:`NoTelemetry`, never a pass.
     """
-    start, end = drift_window(request, now)
-    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct}
+    window = drift_window(request, services.clock())
+    start, end = window.start, window.end
+    thresholds = {**services.drift_thresholds_pct, **request.thresholds_pct}
     account: RollingBaseline | None = None
     if request.rolling is not None:
         pooled, account = await _rolling(
@@ -324,7 +343,7 @@ async def drift(
     if current.coverage.with_data == 0:
         raise NoTelemetry(
             f"No drift verdict, and this is not a pass: Prometheus has no samples for any catalogue metric in the "
-            f"current window {start.isoformat()} .. {end.isoformat()} for {_where(scope)} (baseline "
+            f"current window {window.describe()} for {scope.describe()} (baseline "
             f"{baseline.name!r}, profile {baseline.id}). Check that the cluster is reporting, or give an explicit "
             "window with time_window_start and time_window_end."
         )
@@ -340,7 +359,7 @@ async def drift(
         baseline,
         current,
         window=(start, end),
-        scope=(request.cluster_id, request.namespace, task_queue),
+        scope=(scope.cluster_id, scope.namespace, scope.task_queue),
         options=options,
         current_config=snapshot,
     )
@@ -398,26 +417,30 @@ async def rolling_baseline(
     cluster_id: str,
     namespace: str | None,
     n: int,
-    *,
-    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
 ) -> RollingBaseline:
     """Which profiles a rolling baseline of ``n`` pools now, and which it leaves out, with why."""
     _, account = await _rolling(
-        services, cluster_id, namespace, n, CompareOptions(thresholds_pct=dict(default_thresholds_pct or {}))
+        services, cluster_id, namespace, n, CompareOptions(thresholds_pct=dict(services.drift_thresholds_pct))
     )
     return account
 
 
-async def set_exclusion(
-    services: ProfileServices, profile_id: UUID, reason: str | None, *, now: datetime
-) -> ProfileMetadata:
+async def set_exclusion(services: ProfileServices, profile_id: UUID, reason: str | None) -> ProfileMetadata:
     """Mark a profile "exclude from baselines" (with a reason), or include it again (``reason=None``)."""
-    return await services.store.set_exclusion(profile_id, reason=reason, now=now)
+    return await services.store.set_exclusion(profile_id, reason=reason, now=services.clock())
 
 
 def list_presets() -> list[ScalePreset]:
     """Every scale preset, in ascending throughput order."""
     return list(PRESETS.values())
+
+
+def find_preset(name: str) -> ScalePreset:
+    """One scale preset by name; :class:`NotFound` naming the presets there are."""
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise NotFound(f"No preset {name[:100]!r}; the presets are {', '.join(PRESETS)} (GET /presets)")
+    return preset
 
 
 async def conformance(services: ProfileServices, profile_id: UUID, preset: str | None) -> ConformanceResult:
@@ -454,18 +477,17 @@ async def _read_all(services: ProfileServices, ids: list[UUID]) -> list[Behaviou
 async def envelope(
     services: ProfileServices,
     request: EnvelopeRequest,
-    *,
-    default_thresholds_pct: Mapping[ThresholdClass, float] | None = None,
 ) -> CapacityEnvelope:
     """The capacity envelope of the profiles a request names (by ids, or by cluster with label/time range).
 
     Without a preset, steps are judged against the lightest one with the request's thresholds, then the
-    deployment's (``default_thresholds_pct``), then the built-in ones.
+    deployment's (``services.drift_thresholds_pct``), then the built-in ones.
     """
     preset = get_preset(request.preset) if request.preset is not None else None
     if request.profile_ids is not None:
         ids = [parse_profile_id(raw) for raw in request.profile_ids]
     else:
+        assert request.cluster_id is not None  # the request's validation: profile_ids or cluster_id
         filters = ProfileFilter(
             cluster_id=request.cluster_id,
             namespace=request.namespace,
@@ -482,11 +504,22 @@ async def envelope(
         ids = [meta.id for meta in page]
         if len(ids) < 2:
             raise InvalidRequest(
-                f"an envelope needs at least 2 profiles; {len(ids)} matched cluster {request.cluster_id!r}"
-                + (f", namespace {request.namespace!r}" if request.namespace else "")
+                f"an envelope needs at least 2 profiles; {len(ids)} matched "
+                + Scope(request.cluster_id, request.namespace, None).describe()
                 + (f", label {request.label!r}" if request.label else "")
                 + (" in the time range" if request.time_window_start or request.time_window_end else "")
             )
     profiles = await _read_all(services, ids)
-    thresholds = {**(default_thresholds_pct or {}), **request.thresholds_pct} if preset is None else None
+    thresholds = {**services.drift_thresholds_pct, **request.thresholds_pct} if preset is None else None
     return capacity_envelope(profiles, preset=preset, thresholds_pct=thresholds)
+
+
+async def check_ready(services: ProfileServices) -> None:
+    """Raise a ``Dependency*`` error unless the repository and the metrics endpoint both answer."""
+    await services.store.check()
+    await services.collector.client.check()
+
+
+async def reindex(services: ProfileServices, *, repair: bool) -> ReindexReport:
+    """Reconcile the repository's index with its documents; with ``repair``, fix what it can."""
+    return await services.store.reindex(repair=repair)

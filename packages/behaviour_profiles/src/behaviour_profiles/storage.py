@@ -36,6 +36,8 @@ from behaviour_profiles.errors import (
     ProfileNotFound,
 )
 from behaviour_profiles.models import BehaviourProfile, ProfileMetadata
+from behaviour_profiles.repository import ProfileFilter, ReindexReport
+from behaviour_profiles.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -134,32 +136,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         return created_at, UUID(pid)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest("cursor is not valid: pass the cursor from the previous page's next link") from exc
-
-
-@dataclass(frozen=True)
-class ProfileFilter:
-    cluster_id: str | None = None
-    namespace: str | None = None
-    label: str | None = None
-    task_queue: str | None = None
-    window_from: datetime | None = None
-    """Only profiles whose window ends at or after this instant."""
-    window_to: datetime | None = None
-    """Only profiles whose window starts at or before this instant."""
-
-
-@dataclass
-class ReindexReport:
-    documents: int
-    rows: int
-    documents_without_row: list[str]
-    rows_without_document: list[str]
-    unreadable: list[str]
-    repaired: bool
-
-    @property
-    def consistent(self) -> bool:
-        return not (self.documents_without_row or self.rows_without_document or self.unreadable)
 
 
 @dataclass(frozen=True)
@@ -272,7 +248,8 @@ def _metadata(row: asyncpg.Record) -> ProfileMetadata:
 
 
 class ProfileStore:
-    """Profiles in S3 (documents) and PostgreSQL/DSQL (index)."""
+    """Profiles in S3 (documents) and PostgreSQL/DSQL (index): the production
+    :class:`~behaviour_profiles.repository.ProfileRepository`."""
 
     def __init__(
         self,
@@ -565,7 +542,7 @@ class ProfileStore:
 
         row = await self._transaction("reading baseline", work)
         if row is None:
-            where = f"cluster {cluster_id!r}" + (f", namespace {namespace!r}" if namespace else "")
+            where = Scope(cluster_id, namespace, None).describe()
             raise BaselineNotFound(f"No baseline for {where}; designate one with POST /profiles/{{id}}/baseline")
         return _metadata(row)
 

@@ -69,6 +69,7 @@ from behaviour_profiles.models import (
     ShareOf,
     TelemetrySummary,
 )
+from behaviour_profiles.scope import Scope as Scope  # re-exported: the collector's callers name it from here
 from behaviour_profiles.stats import series_stats
 
 PROMETHEUS = "Prometheus"
@@ -117,24 +118,6 @@ def plan_window(
 
 
 # --- PromQL rendering --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What every query is scoped by: the profile's cluster, namespace and task queue."""
-
-    cluster_id: str
-    namespace: str | None
-    task_queue: str | None
-    cluster_label: str | None = None
-
-    def values(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if self.namespace:
-            out["namespace"] = self.namespace
-        if self.task_queue:
-            out["task_queue"] = self.task_queue
-        return out
 
 
 def _escape(value: str) -> str:

@@ -7,12 +7,18 @@
 * :class:`AccessMiddleware`, a pure ASGI middleware that
 
   - asks for ``Authorization: Bearer <COPILOT_API_TOKEN>`` (compared in constant time) on the
-    state-changing requests, and on every ``/profiles`` and ``/presets`` request with
-    ``COPILOT_API_TOKEN_FOR_READS``; 401 with ``WWW-Authenticate: Bearer`` otherwise;
+    requests of routes that declare themselves writes (:mod:`behaviour_profiles.routing`), and with
+    ``COPILOT_API_TOKEN_FOR_READS`` on every request under the API's roots (``/profiles``,
+    ``/presets``: the first segments of the routes that declare an access class); 401 with
+    ``WWW-Authenticate: Bearer`` otherwise. A method a path does not take is guarded as the strongest
+    class declared on that path, so an unknown method on a write path still needs the token;
   - refuses bodies over ``COPILOT_MAX_BODY_BYTES`` with 413, from ``Content-Length`` before the app
     runs, and by counting the bytes of a body sent without it (chunked) as the app reads them;
-  - takes one token of the creation bucket (``app.state.create_limiter``) for every ``POST /profiles``
-    and answers 429 with ``Retry-After`` when it is empty.
+  - takes one token of the creation bucket (``app.state.create_limiter``) for every request of a route
+    that declares itself a profile creation (``POST /profiles``) and answers 429 with ``Retry-After``
+    when it is empty.
+
+CORS allows the methods of the routes that declare an access class.
 
 Its answers are RFC 9457 problem documents with the request id, like the rest of the API.
 """
@@ -22,18 +28,19 @@ from __future__ import annotations
 import hmac
 import json
 import math
-import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from copilot.observability import REQUEST_ID_HEADER, current_request_id, is_create
+from behaviour_profiles.routing import Access
+from copilot.observability import REQUEST_ID_HEADER, current_request_id
 from copilot.problems import PROBLEM_JSON, problem, problem_body
+from copilot.routes import RouteMethods, api_methods
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,20 +48,30 @@ if TYPE_CHECKING:
 
     from copilot.settings import Settings
 
-_BASELINE_WRITE = re.compile(r"^/profiles/[^/]+/(baseline|exclusion)/?$")
-"""Designating a baseline, and excluding a profile from baselines (POST) or including it again (DELETE)."""
 _OPEN_METHODS: Final = frozenset({"OPTIONS"})
 
 
-def needs_token(method: str, path: str, *, for_reads: bool) -> bool:
-    """Does this request need the API token (when one is configured)?"""
+def guarded_as(routes: RouteMethods, app: Any, method: str, path: str) -> Access | None:
+    """The access class a request is guarded as: its route's declared class; on a path whose routes do
+    not take the method, the strongest class declared there; elsewhere under the API's roots, a read.
+    ``None`` (open): ``OPTIONS``, and what lies outside the API (``/healthz``, ``/metrics``, the UI)."""
     if method in _OPEN_METHODS:
+        return None
+    found = routes.lookup(app, path)
+    if found is not None:
+        if method in found.methods:
+            return found.access.get(method)
+        if found.access:
+            return max(found.access.values())
+    under_api = any(path == root or path.startswith(root + "/") for root in routes.roots(app))
+    return Access.READ if under_api else None
+
+
+def needs_token(access: Access | None, *, for_reads: bool) -> bool:
+    """Does a request guarded as ``access`` need the API token (when one is configured)?"""
+    if access is None:
         return False
-    if is_create(method, path) or (method in ("POST", "DELETE") and _BASELINE_WRITE.match(path)):
-        return True
-    if not for_reads:
-        return False
-    return any(path == root or path.startswith(root + "/") for root in ("/profiles", "/presets"))
+    return access >= Access.WRITE or for_reads
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -143,6 +160,7 @@ class AccessMiddleware:
         self.token = token
         self.token_for_reads = token_for_reads
         self.max_body_bytes = max_body_bytes
+        self.routes = RouteMethods()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,8 +169,9 @@ class AccessMiddleware:
         method: str = scope["method"]
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        access = guarded_as(self.routes, scope.get("app"), method, path)
 
-        if self.token is not None and needs_token(method, path, for_reads=self.token_for_reads):
+        if self.token is not None and needs_token(access, for_reads=self.token_for_reads):
             presented = bearer_token(headers.get("authorization"))
             if not token_matches(presented, self.token):
                 await self._unauthorized(send, presented is None)
@@ -167,7 +186,7 @@ class AccessMiddleware:
                 await send_problem(send, 413, "Content too large", too_large_detail(self.max_body_bytes))
                 return
 
-        if is_create(method, path):
+        if self.routes.declared(scope.get("app"), method, path) is Access.CREATE:
             limiter: TokenBucket | None = (
                 getattr(scope["app"].state, "create_limiter", None) if "app" in scope else None
             )
@@ -219,7 +238,8 @@ def cors_origins(settings: Settings) -> list[str]:
 
 def install_access(app: FastAPI, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
     """Add the access middleware and CORS to ``app`` (before the observability middleware, which must
-    stay outermost) and put the creation rate limiter on ``app.state.create_limiter``."""
+    stay outermost) and put the creation rate limiter on ``app.state.create_limiter``. Install it after
+    the API's routes: CORS allows their methods."""
     rate = settings.copilot_create_rate_per_minute
     app.state.create_limiter = TokenBucket(rate, clock=clock) if rate > 0 else None
     app.add_exception_handler(BodyTooLarge, _on_body_too_large)
@@ -234,7 +254,7 @@ def install_access(app: FastAPI, settings: Settings, *, clock: Callable[[], floa
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=api_methods(app.routes),
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=["Location", "Link", "X-Next-Cursor", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,

@@ -1,8 +1,8 @@
 """The Copilot API process: ``create_app(settings)``.
 
 The lifespan opens one keep-alive HTTP client (Prometheus), one S3 client and one asyncpg pool, puts
-the profile services on ``app.state`` and closes them on the way out. Errors of our tree become RFC 9457
-problem details in one table.
+the profile services on the app (``behaviour_profiles.api.install_services``) and closes them on the
+way out. Errors of our tree become RFC 9457 problem details in one table.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from behaviour_profiles import api as profiles_api
-from behaviour_profiles import copilot_api
+from behaviour_profiles import presets_api, service
 from behaviour_profiles.catalogue import Dialect
 from behaviour_profiles.errors import (
     BehaviourProfileError,
@@ -175,8 +175,16 @@ def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal error", "The server failed unexpectedly; the error is in its log")
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 async def open_profile_services(
-    settings: Settings, stack: AsyncExitStack, *, on_query: QueryObserver | None = None
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    on_query: QueryObserver | None = None,
+    clock: Callable[[], datetime] = wall_clock,
 ) -> ProfileServices | None:
     """Open the clients the profile API needs; ``None`` when it is not configured."""
     if not settings.profiles_configured:
@@ -261,6 +269,8 @@ async def open_profile_services(
         store=store,
         collector=collector,
         redaction_key=settings.copilot_redaction_key.encode(),
+        clock=clock,
+        drift_thresholds_pct=dict(settings.copilot_drift_thresholds_pct),
         host_config=host_config_reader(settings),
         frontend_version=frontend_version_reader(settings),
     )
@@ -270,14 +280,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.clock = clock or (lambda: datetime.now(UTC))
-        app.state.drift_thresholds_pct = dict(settings.copilot_drift_thresholds_pct)
         async with AsyncExitStack() as stack:
-            app.state.profile_services = await open_profile_services(
-                settings, stack, on_query=app.state.metrics.observe_prometheus_query
+            services = await open_profile_services(
+                settings, stack, on_query=app.state.metrics.observe_prometheus_query, clock=clock or wall_clock
             )
+            profiles_api.install_services(app, services)
             yield
-            app.state.profile_services = None
+            profiles_api.install_services(app, None)
 
     app = FastAPI(
         title="Copilot API: Behaviour Profiles",
@@ -285,15 +294,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         description="Snapshot, compare and baseline the behaviour of a Temporal deployment on Aurora DSQL.",
         lifespan=lifespan,
     )
+    profiles_api.install_services(app, None)  # until the lifespan opens them
     app.add_exception_handler(BehaviourProfileError, _on_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(MethodsMiddleware)  # OPTIONS, HEAD and 405 with Allow, from the routes: inside the rest
-    install_access(app, settings)  # token, body size, creation rate; CORS outside them
-    install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     app.include_router(profiles_api.router, prefix="/profiles", responses=PROBLEM_RESPONSES)
-    app.include_router(copilot_api.router, responses=PROBLEM_RESPONSES)
+    app.include_router(presets_api.router, responses=PROBLEM_RESPONSES)
     app.include_router(ui.router)  # the web UI at /ui/ and GET / -> /ui/; no schema, no token
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
@@ -307,14 +314,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         responses={503: {**PROBLEM_RESPONSES["5XX"], "description": "Not ready: names the dependency"}},
     )
     async def readyz(request: Request) -> JSONResponse:
-        services: ProfileServices | None = request.app.state.profile_services
+        services = profiles_api.services_of(request.app)
         if services is None:
             return problem(503, "Not configured", profiles_api.NOT_CONFIGURED)
         try:
-            await services.store.check()
-            await services.collector.client.check()
+            await service.check_ready(services)
         except DependencyError as exc:
             return problem(503, "Not ready", exc.message, dependency=exc.dependency)
         return JSONResponse({"status": "ready"})
 
+    # after the routes: access and CORS read the access class each route declares
+    app.add_middleware(MethodsMiddleware)  # OPTIONS, HEAD and 405 with Allow, from the routes: inside the rest
+    install_access(app, settings)  # token, body size, creation rate; CORS outside them
+    install_observability(app, settings)  # request id, metrics, logs: outermost, sees every answer
     return app

@@ -693,8 +693,9 @@ def profiles_reindex(
     """
     from contextlib import AsyncExitStack
 
+    from behaviour_profiles import service
     from behaviour_profiles.errors import BehaviourProfileError
-    from behaviour_profiles.storage import ReindexReport
+    from behaviour_profiles.repository import ReindexReport
 
     if dry_run and verify:
         fail("--dry-run and --verify exclude each other: --dry-run changes nothing, --verify repairs and checks")
@@ -709,8 +710,8 @@ def profiles_reindex(
                     "profile storage is not configured: set COPILOT_PROFILE_S3_BUCKET, PROMETHEUS_ENDPOINT and "
                     "COPILOT_DSQL_ENDPOINT"
                 )
-            report = await services.store.reindex(repair=not dry_run)
-            after = await services.store.reindex(repair=False) if verify else None
+            report = await service.reindex(services, repair=not dry_run)
+            after = await service.reindex(services, repair=False) if verify else None
             return report, after
 
     try:

@@ -1,6 +1,6 @@
 """HTTP methods as clients expect them: ``Allow`` on every 405, ``HEAD`` wherever ``GET`` works, ``OPTIONS``.
 
-The methods a path takes come from one place, the app's own routes (:class:`RouteMethods`), and
+The methods a path takes come from one place, the app's own routes (:class:`~copilot.routes.RouteMethods`), and
 :class:`MethodsMiddleware` answers from them before routing:
 
 * ``OPTIONS`` on a path the app serves: 204 with ``Allow`` (CORS preflights never get here when
@@ -14,71 +14,21 @@ Paths that no route matches go on to the app (404, or the redirect of a trailing
 literal path and a parametrised one both match (``/profiles/compare`` and ``/profiles/{profile_id}``),
 the literal one is the path's route, so ``GET /profiles/compare`` is a 405, not a lookup of the profile
 ``compare``.
+
+The table itself is :class:`copilot.routes.RouteMethods`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING
 
-from fastapi.routing import iter_route_contexts
 from starlette.responses import Response
 
 from copilot.problems import problem
+from copilot.routes import ALWAYS, PathMethods, RouteMethods, allow_header
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-ALWAYS: Final = frozenset({"OPTIONS"})
-"""Answered here for every path the app serves."""
-
-_METHOD_ORDER: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-def allow_header(methods: frozenset[str]) -> str:
-    """``GET, HEAD, POST, OPTIONS``: the usual order, then any others alphabetically."""
-    known = [m for m in _METHOD_ORDER if m in methods]
-    return ", ".join(known + sorted(methods.difference(_METHOD_ORDER)))
-
-
-@dataclass(frozen=True)
-class PathMethods:
-    template: str
-    """The route's path template, e.g. ``/profiles/{profile_id}/baseline``."""
-    methods: frozenset[str]
-    """Every method the path takes, ``HEAD`` (with ``GET``) and ``OPTIONS`` included."""
-
-
-class RouteMethods:
-    """The methods each path of an app takes, read from the app's routes on first use."""
-
-    def __init__(self) -> None:
-        self._routes: list[tuple[re.Pattern[str], str, int, frozenset[str]]] | None = None
-
-    @staticmethod
-    def _build(routes: Any) -> list[tuple[re.Pattern[str], str, int, frozenset[str]]]:
-        built = []
-        for route in iter_route_contexts(routes):
-            regex, template, methods = route.path_regex, route.path_format, route.methods
-            if regex is None or not isinstance(template, str) or not methods:
-                continue  # a mount or a websocket route: left to the app
-            built.append((regex, template, template.count("{"), frozenset(methods)))
-        return built
-
-    def lookup(self, app: Any, path: str) -> PathMethods | None:
-        """The route template of ``path`` and the methods it takes; ``None`` when no route matches it."""
-        if self._routes is None:
-            self._routes = self._build(getattr(app, "routes", ()))
-        matching = [(tpl, params, methods) for regex, tpl, params, methods in self._routes if regex.match(path)]
-        if not matching:
-            return None
-        fewest = min(params for _, params, _ in matching)
-        best = [(template, methods) for template, params, methods in matching if params == fewest]
-        taken = frozenset().union(*(methods for _, methods in best)) | ALWAYS
-        if "GET" in taken:
-            taken |= {"HEAD"}
-        return PathMethods(template=best[0][0], methods=taken)
 
 
 def not_allowed_detail(method: str, found: PathMethods) -> str:

@@ -36,7 +36,7 @@ def read_host_config(
     if dynamic_config:
         text = _read(dynamic_config, "MONITORED_DYNAMIC_CONFIG_PATH")
         try:
-            parse_dynamic_config(text)
+            parse_dynamic_config(text, label="the file")
         except InvalidRequest as exc:
             raise NotConfigured(f"MONITORED_DYNAMIC_CONFIG_PATH {dynamic_config}: {exc.message}") from exc
         values["dynamic_config_text"] = text

@@ -40,6 +40,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, compile_path
 
+from behaviour_profiles.routing import Access
+from copilot.routes import RouteMethods
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,11 +60,6 @@ log = logging.getLogger("copilot.request")
 CREATE_OUTCOMES: Final = ("created", "invalid", "unauthorized", "too_large", "rate_limited", "failed")
 PROMETHEUS_QUERY_KINDS: Final = ("query_range", "query", "label_values")
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-
-
-def is_create(method: str, path: str) -> bool:
-    """A profile creation (``/profiles/`` is the hidden alias of ``/profiles``), by path or route template."""
-    return method == "POST" and path in ("/profiles", "/profiles/")
 
 
 def current_request_id() -> str | None:
@@ -130,11 +128,12 @@ class Metrics:
             self.prometheus_seconds.labels(kind)
             self.prometheus_failures.labels(kind)
 
-    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+    def observe_request(self, method: str, route: str, status: int, seconds: float, *, creates: bool = False) -> None:
+        """One answered request; ``creates``: its route declares itself a profile creation."""
         labels = (method, route, str(status))
         self.requests.labels(*labels).inc()
         self.request_seconds.labels(*labels).observe(seconds)
-        if is_create(method, route):
+        if creates:
             self.creations.labels(creation_outcome(status)).inc()
 
     def observe_prometheus_query(self, kind: str, seconds: float, ok: bool) -> None:
@@ -206,6 +205,7 @@ class RequestObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.templates = RouteTemplates()
+        self.routes = RouteMethods()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -252,7 +252,8 @@ class RequestObservabilityMiddleware:
     def _record(self, scope: Scope, root_path: str, request_id: str, status: int, seconds: float) -> None:
         method = scope["method"]
         route = self.route(scope, root_path)
-        self.metrics.observe_request(method, route, status, seconds)
+        creates = self.routes.declared(scope.get("app"), method, scope["path"]) is Access.CREATE
+        self.metrics.observe_request(method, route, status, seconds, creates=creates)
         log.info(
             "%s %s %d %.1fms",
             method,

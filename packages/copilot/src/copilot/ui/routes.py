@@ -24,13 +24,13 @@ from behaviour_profiles.catalogue import CATALOGUE
 from behaviour_profiles.formatting import ui_rules
 from behaviour_profiles.models import (
     DEFAULT_THRESHOLDS_PCT,
-    MAX_WINDOW,
     Category,
     CompareOptions,
     Severity,
     Statistic,
     ThresholdClass,
 )
+from behaviour_profiles.scope import MAX_WINDOW
 from behaviour_profiles.service import DRIFT_WINDOW
 
 STATIC_DIR = Path(__file__).parent / "static"
