@@ -125,6 +125,8 @@ def test_the_knee_is_where_throughput_stops_keeping_pace() -> None:
         ([(1, 1), (2, 2), (3, 2.2)], 1),
         ([(1, 1), (2, 2), (3, 2.6), (4, 2.7)], 2),
         ([(1, 2), (2, 1), (3, 0)], None),  # no rising reference
+        ([(1, 0.1), (999.9999999999999, 100.0), (1000.0, 100.0)], None),  # the last two are one load
+        ([(100, 100), (100.5, 90), (200, 200), (300, 220)], 2),  # a near-repeat starts no segment
     ],
 )
 def test_find_knee(points: list[tuple[float, float]], knee: int | None) -> None:

@@ -27,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -63,6 +64,9 @@ COMPLETED_METRIC = "workflows_completed_per_sec"
 
 KNEE_FRACTION = 0.5
 """A segment whose throughput slope falls below this share of the first segment's is past the knee."""
+
+SAME_LOAD_SHARE = 0.01
+"""Offered loads closer than this share of the lower one are one load measured twice: no knee segment."""
 
 _HOLDS = (EnvelopeStepStatus.HELD, EnvelopeStepStatus.WARN)
 _BREACH_RANK = {BoundStatus.FAIL: 0, BoundStatus.NO_DATA: 1, BoundStatus.WARN: 2}
@@ -177,22 +181,26 @@ def _ordered(breaches: Sequence[EnvelopeBreach]) -> list[EnvelopeBreach]:
 def find_knee(points: Sequence[tuple[float, float]], fraction: float = KNEE_FRACTION) -> int | None:
     """The index of the point after which throughput stopped keeping pace with offered load.
 
-    ``points`` are ``(offered, throughput)`` in ascending offered load. The first segment's slope is the
-    reference; the knee is the start of the first later segment whose slope is below ``fraction`` of it.
-    None with fewer than three points, a non-positive reference slope, or no such segment.
+    ``points`` are ``(offered, throughput)`` in ascending offered load. A point whose load is within
+    :data:`SAME_LOAD_SHARE` of the last kept point's is the same load measured twice and starts no segment
+    (a slope over next to no load is noise). The first segment's slope is the reference; the knee is the
+    start of the first later segment whose slope is below ``fraction`` of it. None with fewer than three
+    distinct loads, a non-positive reference slope, or no such segment.
     """
-    if len(points) < 3:
+    kept: list[int] = []
+    for i, (x, _) in enumerate(points):
+        if not kept or x - points[kept[-1]][0] > SAME_LOAD_SHARE * abs(points[kept[-1]][0]):
+            kept.append(i)
+    if len(kept) < 3:
         return None
-    (x0, y0), (x1, y1) = points[0], points[1]
-    if x1 <= x0:
-        return None
+    (x0, y0), (x1, y1) = points[kept[0]], points[kept[1]]
     reference = (y1 - y0) / (x1 - x0)
     if reference <= 0:
         return None
-    for i in range(1, len(points) - 1):
-        (xa, ya), (xb, yb) = points[i], points[i + 1]
-        if xb > xa and (yb - ya) / (xb - xa) < fraction * reference:
-            return i
+    for a, b in itertools.pairwise(kept[1:]):
+        (xa, ya), (xb, yb) = points[a], points[b]
+        if (yb - ya) / (xb - xa) < fraction * reference:
+            return a
     return None
 
 
