@@ -34,12 +34,13 @@ from behaviour_profiles.models import (
     Verdict,
     VersionIdentity,
 )
+from behaviour_profiles.scope import Scope, Window
 from behaviour_profiles.snapshot import build_snapshot
 
 T0 = datetime(2026, 2, 18, 10, 0, tzinfo=UTC)
 KEY = b"test-key"
-NOW = (T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=30))
-SCOPE = ("dsql-1", "default", None)
+NOW = Window(T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=30))
+SCOPE = Scope("dsql-1", "default", None)
 
 
 def steady(value: float, n: int = 40) -> list[float]:
@@ -405,8 +406,8 @@ def test_scope_and_window_differences_are_noted() -> None:
     result = assess_drift(
         baseline(task_queue="orders"),
         summary(healthy()),
-        window=(NOW[0], NOW[0] + timedelta(hours=2)),
-        scope=("dsql-1", "default", "billing"),
+        window=Window(NOW.start, NOW.start + timedelta(hours=2)),
+        scope=Scope("dsql-1", "default", "billing"),
         options=CompareOptions(),
     )
     assert any("task queue orders" in n and "billing" in n for n in result.notes)

@@ -9,8 +9,8 @@ changes from the baseline's are connected to the regressions by :mod:`behaviour_
 
 Usage::
 
-    result = assess_drift(baseline, current_summary, window=(start, end), scope=("c", "default", None),
-                          options=CompareOptions())
+    result = assess_drift(baseline, current_summary, window=Window(start, end),
+                          scope=Scope("c", "default", None), options=CompareOptions())
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from behaviour_profiles.models import (
     ThresholdClass,
     Verdict,
 )
+from behaviour_profiles.scope import Scope, Window
 from behaviour_profiles.steady import trim_to_steady_state
 
 __all__ = ["assess_drift", "drift_status"]
@@ -79,11 +80,6 @@ def _when(start: datetime, end: datetime) -> str:
     fmt = "%Y-%m-%d %H:%M"
     same_day = start.date() == end.date() and start.tzinfo == end.tzinfo
     return f"{start.strftime(fmt)} to {end.strftime('%H:%M' if same_day else fmt)} {start.tzname() or ''}".rstrip()
-
-
-def _scope_text(cluster_id: str, namespace: str | None, task_queue: str | None) -> str:
-    text = f"cluster {cluster_id}, namespace {namespace or '(all)'}"
-    return text + (f", task queue {task_queue}" if task_queue else "")
 
 
 def _thresholds_text(options: CompareOptions) -> str:
@@ -155,19 +151,19 @@ def assess_drift(
     baseline: BehaviourProfile,
     current: TelemetrySummary,
     *,
-    window: tuple[datetime, datetime],
-    scope: tuple[str, str | None, str | None],
+    window: Window,
+    scope: Scope,
     options: CompareOptions,
     current_config: ConfigSnapshot | None = None,
 ) -> DriftResult:
     """Judge ``current`` (the new side) against ``baseline`` (the old side) with the comparison rules.
 
-    ``scope`` is (cluster, namespace, task queue) of the current window. With ``current_config`` the
+    ``scope`` is the current window's cluster, namespace and task queue. With ``current_config`` the
     baseline's configuration is diffed against it and changes are correlated with the regressions; a
     snapshot with no part collected counts as none.
     """
-    start, end = window
-    cluster_id, namespace, task_queue = scope
+    start, end = window.start, window.end
+    cluster_id, namespace, task_queue = scope.cluster_id, scope.namespace, scope.task_queue
     base_metrics, now_metrics = dict(baseline.telemetry.metrics), dict(current.metrics)
     trims: list[SteadyStateTrim] = []
     if options.trim_steady_state:
@@ -214,8 +210,9 @@ def assess_drift(
         notes.append(f"Metrics not in the catalogue were not judged: {', '.join(unknown)}")
     notes.extend(dict.fromkeys(current.notes))
 
-    scope_text = _scope_text(cluster_id, namespace, task_queue)
-    explanation = _explain(status, baseline, current, judged, correlations, scope_text, _when(start, end), options)
+    explanation = _explain(
+        status, baseline, current, judged, correlations, scope.describe(), _when(start, end), options
+    )
     return DriftResult(
         cluster_id=cluster_id,
         namespace=namespace,

@@ -358,8 +358,8 @@ async def drift(services: ProfileServices, request: DriftRequest) -> DriftResult
     result = assess_drift(
         baseline,
         current,
-        window=(start, end),
-        scope=(scope.cluster_id, scope.namespace, scope.task_queue),
+        window=window,
+        scope=scope,
         options=options,
         current_config=snapshot,
     )

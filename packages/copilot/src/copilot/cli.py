@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from behaviour_profiles.models import ThresholdClass
 from copilot.render import (
     _num,
     collecting_progress,
@@ -281,7 +282,8 @@ def _thresholds(values: list[str]) -> dict[str, float]:
         try:
             out[cls.strip()] = float(pct)
         except ValueError:
-            fail(f"--threshold {item!r}: write CLASS=PERCENT, e.g. latency=30 (latency, error, throughput, capacity)")
+            classes = ", ".join(c.value for c in ThresholdClass)
+            fail(f"--threshold {item!r}: write CLASS=PERCENT, e.g. latency=30 ({classes})")
     return out
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from behaviour_profiles.catalogue import CATALOGUE
+from behaviour_profiles.comparison import CRITICAL_TIMES
 from behaviour_profiles.formatting import ui_rules
 from behaviour_profiles.models import (
     DEFAULT_THRESHOLDS_PCT,
@@ -109,6 +110,7 @@ def server_constants() -> dict[str, object]:
         "default_thresholds_pct": {c.value: pct for c, pct in DEFAULT_THRESHOLDS_PCT.items()},
         "severities": [s.value for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)],
         "categories": [c.value for c in Category],
+        "critical_times": CRITICAL_TIMES,
     }
 
 

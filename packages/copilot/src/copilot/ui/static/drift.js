@@ -71,7 +71,7 @@ export async function renderDrift(ctx, params) {
       {},
       h("legend", {}, "Thresholds (optional)"),
       h("div", { class: "grid-4" }, thresholds),
-      h("p", { class: "hint" }, `A change beyond its class's percentage is a warning, beyond twice it critical. Empty: the deployment's default, else ${thresholdsText(CONSTANTS.default_thresholds_pct)}.`),
+      h("p", { class: "hint" }, `A change beyond its class's percentage is a warning, beyond ${CONSTANTS.critical_times} it critical. Empty: the deployment's default, else ${thresholdsText(CONSTANTS.default_thresholds_pct)}.`),
     ),
     h(
       "details",
