@@ -92,7 +92,7 @@ def test_the_profile_lifecycle_from_the_terminal(stack: Stack, cli: Cli) -> None
 
     # baseline: designate, then read it back
     designated = cli.run("profiles", "baseline", healthy_id).stdout
-    assert "is now the baseline of cluster temporal-dev, namespace default" in designated
+    assert "is now the baseline of cluster 'temporal-dev', namespace 'default'" in designated
     assert cli.json("profiles", "baseline-show", "--cluster", "temporal-dev", "--namespace", "default")["id"] == (
         healthy_id
     )

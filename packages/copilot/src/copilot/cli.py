@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from behaviour_profiles.models import ThresholdClass
+from behaviour_profiles.scope import Scope
 from copilot.render import (
     _num,
     collecting_progress,
@@ -211,8 +212,8 @@ def profiles_baseline(
     if as_json:
         _emit(meta)
         return
-    where = f"cluster {meta['cluster_id']}" + (f", namespace {meta['namespace']}" if meta.get("namespace") else "")
-    console.print(f"[green]★[/] {meta['id']} ({meta['name']}) is now the baseline of {where}", highlight=False)
+    where = Scope(meta["cluster_id"], meta.get("namespace"), None).describe()
+    console.print(f"[green]★[/] {meta['id']} ({meta['name']}) is now the baseline of {escape(where)}", highlight=False)
 
 
 @profiles_app.command("compare")
