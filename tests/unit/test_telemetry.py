@@ -87,6 +87,16 @@ def test_render_scopes_every_query_and_escapes_values() -> None:
     assert "namespace" not in pool and 'cluster="prod-1"' in pool  # the pool has no namespace label
 
 
+def test_completions_per_start_reads_both_sides_namespace_wide_under_a_task_queue_scope() -> None:
+    # start requests carry no task queue: one queue's closes over its namespace's starts would be too low
+    scope = Scope("prod-1", "default", "main-queue")
+    texts = [render(q, Dialect.TALLY, scope, 60) for q in series_queries(BY_KEY["completion_ratio"])]
+    assert any("workflow_success{" in t for t in texts) and any("service_requests{" in t for t in texts)
+    assert all('namespace="default"' in t and "taskqueue" not in t for t in texts)
+    completed = render(series_queries(BY_KEY["workflows_completed_per_sec"])[0], Dialect.TALLY, scope, 60)
+    assert 'taskqueue="main_queue"' in completed  # the queue's own throughput stays scoped
+
+
 def test_multi_term_rates_are_tagged_so_absent_terms_add_nothing() -> None:
     promql = render(
         series_queries(BY_KEY["workflows_completed_per_sec"])[0], Dialect.OPENTELEMETRY, Scope("c", None, None), 60
@@ -252,7 +262,7 @@ def test_completions_per_start_is_uncapped_and_failures_read_zero_when_absent() 
     ratio = BY_KEY["completion_ratio"]
     closes, starts = series_queries(ratio)
     out = summarise_catalogue(
-        {closes: {("ns", "q"): {0.0: 3.0, 15.0: 12.0}}, starts: {0.0: 6.0, 15.0: 8.0}}, Dialect.TALLY, plan, [ratio]
+        {closes: {0.0: 3.0, 15.0: 12.0}, starts: {0.0: 6.0, 15.0: 8.0}}, Dialect.TALLY, plan, [ratio]
     )
     assert out["completion_ratio"].min == 0.5 and out["completion_ratio"].max == 1.5
     rate_spec, fails_spec = BY_KEY["activity_failure_rate"], BY_KEY["activity_failures_per_sec"]

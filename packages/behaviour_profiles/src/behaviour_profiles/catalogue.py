@@ -375,20 +375,18 @@ _BY_SDK_QUEUE: Split = ("task_queue",)
 _BY_NAMESPACE: Split = ("namespace",)
 _BY_PERSISTENCE_OP: Split = ("operation", "service_name")
 _BY_PLUGIN_OP: Split = ("operation",)
-_CLOSES = RateSum(
-    tuple(
-        Term(server_counter(base), (), SERVER_SCOPES)
-        for base in (
-            "workflow_success",
-            "workflow_failed",
-            "workflow_timeout",
-            "workflow_terminate",
-            "workflow_cancel",
-            "workflow_continued_as_new",
-        )
-    ),
-    split=_BY_QUEUE,
+_CLOSE_COUNTERS = (
+    "workflow_success",
+    "workflow_failed",
+    "workflow_timeout",
+    "workflow_terminate",
+    "workflow_cancel",
+    "workflow_continued_as_new",
 )
+_CLOSES = RateSum(tuple(Term(server_counter(base), (), SERVER_SCOPES) for base in _CLOSE_COUNTERS), split=_BY_QUEUE)
+_CLOSES_IN_NAMESPACE = RateSum(tuple(Term(server_counter(base), (), NAMESPACE_ONLY) for base in _CLOSE_COUNTERS))
+"""Closes over the scope starts are counted in: start requests carry no task queue, so a ratio of the two
+reads both namespace-wide (a task queue's closes over all of its namespace's starts would be too low)."""
 _STATE_TRANSITIONS = RateSum(
     (Term(Name("state_transition_count_ratio_count", "state_transition_count_count"), (), NAMESPACE_ONLY),),
     split=_BY_NAMESPACE,
@@ -989,11 +987,12 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.HIGHER,
             threshold_class=ThresholdClass.THROUGHPUT,
             noise_floor=0.05,
-            computation=Ratio(_CLOSES, _STARTS, "a/b"),
+            computation=Ratio(_CLOSES_IN_NAMESPACE, _STARTS, "a/b"),
             influences=influences(("history.persistenceMaxQPS", *WORKER_KEYS)),
             key_metric=True,
             description="Workflow closes / start requests over the same instants: below 1 the cluster "
-            "takes in more than it finishes (more offered, less done); above 1 it drains a backlog.",
+            "takes in more than it finishes (more offered, less done); above 1 it drains a backlog. "
+            "Namespace-wide even when a task queue is in scope: start requests carry no task queue.",
             floor_points=5.0,
         ),
         MetricSpec(
