@@ -178,6 +178,60 @@ async def test_reindex_reports_and_repairs_orphans_either_way(stack: Stack, app:
     assert restored.name == keep["name"]
 
 
+async def test_an_index_rebuilt_from_the_documents_gets_its_baselines_and_exclusions_back(
+    stack: Stack, app: Any
+) -> None:
+    """Designations and exclusions are set in the index and kept as marks beside the documents: an index
+    that lost them (rebuilt by reindex) gets them back, and lost marks are written again from the index."""
+    from datetime import UTC, datetime
+
+    services = app.state.profile_services
+    store = services.store
+    bucket = stack.env["COPILOT_PROFILE_S3_BUCKET"]
+    s3 = stack.stack.s3_client()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://copilot") as client:
+        chosen = await create(client, body(stack, "healthy-150wps"))
+        left_out = await create(client, body(stack, "healthy-150wps"))
+    chosen_id, left_out_id = uuid.UUID(chosen["id"]), uuid.UUID(left_out["id"])
+    cluster = chosen["cluster_id"]
+    now = datetime.now(UTC)
+    await store.designate_baseline(chosen_id, now=now)
+    await store.set_exclusion(left_out_id, reason="a failed load test", now=now)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="profiles/marks/")
+    mark_keys = sorted(item["Key"] for item in listed.get("Contents", []))
+    assert f"profiles/marks/exclusions/{left_out_id}.json" in mark_keys
+    assert any(k.startswith(f"profiles/marks/baselines/{cluster}/") for k in mark_keys)
+
+    conn = await asyncpg.connect(stack.env["COPILOT_DSQL_ENDPOINT"])
+    try:  # the index loses both profiles' rows and the baseline, as if rebuilt from nothing
+        await conn.execute("DELETE FROM behaviour_profile_baselines WHERE profile_id = $1", chosen_id)
+        await conn.execute("DELETE FROM behaviour_profiles WHERE id = ANY($1::uuid[])", [chosen_id, left_out_id])
+    finally:
+        await conn.close()
+    report = await store.reindex(repair=False)
+    assert not report.consistent
+    assert any(str(chosen_id) in m and cluster in m for m in report.marks_to_restore)
+    assert f"exclusion of {left_out_id}" in report.marks_to_restore
+    await store.reindex(repair=True)
+    baseline = await store.get_baseline(cluster, chosen["namespace"])
+    assert baseline.id == chosen_id
+    excluded = await store.get(left_out_id)
+    assert excluded.excluded_from_baselines and excluded.exclusion_reason == "a failed load test"
+
+    for key in mark_keys:  # the marks are lost instead: the index writes them again
+        if key.endswith(f"{left_out_id}.json") or key.startswith(f"profiles/marks/baselines/{cluster}/"):
+            s3.delete_object(Bucket=bucket, Key=key)
+    lost = await store.reindex(repair=False)
+    assert f"exclusion mark of {left_out_id}" in lost.marks_out_of_step
+    assert any(f"cluster {cluster!r}" in m for m in lost.marks_out_of_step)
+    await store.reindex(repair=True)
+    after = await store.reindex(repair=False)
+    assert not (after.marks_out_of_step or after.marks_to_restore)
+    await store.set_exclusion(left_out_id, reason=None, now=now)  # included again: its mark goes
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"profiles/marks/exclusions/{left_out_id}")
+    assert not listed.get("Contents")
+
+
 async def test_index_connections_are_recycled_before_dsqls_age_limit(stack: Stack) -> None:
     import asyncio
 

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from behaviour_profiles.storage import MARKS
 from copilot import cli
 from copilot.dev.stack import free_port
 from tests.faultproxy import FaultProxy, http_response
@@ -70,13 +71,15 @@ def with_port(url: str, port: int) -> str:
 
 
 async def store_state(stack: Stack, prefix: str, dsn: str | None = None) -> tuple[set[str], set[str]]:
-    """(profile ids with a document under ``prefix``, profile ids with an index row pointing there)."""
+    """(profile ids with a document under ``prefix``, profile ids with an index row pointing there); the
+    baseline and exclusion marks beside the documents are left out."""
     s3 = stack.stack.s3_client()
     docs: set[str] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket=stack.env["COPILOT_PROFILE_S3_BUCKET"], Prefix=prefix
     ):
-        docs.update(item["Key"].removeprefix(prefix).removesuffix(".json") for item in page.get("Contents", []))
+        keys = (item["Key"].removeprefix(prefix) for item in page.get("Contents", []))
+        docs.update(key.removesuffix(".json") for key in keys if not key.startswith(MARKS))  # marks: not documents
     conn = await asyncpg.connect(dsn or stack.env["COPILOT_DSQL_ENDPOINT"])
     try:
         rows = await conn.fetch("SELECT id FROM behaviour_profiles WHERE document_key LIKE $1", prefix + "%")

@@ -9,7 +9,7 @@ Pure: no I/O here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -41,10 +41,21 @@ class ReindexReport:
     rows_without_document: list[str]
     unreadable: list[str]
     repaired: bool
+    marks_to_restore: list[str] = field(default_factory=list)
+    """Baseline designations and exclusions kept beside the documents that the index lacks (restored)."""
+    marks_out_of_step: list[str] = field(default_factory=list)
+    """Designations and exclusions of the index whose mark beside the documents is missing or stale
+    (written or removed on repair)."""
 
     @property
     def consistent(self) -> bool:
-        return not (self.documents_without_row or self.rows_without_document or self.unreadable)
+        return not (
+            self.documents_without_row
+            or self.rows_without_document
+            or self.unreadable
+            or self.marks_to_restore
+            or self.marks_out_of_step
+        )
 
 
 class ProfileRepository(Protocol):

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Set
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
@@ -247,6 +249,38 @@ def _metadata(row: asyncpg.Record) -> ProfileMetadata:
     return ProfileMetadata.model_validate({k: v for k, v in row.items() if k != "document_key"})
 
 
+MARKS = "marks/"
+"""Below the document prefix: baseline designations and exclusions, kept beside the documents so that an
+index rebuilt from them gets those back (they are set in the index; the marks follow it)."""
+
+
+@dataclass
+class _MarkPlan:
+    restore: list[tuple[str, Callable[[Conn], Awaitable[None]]]] = field(default_factory=list)
+    rewrite: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+
+
+async def _restore_baseline(cluster_id: str, key: str, profile_id: UUID, when: datetime, conn: Conn) -> None:
+    await conn.execute(
+        f"""INSERT INTO {BASELINES_TABLE} (cluster_id, namespace_key, profile_id, designated_at)
+            SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM {PROFILES_TABLE} WHERE id = $3)
+            ON CONFLICT (cluster_id, namespace_key) DO NOTHING""",
+        cluster_id,
+        key,
+        profile_id,
+        when,
+    )
+
+
+async def _restore_exclusion(profile_id: UUID, when: datetime, reason: str, conn: Conn) -> None:
+    await conn.execute(
+        f"UPDATE {PROFILES_TABLE} SET excluded_at = $2, excluded_reason = $3 WHERE id = $1 AND excluded_at IS NULL",
+        profile_id,
+        when,
+        reason,
+    )
+
+
 class ProfileStore:
     """Profiles in S3 (documents) and PostgreSQL/DSQL (index): the production
     :class:`~behaviour_profiles.repository.ProfileRepository`."""
@@ -281,6 +315,30 @@ class ProfileStore:
 
     def document_key(self, profile_id: UUID) -> str:
         return f"{self._prefix}{profile_id}.json"
+
+    def _baseline_mark_key(self, cluster_id: str, namespace: str | None) -> str:
+        scope = f"{quote(cluster_id, safe='')}/{quote(namespace_key(namespace), safe='')}"
+        return f"{self._prefix}{MARKS}baselines/{scope}.json"
+
+    def _exclusion_mark_key(self, profile_id: UUID) -> str:
+        return f"{self._prefix}{MARKS}exclusions/{profile_id}.json"
+
+    async def _put_mark(self, key: str, mark: Mapping[str, Any]) -> None:
+        """Keep a designation or exclusion beside the documents; the index has it already, so a failure
+        is logged, not raised (reindex reports the mark out of step and writes it)."""
+        try:
+            async with self._s3_call(f"writing {key}"):
+                body = json.dumps(mark, default=str).encode()
+                await self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        except DependencyError as exc:
+            log.warning("could not write %s (%s); `copilot profiles reindex` writes it", key, exc.message)
+
+    async def _drop_mark(self, key: str) -> None:
+        try:
+            async with self._s3_call(f"deleting {key}"):
+                await self._s3.delete_object(Bucket=self._bucket, Key=key)
+        except DependencyError as exc:
+            log.warning("could not remove %s (%s); `copilot profiles reindex` removes it", key, exc.message)
 
     async def _transaction(self, action: str, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction, retrying the whole of it on OCC conflicts (40001)."""
@@ -397,7 +455,10 @@ class ProfileStore:
                 raise ProfileNotFound(str(profile_id))
             return _metadata(meta)
 
-        return await self._transaction(f"designating baseline {profile_id}", work)
+        meta = await self._transaction(f"designating baseline {profile_id}", work)
+        mark = {"cluster_id": meta.cluster_id, "namespace": meta.namespace, "profile_id": str(profile_id)}
+        await self._put_mark(self._baseline_mark_key(meta.cluster_id, meta.namespace), {**mark, "designated_at": now})
+        return meta
 
     # reads
 
@@ -480,23 +541,31 @@ class ProfileStore:
         """Reconcile the index with the documents in S3 (the source of truth).
 
         Documents without a row are indexed again; rows whose document is gone are removed (with any
-        baseline pointing at them). With ``repair=False`` it only reports.
+        baseline pointing at them). Baseline designations and exclusions are kept beside the documents
+        as marks: one the index lacks is restored (an index rebuilt from the documents gets its
+        baselines and exclusions back), and a mark the index contradicts or lacks is rewritten from the
+        index, which is where they are set. With ``repair=False`` it only reports.
         """
 
         # Rows first, then documents: a profile is written document-first, so any row seen here has its
         # document listed below unless it is really gone, and a profile saved meanwhile is at worst
         # indexed twice (the insert ignores an existing id).
-        async def rows_work(conn: Conn) -> list[asyncpg.Record]:
-            result: list[asyncpg.Record] = await conn.fetch(f"SELECT id, document_key FROM {PROFILES_TABLE}")
-            return result
+        async def rows_work(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                f"SELECT id, document_key, cluster_id, namespace, excluded_at, excluded_reason FROM {PROFILES_TABLE}"
+            )
+            baselines: list[asyncpg.Record] = await conn.fetch(
+                f"""SELECT b.cluster_id, b.namespace_key, b.profile_id, b.designated_at, p.namespace, p.document_key
+                    FROM {BASELINES_TABLE} b JOIN {PROFILES_TABLE} p ON p.id = b.profile_id"""
+            )
+            return rows, baselines
 
-        rows = {
-            row["id"]: row["document_key"]
-            for row in await self._transaction("reading the index", rows_work)
-            # rows written under another prefix are not judged against this prefix's listing
-            if row["document_key"].startswith(self._prefix)
-        }
+        all_rows, baseline_rows = await self._transaction("reading the index", rows_work)
+        # rows written under another prefix are not judged against this prefix's listing
+        mine = [row for row in all_rows if row["document_key"].startswith(self._prefix)]
+        rows = {row["id"]: row["document_key"] for row in mine}
         documents: dict[UUID, str] = {}
+        mark_keys: list[str] = []
         unreadable: list[str] = []
         async with s3_errors("listing documents"):
             async for page in self._s3.get_paginator("list_objects_v2").paginate(
@@ -504,6 +573,9 @@ class ProfileStore:
             ):
                 for item in page.get("Contents", []):
                     key: str = item["Key"]
+                    if key.startswith(f"{self._prefix}{MARKS}"):
+                        mark_keys.append(key)
+                        continue
                     try:
                         documents[UUID(key.removeprefix(self._prefix).removesuffix(".json"))] = key
                     except ValueError:
@@ -517,6 +589,12 @@ class ProfileStore:
             unreadable=unreadable,
             repaired=repair,
         )
+        marks = await self._read_marks(mark_keys, report)
+        my_baselines = [b for b in baseline_rows if b["document_key"].startswith(self._prefix)]
+        taken = {(b["cluster_id"], b["namespace_key"]) for b in baseline_rows}
+        plan = self._plan_marks(marks, mine, my_baselines, taken, documents.keys(), rows.keys())
+        report.marks_to_restore = [what for what, _ in plan.restore]
+        report.marks_out_of_step = [what for what, _ in plan.rewrite]
         if not repair:
             return report
         for raw in report.documents_without_row:
@@ -530,7 +608,96 @@ class ProfileStore:
             await self._insert_row(profile, key)
         for raw in report.rows_without_document:
             await self._transaction(f"removing the row of {raw}", partial(_drop_row, UUID(raw)))
+        for what, restore in plan.restore:
+            await self._transaction(f"restoring the {what}", restore)
+        for _, rewrite in plan.rewrite:
+            await rewrite()
         return report
+
+    def _plan_marks(
+        self,
+        marks: Mapping[str, Mapping[str, Any]],
+        rows: Sequence[asyncpg.Record],
+        baselines: Sequence[asyncpg.Record],
+        taken: Set[tuple[str, str]],
+        documents: Set[UUID],
+        indexed: Set[UUID],
+    ) -> _MarkPlan:
+        """What to restore into the index from the marks, and which marks to rewrite from the index.
+
+        ``baselines`` are the index's designations of profiles under this prefix; ``taken`` every
+        (cluster, namespace key) the index has a baseline for, whatever its prefix (the index wins there).
+        """
+        plan = _MarkPlan()
+
+        def drop(key: str) -> Callable[[], Awaitable[None]]:
+            return partial(self._drop_mark, key)
+
+        for b in baselines:
+            key = self._baseline_mark_key(b["cluster_id"], b["namespace"])
+            where = Scope(b["cluster_id"], b["namespace"], None).describe()
+            mark = marks.get(key)
+            if mark is None or mark.get("profile_id") != str(b["profile_id"]):
+                fresh = {"cluster_id": b["cluster_id"], "namespace": b["namespace"], "profile_id": str(b["profile_id"])}
+                plan.rewrite.append(
+                    (
+                        f"baseline mark of {where}",
+                        partial(self._put_mark, key, {**fresh, "designated_at": b["designated_at"]}),
+                    )
+                )
+        excluded = {r["id"]: r for r in rows if r["excluded_at"] is not None}
+        for r in excluded.values():
+            key = self._exclusion_mark_key(r["id"])
+            mark = marks.get(key)
+            if mark is None or mark.get("reason") != r["excluded_reason"]:
+                fresh = {"profile_id": str(r["id"]), "reason": r["excluded_reason"], "excluded_at": r["excluded_at"]}
+                plan.rewrite.append((f"exclusion mark of {r['id']}", partial(self._put_mark, key, fresh)))
+        for key, mark in marks.items():
+            try:
+                profile_id = UUID(str(mark.get("profile_id")))
+                when = datetime.fromisoformat(str(mark.get("designated_at") or mark.get("excluded_at")))
+            except ValueError:
+                plan.rewrite.append((f"unreadable mark {key}", drop(key)))
+                continue
+            if "/baselines/" in key.removeprefix(self._prefix):
+                cluster_id, namespace = str(mark.get("cluster_id")), mark.get("namespace")
+                where = Scope(cluster_id, namespace, None).describe()
+                if (cluster_id, namespace_key(namespace)) in taken:
+                    continue  # the index has a baseline there: it wins (rewritten above when they differ)
+                if profile_id not in documents:
+                    plan.rewrite.append(
+                        (f"baseline mark of {where} (no document {profile_id})", partial(self._drop_mark, key))
+                    )
+                    continue
+                restore = partial(_restore_baseline, cluster_id, namespace_key(namespace), profile_id, when)
+                plan.restore.append((f"baseline of {where}: {profile_id}", restore))
+            else:
+                if profile_id not in documents:
+                    plan.rewrite.append(
+                        (f"exclusion mark of {profile_id} (no document)", partial(self._drop_mark, key))
+                    )
+                elif profile_id not in indexed:  # the row comes back from its document: so does its exclusion
+                    restore = partial(_restore_exclusion, profile_id, when, str(mark.get("reason") or ""))
+                    plan.restore.append((f"exclusion of {profile_id}", restore))
+                elif profile_id not in excluded:  # included again since; the mark was not removed
+                    plan.rewrite.append(
+                        (f"exclusion mark of {profile_id} (included since)", partial(self._drop_mark, key))
+                    )
+        return plan
+
+    async def _read_marks(self, keys: Sequence[str], report: ReindexReport) -> dict[str, dict[str, Any]]:
+        marks: dict[str, dict[str, Any]] = {}
+        for key in keys:
+            try:
+                mark = json.loads(await self._read_document(key))
+            except ValueError:
+                report.unreadable.append(key)
+                continue
+            if isinstance(mark, dict):
+                marks[key] = mark
+            else:
+                report.unreadable.append(key)
+        return marks
 
     async def get_baseline(self, cluster_id: str, namespace: str | None) -> ProfileMetadata:
         async def work(conn: Conn) -> asyncpg.Record | None:
@@ -564,7 +731,13 @@ class ProfileStore:
             return _metadata(row)
 
         action = "excluding" if reason is not None else "including"
-        return await self._transaction(f"{action} profile {profile_id} (baselines)", work)
+        meta = await self._transaction(f"{action} profile {profile_id} (baselines)", work)
+        key = self._exclusion_mark_key(profile_id)
+        if reason is None:
+            await self._drop_mark(key)
+        else:
+            await self._put_mark(key, {"profile_id": str(profile_id), "reason": reason, "excluded_at": now})
+        return meta
 
     async def baselines_count(self, cluster_id: str, namespace: str | None) -> int:
         async def work(conn: Conn) -> int:

@@ -728,7 +728,10 @@ def profiles_reindex(
         console.print("[yellow]dry run: nothing changed[/]")
         raise typer.Exit(1)
     else:
-        console.print("[green]repaired[/]: orphan documents indexed, rows without a document removed")
+        console.print(
+            "[green]repaired[/]: orphan documents indexed, rows without a document removed, "
+            "baselines and exclusions restored from their marks, marks rewritten from the index"
+        )
     if after is None:
         return
     left = _unrepaired(report, after)
@@ -744,6 +747,8 @@ def _print_reindex(report: Any) -> None:
         ("documents without an index row", report.documents_without_row),
         ("index rows without a document", report.rows_without_document),
         ("unreadable documents", report.unreadable),
+        ("baseline designations and exclusions the index lacks (restored from their marks)", report.marks_to_restore),
+        ("marks out of step with the index (rewritten from it)", report.marks_out_of_step),
     ):
         console.print(f"{label}: {len(items)}" + (f" ({', '.join(items[:20])})" if items else ""), highlight=False)
 
@@ -753,8 +758,10 @@ def _unrepaired(before: Any, after: Any) -> list[str]:
 
     An orphan that only the second scan sees is a profile being saved during the run, not a failure.
     """
-    found = {*before.documents_without_row, *before.rows_without_document}
-    still = {*after.documents_without_row, *after.rows_without_document}
+    found = {*before.documents_without_row, *before.rows_without_document, *before.marks_to_restore}
+    found |= set(before.marks_out_of_step)
+    still = {*after.documents_without_row, *after.rows_without_document, *after.marks_to_restore}
+    still |= set(after.marks_out_of_step)
     return sorted((found & still) | set(after.unreadable) | set(before.unreadable))
 
 
