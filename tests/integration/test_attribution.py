@@ -6,9 +6,9 @@ same with persistence operation UpdateWorkflowExecution alone three times slower
 comparison must place the persistence latency regression in that operation. Cluster ``where-queues`` on the
 same Prometheus runs ``healthy-150wps-three-queues`` (namespace ``default``'s work over ``main-queue``,
 ``orders-queue`` and ``billing-queue``), then ``orders-queue-slow-x4`` (tasks on ``orders-queue`` alone wait
-four times longer): a namespace-wide comparison must place the schedule-to-start regression in that task
-queue. The main stack's demo hours (namespaces ``default`` at load 1.0 and ``payments`` at 0.4) split a
-cluster-wide profile by namespace.
+four times longer): a namespace-wide comparison, and drift of the slow window from the healthy one as the
+baseline, must place the schedule-to-start regression in that task queue. The main stack's demo hours
+(namespaces ``default`` at load 1.0 and ``payments`` at 0.4) split a cluster-wide profile by namespace.
 """
 
 from __future__ import annotations
@@ -233,3 +233,31 @@ def test_the_comparison_places_the_schedule_to_start_regression_in_that_task_que
         for other in others:
             assert other["share_change_points"] < 0, (key, other)
             assert abs(other["value_change_pct"]) < 25, (key, other)
+
+
+async def test_drift_of_the_slow_window_from_the_healthy_baseline_names_that_task_queue(
+    queued: Placed, where_prometheus: tuple[str, list[Placement]]
+) -> None:
+    _, placements = where_prometheus
+    slow = next(p for p in placements if p.scenario == SLOW_QUEUE_SCENARIO)
+    designated = await queued.http.post(f"/profiles/{queued.healthy['id']}/baseline")
+    assert designated.status_code == 200, designated.text
+    answer = await queued.http.post(
+        "/profiles/drift",
+        json={
+            "cluster_id": QUEUES,
+            "namespace": "default",
+            "time_window_start": slow.start.isoformat(),
+            "time_window_end": (slow.start + slow.duration).isoformat(),
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    drift = answer.json()
+    assert drift["status"] == "drifted" and drift["baseline"]["id"] == queued.healthy["id"]
+    by_metric = {a["metric"]: a for a in drift["attributions"]}
+    assert set(_SCHEDULE_TO_START) <= set(by_metric)
+    for key in _SCHEDULE_TO_START:
+        assert by_metric[key]["contributors"][0]["labels"] == SLOW_QUEUE, key
+        assert "of it from task queue orders_queue in namespace default (was " in by_metric[key]["statement"]
+    assert "Where it lives: " in drift["explanation"]
+    assert "from task queue orders_queue in namespace default." in drift["explanation"]
