@@ -3,7 +3,11 @@
 A second Prometheus holds cluster ``where`` in the tally dialect (the server's default, which exports
 task queue ``main-queue`` as ``main_queue``): ``healthy-150wps``, then ``update-execution-slow-x3`` (the
 same with persistence operation UpdateWorkflowExecution alone three times slower), 20 minutes each. The
-comparison must place the persistence latency regression in that operation. The main stack's demo hours
+comparison must place the persistence latency regression in that operation. Cluster ``where-queues`` on the
+same Prometheus runs ``healthy-150wps-three-queues`` (namespace ``default``'s work over ``main-queue``,
+``orders-queue`` and ``billing-queue``), then ``orders-queue-slow-x4`` (tasks on ``orders-queue`` alone wait
+four times longer): a namespace-wide comparison, and drift of the slow window from the healthy one as the
+baseline, must place the schedule-to-start regression in that task queue. The main stack's demo hours
 (namespaces ``default`` at load 1.0 and ``payments`` at 0.4) split a cluster-wide profile by namespace.
 """
 
@@ -21,7 +25,7 @@ import pytest
 from behaviour_profiles.attribution import MAX_CONTRIBUTORS
 from behaviour_profiles.catalogue import CATALOGUE, Dialect
 from copilot.dev.local import load_scenarios
-from copilot.dev.simulator import Placement
+from copilot.dev.simulator import SLOW_QUEUE_SCENARIO, Placement
 from copilot.dev.stack import LocalStack, StackConfig, free_port
 from tests.integration.conftest import Stack
 from tests.integration.test_profiles_api import create
@@ -32,14 +36,47 @@ pytestmark = pytest.mark.stack
 CLUSTER = "where"
 SLOW = "UpdateWorkflowExecution"
 STEP = timedelta(minutes=20)
+QUEUES = "where-queues"
+SLOW_QUEUE = {"namespace": "default", "taskqueue": "orders_queue"}
+"""orders-queue as the server's tally reporter exports it"""
+OTHER_QUEUES = (
+    {"namespace": "default", "taskqueue": "main_queue"},
+    {"namespace": "default", "taskqueue": "billing_queue"},
+)
 
 
 def plan(now: datetime) -> list[Placement]:
     end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    healthy_start = end - 2 * STEP - timedelta(minutes=10)
     return [
-        Placement("healthy-150wps", "default", end - 2 * STEP - timedelta(minutes=10), STEP, cluster=CLUSTER),
+        Placement("healthy-150wps", "default", healthy_start, STEP, cluster=CLUSTER),
         Placement("update-execution-slow-x3", "default", end - STEP, STEP, cluster=CLUSTER),
+        Placement("healthy-150wps-three-queues", "default", healthy_start, STEP, cluster=QUEUES),
+        Placement(SLOW_QUEUE_SCENARIO, "default", end - STEP, STEP, cluster=QUEUES),
     ]
+
+
+async def _profile(http: httpx.AsyncClient, p: Placement, task_queue: str | None) -> dict[str, Any]:
+    meta = await create(
+        http,
+        {
+            "name": f"{p.cluster} {p.scenario}",
+            "cluster_id": p.cluster,
+            "namespace": p.namespace,
+            "task_queue": task_queue,
+            "time_window_start": p.start.isoformat(),
+            "time_window_end": (p.start + p.duration).isoformat(),
+        },
+    )
+    profile: dict[str, Any] = (await http.get(f"/profiles/{meta['id']}")).json()
+    return profile
+
+
+async def _compare(http: httpx.AsyncClient, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    compared = await http.post("/profiles/compare", json={"profile_a_id": a["id"], "profile_b_id": b["id"]})
+    assert compared.status_code == 200, compared.text
+    comparison: dict[str, Any] = compared.json()
+    return comparison
 
 
 @dataclass
@@ -65,26 +102,17 @@ def where_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> 
 async def placed(stack: Stack, where_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Placed]:
     url, placements = where_prometheus
     async with serve(stack.settings(prometheus_endpoint=url)) as http:
-        profiles = []
-        for p in placements:
-            meta = await create(
-                http,
-                {
-                    "name": f"{p.cluster} {p.scenario}",
-                    "cluster_id": p.cluster,
-                    "namespace": p.namespace,
-                    "task_queue": p.task_queue,
-                    "time_window_start": p.start.isoformat(),
-                    "time_window_end": (p.start + p.duration).isoformat(),
-                },
-            )
-            profiles.append((await http.get(f"/profiles/{meta['id']}")).json())
-        healthy, slow = profiles
-        compared = await http.post(
-            "/profiles/compare", json={"profile_a_id": healthy["id"], "profile_b_id": slow["id"]}
-        )
-        assert compared.status_code == 200, compared.text
-        yield Placed(http, healthy, slow, compared.json())
+        healthy, slow = [await _profile(http, p, p.task_queue) for p in placements if p.cluster == CLUSTER]
+        yield Placed(http, healthy, slow, await _compare(http, healthy, slow))
+
+
+@pytest.fixture(scope="module")
+async def queued(stack: Stack, where_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Placed]:
+    """Namespace-wide profiles (no task queue) of the three-queue hours, and their comparison."""
+    url, placements = where_prometheus
+    async with serve(stack.settings(prometheus_endpoint=url)) as http:
+        healthy, slow = [await _profile(http, p, None) for p in placements if p.cluster == QUEUES]
+        yield Placed(http, healthy, slow, await _compare(http, healthy, slow))
 
 
 def _contributors(profile: dict[str, Any], key: str) -> dict[str, Any]:
@@ -162,3 +190,74 @@ async def test_a_cluster_wide_profile_is_split_by_namespace(stack: Stack, client
     shares = {c["labels"]["namespace"]: c["share"] for c in kept["top"]}
     # default runs at load 1.0, payments at 0.4
     assert shares == pytest.approx({"default": 1 / 1.4, "payments": 0.4 / 1.4}, abs=0.03)
+
+
+# --- a regression in one task queue ------------------------------------------------------------
+
+_SCHEDULE_TO_START = (
+    "workflow_schedule_to_start_p95",
+    "workflow_schedule_to_start_p99",
+    "activity_schedule_to_start_p95",
+    "activity_schedule_to_start_p99",
+)
+
+
+def test_a_namespace_wide_profile_keeps_every_task_queue_at_its_share(queued: Placed) -> None:
+    shares = {"main_queue": 0.5, "orders_queue": 0.3, "billing_queue": 0.2}
+    kept = _contributors(queued.healthy, "workflows_completed_per_sec")
+    assert kept["by"] == ["namespace", "taskqueue"] and kept["series"] == 3
+    assert {c["labels"]["taskqueue"]: c["share"] for c in kept["top"]} == pytest.approx(shares, abs=0.03)
+    # healthy: every queue waits alike, so each carries the slow tail at its share of the tasks
+    for key in _SCHEDULE_TO_START:
+        tail = _contributors(queued.healthy, key)
+        assert {c["labels"]["taskqueue"]: c["share"] for c in tail["top"]} == pytest.approx(shares, abs=0.1), key
+
+
+def test_the_comparison_places_the_schedule_to_start_regression_in_that_task_queue(queued: Placed) -> None:
+    comparison = queued.comparison
+    regressed = {d["metric"] for d in comparison["telemetry_diffs"] if d["direction"] == "regressed"}
+    assert set(_SCHEDULE_TO_START) <= regressed
+    # throughput did not move: the work is where it was, only one queue waits longer
+    assert "workflows_completed_per_sec" not in regressed
+    by_metric = {a["metric"]: a for a in comparison["attributions"]}
+    for key in _SCHEDULE_TO_START:
+        found = by_metric[key]
+        assert found["by"] == ["namespace", "taskqueue"] and found["share_of"] == "slow_tail"
+        lead, *others = found["contributors"]
+        assert lead["labels"] == SLOW_QUEUE, key
+        assert lead["share_change_points"] > 20 and lead["new_share"] > 0.6, key
+        assert lead["value_change_pct"] > 100, key
+        assert "of it from task queue orders_queue in namespace default" in found["statement"], key
+        # the other queues lost share and kept their own wait
+        assert sorted((c["labels"] for c in others), key=str) == sorted(OTHER_QUEUES, key=str)
+        for other in others:
+            assert other["share_change_points"] < 0, (key, other)
+            assert abs(other["value_change_pct"]) < 25, (key, other)
+
+
+async def test_drift_of_the_slow_window_from_the_healthy_baseline_names_that_task_queue(
+    queued: Placed, where_prometheus: tuple[str, list[Placement]]
+) -> None:
+    _, placements = where_prometheus
+    slow = next(p for p in placements if p.scenario == SLOW_QUEUE_SCENARIO)
+    designated = await queued.http.post(f"/profiles/{queued.healthy['id']}/baseline")
+    assert designated.status_code == 200, designated.text
+    answer = await queued.http.post(
+        "/profiles/drift",
+        json={
+            "cluster_id": QUEUES,
+            "namespace": "default",
+            "time_window_start": slow.start.isoformat(),
+            "time_window_end": (slow.start + slow.duration).isoformat(),
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    drift = answer.json()
+    assert drift["status"] == "drifted" and drift["baseline"]["id"] == queued.healthy["id"]
+    by_metric = {a["metric"]: a for a in drift["attributions"]}
+    assert set(_SCHEDULE_TO_START) <= set(by_metric)
+    for key in _SCHEDULE_TO_START:
+        assert by_metric[key]["contributors"][0]["labels"] == SLOW_QUEUE, key
+        assert "of it from task queue orders_queue in namespace default (was " in by_metric[key]["statement"]
+    assert "Where it lives: " in drift["explanation"]
+    assert "from task queue orders_queue in namespace default." in drift["explanation"]

@@ -418,6 +418,11 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
         correlation = page.locator('#correlations li[data-setting="TEMPORAL_SQL_MAX_CONNS"]')
         expect(correlation).to_contain_text("decreased")
         expect(correlation).to_contain_text("likely cause")
+        # where it lives: the baseline and the window both kept contributors by persistence operation
+        placed = page.locator('#attributions li[data-metric="persistence_latency_p99"]')
+        expect(placed).to_contain_text("of it from operation")
+        expect(placed.locator("table.contributors thead")).to_contain_text("share baseline")
+        expect(placed.locator("table.contributors tbody tr").first).to_contain_text("operation=")
 
         # The deviations keep the API's order.
         with httpx.Client(base_url=ui_server, timeout=120) as http:
@@ -437,6 +442,8 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
         assert drift["baseline"]["id"] == baseline_id
         shown = page.locator("#deviations-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.metric)")
         assert shown == [d["metric"] for d in drift["deviations"]]
+        placed_all = page.locator("#attributions li").evaluate_all("items => items.map(i => i.dataset.metric)")
+        assert placed_all == [a["metric"] for a in drift["attributions"]]
         page.screenshot(path=str(screenshots / "drift.png"), full_page=True)
 
         # The baseline link opens its profile page.

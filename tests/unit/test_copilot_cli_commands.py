@@ -53,6 +53,13 @@ DRIFT = {
         {"relation": "expected", "statement": "changed TEMPORAL_SQL_MAX_CONNS from 50 to 20 -> latency regressed"}
     ],
     "notes": [],
+    "attributions": [
+        {
+            "metric": "workflow_schedule_to_start_p99",
+            "statement": "Workflow task schedule-to-start p99 +200 %: 90 % of it from task queue orders_queue in "
+            "namespace default (was 30 %; its own value +300 %).",
+        }
+    ],
 }
 
 
@@ -125,6 +132,8 @@ def test_drift_sends_window_thresholds_and_config(calls: list[Any], tmp_path: Pa
     assert body["config"] == {"environment": {"TEMPORAL_SQL_MAX_CONNS": "20"}}
     assert body["time_window_start"] == "2026-02-18T12:00:00Z" and "task_queue" not in body
     assert "drifted" in out and "changed TEMPORAL_SQL_MAX_CONNS from 50 to 20" in out
+    assert "Where the regressions live (top contributors of the baseline and of the current window)" in out
+    assert "90 % of it from task queue orders_queue in namespace default" in " ".join(out.split())
 
 
 def test_drift_refuses_a_malformed_threshold(calls: list[Any]) -> None:

@@ -22,18 +22,22 @@ from behaviour_profiles.models import (
     ConfigDiff,
     ConfigInput,
     ConfigSnapshot,
+    Contributor,
+    Contributors,
     CorrelationRelation,
     Coverage,
     Direction,
     DriftStatus,
     MetricStatus,
     MetricSummary,
+    ShareOf,
     TelemetryDiff,
     TelemetrySummary,
     ThresholdClass,
     Verdict,
     VersionIdentity,
 )
+from behaviour_profiles.rolling import pooled_profile
 from behaviour_profiles.scope import Scope, Window
 from behaviour_profiles.snapshot import build_snapshot
 
@@ -412,3 +416,107 @@ def test_scope_and_window_differences_are_noted() -> None:
     )
     assert any("task queue orders" in n and "billing" in n for n in result.notes)
     assert any("differ in length" in n and "baseline 30 min" in n for n in result.notes)
+
+
+# --- where a drift lives --------------------------------------------------------------------------
+
+S2S = "workflow_schedule_to_start_p99"
+ORDERS = {"namespace": "default", "taskqueue": "orders_queue"}
+MAIN = {"namespace": "default", "taskqueue": "main_queue"}
+
+
+def by_queue(mean: float, kept: dict[str, tuple[float, float]]) -> MetricSummary:
+    """``S2S`` with top contributors by task queue: queue -> (share, own value)."""
+    top = [
+        Contributor(labels={"namespace": "default", "taskqueue": queue}, value=value, share=share)
+        for queue, (share, value) in sorted(kept.items(), key=lambda item: -item[1][0])
+    ]
+    contributors = Contributors(
+        by=["namespace", "taskqueue"],
+        share_of=ShareOf.SLOW_TAIL,
+        top=top,
+        rest_share=max(0.0, 1 - sum(share for share, _ in kept.values())),
+        series=len(top),
+    )
+    return ok(S2S, mean).model_copy(update={"contributors": contributors})
+
+
+def test_a_drift_names_the_task_queue_it_lives_in() -> None:
+    base = typical(BY_KEY[S2S])
+    old = by_queue(base, {"main_queue": (0.6, 40.0), "orders_queue": (0.4, 40.0)})
+    new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
+    result = assess_drift(
+        baseline(telemetry=summary({**healthy(), S2S: old})),
+        summary({**healthy(), S2S: new}),
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(),
+    )
+    assert result.status is DriftStatus.DRIFTED
+    (found,) = result.attributions
+    assert found.metric == S2S and found.by == ["namespace", "taskqueue"]
+    lead, other = found.contributors
+    assert lead.labels == ORDERS and lead.share_change_points == pytest.approx(50.0)
+    assert lead.value_change_pct == pytest.approx(300.0)
+    assert other.labels == MAIN and other.share_change_points == pytest.approx(-50.0)
+    assert found.statement == (
+        "Workflow task schedule-to-start p99 +200 %: 90 % of it from task queue orders_queue in "
+        "namespace default (was 40 %; its own value +300 %)."
+    )
+    assert (
+        "Where it lives: Workflow task schedule-to-start p99, 90 % of it from task queue orders_queue "
+        "in namespace default." in result.explanation
+    )
+
+
+def test_a_drift_names_the_sides_baseline_and_current_window() -> None:
+    base = typical(BY_KEY[S2S])
+    old = by_queue(base, {"main_queue": (1.0, 40.0)})
+    new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
+    result = assess_drift(
+        baseline(telemetry=summary({**healthy(), S2S: old})),
+        summary({**healthy(), S2S: new}),
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(),
+    )
+    (found,) = result.attributions
+    assert found.contributors[0].labels == ORDERS and found.contributors[0].old_share is None
+    assert found.statement.endswith(
+        "of it from task queue orders_queue in namespace default (not among the baseline's top 1)."
+    )
+    assert "profile A" not in found.statement
+
+
+def test_a_drift_is_attributed_only_when_both_sides_kept_contributors() -> None:
+    base = typical(BY_KEY[S2S])
+    new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
+    # the baseline kept none (made before contributors were kept)
+    result = assess_drift(
+        baseline(), summary({**healthy(), S2S: new}), window=NOW, scope=SCOPE, options=CompareOptions()
+    )
+    assert result.status is DriftStatus.DRIFTED and result.attributions == []
+    assert "Where it lives" not in result.explanation
+    # a rolling baseline pools statistics, not contributors
+    kept = baseline(telemetry=summary({**healthy(), S2S: by_queue(base, {"main_queue": (1.0, 40.0)})}))
+    pooled = pooled_profile([kept, kept.model_copy(update={"id": UUID(int=2)})])
+    assert pooled.telemetry.metrics[S2S].contributors is None
+    rolled = assess_drift(pooled, summary({**healthy(), S2S: new}), window=NOW, scope=SCOPE, options=CompareOptions())
+    assert rolled.status is DriftStatus.DRIFTED and rolled.attributions == []
+    # the current window kept none
+    bare = assess_drift(kept, summary(with_changes(**{S2S: 3.0})), window=NOW, scope=SCOPE, options=CompareOptions())
+    assert bare.status is DriftStatus.DRIFTED and bare.attributions == []
+
+
+def test_no_drift_is_attributed_to_nothing() -> None:
+    base = typical(BY_KEY[S2S])
+    kept = {"main_queue": (0.6, 40.0), "orders_queue": (0.4, 40.0)}
+    result = assess_drift(
+        baseline(telemetry=summary({**healthy(), S2S: by_queue(base, kept)})),
+        summary({**healthy(), S2S: by_queue(base * 1.02, kept)}),
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(),
+    )
+    assert result.status is DriftStatus.NO_DRIFT and result.attributions == []
+    assert "Where it lives" not in result.explanation

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from behaviour_profiles.catalogue import Dialect
 from copilot.dev.simulator import (
     JUDGEMENT_SCENARIOS,
     SCENARIOS,
+    SLOW_QUEUE,
+    SLOW_QUEUE_SCENARIO,
     Latency,
     Placement,
     demo_plan,
@@ -903,3 +905,73 @@ def test_the_demo_windows_carry_configuration_and_versions_that_explain_the_inci
     assert links[("TEMPORAL_SQL_MAX_CONNS", "occ_conflicts_per_sec")] is CorrelationRelation.EXPECTED
     assert links[("history.persistenceMaxQPS", "persistence_latency_p99")] is CorrelationRelation.EXPECTED
     assert links[("DSQL_RESERVOIR_TARGET_READY", "reservoir_size")] is CorrelationRelation.EXPECTED
+
+
+# --- a regression in one task queue ----------------------------------------------------------------
+
+_THREE_QUEUES = "healthy-150wps-three-queues"
+QUEUE_SHARES = {"main-queue": 0.5, SLOW_QUEUE: 0.3, "billing-queue": 0.2}
+
+
+@pytest.fixture(scope="module")
+def queues() -> dict[str, Parsed]:
+    return {name: _render_one(name) for name in ("healthy-150wps", _THREE_QUEUES, SLOW_QUEUE_SCENARIO)}
+
+
+def _s2s_p(p: Parsed, q: float, **match: str) -> float:
+    return quantile(q, window_buckets(p, "task_schedule_to_start_latency_milliseconds", ANCHOR, JUDGE_END, **match))
+
+
+def test_three_queues_split_the_namespace_work_by_their_shares(queues: dict[str, Parsed]) -> None:
+    one, three = queues["healthy-150wps"], queues[_THREE_QUEUES]
+    for name in ("workflow_success_total", "poll_success_total", "activity_success_total"):
+        whole = _rate(one, name, JUDGE_WINDOW)
+        assert _rate(three, name, JUDGE_WINDOW) == pytest.approx(whole, rel=0.02), name
+        for queue, share in QUEUE_SHARES.items():
+            assert _rate(three, name, JUDGE_WINDOW, taskqueue=queue) == pytest.approx(whole * share, rel=0.03)
+    # series without a task queue are the one-queue scenario's
+    assert {k for k in three.series if "taskqueue" not in dict(k[1]) and "task_queue" not in dict(k[1])} == {
+        k for k in one.series if "taskqueue" not in dict(k[1]) and "task_queue" not in dict(k[1])
+    }
+    assert {dict(k[1])["task_queue"] for k in three.of("temporal_worker_task_slots_used")} == set(QUEUE_SHARES)
+
+
+def test_a_slowed_queue_alone_waits_longer(queues: dict[str, Parsed]) -> None:
+    healthy, slow = queues[_THREE_QUEUES], queues[SLOW_QUEUE_SCENARIO]
+    for queue in QUEUE_SHARES:
+        factor = 4.0 if queue == SLOW_QUEUE else 1.0
+        for task_type in ("Workflow", "Activity"):
+            for q in (0.5, 0.99):
+                was = _s2s_p(healthy, q, taskqueue=queue, task_type=task_type)
+                # coarse buckets: a p99 interpolated inside (100, 250] ms reads a little under four times
+                assert _s2s_p(slow, q, taskqueue=queue, task_type=task_type) == pytest.approx(was * factor, rel=0.3)
+        # the queue's backlog (both task types) at its share of the load; each type's count is rounded
+        backlog = slow.of("approximate_backlog_count", taskqueue=queue)
+        per_sample = sum(v for pts in backlog.values() for _, v in pts) / len(next(iter(backlog.values())))
+        expected = SCENARIOS["healthy-150wps"].backlog_count[0] * QUEUE_SHARES[queue] * factor
+        assert per_sample == pytest.approx(expected, abs=1.0)
+        # throughput is the healthy one's on every queue
+        assert _rate(slow, "workflow_success_total", JUDGE_WINDOW, taskqueue=queue) == pytest.approx(
+            _rate(healthy, "workflow_success_total", JUDGE_WINDOW, taskqueue=queue), rel=0.03
+        )
+
+
+def test_tally_writes_every_queue_as_the_server_does() -> None:
+    tally = parse(
+        render([Placement(SLOW_QUEUE_SCENARIO, "default", ANCHOR, JUDGE_END - ANCHOR)], dialect=Dialect.TALLY)[0]
+    )
+    assert {dict(k[1])["taskqueue"] for k in tally.of("task_schedule_to_start_latency_count")} == {
+        "main_queue",
+        "orders_queue",
+        "billing_queue",
+    }
+    assert {dict(k[1])["task_queue"] for k in tally.of("temporal_worker_task_slots_used")} == set(QUEUE_SHARES)
+
+
+def test_task_queues_must_be_told_apart() -> None:
+    with pytest.raises(ValueError, match="shares"):
+        replace(SCENARIOS["healthy-150wps"], other_queues=(("a", 0.6), ("b", 0.4)))
+    with pytest.raises(ValueError, match="twice"):
+        replace(SCENARIOS["healthy-150wps"], other_queues=(("a", 0.1), ("a", 0.1)))
+    with pytest.raises(ValueError, match="among them"):
+        render([Placement(SLOW_QUEUE_SCENARIO, "default", ANCHOR, HOUR, task_queue=SLOW_QUEUE)])

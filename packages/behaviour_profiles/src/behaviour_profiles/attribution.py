@@ -4,7 +4,8 @@ Pure: no I/O. The collector splits a key metric's series queries by one more lab
 ``split``: task queue, operation, namespace, ...), computes the metric on each series alone and weighs it
 (:func:`tail_above`, :func:`worse_part`); :func:`top_contributors` keeps the few that carry most of it.
 A comparison then names, for each regression, the contributors whose share or value moved most
-(:func:`attribute`). ``docs/comparison.md`` states the rules with a worked example.
+(:func:`attribute`); a drift check does the same with the baseline as the old side and the current
+window as the new one, where both kept contributors. ``docs/comparison.md`` states the rules with a worked example.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ MAX_CONTRIBUTORS = 5
 
 SHARE_MOVE_POINTS = 5.0
 """A share that moved by fewer percentage points than this has not moved."""
+
+Sides = tuple[str, str]
+"""The old and the new side as a statement names them: ``("profile A", "profile B")`` in a comparison,
+``("the baseline", "the current window")`` in drift."""
+PROFILE_SIDES: Sides = ("profile A", "profile B")
 
 _LABEL_WORDS: tuple[tuple[str, str, str], ...] = (
     # label, words when it stands alone, words after another label
@@ -189,28 +195,37 @@ def _changes(old: Contributors | None, new: Contributors) -> list[ContributorCha
     return [change for _, _, change in out[:MAX_CONTRIBUTORS]]
 
 
+def named_contributor(changes: Sequence[ContributorChange]) -> ContributorChange | None:
+    """The contributor a statement names, among ``changes`` (ordered as :func:`attribute` orders them): the one
+    that gained most share when it gained at least :data:`SHARE_MOVE_POINTS` or was not among the old side's
+    top; otherwise (no share moved) the largest share on the new side. ``None`` when the new side kept none
+    of them."""
+    in_new = [c for c in changes if c.new_share is not None]
+    if not in_new:
+        return None
+    moved = in_new[0]
+    if moved.share_change_points is None or moved.share_change_points >= SHARE_MOVE_POINTS:
+        return moved
+    return max(in_new, key=lambda c: c.new_share or 0.0)
+
+
 def _statement(
     diff: TelemetryDiff,
     old: Contributors | None,
     changes: list[ContributorChange],
+    sides: Sides,
 ) -> str:
+    old_side, new_side = sides
     head = f"{diff.title} {diff.change_text or 'regressed'}"
-    in_new = [c for c in changes if c.new_share is not None]
-    if not in_new:
-        return f"{head}: no contributor kept in profile B."
-    moved = in_new[0]
-    gained = moved.share_change_points
-    if old is None or gained is None or gained >= SHARE_MOVE_POINTS or moved.old_share is None:
-        lead = moved
-    else:
-        # no share moved: the regression is spread as the metric was; name the largest part
-        lead = max(in_new, key=lambda c: c.new_share or 0.0)
+    lead = named_contributor(changes)
+    if lead is None:
+        return f"{head}: no contributor kept in {new_side}."
     words = f"{head}: {_pct(lead.new_share or 0.0)} of it from {describe_labels(lead.labels)}"
     details: list[str] = []
     if old is None:
-        details.append("profile A kept no contributors")
+        details.append(f"{old_side} kept no contributors")
     elif lead.old_share is None:
-        details.append(f"not among profile A's top {len(old.top)}")
+        details.append(f"not among {old_side}'s top {len(old.top)}")
     elif lead.share_change_points is not None and abs(lead.share_change_points) >= SHARE_MOVE_POINTS:
         details.append(f"was {_pct(lead.old_share)}")
     else:
@@ -224,9 +239,11 @@ def attribute(
     diff: TelemetryDiff,
     old: MetricSummary | None,
     new: MetricSummary | None,
+    *,
+    sides: Sides = PROFILE_SIDES,
 ) -> Attribution | None:
-    """Where ``diff``'s regression lives, from the contributors both profiles kept for its metric (``None``
-    when it is not a regression or profile B kept none)."""
+    """Where ``diff``'s regression lives, from the contributors both sides kept for its metric (``None``
+    when it is not a regression or the new side kept none); ``sides`` names them in the statement."""
     if diff.direction is not Direction.REGRESSED or new is None or new.contributors is None:
         return None
     before = old.contributors if old is not None else None
@@ -240,7 +257,7 @@ def attribute(
         by=new.contributors.by,
         share_of=new.contributors.share_of,
         contributors=changes,
-        statement=_statement(diff, before, changes),
+        statement=_statement(diff, before, changes, sides),
     )
 
 
@@ -248,14 +265,20 @@ def attribute_regressions(
     diffs: Iterable[TelemetryDiff],
     old: Mapping[str, MetricSummary],
     new: Mapping[str, MetricSummary],
+    *,
+    sides: Sides = PROFILE_SIDES,
+    both_sides: bool = False,
 ) -> list[Attribution]:
-    """An attribution for every regression beyond its threshold whose metric kept contributors, in ``diffs``'
-    order."""
+    """An attribution for every regression beyond its threshold whose metric kept contributors on the new
+    side (``both_sides``: on the old side too), in ``diffs``' order."""
     out = []
     for diff in diffs:
         if not diff.beyond_threshold:
             continue
-        found = attribute(diff, old.get(diff.metric), new.get(diff.metric))
+        before = old.get(diff.metric)
+        if both_sides and (before is None or before.contributors is None):
+            continue
+        found = attribute(diff, before, new.get(diff.metric), sides=sides)
         if found is not None:
             out.append(found)
     return out

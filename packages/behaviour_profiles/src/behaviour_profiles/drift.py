@@ -6,6 +6,8 @@ significance test. The current window has **drifted** when any metric regressed 
 (verdict ``warn`` or ``fail``); with no regression but a key metric without data it is
 **inconclusive** (never a pass); otherwise there is **no drift**. With the current configuration, its
 changes from the baseline's are connected to the regressions by :mod:`behaviour_profiles.correlation`.
+A regression whose metric kept top contributors in both the baseline and the current window is placed
+where it lives by :mod:`behaviour_profiles.attribution`, as in a comparison.
 
 Usage::
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from behaviour_profiles.attribution import attribute_regressions, describe_labels, named_contributor
 from behaviour_profiles.catalogue import BY_KEY
 from behaviour_profiles.comparison import (
     CONFIG_PARTS,
@@ -32,7 +35,9 @@ from behaviour_profiles.comparison import (
     window_length_note,
 )
 from behaviour_profiles.correlation import cause_text, correlate
+from behaviour_profiles.formatting import format_value
 from behaviour_profiles.models import (
+    Attribution,
     BehaviourProfile,
     CompareOptions,
     ConfigDiff,
@@ -61,6 +66,8 @@ _SIDES = ("baseline", "current")
 """The old and the new side, as the notes name them beside a value."""
 _CONFIG_SIDES = ("the baseline", "the current configuration")
 """The old and the new side, as the notes name them in a sentence about configuration."""
+_ATTRIBUTION_SIDES = ("the baseline", "the current window")
+"""The old and the new side, as an attribution's statement names them."""
 
 # --- drift -------------------------------------------------------------------------------------
 
@@ -92,6 +99,7 @@ def _explain(
     current: TelemetrySummary,
     judged: Sequence[TelemetryDiff],
     correlations: Sequence[Correlation],
+    attributions: Sequence[Attribution],
     scope: str,
     window: str,
     options: CompareOptions,
@@ -125,6 +133,9 @@ def _explain(
         worst = "; ".join(f"{d.metric}: {d.reason}" for d in regressions[:EXPLAIN_TOP])
         more = len(regressions) - EXPLAIN_TOP
         sentences.append(f"Worst: {worst}" + (f"; and {more} more." if more > 0 else "."))
+        where = _where_it_lives(attributions)
+        if where is not None:
+            sentences.append(where)
     elif status is DriftStatus.INCONCLUSIVE:
         sentences.append(
             f"Inconclusive, not a pass: key metrics {', '.join(missing)} have no data on a side, and "
@@ -145,6 +156,18 @@ def _explain(
             f"{len(correlations)} configuration change(s) influence regressed metrics, none in a known direction."
         )
     return " ".join(sentences)
+
+
+def _where_it_lives(attributions: Sequence[Attribution]) -> str | None:
+    """One short sentence on where the first attributed regression lives (the contributor its statement names)."""
+    for found in attributions:
+        lead = named_contributor(found.contributors)
+        if lead is not None and lead.new_share is not None:
+            return (
+                f"Where it lives: {found.title}, {format_value(lead.new_share, 'share')} of it from "
+                f"{describe_labels(lead.labels)}."
+            )
+    return None
 
 
 def assess_drift(
@@ -210,8 +233,9 @@ def assess_drift(
         notes.append(f"Metrics not in the catalogue were not judged: {', '.join(unknown)}")
     notes.extend(dict.fromkeys(current.notes))
 
+    attributions = attribute_regressions(judged, base_metrics, now_metrics, sides=_ATTRIBUTION_SIDES, both_sides=True)
     explanation = _explain(
-        status, baseline, current, judged, correlations, scope.describe(), _when(start, end), options
+        status, baseline, current, judged, correlations, attributions, scope.describe(), _when(start, end), options
     )
     return DriftResult(
         cluster_id=cluster_id,
@@ -234,4 +258,5 @@ def assess_drift(
         notes=notes,
         load=load,
         trims=trims,
+        attributions=attributions,
     )

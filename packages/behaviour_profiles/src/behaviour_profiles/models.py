@@ -760,6 +760,11 @@ class DriftResult(BaseModel):
     )
     load: LoadComparison | None = Field(default=None, description="Offered load in the baseline and now")
     trims: list[SteadyStateTrim] = Field(default_factory=list, description="Ramp-up and drain trimmed")
+    attributions: list[Attribution] = Field(
+        default_factory=list,
+        description="Where each regression lives, for metrics whose top contributors both the baseline and the "
+        "current window kept",
+    )
 
 
 # --- presets and conformance ------------------------------------------------------------------

@@ -268,10 +268,11 @@ def _print_correlations(correlations: list[dict[str, Any]]) -> None:
         console.print(f"  {relation} {escape(item['statement'])}", highlight=False, soft_wrap=True)
 
 
-def _print_attributions(attributions: list[dict[str, Any]]) -> None:
+def _print_attributions(attributions: list[dict[str, Any]], kept: str = "top contributors at creation") -> None:
+    """Each attribution's statement under a heading that says whose contributors were matched (``kept``)."""
     if not attributions:
         return
-    console.print("[bold]Where the regressions live[/] (top contributors at creation):")
+    console.print(f"[bold]Where the regressions live[/] ({escape(kept)}):")
     for item in attributions:
         console.print(f"  {escape(item['statement'])}", highlight=False, soft_wrap=True)
 
@@ -405,6 +406,7 @@ def profiles_drift(
     if result["deviations"]:
         print_comparison(console, {**result, "telemetry_diffs": result["deviations"], "config_diffs": []})
     _print_correlations(result.get("correlations", []))
+    _print_attributions(result.get("attributions", []), "top contributors of the baseline and of the current window")
     console.print(f"{_styled(result['status'])} — {result['explanation']}", highlight=False, soft_wrap=True)
     for note in result.get("notes", []):
         console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)

@@ -30,9 +30,16 @@ Judgement scenarios
     Nothing else in the simulator depends on these parameters: backlog, dispatch latency, slots and
     the cluster-wide counters do not follow load, latency or matching.
 
-Attribution scenario
+Attribution scenarios
     ``update-execution-slow-x3`` is ``healthy-150wps`` with persistence operation
     ``UpdateWorkflowExecution`` alone three times slower: a regression that lives in one operation.
+    ``healthy-150wps-three-queues`` splits the namespace's work over three task queues
+    (``Scenario.other_queues``): the placement's own queue keeps half, ``orders-queue`` takes 30 % and
+    ``billing-queue`` 20 %; every per-task-queue series (closes, activities, schedule-to-start, dispatch,
+    polls, backlog, worker slots) is written for each queue at its share of the load, the namespace's
+    other series as with one queue. ``orders-queue-slow-x4`` is the same with tasks on ``orders-queue``
+    alone waiting four times longer (``Scenario.queue_slowdown``: its schedule-to-start latencies and
+    backlog x4): a regression that lives in one task queue.
 
 Placements
     A :class:`Placement` puts a scenario into a time window of one namespace in one cluster.
@@ -108,6 +115,8 @@ __all__ = [
     "JUDGEMENT_CLUSTER",
     "JUDGEMENT_SCENARIOS",
     "SCENARIOS",
+    "SLOW_QUEUE",
+    "SLOW_QUEUE_SCENARIO",
     "Deployment",
     "Latency",
     "Placement",
@@ -207,6 +216,21 @@ class Scenario:
     operation_latency: tuple[tuple[str, float], ...] = ()
     """(persistence operation, factor): that operation alone is this many times slower (a regression that
     lives in one operation)."""
+    other_queues: tuple[tuple[str, float], ...] = ()
+    """(task queue, share of the namespace's work) beside the placement's own task queue, which keeps the
+    rest: every per-task-queue series is written for each queue at its share of the load."""
+    queue_slowdown: tuple[tuple[str, float], ...] = ()
+    """(task queue, factor): tasks wait this many times longer on that queue alone (its schedule-to-start
+    latencies, median and p99, and its backlog count and age; a regression that lives in one task queue)."""
+
+    def __post_init__(self) -> None:
+        shares = [share for _, share in self.other_queues]
+        if any(share <= 0 for share in shares) or math.fsum(shares) >= 1.0:
+            raise ValueError("other_queues' shares must be positive and leave the placement's queue some work")
+        if len({queue for queue, _ in self.other_queues}) != len(self.other_queues):
+            raise ValueError("other_queues names a task queue twice")
+        if any(factor <= 0 for _, factor in self.queue_slowdown):
+            raise ValueError("queue_slowdown's factors must be positive")
 
 
 HEALTHY_150 = Scenario(
@@ -422,6 +446,16 @@ _JUDGEMENT_V2: tuple[Scenario, ...] = (
     ),
 )
 
+SLOW_QUEUE = "orders-queue"
+"""The task queue that scenario ``orders-queue-slow-x4`` slows down."""
+SLOW_QUEUE_SCENARIO = "orders-queue-slow-x4"
+_THREE_QUEUES = _one_change(
+    "healthy-150wps-three-queues",
+    f"healthy-150wps with its work split over three task queues: the placement's own (half), {SLOW_QUEUE} "
+    "(30 %) and billing-queue (20 %).",
+    other_queues=((SLOW_QUEUE, 0.3), ("billing-queue", 0.2)),
+)
+
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
         s.name: s
@@ -431,6 +465,14 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 "update-execution-slow-x3",
                 "healthy-150wps with persistence operation UpdateWorkflowExecution alone three times slower.",
                 operation_latency=(("UpdateWorkflowExecution", 3.0),),
+            ),
+            _THREE_QUEUES,
+            replace(
+                _THREE_QUEUES,
+                name=SLOW_QUEUE_SCENARIO,
+                description=f"{_THREE_QUEUES.name} with tasks on {SLOW_QUEUE} alone waiting four times longer "
+                "(its schedule-to-start latencies and its backlog x4).",
+                queue_slowdown=((SLOW_QUEUE, 4.0),),
             ),
             replace(
                 HEALTHY_150,
@@ -775,6 +817,53 @@ def _server(ctx: _Ctx, service: str, *extra: tuple[str, str], queue: bool = True
     return (*labels, *extra, ("service_name", service), ("cluster", ctx.cluster))
 
 
+def _waits_longer(s: Scenario, factor: float) -> Scenario:
+    """``s`` with its tasks waiting ``factor`` times longer: schedule-to-start latencies and backlog."""
+    return replace(
+        s,
+        workflow_schedule_to_start=s.workflow_schedule_to_start.scaled(factor),
+        activity_schedule_to_start=s.activity_schedule_to_start.scaled(factor),
+        backlog_count=(s.backlog_count[0] * factor, s.backlog_count[1] * factor),
+        backlog_age_s=(s.backlog_age_s[0] * factor, s.backlog_age_s[1] * factor),
+    )
+
+
+def _queues(ctx: _Ctx) -> list[_Ctx]:
+    """One context per task queue of the placement's namespace (``Scenario.other_queues``): the placement's
+    own queue keeps the work the others do not take, each queue runs at its share of the load, and a queue
+    named in ``queue_slowdown`` waits longer. A scenario with one queue gives ``ctx`` itself."""
+    s = ctx.scenario
+    if not s.other_queues and not s.queue_slowdown:
+        return [ctx]
+    queues = [(ctx.task_queue, 1.0 - math.fsum(share for _, share in s.other_queues)), *s.other_queues]
+    names = [queue for queue, _ in queues]
+    slower = dict(s.queue_slowdown)
+    if len(set(names)) != len(names) or not slower.keys() <= set(names):
+        raise ValueError(
+            f"scenario {s.name!r}: task queues {names} (the placement's first) must differ, and its slowed "
+            f"queues {sorted(slower)} must be among them"
+        )
+    return [
+        replace(
+            ctx,
+            scenario=_waits_longer(s, slower[queue]) if queue in slower else s,
+            task_queue=queue,
+            load=ctx.load * share,
+        )
+        for queue, share in queues
+    ]
+
+
+def _per_queue(emit: Emit) -> Emit:
+    """``emit`` once per task queue of the placement's namespace (see :func:`_queues`)."""
+
+    def each(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        for queue in _queues(ctx):
+            emit(w, fam, queue)
+
+    return each
+
+
 def _emit_requests(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
     rate = ctx.scenario.wps * ctx.load
@@ -950,22 +1039,25 @@ def _emit_start_latency(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 
 _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("service_requests", _Kind.SERVER_COUNTER), _emit_requests),
-    (_Family("workflow_success", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.success_ratio)),
-    (_Family("workflow_failed", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.failure_ratio)),
-    (_Family("workflow_terminate", _Kind.SERVER_COUNTER), _emit_closes(lambda s: s.terminate_ratio)),
+    (_Family("workflow_success", _Kind.SERVER_COUNTER), _per_queue(_emit_closes(lambda s: s.success_ratio))),
+    (_Family("workflow_failed", _Kind.SERVER_COUNTER), _per_queue(_emit_closes(lambda s: s.failure_ratio))),
+    (_Family("workflow_terminate", _Kind.SERVER_COUNTER), _per_queue(_emit_closes(lambda s: s.terminate_ratio))),
     (_Family("state_transition_count", _Kind.RATIO), _emit_transitions),
-    (_Family("task_schedule_to_start_latency", _Kind.TIMER), _emit_schedule_to_start),
+    (_Family("task_schedule_to_start_latency", _Kind.TIMER), _per_queue(_emit_schedule_to_start)),
     (_Family("persistence_latency", _Kind.TIMER), _emit_persistence),
-    (_Family("task_dispatch_latency", _Kind.TIMER), _emit_dispatch),
-    (_POLL_SUCCESS, _emit_polls),
-    (_Family("poll_success_sync", _Kind.SERVER_COUNTER), _emit_sync_polls),
-    (_Family("approximate_backlog_count", _Kind.GAUGE), _emit_backlog(lambda s: s.backlog_count, True, 0)),
-    (_Family("approximate_backlog_age_seconds", _Kind.GAUGE), _emit_backlog(lambda s: s.backlog_age_s, False, 2)),
-    (_Family("temporal_worker_task_slots_used", _Kind.GAUGE), _emit_slots(available=False)),
-    (_Family("temporal_worker_task_slots_available", _Kind.GAUGE), _emit_slots(available=True)),
-    (_Family("activity_success", _Kind.SERVER_COUNTER), _emit_activities("completed")),
-    (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _emit_activities("failed")),
-    (_Family("activity_task_timeout", _Kind.SERVER_COUNTER), _emit_activities("timed_out")),
+    (_Family("task_dispatch_latency", _Kind.TIMER), _per_queue(_emit_dispatch)),
+    (_POLL_SUCCESS, _per_queue(_emit_polls)),
+    (_Family("poll_success_sync", _Kind.SERVER_COUNTER), _per_queue(_emit_sync_polls)),
+    (_Family("approximate_backlog_count", _Kind.GAUGE), _per_queue(_emit_backlog(lambda s: s.backlog_count, True, 0))),
+    (
+        _Family("approximate_backlog_age_seconds", _Kind.GAUGE),
+        _per_queue(_emit_backlog(lambda s: s.backlog_age_s, False, 2)),
+    ),
+    (_Family("temporal_worker_task_slots_used", _Kind.GAUGE), _per_queue(_emit_slots(available=False))),
+    (_Family("temporal_worker_task_slots_available", _Kind.GAUGE), _per_queue(_emit_slots(available=True))),
+    (_Family("activity_success", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("completed"))),
+    (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("failed"))),
+    (_Family("activity_task_timeout", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("timed_out"))),
     (_Family("service_errors", _Kind.SERVER_COUNTER), _emit_service_errors),
     (_Family("service_latency", _Kind.TIMER), _emit_start_latency),
 )

@@ -139,13 +139,22 @@ const RELATION_TEXT = {
 };
 
 // Correlations grouped by the configuration change they start from, most severe metric first.
-// Where each regression lives (the comparison's attributions): its sentence, and the contributors
-// whose share or value moved most, with their share and own value in A and in B.
-export function attributionsSection(attributions) {
+// Where each regression lives (the comparison's or the drift's attributions): its sentence, and the
+// contributors whose share or value moved most, with their share and own value on each side. `sides`
+// names the old and the new side in the column heads, `empty` and `kept` say what was matched.
+export function attributionsSection(
+  attributions,
+  {
+    sides = ["A", "B"],
+    empty = "No regression to place: none regressed, or the profiles kept no contributors (profiles made before they were kept).",
+    kept = "kept at creation",
+  } = {},
+) {
   const title = "Where: the series each regression comes from";
   if (!attributions.length) {
-    return section(title, h("p", { class: "muted" }, "No regression to place: none regressed, or the profiles kept no contributors (profiles made before they were kept)."));
+    return section(title, h("p", { class: "muted" }, empty));
   }
+  const [oldSide, newSide] = sides;
   const share = (value) => formatValue(value, "share");
   const series = (labels) => Object.entries(labels).map(([label, value]) => `${label}=${value}`).join(", ");
   const items = attributions.map((a) =>
@@ -154,7 +163,7 @@ export function attributionsSection(attributions) {
       { class: "attribution", dataset: { metric: a.metric } },
       h("p", { class: "attribution-statement" }, a.statement),
       table(
-        ["series", "share A", "share B", "own value A", "own value B"],
+        ["series", `share ${oldSide}`, `share ${newSide}`, `own value ${oldSide}`, `own value ${newSide}`],
         a.contributors.map((c) =>
           h("tr", {}, [series(c.labels), share(c.old_share), share(c.new_share), formatValue(c.old_value, a.unit), formatValue(c.new_value, a.unit)].map((cell) => h("td", {}, cell))),
         ),
@@ -162,7 +171,7 @@ export function attributionsSection(attributions) {
       ),
     ),
   );
-  return section(title, h("p", { class: "muted" }, "Shares of the slow tail (latency), of the sum (rates) or of the part that makes a ratio worse; kept at creation, at most five per metric."), h("ul", { class: "attributions", id: "attributions" }, items));
+  return section(title, h("p", { class: "muted" }, `Shares of the slow tail (latency), of the sum (rates) or of the part that makes a ratio worse; ${kept}, at most five per metric.`), h("ul", { class: "attributions", id: "attributions" }, items));
 }
 
 export function correlationsSection(correlations) {

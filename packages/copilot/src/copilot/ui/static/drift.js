@@ -2,7 +2,7 @@
 
 import { api, badge, baselineMark, CONSTANTS, errorBox, field, fieldMarks, fmtWindow, h, loading, localInputToIso, main, pageHeader, scope, section, setTitle, severityBadges, thresholdsText, uiHref, windowPicker } from "./helpers.js";
 import { formatSpan } from "./format.js";
-import { correlationsSection, diffsTable } from "./compare.js";
+import { attributionsSection, correlationsSection, diffsTable } from "./compare.js";
 
 const DRIFT_RANGES = [
   ["Last 15 min", 15],
@@ -210,6 +210,11 @@ function driftView(outcome) {
       diffsTable(deviations, { sides: ["Baseline", "Window"], id: "deviations-table", empty: "No metric moved beyond its threshold." }),
     ),
     correlationsSection(outcome.correlations || []),
+    attributionsSection(outcome.attributions || [], {
+      sides: ["baseline", "window"],
+      empty: "No regression to place: none regressed, or the baseline or the window kept no contributors (a baseline made before they were kept, or a rolling baseline, which pools statistics only).",
+      kept: "the baseline's kept at its creation, the window's collected now",
+    }),
     outcome.notes && outcome.notes.length ? section("Notes", h("ul", { class: "notes", id: "drift-notes" }, outcome.notes.map((note) => h("li", {}, note)))) : null,
   );
 }
