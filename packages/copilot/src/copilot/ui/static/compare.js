@@ -138,7 +138,6 @@ const RELATION_TEXT = {
   contrary: ["unlikely cause", "The change went the way known to improve this metric"],
 };
 
-// Correlations grouped by the configuration change they start from, most severe metric first.
 // Where each regression lives (the comparison's or the drift's attributions): its sentence, and the
 // contributors whose share or value moved most, with their share and own value on each side. `sides`
 // names the old and the new side in the column heads, `empty` and `kept` say what was matched.
@@ -174,6 +173,7 @@ export function attributionsSection(
   return section(title, h("p", { class: "muted" }, `Shares of the slow tail (latency), of the sum (rates) or of the part that makes a ratio worse; ${kept}, at most five per metric.`), h("ul", { class: "attributions", id: "attributions" }, items));
 }
 
+// Correlations grouped by the configuration change they start from, most severe metric first.
 export function correlationsSection(correlations) {
   const title = "Why: configuration changes connected to regressions";
   if (!correlations.length) {
