@@ -31,7 +31,7 @@ through ``/proc/<pid>/clear_refs`` before each request and read from ``VmHWM`` a
 
 Usage::
 
-    uv run python bench/collect.py [--namespaces 8] [--task-queues 8] [--scrape 15] [--runs 5] [--concurrency 4]
+    uv run python bench/collect.py [--namespaces 8] [--task-queues 8] [--scrape 15] [--runs 5] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ from behaviour_profiles.catalogue import (
     record_slugs,
     with_cpu_platform,
 )
+from behaviour_profiles.models import BehaviourProfile, ProfileCreate, ProfileMetadata
+from behaviour_profiles.service import create_profile
 from behaviour_profiles.telemetry import (
     PrometheusClient,
     QueryPlan,
@@ -78,6 +80,7 @@ from behaviour_profiles.telemetry import (
     render,
     summarise_catalogue,
 )
+from copilot.app import open_profile_services
 from copilot.dev.simulator import Placement, write_openmetrics
 from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
 from copilot.index import apply_schema
@@ -340,6 +343,18 @@ def widen(lines: Iterable[str], out: TextIO, queues: list[str], operations: int)
                 out.write(re.sub(r'operation="([^"]*)"', rf'operation="\1_{k}"', line))
 
 
+def stack_settings(env: dict[str, str], args: argparse.Namespace) -> dict[str, object]:
+    """The stack's environment as settings fields, as the API process reads them."""
+    return (
+        {key.lower(): value for key, value in env.items()}
+        | {
+            "prometheus_scrape_interval_seconds": args.scrape,
+            "prometheus_query_timeout_seconds": 300,
+        }
+        | ({} if args.concurrency is None else {"prometheus_query_concurrency": args.concurrency})
+    )
+
+
 def read_status(pid: int) -> dict[str, str]:
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
@@ -384,6 +399,45 @@ async def create_through_api(api_url: str, prom_url: str, pid: int, end: datetim
                 )
 
 
+async def write_cost(settings: Settings, end: datetime, hours: int, runs: int) -> None:
+    """In this process, through the API's own services: a whole-cluster create of the last ``hours``,
+    split into what it spends before the write (collection, the scope check) and the write itself (the
+    S3 document, then the index row)."""
+    start = end - timedelta(hours=hours)
+    request = ProfileCreate(
+        name=f"bench write {hours}h", cluster_id=CLUSTER, time_window_start=start, time_window_end=end
+    )
+    async with contextlib.AsyncExitStack() as exits:
+        services = await open_profile_services(settings, exits)
+        assert services is not None
+        store = services.store
+        saving = store.save
+        laps: list[tuple[float, float, int]] = []
+        spent: list[float] = []
+        size: list[int] = []
+
+        async def timed_save(profile: BehaviourProfile) -> ProfileMetadata:
+            t0 = time.perf_counter()
+            meta = await saving(profile)
+            spent.append(time.perf_counter() - t0)
+            size.append(len(profile.model_dump_json()))
+            return meta
+
+        setattr(store, "save", timed_save)  # noqa: B010 (a bench's stopwatch around the real method)
+        await create_profile(services, request)  # warm the clients' connections
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await create_profile(services, request)
+            laps.append((time.perf_counter() - t0, spent[-1], size[-1]))
+    total = statistics.median(lap[0] for lap in laps)
+    write = statistics.median(lap[1] for lap in laps)
+    print(
+        f"\ncreate_profile in this process, whole cluster, {hours} h (median of {runs}): {total:.3f}s, of which "
+        f"the write (S3 document of {laps[0][2] / 1024:.0f} KiB, then the index row) {write:.3f}s "
+        f"({write / total:.0%}); load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 async def _drop_database(port: int, name: str) -> None:
     conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres", timeout=10)
     try:
@@ -395,7 +449,9 @@ async def _drop_database(port: int, name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--concurrency", type=int, help="queries in flight (default: the collector's, as many as Prometheus's cores)"
+    )
     parser.add_argument(
         "--sweep", type=int, nargs="*", default=[1, 2, 3, 4], help="in-flight limits to compare (none: skip)"
     )
@@ -459,6 +515,8 @@ def run(state: Path, args: argparse.Namespace) -> None:
             )
             kept = {"shape": shape, "end": end.timestamp(), "rules": False}
             marker.write_text(json.dumps(kept))
+        if args.build_only:
+            return
         if not kept["rules"]:
             t0 = time.perf_counter()
             stack.backfill_rules(start.timestamp(), end.timestamp())
@@ -483,7 +541,10 @@ def run(state: Path, args: argparse.Namespace) -> None:
             asyncio.run(apply_schema(settings))
             os.environ["PROMETHEUS_SCRAPE_INTERVAL_SECONDS"] = str(args.scrape)
             os.environ["PROMETHEUS_QUERY_TIMEOUT_SECONDS"] = "300"
-            os.environ["PROMETHEUS_QUERY_CONCURRENCY"] = str(args.concurrency)
+            if args.concurrency is not None:
+                os.environ["PROMETHEUS_QUERY_CONCURRENCY"] = str(args.concurrency)
+            in_process = Settings(_env_file=None, **stack_settings(env, args))  # type: ignore[arg-type]
+            asyncio.run(write_cost(in_process, end, max(args.windows), args.runs))
             api = stack.start_api()
             pid = int(stack.status()["api"].split("pid ")[1].split()[0])
             asyncio.run(create_through_api(api, url, pid, end, max(args.windows)))
