@@ -75,6 +75,7 @@ from behaviour_profiles.telemetry import (
     QueryPlan,
     Scope,
     TelemetryCollector,
+    decode_answer,
     parse_matrix,
     plan_window,
     render,
@@ -271,7 +272,7 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                 t0 = time.perf_counter()
                 response = await http.post(f"{prom_url}/api/v1/query_range", data=params)
                 t1 = time.perf_counter()
-                body = json.loads(response.content)
+                body = decode_answer(response.content)
                 t2 = time.perf_counter()
                 result = body["data"]["result"]
                 parse_matrix(query, result)
