@@ -73,11 +73,11 @@ async def test_by_default_as_many_queries_in_flight_as_the_server_has_cores(core
     assert server.runtimeinfo_asked == 1  # asked once, then remembered
 
 
-async def test_a_server_that_does_not_say_gets_the_fixed_default() -> None:
+async def test_a_server_that_does_not_say_gets_the_fixed_default_and_is_asked_again() -> None:
     server = FakePrometheus(None)
-    collector = await _run(server, None)
+    await _run(server, None, times=2)
     assert server.most_open == CONCURRENCY_UNKNOWN_CORES
-    assert await collector.in_flight() == CONCURRENCY_UNKNOWN_CORES
+    assert server.runtimeinfo_asked == 2  # not remembered: it may answer once it is back
 
 
 async def test_a_set_limit_is_kept_and_the_server_is_not_asked() -> None:

@@ -926,9 +926,9 @@ class TelemetryCollector:
     (:data:`~behaviour_profiles.catalogue.CPU_PLATFORMS`, in order), ``none`` never reads CPU, or a
     platform name forces that one.
 
-    ``concurrency``: the most queries in flight; ``None`` (default) asks the server once how many cores
-    its query engine may use (:meth:`PrometheusClient.cores`) and runs that many, else
-    :data:`CONCURRENCY_UNKNOWN_CORES`. A Prometheus evaluates each query on one core, so more queries
+    ``concurrency``: the most queries in flight; ``None`` (default) asks the server how many cores its
+    query engine may use (:meth:`PrometheusClient.cores`, remembered once answered) and runs that many,
+    else :data:`CONCURRENCY_UNKNOWN_CORES`. A Prometheus evaluates each query on one core, so more queries
     than cores only take turns, and the heaviest families then slow each other down.
     """
 
@@ -961,10 +961,13 @@ class TelemetryCollector:
         return self._client
 
     async def in_flight(self) -> int:
-        """The most queries in flight: as set, else as many as the server's cores (asked once)."""
+        """The most queries in flight: as set, else as many as the server's cores (remembered once the
+        server has said; a server that does not say is asked again at the next collection)."""
         if self._concurrency is None:
             cores = await self._client.cores()
-            self._concurrency = min(cores, MAX_CONCURRENCY) if cores else CONCURRENCY_UNKNOWN_CORES
+            if cores is None:
+                return CONCURRENCY_UNKNOWN_CORES
+            self._concurrency = min(cores, MAX_CONCURRENCY)
         return self._concurrency
 
     def _cluster_matcher(self, scope: Scope) -> str:

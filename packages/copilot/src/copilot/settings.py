@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     prometheus_query_concurrency: Annotated[int, Field(ge=1, le=64)] | None = Field(
         default=None,
         description="Most PromQL queries in flight per profile; unset: as many as the Prometheus has cores "
-        "(its GOMAXPROCS, asked once), 4 where the server does not say (Mimir, Amazon Managed Prometheus)",
+        "(its GOMAXPROCS, remembered once answered), 4 where the server does not say (Mimir, AMP)",
     )
     prometheus_query_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     aws_region: str | None = None
