@@ -31,7 +31,7 @@ through ``/proc/<pid>/clear_refs`` before each request and read from ``VmHWM`` a
 
 Usage::
 
-    uv run python bench/collect.py [--namespaces 8] [--task-queues 8] [--scrape 15] [--runs 5] [--concurrency 4]
+    uv run python bench/collect.py [--namespaces 8] [--task-queues 8] [--scrape 15] [--runs 5] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import json
 import math
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -67,16 +68,20 @@ from behaviour_profiles.catalogue import (
     record_slugs,
     with_cpu_platform,
 )
+from behaviour_profiles.models import BehaviourProfile, ProfileCreate, ProfileMetadata
+from behaviour_profiles.service import create_profile
 from behaviour_profiles.telemetry import (
     PrometheusClient,
     QueryPlan,
     Scope,
     TelemetryCollector,
+    decode_answer,
     parse_matrix,
     plan_window,
     render,
     summarise_catalogue,
 )
+from copilot.app import open_profile_services
 from copilot.dev.simulator import Placement, write_openmetrics
 from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
 from copilot.index import apply_schema
@@ -197,6 +202,36 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
         print(f"  {next((n for n in by_rules.notes if n.startswith('Recording rules')), 'no recorded series found')}")
 
 
+async def in_flight(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
+    """The raw collector of the whole cluster over the longest window at each in-flight limit (``--sweep``),
+    interleaved: median of ``--runs``."""
+    hours = max(args.windows)
+    start = end - timedelta(hours=hours)
+    scope = SCOPES["cluster"]
+    async with httpx.AsyncClient() as http:
+        client = PrometheusClient(http, prom_url, timeout_s=300)
+        collectors = {
+            limit: TelemetryCollector(
+                client, scrape_interval_s=args.scrape, cluster_label="cluster", concurrency=limit, use_recorded=False
+            )
+            for limit in args.sweep
+        }
+        times: dict[int, list[Timed]] = {limit: [] for limit in collectors}
+        loads: list[float] = []
+        for collector in collectors.values():
+            await collector.collect(scope, start, end)  # warm Prometheus's page cache and the client
+        for _ in range(args.runs):
+            for limit, collector in collectors.items():
+                times[limit].append(await timed(http, prom_url, partial(collector.collect, scope, start, end)))
+            loads.append(os.getloadavg()[0])
+        print(f"\nraw collector, whole cluster, {hours} h, by queries in flight (median of {args.runs}, interleaved):")
+        for limit, values in times.items():
+            m = median(values)
+            walls = ", ".join(f"{v.wall:.2f}" for v in values)
+            print(f"  {limit} in flight: {m.wall:.3f}s wall, Prometheus {m.prometheus:.3f}s  (runs: {walls})")
+        print(f"  load average (1 min) after each round: {', '.join(f'{x:.1f}' for x in loads)}")
+
+
 @dataclass
 class QueryCost:
     label: str
@@ -237,7 +272,7 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                 t0 = time.perf_counter()
                 response = await http.post(f"{prom_url}/api/v1/query_range", data=params)
                 t1 = time.perf_counter()
-                body = json.loads(response.content)
+                body = decode_answer(response.content)
                 t2 = time.perf_counter()
                 result = body["data"]["result"]
                 parse_matrix(query, result)
@@ -309,22 +344,16 @@ def widen(lines: Iterable[str], out: TextIO, queues: list[str], operations: int)
                 out.write(re.sub(r'operation="([^"]*)"', rf'operation="\1_{k}"', line))
 
 
-def wait_for_compaction(url: str, limit_s: float = 900) -> int:
-    """Wait until Prometheus has merged the backfilled blocks (promtool writes one per rule and 2 h, and
-    Prometheus merges overlapping blocks in its compactions): the loaded block count stops falling."""
-    deadline = time.monotonic() + limit_s
-    last, steady = -1, 0
-    while time.monotonic() < deadline and steady < 3:
-        text = httpx.get(f"{url}/metrics", timeout=30).text
-        count = next(
-            int(float(line.split()[1]))
-            for line in text.splitlines()
-            if line.startswith("prometheus_tsdb_blocks_loaded ")
-        )
-        steady = steady + 1 if count == last else 0
-        last = count
-        time.sleep(20)
-    return last
+def stack_settings(env: dict[str, str], args: argparse.Namespace) -> dict[str, object]:
+    """The stack's environment as settings fields, as the API process reads them."""
+    return (
+        {key.lower(): value for key, value in env.items()}
+        | {
+            "prometheus_scrape_interval_seconds": args.scrape,
+            "prometheus_query_timeout_seconds": 300,
+        }
+        | ({} if args.concurrency is None else {"prometheus_query_concurrency": args.concurrency})
+    )
 
 
 def read_status(pid: int) -> dict[str, str]:
@@ -371,6 +400,45 @@ async def create_through_api(api_url: str, prom_url: str, pid: int, end: datetim
                 )
 
 
+async def write_cost(settings: Settings, end: datetime, hours: int, runs: int) -> None:
+    """In this process, through the API's own services: a whole-cluster create of the last ``hours``,
+    split into what it spends before the write (collection, the scope check) and the write itself (the
+    S3 document, then the index row)."""
+    start = end - timedelta(hours=hours)
+    request = ProfileCreate(
+        name=f"bench write {hours}h", cluster_id=CLUSTER, time_window_start=start, time_window_end=end
+    )
+    async with contextlib.AsyncExitStack() as exits:
+        services = await open_profile_services(settings, exits)
+        assert services is not None
+        store = services.store
+        saving = store.save
+        laps: list[tuple[float, float, int]] = []
+        spent: list[float] = []
+        size: list[int] = []
+
+        async def timed_save(profile: BehaviourProfile) -> ProfileMetadata:
+            t0 = time.perf_counter()
+            meta = await saving(profile)
+            spent.append(time.perf_counter() - t0)
+            size.append(len(profile.model_dump_json()))
+            return meta
+
+        setattr(store, "save", timed_save)  # noqa: B010 (a bench's stopwatch around the real method)
+        await create_profile(services, request)  # warm the clients' connections
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await create_profile(services, request)
+            laps.append((time.perf_counter() - t0, spent[-1], size[-1]))
+    total = statistics.median(lap[0] for lap in laps)
+    write = statistics.median(lap[1] for lap in laps)
+    print(
+        f"\ncreate_profile in this process, whole cluster, {hours} h (median of {runs}): {total:.3f}s, of which "
+        f"the write (S3 document of {laps[0][2] / 1024:.0f} KiB, then the index row) {write:.3f}s "
+        f"({write / total:.0%}); load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 async def _drop_database(port: int, name: str) -> None:
     conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres", timeout=10)
     try:
@@ -382,22 +450,54 @@ async def _drop_database(port: int, name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--concurrency", type=int, help="queries in flight (default: the collector's, as many as Prometheus's cores)"
+    )
+    parser.add_argument(
+        "--sweep", type=int, nargs="*", default=[1, 2, 3, 4], help="in-flight limits to compare (none: skip)"
+    )
     parser.add_argument("--namespaces", type=int, default=8)
     parser.add_argument("--task-queues", type=int, default=8, help="per namespace")
     parser.add_argument("--operations", type=int, default=10, help="persistence operations per namespace")
     parser.add_argument("--scrape", type=int, default=15, help="scrape interval of the backfilled data, seconds")
     parser.add_argument("--windows", type=int, nargs="+", default=[1, 6, 24], help="window lengths, hours")
     parser.add_argument("--no-api", action="store_true", help="skip POST /profiles through the API process")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="keep the stack's state in this directory (not a temporary one), and reuse the dataset it holds "
+        "from an earlier run with the same shape instead of building it again",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build the raw dataset in --state, then stop")
     args = parser.parse_args()
     ensure_prometheus()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    with contextlib.ExitStack() as cleanup:
+        if args.state is None:
+            state = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bp-collect-"))
+        else:
+            args.state.mkdir(parents=True, exist_ok=True)
+            state = str(args.state.absolute())
+        run(Path(state), args)
+
+
+def run(state: Path, args: argparse.Namespace) -> None:
+    shape = {k: getattr(args, k) for k in ("namespaces", "task_queues", "operations", "scrape")}
+    marker = state / "dataset.json"
+    kept = json.loads(marker.read_text()) if marker.is_file() else {}
+    if kept.get("shape") == shape:
+        end = datetime.fromtimestamp(kept["end"], UTC)
+        print(f"reusing the dataset in {state} (24 h ending {end:%Y-%m-%d %H:%M} UTC)")
+    else:
+        kept = {}
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(state / "prometheus", ignore_errors=True)
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     start = end - timedelta(hours=24)
-    with tempfile.TemporaryDirectory(prefix="bp-collect-") as state:
-        config = StackConfig.isolated(Path(state), f"bp_collect_{os.getpid()}")
-        stack = LocalStack(config)
-        try:
+    config = StackConfig.isolated(state, f"bp_collect_{os.getpid()}")
+    stack = LocalStack(config)
+    try:
+        if not kept:
             namespaces = ["default", *(f"ns-{i}" for i in range(1, args.namespaces))]
             queues = ["main-queue", *(f"tq-{i}" for i in range(1, args.task_queues))]
             placements = [
@@ -405,7 +505,7 @@ def main() -> None:
                 for i, ns in enumerate(namespaces)
             ]
             t0 = time.perf_counter()
-            om = Path(state) / "scale.om"
+            om = state / "scale.om"
             with om.open("w") as out:
                 widen(simulated(placements, args.scrape), out, queues[1:], args.operations)
             stack.load_prometheus(om)
@@ -414,38 +514,47 @@ def main() -> None:
                 f"simulated and backfilled 24 h x {len(namespaces)} namespaces x {len(queues)} task queues "
                 f"at {args.scrape}s in {time.perf_counter() - t0:.0f}s"
             )
+            kept = {"shape": shape, "end": end.timestamp(), "rules": False}
+            marker.write_text(json.dumps(kept))
+        if args.build_only:
+            return
+        if not kept["rules"]:
             t0 = time.perf_counter()
             stack.backfill_rules(start.timestamp(), end.timestamp())
             print(f"recorded the rules over the 24 h with promtool in {time.perf_counter() - t0:.0f}s")
-            url = stack.start_prometheus()
-            t0 = time.perf_counter()
-            blocks = wait_for_compaction(url)
-            print(f"Prometheus merged the backfilled blocks into {blocks} in {time.perf_counter() - t0:.0f}s")
-            answer = httpx.get(
-                f"{url}/api/v1/query", params={"query": "count({__name__!=''})", "time": end.timestamp()}
-            )
-            series = answer.json()["data"]["result"][0]["value"][1]
-            print(f"Prometheus holds {int(series):,} series at the window end")
-            asyncio.run(breakdown(url, end, args))
-            asyncio.run(compare_collectors(url, end, args))
-            if not args.no_api:
-                stack.start_postgres()
-                stack.start_s3()
-                env = stack.env()
-                settings = Settings(_env_file=None, copilot_dsql_endpoint=env["COPILOT_DSQL_ENDPOINT"])
-                asyncio.run(apply_schema(settings))
-                os.environ["PROMETHEUS_SCRAPE_INTERVAL_SECONDS"] = str(args.scrape)
-                os.environ["PROMETHEUS_QUERY_TIMEOUT_SECONDS"] = "300"
+            marker.write_text(json.dumps(kept | {"rules": True}))
+        url = stack.start_prometheus()
+        t0 = time.perf_counter()
+        blocks = stack.wait_for_merged_blocks()
+        print(f"Prometheus merged the overlapping blocks into {blocks} in {time.perf_counter() - t0:.0f}s")
+        answer = httpx.get(f"{url}/api/v1/query", params={"query": "count({__name__!=''})", "time": end.timestamp()})
+        series = answer.json()["data"]["result"][0]["value"][1]
+        print(f"Prometheus holds {int(series):,} series at the window end")
+        asyncio.run(breakdown(url, end, args))
+        if args.sweep:
+            asyncio.run(in_flight(url, end, args))
+        asyncio.run(compare_collectors(url, end, args))
+        if not args.no_api:
+            stack.start_postgres()
+            stack.start_s3()
+            env = stack.env()
+            settings = Settings(_env_file=None, copilot_dsql_endpoint=env["COPILOT_DSQL_ENDPOINT"])
+            asyncio.run(apply_schema(settings))
+            os.environ["PROMETHEUS_SCRAPE_INTERVAL_SECONDS"] = str(args.scrape)
+            os.environ["PROMETHEUS_QUERY_TIMEOUT_SECONDS"] = "300"
+            if args.concurrency is not None:
                 os.environ["PROMETHEUS_QUERY_CONCURRENCY"] = str(args.concurrency)
-                api = stack.start_api()
-                pid = int(stack.status()["api"].split("pid ")[1].split()[0])
-                asyncio.run(create_through_api(api, url, pid, end, max(args.windows)))
+            in_process = Settings(_env_file=None, **stack_settings(env, args))  # type: ignore[arg-type]
+            asyncio.run(write_cost(in_process, end, max(args.windows), args.runs))
+            api = stack.start_api()
+            pid = int(stack.status()["api"].split("pid ")[1].split()[0])
+            asyncio.run(create_through_api(api, url, pid, end, max(args.windows)))
+    finally:
+        try:
+            stack.down()
         finally:
-            try:
-                stack.down()
-            finally:
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
-                    asyncio.run(_drop_database(config.postgres_port, config.database))
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                asyncio.run(_drop_database(config.postgres_port, config.database))
 
 
 if __name__ == "__main__":

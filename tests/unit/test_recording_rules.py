@@ -117,6 +117,9 @@ class FakeClient(PrometheusClient):
         self.asked.append(promql)
         return RangeAnswer([])
 
+    async def cores(self) -> int | None:
+        return None
+
 
 def _everything(dialect: Dialect) -> set[str]:
     raw = {t.name.for_dialect(dialect) for q in record_slugs() for t in series_queries_terms(q)}

@@ -58,7 +58,7 @@ request_id_var: ContextVar[str | None] = ContextVar("copilot_request_id", defaul
 log = logging.getLogger("copilot.request")
 
 CREATE_OUTCOMES: Final = ("created", "invalid", "unauthorized", "too_large", "rate_limited", "failed")
-PROMETHEUS_QUERY_KINDS: Final = ("query_range", "query", "label_values")
+PROMETHEUS_QUERY_KINDS: Final = ("query_range", "query", "label_values", "runtimeinfo")
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 

