@@ -27,6 +27,7 @@ from behaviour_profiles.models import (
     CorrelationRelation,
     Coverage,
     Direction,
+    DriftResult,
     DriftStatus,
     MetricStatus,
     MetricSummary,
@@ -441,17 +442,22 @@ def by_queue(mean: float, kept: dict[str, tuple[float, float]]) -> MetricSummary
     return ok(S2S, mean).model_copy(update={"contributors": contributors})
 
 
-def test_a_drift_names_the_task_queue_it_lives_in() -> None:
-    base = typical(BY_KEY[S2S])
-    old = by_queue(base, {"main_queue": (0.6, 40.0), "orders_queue": (0.4, 40.0)})
-    new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
-    result = assess_drift(
+def drift_of_s2s(old: MetricSummary, new: MetricSummary) -> DriftResult:
+    """Drift of a healthy window whose workflow schedule-to-start moved from ``old`` to ``new``."""
+    return assess_drift(
         baseline(telemetry=summary({**healthy(), S2S: old})),
         summary({**healthy(), S2S: new}),
         window=NOW,
         scope=SCOPE,
         options=CompareOptions(),
     )
+
+
+def test_a_drift_names_the_task_queue_it_lives_in() -> None:
+    base = typical(BY_KEY[S2S])
+    old = by_queue(base, {"main_queue": (0.6, 40.0), "orders_queue": (0.4, 40.0)})
+    new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
+    result = drift_of_s2s(old, new)
     assert result.status is DriftStatus.DRIFTED
     (found,) = result.attributions
     assert found.metric == S2S and found.by == ["namespace", "taskqueue"]
@@ -473,13 +479,7 @@ def test_a_drift_names_the_sides_baseline_and_current_window() -> None:
     base = typical(BY_KEY[S2S])
     old = by_queue(base, {"main_queue": (1.0, 40.0)})
     new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
-    result = assess_drift(
-        baseline(telemetry=summary({**healthy(), S2S: old})),
-        summary({**healthy(), S2S: new}),
-        window=NOW,
-        scope=SCOPE,
-        options=CompareOptions(),
-    )
+    result = drift_of_s2s(old, new)
     (found,) = result.attributions
     assert found.contributors[0].labels == ORDERS and found.contributors[0].old_share is None
     assert found.statement.endswith(
