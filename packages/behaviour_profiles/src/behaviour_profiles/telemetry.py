@@ -51,6 +51,7 @@ from behaviour_profiles.catalogue import (
     Unavailable,
     exported_value,
     fetched_labels,
+    grouped_labels,
     kept_labels,
     record_slugs,
     recorded_name,
@@ -151,19 +152,20 @@ def _union(parts: Sequence[str], agg: str, split: Sequence[str] = ()) -> str:
 
 
 def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
-    """The query's PromQL on raw series, grouped by its ``by`` and split labels (:func:`fetched_labels`)."""
-    labels = fetched_labels(query)
+    """The query's PromQL on raw series, grouped by its ``by`` and split labels as the scope splits them
+    (:func:`grouped_labels`)."""
+    labels = grouped_labels(query, scope.values())
     if isinstance(query, RateSum):
         rates = [f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms]
         if query.by:
             (rate,) = rates  # a grouped query reads one metric
             return f"sum by ({', '.join(labels)}) ({rate})"
-        return _union(rates, "sum", query.split)
+        return _union(rates, "sum", labels)
     if isinstance(query, GaugeAgg):
         if query.by:
             (term,) = query.terms  # a grouped query reads one metric
             return f"{query.agg} by ({', '.join(labels)}) ({selector(term, dialect, scope)})"
-        return _union([selector(t, dialect, scope) for t in query.terms], query.agg, query.split)
+        return _union([selector(t, dialect, scope) for t in query.terms], query.agg, labels)
     return f"sum by ({', '.join(('le', *labels))}) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
 
 
@@ -219,7 +221,7 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     """
     term = _terms_of_query(query)[0]  # every term of a query has the same scope labels
     series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
-    labels = fetched_labels(query)
+    labels = grouped_labels(query, scope.values())
     if isinstance(query, GaugeAgg):
         return f"{query.agg} by ({', '.join(labels)}) ({series})" if labels else f"{query.agg}({series})"
     rest = rate_window - recorded.tier.window_s
@@ -498,9 +500,11 @@ def contributors(
         return None
     if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg != "sum":
         return None  # a maximum has no parts
-    (split,) = splits
+    (labels,) = splits
     cut = {query: (parts_of or (lambda q: split_parts(q, fetched[q])))(query) for query in queries}
     keys = sorted({key for parts in cut.values() for key in parts})
+    # the labels the scope split by (:func:`split_labels`): the others are empty in every answer
+    split = [label for i, label in enumerate(labels) if any(key[i] for key in keys)]
     empty: dict[SeriesQuery, Any] = {query: {} for query in queries}
 
     def parts(key: tuple[str, ...]) -> dict[SeriesQuery, Any]:
@@ -532,7 +536,7 @@ def contributors(
     floor = contender_floor(weights)
     candidates = [
         Candidate(
-            dict(zip(split, key, strict=True)),
+            dict(zip(labels, key, strict=True)),
             (values[key] if key in values else value_of(key)) if max(0.0, weight) >= floor else None,
             weight,
         )
