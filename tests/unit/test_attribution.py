@@ -12,12 +12,13 @@ from behaviour_profiles.attribution import (
     MAX_CONTRIBUTORS,
     Candidate,
     attribute_regressions,
+    contender_floor,
     describe_labels,
     tail_above,
     top_contributors,
     worse_part,
 )
-from behaviour_profiles.catalogue import BY_KEY, Dialect, series_queries
+from behaviour_profiles.catalogue import BY_KEY, Dialect, series_queries, split_labels
 from behaviour_profiles.models import (
     Better,
     Contributor,
@@ -27,7 +28,7 @@ from behaviour_profiles.models import (
     MetricSummary,
     ShareOf,
 )
-from behaviour_profiles.telemetry import QueryPlan, summarise_catalogue
+from behaviour_profiles.telemetry import QueryPlan, Scope, render, summarise_catalogue
 from behaviour_profiles.telemetry import contributors as split_contributors
 from tests.unit.test_comparison import compare, healthy, ok, typical
 
@@ -153,6 +154,52 @@ def test_a_rate_is_attributed_by_its_part_of_the_sum_and_a_ratio_by_its_worse_pa
     found = split_contributors(failing, fetched, Dialect.TALLY)
     assert found is not None and found.share_of is ShareOf.WORSE_PART
     assert [(c.labels["taskqueue"], c.value, c.share) for c in found.top] == [("a", 0.1, 1.0), ("b", 0.0, 0.0)]
+
+
+def test_the_scope_splits_by_the_level_just_below_it() -> None:
+    (s2s,) = series_queries(BY_KEY["workflow_schedule_to_start_p95"])
+    (persistence,) = series_queries(BY_KEY["persistence_latency_p99"])
+    assert split_labels(s2s, ()) == ("namespace",)  # a whole cluster: by namespace
+    assert split_labels(s2s, ("namespace",)) == ("namespace", "taskqueue")  # a namespace: by task queue
+    assert split_labels(s2s, ("namespace", "task_queue")) == ("namespace", "taskqueue")  # one series
+    assert split_labels(persistence, ()) == ("operation", "service_name")  # not a scope level: always
+    cluster = render(s2s, Dialect.TALLY, Scope("c", None, None), 60)
+    namespace = render(s2s, Dialect.TALLY, Scope("c", "default", None), 60)
+    assert cluster.startswith("sum by (le, namespace) (") and "taskqueue" not in cluster
+    assert namespace.startswith("sum by (le, namespace, taskqueue) (")
+
+
+def test_a_whole_cluster_answer_names_namespaces_only() -> None:
+    completed = BY_KEY["workflows_completed_per_sec"]
+    (closes,) = series_queries(completed)
+    # answered split by namespace alone: the task queue label is absent (read as empty)
+    fetched = {closes: {("default", ""): {0.0: 3.0}, ("payments", ""): {0.0: 1.0}}}
+    found = split_contributors(completed, fetched, Dialect.TALLY)
+    assert found is not None and found.by == ["namespace"]
+    assert [(c.labels, c.share) for c in found.top] == [
+        ({"namespace": "default"}, 0.75),
+        ({"namespace": "payments"}, 0.25),
+    ]
+
+
+def test_only_the_heaviest_candidates_need_a_value() -> None:
+    weights = [5.0, 1.0, 3.0, 3.0, -2.0, math.nan, 4.0, 2.0, 3.0]
+    floor = contender_floor(weights)
+    assert floor == 3.0  # the fifth largest: 5, 4, 3, 3, 3
+
+    # whatever the values of those under the floor, the top ones are the same
+    def top(value_under: float | None) -> list[str]:
+        ranked = top_contributors(
+            ["q"],
+            ShareOf.TOTAL,
+            [Candidate({"q": str(i)}, w if w >= floor else value_under, w) for i, w in enumerate(weights)],
+        )
+        assert ranked is not None
+        return [c.labels["q"] for c in ranked.top]
+
+    assert top(None) == top(1e9) == ["0", "6", "2", "3", "8"]
+    assert contender_floor([1.0] * MAX_CONTRIBUTORS) == -math.inf  # few enough: every one is ranked
+    assert contender_floor([0.0] * (MAX_CONTRIBUTORS + 1)) == 0.0  # no weight: values decide among all
 
 
 def test_a_metric_read_as_zero_or_not_split_keeps_no_contributors() -> None:

@@ -101,9 +101,8 @@ def test_multi_term_rates_are_tagged_so_absent_terms_add_nothing() -> None:
     promql = render(
         series_queries(BY_KEY["workflows_completed_per_sec"])[0], Dialect.OPENTELEMETRY, Scope("c", None, None), 60
     )
-    assert promql.startswith(
-        "sum by (namespace, taskqueue) "
-        "(label_replace(sum by (namespace, taskqueue) (rate(workflow_success_total{}[60s]))"
+    assert promql.startswith(  # a whole cluster is split by namespace only (catalogue.split_labels)
+        "sum by (namespace) (label_replace(sum by (namespace) (rate(workflow_success_total{}[60s]))"
     )
     assert promql.count(" or ") == 5
     assert "workflow_continued_as_new_total" in promql

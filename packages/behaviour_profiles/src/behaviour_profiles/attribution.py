@@ -89,6 +89,14 @@ def top_contributors(by: Sequence[str], share_of: ShareOf, candidates: Iterable[
     return Contributors(by=list(by), share_of=share_of, top=top, rest_share=min(rest, 1.0), series=len(named))
 
 
+def contender_floor(weights: Iterable[float]) -> float:
+    """The least weight a candidate needs to be able to rank among :func:`top_contributors`' top ones,
+    whatever the values: the :data:`MAX_CONTRIBUTORS`-th largest weight as ranked there (``-inf`` when there
+    are no more candidates than that). A candidate under it needs no value: weights rank first."""
+    ranked = sorted((max(0.0, w) for w in weights if math.isfinite(w)), reverse=True)
+    return ranked[MAX_CONTRIBUTORS - 1] if len(ranked) > MAX_CONTRIBUTORS else -math.inf
+
+
 def tail_above(buckets: Sequence[tuple[float, float]], threshold: float) -> float:
     """How many of a histogram's observations lie above ``threshold``, from cumulative ``(upper_bound, count)``
     buckets, interpolating linearly inside the bucket that holds it (as ``histogram_quantile`` does)."""

@@ -22,7 +22,7 @@ value a scope must be matched against in that source.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -161,7 +161,12 @@ class BucketRates:
 Split = tuple[str, ...]
 """The labels a series query is also grouped by, only to name the metric's top contributors
 (:mod:`behaviour_profiles.attribution`): the metric itself is computed on the sum over them, so its value
-is the same as without. Empty: the query is not split."""
+is the same as without. Empty: the query is not split.
+
+The labels that are the query's scope labels (namespace, task queue) are levels, coarsest first: a profile
+splits by the first level its scope leaves open and not below it (:func:`split_labels`), e.g. a
+whole-cluster profile by namespace, a namespace's by task queue. Other labels (operation, service) are
+always split by."""
 
 
 SeriesQuery = RateSum | GaugeAgg | BucketRates
@@ -171,6 +176,30 @@ def fetched_labels(query: SeriesQuery) -> tuple[str, ...]:
     """The labels a query's answer is grouped by, ``le`` aside: its ``by`` labels, then its split labels."""
     by = () if isinstance(query, BucketRates) else query.by
     return tuple(dict.fromkeys((*by, *query.split)))
+
+
+def split_labels(query: SeriesQuery, fixed: Collection[str]) -> tuple[str, ...]:
+    """The split labels a query is grouped by in a scope that fixes the dimensions ``fixed`` (see
+    :data:`Split`): every label that is not a scope level, every level the scope fixes (one value: it
+    costs nothing and names the contributor fully), and the first level it leaves open."""
+    levels = {label: dimension for term in _terms(query) for dimension, label in term.scopes}
+    out: list[str] = []
+    opened = False
+    for label in query.split:
+        dimension = levels.get(label)
+        if dimension is not None and dimension not in fixed:
+            if opened:
+                continue
+            opened = True
+        out.append(label)
+    return tuple(out)
+
+
+def grouped_labels(query: SeriesQuery, fixed: Collection[str]) -> tuple[str, ...]:
+    """The labels a query is grouped by in a scope that fixes the dimensions ``fixed``, ``le`` aside: its
+    ``by`` labels, then :func:`split_labels` (a subset of :func:`fetched_labels`, in the same order)."""
+    by = () if isinstance(query, BucketRates) else query.by
+    return tuple(dict.fromkeys((*by, *split_labels(query, fixed))))
 
 
 # --- how a metric is computed from series queries ---------------------------------------------

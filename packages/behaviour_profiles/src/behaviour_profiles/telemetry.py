@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from behaviour_profiles.attribution import Candidate, tail_above, top_contributors, worse_part
+from behaviour_profiles.attribution import Candidate, contender_floor, tail_above, top_contributors, worse_part
 from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_EXPLANATION,
@@ -51,6 +51,7 @@ from behaviour_profiles.catalogue import (
     Unavailable,
     exported_value,
     fetched_labels,
+    grouped_labels,
     kept_labels,
     record_slugs,
     recorded_name,
@@ -151,19 +152,20 @@ def _union(parts: Sequence[str], agg: str, split: Sequence[str] = ()) -> str:
 
 
 def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
-    """The query's PromQL on raw series, grouped by its ``by`` and split labels (:func:`fetched_labels`)."""
-    labels = fetched_labels(query)
+    """The query's PromQL on raw series, grouped by its ``by`` and split labels as the scope splits them
+    (:func:`grouped_labels`)."""
+    labels = grouped_labels(query, scope.values())
     if isinstance(query, RateSum):
         rates = [f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms]
         if query.by:
             (rate,) = rates  # a grouped query reads one metric
             return f"sum by ({', '.join(labels)}) ({rate})"
-        return _union(rates, "sum", query.split)
+        return _union(rates, "sum", labels)
     if isinstance(query, GaugeAgg):
         if query.by:
             (term,) = query.terms  # a grouped query reads one metric
             return f"{query.agg} by ({', '.join(labels)}) ({selector(term, dialect, scope)})"
-        return _union([selector(t, dialect, scope) for t in query.terms], query.agg, query.split)
+        return _union([selector(t, dialect, scope) for t in query.terms], query.agg, labels)
     return f"sum by ({', '.join(('le', *labels))}) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
 
 
@@ -219,7 +221,7 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     """
     term = _terms_of_query(query)[0]  # every term of a query has the same scope labels
     series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
-    labels = fetched_labels(query)
+    labels = grouped_labels(query, scope.values())
     if isinstance(query, GaugeAgg):
         return f"{query.agg} by ({', '.join(labels)}) ({series})" if labels else f"{query.agg}({series})"
     rest = rate_window - recorded.tier.window_s
@@ -401,35 +403,47 @@ def _add(into: Series, series: Series, agg: str) -> None:
             into[ts] = get(ts, 0.0) + value
 
 
-def _split_key(query: SeriesQuery, group: tuple[str, ...]) -> tuple[str, ...]:
-    """The split labels' values of one group of a split query's answer."""
-    if isinstance(query, BucketRates):
-        return group
-    labels = fetched_labels(query)
-    return tuple(group[labels.index(label)] for label in query.split)
-
-
-def split_part(query: SeriesQuery, fetched: Any, wanted: tuple[str, ...] | None = None) -> Any:
-    """A split query's answer as the unsplit query's (pure): every split series added up (``wanted`` None:
-    the metric's own input, the same numbers as without the split), or only the series whose split
-    labels have the values ``wanted``. An unsplit query's answer is returned as it is."""
+def split_part(query: SeriesQuery, fetched: Any) -> Any:
+    """A split query's answer as the unsplit query's (pure): every split series added up, the metric's own
+    input, the same numbers as without the split. An unsplit query's answer is returned as it is."""
     if not query.split:
         return fetched
     if isinstance(query, BucketRates):
         buckets: dict[float, Series] = {}
-        for group, by_le in fetched.items():
-            if wanted is None or group == wanted:
-                for le, series in by_le.items():
-                    _add(buckets.setdefault(le, {}), series, "sum")
+        for by_le in fetched.values():
+            for le, series in by_le.items():
+                _add(buckets.setdefault(le, {}), series, "sum")
         return buckets
     labels = fetched_labels(query)
     keep = [labels.index(label) for label in query.by]
     agg = query.agg if isinstance(query, GaugeAgg) else "sum"
     grouped: Grouped = {}
     for group, series in fetched.items():
-        if wanted is None or _split_key(query, group) == wanted:
-            _add(grouped.setdefault(tuple(group[i] for i in keep), {}), series, agg)
+        _add(grouped.setdefault(tuple(group[i] for i in keep), {}), series, agg)
     return grouped if query.by else grouped.get((), {})
+
+
+def split_parts(query: SeriesQuery, fetched: Any) -> dict[tuple[str, ...], Any]:
+    """A split query's answer cut by the values of its split labels, in one pass (pure): each part as the
+    unsplit query's answer would be if only that series existed. The parts share the answer's series
+    where a part holds one series per group (no copy)."""
+    if isinstance(query, BucketRates):
+        return dict(fetched)  # already one group (le -> series) per split key
+    labels = fetched_labels(query)
+    keep = [labels.index(label) for label in query.by]
+    cut = [labels.index(label) for label in query.split]
+    agg = query.agg if isinstance(query, GaugeAgg) else "sum"
+    parts: dict[tuple[str, ...], Grouped] = {}
+    for group, series in fetched.items():
+        into = parts.setdefault(tuple(group[i] for i in cut), {})
+        by = tuple(group[i] for i in keep)
+        if by in into:
+            merged = dict(into[by])  # never add into the answer's own series
+            _add(merged, series, agg)
+            into[by] = merged
+        else:
+            into[by] = series
+    return {key: grouped if query.by else grouped.get((), {}) for key, grouped in parts.items()}
 
 
 def _thresholds(comp: Quantile, buckets: Mapping[float, Series]) -> Series:
@@ -464,11 +478,21 @@ def _ratio_weight(spec: MetricSpec, comp: Ratio, parts: Mapping[SeriesQuery, Any
     )
 
 
-def contributors(spec: MetricSpec, fetched: Mapping[SeriesQuery, Any], dialect: Dialect) -> Contributors | None:
+def contributors(
+    spec: MetricSpec,
+    fetched: Mapping[SeriesQuery, Any],
+    dialect: Dialect,
+    parts_of: Callable[[SeriesQuery], Mapping[tuple[str, ...], Any]] | None = None,
+) -> Contributors | None:
     """The metric's top contributors, when every series query it reads is split by the same labels (pure):
     the metric computed on each split series alone, weighed by its part of the sum (a rate, a summed
     gauge), of the observations slower than the whole's percentile (a latency), or of what makes a ratio
-    worse (see :mod:`behaviour_profiles.attribution`)."""
+    worse (see :mod:`behaviour_profiles.attribution`).
+
+    Every series is weighed, but its own value (a percentile at every instant, the costly part) is computed
+    only for the series that can still be among the top ones (:func:`contender_floor`). ``parts_of`` gives
+    a split query's answer cut by its split labels (:func:`split_parts`), so that metrics reading the same
+    query cut it once."""
     comp = spec.computation
     queries = series_queries(spec)
     splits = {query.split for query in queries}
@@ -476,27 +500,48 @@ def contributors(spec: MetricSpec, fetched: Mapping[SeriesQuery, Any], dialect: 
         return None
     if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg != "sum":
         return None  # a maximum has no parts
-    (split,) = splits
-    keys = sorted({_split_key(query, group) for query in queries for group in fetched[query]})
-    thresholds = (
-        _thresholds(comp, split_part(comp.buckets, fetched[comp.buckets])) if isinstance(comp, Quantile) else {}
-    )
-    candidates = []
-    for key in keys:
-        parts = {query: split_part(query, fetched[query], key) for query in queries}
-        points = [v for _, v in compute_metric(spec, parts, dialect) if math.isfinite(v)]
-        value = math.fsum(points) / len(points) if points else None
-        if isinstance(comp, Quantile):
-            by_le: dict[float, Series] = parts[comp.buckets]
-            weight = math.fsum(
-                tail_above([(le, s[ts]) for le, s in by_le.items() if ts in s], threshold)
-                for ts, threshold in thresholds.items()
+    (labels,) = splits
+    cut = {query: (parts_of or (lambda q: split_parts(q, fetched[q])))(query) for query in queries}
+    keys = sorted({key for parts in cut.values() for key in parts})
+    # the labels the scope split by (:func:`split_labels`): the others are empty in every answer
+    split = [label for i, label in enumerate(labels) if any(key[i] for key in keys)]
+    empty: dict[SeriesQuery, Any] = {query: {} for query in queries}
+
+    def parts(key: tuple[str, ...]) -> dict[SeriesQuery, Any]:
+        return {query: cut[query].get(key, empty[query]) for query in queries}
+
+    def value_of(key: tuple[str, ...]) -> float | None:
+        points = [v for _, v in compute_metric(spec, parts(key), dialect) if math.isfinite(v)]
+        return math.fsum(points) / len(points) if points else None
+
+    weights: list[float] = []
+    values: dict[tuple[str, ...], float | None] = {}
+    if isinstance(comp, Quantile):
+        thresholds = _thresholds(comp, split_part(comp.buckets, fetched[comp.buckets]))
+        for key in keys:
+            by_le: dict[float, Series] = cut[comp.buckets].get(key, {})
+            weights.append(
+                math.fsum(
+                    tail_above([(le, s[ts]) for le, s in by_le.items() if ts in s], threshold)
+                    for ts, threshold in thresholds.items()
+                )
             )
-        elif isinstance(comp, Ratio):
-            weight = _ratio_weight(spec, comp, parts)
-        else:
-            weight = math.fsum(points)
-        candidates.append(Candidate(dict(zip(split, key, strict=True)), value, weight))
+    elif isinstance(comp, Ratio):
+        weights = [_ratio_weight(spec, comp, parts(key)) for key in keys]
+    else:
+        for key in keys:  # a sum: the weight is the value's own points added up
+            points = [v for _, v in compute_metric(spec, parts(key), dialect) if math.isfinite(v)]
+            weights.append(math.fsum(points))
+            values[key] = math.fsum(points) / len(points) if points else None
+    floor = contender_floor(weights)
+    candidates = [
+        Candidate(
+            dict(zip(labels, key, strict=True)),
+            (values[key] if key in values else value_of(key)) if max(0.0, weight) >= floor else None,
+            weight,
+        )
+        for key, weight in zip(keys, weights, strict=True)
+    ]
     share_of = (
         ShareOf.SLOW_TAIL
         if isinstance(comp, Quantile)
@@ -551,6 +596,13 @@ def summarise_catalogue(
     partial = partial or {}
     fetched = results
     results = {query: split_part(query, answer) for query, answer in fetched.items()}
+    cut: dict[SeriesQuery, Mapping[tuple[str, ...], Any]] = {}
+
+    def parts_of(query: SeriesQuery) -> Mapping[tuple[str, ...], Any]:
+        if query not in cut:
+            cut[query] = split_parts(query, fetched[query])
+        return cut[query]
+
     summaries: dict[str, MetricSummary] = {}
     not_collected: set[str] = set()
     for spec in specs:
@@ -571,7 +623,7 @@ def summarise_catalogue(
             continue
         summary = summarise(spec.key, spec.unit, compute_metric(spec, results, dialect))
         if summary.status is MetricStatus.OK:
-            summary.contributors = contributors(spec, fetched, dialect)
+            summary.contributors = contributors(spec, fetched, dialect, parts_of)
         summaries[spec.key] = summary
     families_present = {spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK}
     for spec in specs:
