@@ -289,6 +289,15 @@ def test_old_documents_without_contributors_still_load_and_compare() -> None:
     assert compare({**healthy(), key: old}, {**healthy(), key: ok(key, base * 1.8)}).attributions == []
 
 
+def test_a_regression_from_none_says_the_old_side_had_none_rather_than_kept_none() -> None:
+    key = "persistence_latency_p99"
+    base = typical(BY_KEY[key])
+    none = ok(key, 0.0).model_copy(update={"contributors": None})
+    new = _persistence(base, {UPDATE: 0.7, GET: 0.3}, {UPDATE: 110, GET: 46})
+    (found,) = compare({**healthy(), key: none}, {**healthy(), key: new}).attributions
+    assert "(profile A had none of it" in found.statement and "kept no contributors" not in found.statement
+
+
 def test_only_regressions_beyond_their_threshold_are_attributed() -> None:
     key = "persistence_latency_p99"
     base = typical(BY_KEY[key])

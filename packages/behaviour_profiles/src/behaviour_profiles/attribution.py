@@ -230,7 +230,9 @@ def _statement(
         return f"{head}: no contributor kept in {new_side}."
     words = f"{head}: {_pct(lead.new_share or 0.0)} of it from {describe_labels(lead.labels)}"
     details: list[str] = []
-    if old is None:
+    if old is None and diff.old_value == 0:
+        details.append(f"{old_side} had none of it")  # nothing to split, rather than nothing kept
+    elif old is None:
         details.append(f"{old_side} kept no contributors")
     elif lead.old_share is None:
         details.append(f"not among {old_side}'s top {len(old.top)}")
