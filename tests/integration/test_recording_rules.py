@@ -25,7 +25,9 @@ from behaviour_profiles.catalogue import (
     Dialect,
     GaugeAgg,
     Quantile,
+    RuleView,
     record_slugs,
+    rule_views,
     series_queries,
 )
 from behaviour_profiles.comparison import judge_telemetry, verdict_and_summary
@@ -66,8 +68,17 @@ def recorded_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
 
 @dataclass
 class Collected:
-    recorded: dict[str, TelemetrySummary]
-    raw: dict[str, TelemetrySummary]
+    """Each placement's summaries by scope: ``namespace`` (its namespace and task queue, read from the
+    scoped view) and ``cluster`` (its whole cluster over the same hour, read from the cluster view)."""
+
+    recorded: dict[str, dict[str, TelemetrySummary]]
+    raw: dict[str, dict[str, TelemetrySummary]]
+
+    def pairs(self) -> Iterator[tuple[str, str, TelemetrySummary, TelemetrySummary]]:
+        """(scope, scenario, recorded, raw) for every scope and placement."""
+        for scope, by_scenario in self.recorded.items():
+            for scenario, recorded in by_scenario.items():
+                yield scope, scenario, recorded, self.raw[scope][scenario]
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +90,15 @@ async def collected(recorded_prometheus: tuple[str, list[Placement]]) -> AsyncIt
         raw_only = TelemetryCollector(client, cluster_label="cluster", use_recorded=False)
         out = Collected({}, {})
         for p in placements:
-            scope = Scope(p.cluster, p.namespace, p.task_queue)
             end = p.start + p.duration
-            out.recorded[p.scenario] = await with_rules.collect(scope, p.start, end)
-            out.raw[p.scenario] = await raw_only.collect(scope, p.start, end)
+            for name, scope in scopes_of(p).items():
+                out.recorded.setdefault(name, {})[p.scenario] = await with_rules.collect(scope, p.start, end)
+                out.raw.setdefault(name, {})[p.scenario] = await raw_only.collect(scope, p.start, end)
         yield out
+
+
+def scopes_of(p: Placement) -> dict[str, Scope]:
+    return {"namespace": Scope(p.cluster, p.namespace, p.task_queue), "cluster": Scope(p.cluster, None, None)}
 
 
 async def test_the_recorded_series_are_found_for_every_family_with_data_but_the_one_left_out(
@@ -97,29 +112,38 @@ async def test_the_recorded_series_are_found_for_every_family_with_data_but_the_
         found = await collector.detect_recorded(
             plan, Scope(healthy.cluster, None, None, "cluster"), Dialect.OPENTELEMETRY
         )
+        scoped = await collector.detect_recorded(
+            plan, Scope(healthy.cluster, healthy.namespace, healthy.task_queue, "cluster"), Dialect.OPENTELEMETRY
+        )
     left_out = {q for spec in CATALOGUE if spec.key in WITHOUT_RULES for q in series_queries(spec)}
     # every recordable query with raw series in the window is found, but the family left out
     assert len(found.found) >= len(record_slugs()) - 12
     assert not left_out & found.found.keys()
     assert set(found.missing) == left_out
+    assert found.found.keys() == scoped.found.keys()
+    # a whole cluster reads its own view where the rules record one, a namespace the scoped view
+    for query, recorded in found.found.items():
+        assert recorded.name.startswith("bp_cluster:" if RuleView.CLUSTER in rule_views(query) else "bp:"), query
+    assert all(r.name.startswith("bp:") for r in scoped.found.values())
+    assert any(r.name.startswith("bp_cluster:") for r in found.found.values())
 
 
 def test_every_metric_reads_the_same_from_recorded_and_raw_series(collected: Collected) -> None:
-    for scenario, recorded in collected.recorded.items():
-        raw = collected.raw[scenario]
+    for scope, scenario, recorded, raw in collected.pairs():
         assert recorded.metrics.keys() == raw.metrics.keys()
         for key, r in recorded.metrics.items():
             w = raw.metrics[key]
-            assert r.status is w.status, (scenario, key, r.reason, w.reason)
+            assert r.status is w.status, (scope, scenario, key, r.reason, w.reason)
             if r.status is not MetricStatus.OK:
                 continue
-            assert r.sample_count == w.sample_count, (scenario, key)
+            assert r.sample_count == w.sample_count, (scope, scenario, key)
             # A recorded sample is the raw value at the rule's evaluation, up to RULE_INTERVAL_S before the
             # grid point: the window's mean agrees within 1 %, its points within their noise, a single
             # extreme point (min, max, p99 of 240 points) need not.
             # (a rate may also differ by one event in the window: a rare counter's increment at its edge)
             rare = 1 / (placement_seconds := 3600) if r.unit == "1/s" else 0.0
             assert math.isclose(r.mean or 0, w.mean or 0, rel_tol=TOLERANCE, abs_tol=rare or 1e-9), (
+                scope,
                 scenario,
                 key,
                 r.mean,
@@ -133,20 +157,22 @@ def test_every_metric_reads_the_same_from_recorded_and_raw_series(collected: Col
                 mine, theirs = getattr(r, stat) or 0, getattr(w, stat) or 0
                 step = 1 / 60 if rare else {"tasks": 1.0, "ratio": 0.005}.get(r.unit, 1e-9)
                 close = math.isclose(mine, theirs, rel_tol=POINT_TOLERANCE, abs_tol=step)
-                assert close, (scenario, key, stat, mine, theirs)
+                assert close, (scope, scenario, key, stat, mine, theirs)
 
 
 def test_the_judgement_is_the_same_either_way(collected: Collected) -> None:
     options = CompareOptions(include_all=True)
-    for scenario in JUDGEMENT_SCENARIOS:
-        by_rules = judge_telemetry(collected.recorded[HEALTHY].metrics, collected.recorded[scenario].metrics, options)
-        by_raw = judge_telemetry(collected.raw[HEALTHY].metrics, collected.raw[scenario].metrics, options)
-        assert verdict_and_summary(by_rules)[0] == verdict_and_summary(by_raw)[0], scenario
+    for scope, scenario in ((scope, scenario) for scope in collected.recorded for scenario in JUDGEMENT_SCENARIOS):
+        recorded, raw = collected.recorded[scope], collected.raw[scope]
+        by_rules = judge_telemetry(recorded[HEALTHY].metrics, recorded[scenario].metrics, options)
+        by_raw = judge_telemetry(raw[HEALTHY].metrics, raw[scenario].metrics, options)
+        assert verdict_and_summary(by_rules)[0] == verdict_and_summary(by_raw)[0], (scope, scenario)
         raw_diffs = {d.metric: d for d in by_raw}
         assert {d.metric for d in by_rules} == raw_diffs.keys()
         for d in by_rules:
             w = raw_diffs[d.metric]
             assert (d.direction, d.severity, d.beyond_threshold) == (w.direction, w.severity, w.beyond_threshold), (
+                scope,
                 scenario,
                 d.metric,
                 d.change_pct,
@@ -155,17 +181,23 @@ def test_the_judgement_is_the_same_either_way(collected: Collected) -> None:
             if d.change_pct is not None and w.change_pct is not None:
                 # within 1 point, or 1 % of the change itself (a x5,000 backlog moves by hundreds of points)
                 allowed = max(1.0, abs(w.change_pct) / 100)
-                assert abs(d.change_pct - w.change_pct) <= allowed, (scenario, d.metric, d.change_pct, w.change_pct)
+                assert abs(d.change_pct - w.change_pct) <= allowed, (
+                    scope,
+                    scenario,
+                    d.metric,
+                    d.change_pct,
+                    w.change_pct,
+                )
 
 
 def test_the_family_without_recorded_series_is_read_raw_alone_and_named(collected: Collected) -> None:
     read_raw = set(WITHOUT_RULES)
-    for scenario, summary in collected.recorded.items():
+    for scope, scenario, summary, raw in collected.pairs():
         (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
         listed = note.split("do not cover the window: ")[1].rstrip(".").split(", ")
-        assert read_raw <= set(listed), (scenario, note)
-        assert summary.metrics["shard_lock_latency_p95"].status is MetricStatus.OK, scenario
-        assert not [n for n in collected.raw[scenario].notes if n.startswith("Recording rules:")]
+        assert read_raw <= set(listed), (scope, scenario, note)
+        assert summary.metrics["shard_lock_latency_p95"].status is MetricStatus.OK, (scope, scenario)
+        assert not [n for n in raw.notes if n.startswith("Recording rules:")]
     quantiles = [spec.key for spec in CATALOGUE if isinstance(spec.computation, Quantile)]
     assert set(quantiles) > WITHOUT_RULES
 

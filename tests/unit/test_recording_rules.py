@@ -18,11 +18,14 @@ from behaviour_profiles.catalogue import (
     BucketRates,
     Dialect,
     GaugeAgg,
+    RuleView,
     kept_labels,
     record_slugs,
     recorded_name,
     rule_tiers,
+    rule_views,
     series_queries,
+    view_labels,
 )
 from behaviour_profiles.telemetry import (
     PrometheusClient,
@@ -54,7 +57,8 @@ def test_promtool_accepts_the_rules(tmp_path: Path, cluster_label: str | None) -
     path.write_text(recording_rules(cluster_label=cluster_label))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    rules = sum(len(series_queries_terms(q)) * len(rule_tiers(q)) for q in record_slugs()) * len(Dialect)
+    rules = sum(len(series_queries_terms(q)) * len(rule_tiers(q)) * len(rule_views(q)) for q in record_slugs())
+    rules *= len(Dialect)
     assert f"SUCCESS: {rules} rules found" in result.stdout
 
 
@@ -123,7 +127,12 @@ class FakeClient(PrometheusClient):
 
 def _everything(dialect: Dialect) -> set[str]:
     raw = {t.name.for_dialect(dialect) for q in record_slugs() for t in series_queries_terms(q)}
-    return raw | {recorded_name(q, s, dialect, t) for q, s in record_slugs().items() for t in rule_tiers(q)}
+    return raw | {
+        recorded_name(q, s, dialect, t, v)
+        for q, s in record_slugs().items()
+        for t in rule_tiers(q)
+        for v in rule_views(q)
+    }
 
 
 async def test_a_family_without_recorded_series_falls_back_alone_and_is_named() -> None:
@@ -158,6 +167,44 @@ async def test_no_recorded_series_or_told_not_to_means_raw_and_no_note() -> None
         summary = await collector.collect(Scope("c", "ns", None), end - timedelta(hours=1), end)
         assert not any("bp:" in q for q in client.asked)
         assert not [n for n in summary.notes if n.startswith("Recording rules:")]
+
+
+def test_a_whole_cluster_reads_its_own_view_and_falls_back_to_the_scoped_one() -> None:
+    dispatch = slugs_by("task_dispatch_latency")
+    # a whole cluster reads neither task queues nor namespaces of the dispatch latency: one series per bucket
+    assert view_labels(dispatch, RuleView.CLUSTER, "cluster") == ("cluster", "le")
+    # and task-queue families keep the namespace a whole cluster is split by
+    s2s = slugs_by("workflow_schedule_to_start")
+    assert view_labels(s2s, RuleView.CLUSTER, "cluster") == ("namespace", "cluster", "le")
+    # a query a whole cluster reads by every label it keeps has no view of its own
+    assert rule_views(slugs_by("pool_open_count")) == (RuleView.SCOPED,)
+    names = [
+        recorded_name(q, s, Dialect.TALLY, RULE_TIERS[1], v) for q, s in record_slugs().items() for v in rule_views(q)
+    ]
+    assert len(set(names)) == len(names)
+    assert recorded_name(dispatch, "task_dispatch_latency", Dialect.TALLY, RULE_TIERS[1], RuleView.CLUSTER) == (
+        "bp_tally_cluster:task_dispatch_latency:rate2m_bucket"
+    )
+
+
+@pytest.mark.parametrize("cluster_view", [True, False])
+async def test_whole_cluster_profiles_read_the_cluster_view_where_it_is_there(cluster_view: bool) -> None:
+    dialect = Dialect.OPENTELEMETRY
+    present = _everything(dialect)
+    if not cluster_view:  # rules installed before the cluster view existed
+        present = {n for n in present if not n.startswith("bp_cluster:")}
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    asked: dict[str, list[str]] = {}
+    for name, scope in (("cluster", Scope("c", None, None)), ("namespace", Scope("c", "ns", None))):
+        client = FakeClient(present)
+        collector = TelemetryCollector(client, dialect=dialect, cpu_source="none")
+        await collector.collect(scope, end - timedelta(hours=24), end)
+        asked[name] = client.asked
+    dispatch = next(q for q in asked["cluster"] if ":task_dispatch_latency:" in q)
+    view = "bp_cluster:" if cluster_view else "bp:"
+    assert dispatch == f"sum by (le) (avg_over_time({view}task_dispatch_latency:rate2m_bucket{{}}[168s]))", dispatch
+    assert not [q for q in asked["namespace"] if "bp_cluster:" in q]
+    assert len(asked["cluster"]) == len(asked["namespace"]) == len(record_slugs())
 
 
 def test_histograms_are_asked_first() -> None:

@@ -21,6 +21,7 @@ from behaviour_profiles.catalogue import (
 )
 from behaviour_profiles.models import MetricStatus
 from behaviour_profiles.telemetry import (
+    CatalogueSummary,
     QueryPlan,
     Scope,
     TelemetryCollector,
@@ -173,6 +174,41 @@ def test_absent_counter_is_zero_only_when_its_family_reports() -> None:
     results[series_queries(BY_KEY["occ_conflicts_per_sec"])[0]] = {}
     summaries = summarise_catalogue(results, Dialect.OPENTELEMETRY, plan)  # type: ignore[arg-type]
     assert summaries["exhausted_retries_per_sec"].status is MetricStatus.NO_DATA
+
+
+def test_metrics_are_summarised_as_their_answers_arrive_and_end_as_all_at_once() -> None:
+    plan = QueryPlan(0, 600, 60, 60)
+    grid = plan.grid()
+    ratio = BY_KEY["sync_match_rate"]
+    num, den = series_queries(ratio)
+    answers: dict[object, object] = {q: {} for spec in CATALOGUE for q in series_queries(spec)}
+    answers[num] = {("Activity", "ns", "q"): {ts: 1.0 for ts in grid}}  # by task type, split by ns, queue
+    answers[den] = {("Activity", "ns", "q"): {ts: 4.0 for ts in grid}}
+    conflicts = series_queries(BY_KEY["occ_conflicts_per_sec"])[0]
+    answers[conflicts] = {("UpdateWorkflowExecution",): {ts: 0.5 for ts in grid}}
+
+    summary = CatalogueSummary(Dialect.OPENTELEMETRY)
+    while summary.summarise_one():  # the metrics that read nothing (CPU without a platform)
+        pass
+    summary.add(num, answers[num])
+    assert not summary.summarise_one()  # its denominator is not in yet
+    summary.add(den, answers[den])
+    done = 0
+    while summary.summarise_one():
+        done += 1
+    assert done == 2  # sync and async match, which read these two answers, and nothing else
+    for query, answer in answers.items():
+        if query not in (num, den):
+            summary.add(query, answer, "store down" if query == conflicts else None)  # type: ignore[arg-type]
+    while summary.summarise_one():
+        pass
+    partial = {conflicts: "store down"}
+    assert summary.finish(plan) == summarise_catalogue(answers, Dialect.OPENTELEMETRY, plan, partial=partial)  # type: ignore[arg-type]
+    once = summarise_catalogue(answers, Dialect.OPENTELEMETRY, plan, partial=partial)  # type: ignore[arg-type]
+    assert once["sync_match_rate"].mean == pytest.approx(0.25)
+    # a partial answer is not collected, and its family's absent counters are not read as zero either
+    assert "partial" in (once["occ_conflicts_per_sec"].reason or "")
+    assert once["exhausted_retries_per_sec"].status is MetricStatus.NO_DATA
 
 
 def test_ratio_and_quantile_computation_from_series() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 from behaviour_profiles.models import Better, Category, ThresholdClass
 
@@ -1270,6 +1270,20 @@ of the samples, for windows whose rates look back at least 2 m (profiles longer 
 RECORD_PREFIX: Mapping[Dialect, str] = {Dialect.OPENTELEMETRY: "bp", Dialect.TALLY: "bp_tally"}
 
 
+class RuleView(Enum):
+    """Which profiles a recorded series serves.
+
+    ``SCOPED`` keeps every label a profile scopes by: profiles of a namespace or a task queue read it.
+    ``CLUSTER`` keeps only what a whole-cluster profile reads (the cluster label, ``le``, the query's
+    groups and the first scope level it splits by): a whole cluster's task dispatch latency is 14
+    series instead of one per bucket, task type, namespace and task queue, and Prometheus's cost follows
+    the series it evaluates at each step. Recorded only where it keeps fewer labels than ``SCOPED``.
+    """
+
+    SCOPED = ""
+    CLUSTER = "_cluster"
+
+
 def _slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", key)
 
@@ -1303,16 +1317,23 @@ def rule_tiers(query: SeriesQuery) -> tuple[RuleTier, ...]:
     return RULE_TIERS[:1] if isinstance(query, GaugeAgg) else RULE_TIERS
 
 
-def recorded_name(query: SeriesQuery, slug: str, dialect: Dialect, tier: RuleTier = RULE_TIERS[0]) -> str:
-    """The recorded series of ``query`` in ``dialect``: ``bp:<slug>:<operation>`` (``bp_tally:`` for tally),
-    the operation ``rate1m``/``rate2m`` (``_bucket`` for histograms), or the gauge's aggregation."""
+def recorded_name(
+    query: SeriesQuery,
+    slug: str,
+    dialect: Dialect,
+    tier: RuleTier = RULE_TIERS[0],
+    view: RuleView = RuleView.SCOPED,
+) -> str:
+    """The recorded series of ``query`` in ``dialect``: ``bp:<slug>:<operation>`` (``bp_tally:`` for tally;
+    ``bp_cluster:``/``bp_tally_cluster:`` for the :attr:`RuleView.CLUSTER` view), the operation
+    ``rate1m``/``rate2m`` (``_bucket`` for histograms), or the gauge's aggregation."""
     if isinstance(query, BucketRates):
         operation = f"{tier.operation}_bucket"
     elif isinstance(query, RateSum):
         operation = tier.operation
     else:
         operation = query.agg
-    return f"{RECORD_PREFIX[dialect]}:{slug}:{operation}"
+    return f"{RECORD_PREFIX[dialect]}{view.value}:{slug}:{operation}"
 
 
 def kept_labels(query: SeriesQuery, cluster_label: str | None) -> tuple[str, ...]:
@@ -1327,3 +1348,21 @@ def kept_labels(query: SeriesQuery, cluster_label: str | None) -> tuple[str, ...
         labels.append("le")
     labels += fetched_labels(query)
     return tuple(dict.fromkeys(labels))
+
+
+def view_labels(query: SeriesQuery, view: RuleView, cluster_label: str | None) -> tuple[str, ...]:
+    """The labels ``query``'s recorded series keep in ``view``: :func:`kept_labels`, or for a whole
+    cluster the subset it reads (the cluster label, ``le``, and :func:`grouped_labels` with nothing fixed)."""
+    kept = kept_labels(query, cluster_label)
+    if view is RuleView.SCOPED:
+        return kept
+    read = {cluster_label, "le", *grouped_labels(query, ())}
+    return tuple(label for label in kept if label in read)
+
+
+def rule_views(query: SeriesQuery) -> tuple[RuleView, ...]:
+    """The views ``query`` is recorded in: always :attr:`RuleView.SCOPED`, and :attr:`RuleView.CLUSTER`
+    where a whole-cluster profile reads fewer labels."""
+    if len(view_labels(query, RuleView.CLUSTER, None)) < len(kept_labels(query, None)):
+        return (RuleView.SCOPED, RuleView.CLUSTER)
+    return (RuleView.SCOPED,)

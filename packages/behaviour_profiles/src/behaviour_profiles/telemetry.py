@@ -45,6 +45,7 @@ from behaviour_profiles.catalogue import (
     RateSum,
     Ratio,
     RuleTier,
+    RuleView,
     SeriesQuery,
     Source,
     Term,
@@ -52,15 +53,16 @@ from behaviour_profiles.catalogue import (
     exported_value,
     fetched_labels,
     grouped_labels,
-    kept_labels,
     record_slugs,
     recorded_name,
     rule_tiers,
+    rule_views,
     scope_label,
     scoped_sources,
     series_queries,
     terms_of,
     version_from_tally,
+    view_labels,
     with_cpu_platform,
 )
 from behaviour_profiles.errors import DependencyError, DependencyFailed, DependencyTimeout
@@ -189,11 +191,16 @@ def _terms_of_query(query: SeriesQuery) -> tuple[Term, ...]:
 
 
 def rule_expressions(
-    query: SeriesQuery, dialect: Dialect, cluster_label: str | None, tier: RuleTier = RULE_TIERS[0]
+    query: SeriesQuery,
+    dialect: Dialect,
+    cluster_label: str | None,
+    tier: RuleTier = RULE_TIERS[0],
+    view: RuleView = RuleView.SCOPED,
 ) -> list[str]:
-    """One PromQL expression per term of ``query``: the term aggregated by :func:`kept_labels` alone
-    (every namespace, task queue and cluster at once), a counter's rate over the tier's window."""
-    by = ", ".join(kept_labels(query, cluster_label))
+    """One PromQL expression per term of ``query``: the term aggregated by the view's labels alone
+    (:func:`view_labels`: every namespace, task queue and cluster at once), a counter's rate over the
+    tier's window. Every view is recorded from the raw series, so each gives the raw numbers."""
+    by = ", ".join(view_labels(query, view, cluster_label))
     out = []
     for term in _terms_of_query(query):
         matchers = ",".join(f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers)
@@ -237,8 +244,8 @@ def _yaml_quote(text: str) -> str:
 
 def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str | None = "cluster") -> str:
     """The Prometheus rules file (also Mimir's and Amazon Managed Prometheus's rule groups) recording
-    every series query of ``specs`` in both dialects and every tier (:data:`RULE_TIERS`), each aggregated
-    by exactly what profiles scope by."""
+    every series query of ``specs`` in both dialects, every tier (:data:`RULE_TIERS`) and every view
+    (:func:`rule_views`), each aggregated by exactly what the profiles it serves scope by."""
     slugs = record_slugs(tuple(specs))
     option = f"--cluster-label {cluster_label}" if cluster_label else "--no-cluster-label"
     lines = [
@@ -256,12 +263,13 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
             for query, slug in slugs.items():
                 if tier not in rule_tiers(query):
                     continue
-                name = recorded_name(query, slug, dialect, tier)
-                expressions = rule_expressions(query, dialect, cluster_label, tier)
-                for i, expr in enumerate(expressions):
-                    lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
-                    if len(expressions) > 1:
-                        lines += ["        labels:", f"          bp_term: '{i}'"]
+                for view in rule_views(query):
+                    name = recorded_name(query, slug, dialect, tier, view)
+                    expressions = rule_expressions(query, dialect, cluster_label, tier, view)
+                    for i, expr in enumerate(expressions):
+                        lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
+                        if len(expressions) > 1:
+                            lines += ["        labels:", f"          bp_term: '{i}'"]
     return "\n".join(lines) + "\n"
 
 
@@ -579,6 +587,99 @@ def scope_coverage(
     return out
 
 
+class CatalogueSummary:
+    """The catalogue's summaries, each metric's taken as soon as the answers it reads are in (pure).
+
+    The collector adds each answer as it arrives (:meth:`add`) and summarises the metrics it completes
+    (:meth:`summarise_one`) while Prometheus still evaluates the rest, so that little is left once the
+    last answer is in; :meth:`finish` applies the rules that need every metric (the absent-counter rule).
+
+    A query's ``warning`` names an answer Prometheus flagged as partial (e.g. a store that did not
+    respond): every metric built on it is marked not collected, never read from partial data and never
+    taken as an absent (zero) counter.
+    """
+
+    def __init__(self, dialect: Dialect, specs: Iterable[MetricSpec] = CATALOGUE) -> None:
+        self._dialect = dialect
+        self._specs = list(specs)
+        self._fetched: dict[SeriesQuery, Any] = {}
+        self._whole: dict[SeriesQuery, Any] = {}
+        self._cut: dict[SeriesQuery, Mapping[tuple[str, ...], Any]] = {}
+        self._partial: dict[SeriesQuery, str] = {}
+        self._pending = list(self._specs)
+        self._summaries: dict[str, MetricSummary] = {}
+        self._not_collected: set[str] = set()
+
+    def add(self, query: SeriesQuery, answer: Any, warning: str | None = None) -> None:
+        self._fetched[query] = answer
+        self._whole[query] = split_part(query, answer)
+        if warning is not None:
+            self._partial[query] = warning
+
+    def summarise_one(self) -> bool:
+        """Summarise one metric whose answers are all in; False when none is waiting."""
+        for i, spec in enumerate(self._pending):
+            if all(q in self._fetched for q in series_queries(spec)):
+                del self._pending[i]
+                self._summarise(spec)
+                return True
+        return False
+
+    def _parts_of(self, query: SeriesQuery) -> Mapping[tuple[str, ...], Any]:
+        if query not in self._cut:
+            self._cut[query] = split_parts(query, self._fetched[query])
+        return self._cut[query]
+
+    def _summarise(self, spec: MetricSpec) -> None:
+        if isinstance(spec.computation, Unavailable):
+            self._summaries[spec.key] = MetricSummary(
+                key=spec.key, status=MetricStatus.NO_DATA, unit=spec.unit, reason=spec.computation.reason
+            )
+            return
+        warning = next((self._partial[q] for q in series_queries(spec) if q in self._partial), None)
+        if warning is not None:
+            self._not_collected.add(spec.key)
+            self._summaries[spec.key] = MetricSummary(
+                key=spec.key,
+                status=MetricStatus.NO_DATA,
+                unit=spec.unit,
+                reason=f"not collected: Prometheus answered with a warning that its data is partial ({warning})",
+            )
+            return
+        summary = summarise(spec.key, spec.unit, compute_metric(spec, self._whole, self._dialect))
+        if summary.status is MetricStatus.OK:
+            summary.contributors = contributors(spec, self._fetched, self._dialect, self._parts_of)
+        self._summaries[spec.key] = summary
+
+    def finish(self, plan: QueryPlan) -> dict[str, MetricSummary]:
+        """Every metric's summary, in the catalogue's order: the rest summarised, then the absent-counter rule."""
+        for spec in self._pending:
+            self._summarise(spec)
+        self._pending = []
+        summaries = {spec.key: self._summaries[spec.key] for spec in self._specs}
+        specs = self._specs
+        families_present = {
+            spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK
+        }
+        for spec in specs:
+            summary = summaries[spec.key]
+            if spec.key in self._not_collected:
+                continue
+            if spec.absent_is_zero and summary.status is MetricStatus.NO_DATA and spec.family in families_present:
+                summaries[spec.key] = summarise(
+                    spec.key,
+                    spec.unit,
+                    [(ts, 0.0) for ts in plan.grid()],
+                    reason=f"counter never incremented in the window while the rest of the {spec.family} "
+                    "family reports: read as zero",
+                )
+            elif (
+                summary.status is MetricStatus.NO_DATA and spec.description and summary.reason == "no samples in window"
+            ):
+                summaries[spec.key] = summary.model_copy(update={"reason": f"no samples in window. {spec.description}"})
+        return summaries
+
+
 def summarise_catalogue(
     results: Mapping[SeriesQuery, Any],
     dialect: Dialect,
@@ -586,61 +687,12 @@ def summarise_catalogue(
     specs: Iterable[MetricSpec] = CATALOGUE,
     partial: Mapping[SeriesQuery, str] | None = None,
 ) -> dict[str, MetricSummary]:
-    """Summaries for every metric, applying the absent-counter rule (pure).
-
-    ``partial`` names the queries Prometheus answered with a warning (a partial answer, e.g. a store
-    that did not respond): every metric built on one is marked not collected, never read from partial
-    data and never taken as an absent (zero) counter.
-    """
-    specs = list(specs)
-    partial = partial or {}
-    fetched = results
-    results = {query: split_part(query, answer) for query, answer in fetched.items()}
-    cut: dict[SeriesQuery, Mapping[tuple[str, ...], Any]] = {}
-
-    def parts_of(query: SeriesQuery) -> Mapping[tuple[str, ...], Any]:
-        if query not in cut:
-            cut[query] = split_parts(query, fetched[query])
-        return cut[query]
-
-    summaries: dict[str, MetricSummary] = {}
-    not_collected: set[str] = set()
-    for spec in specs:
-        if isinstance(spec.computation, Unavailable):
-            summaries[spec.key] = MetricSummary(
-                key=spec.key, status=MetricStatus.NO_DATA, unit=spec.unit, reason=spec.computation.reason
-            )
-            continue
-        warning = next((partial[q] for q in series_queries(spec) if q in partial), None)
-        if warning is not None:
-            not_collected.add(spec.key)
-            summaries[spec.key] = MetricSummary(
-                key=spec.key,
-                status=MetricStatus.NO_DATA,
-                unit=spec.unit,
-                reason=f"not collected: Prometheus answered with a warning that its data is partial ({warning})",
-            )
-            continue
-        summary = summarise(spec.key, spec.unit, compute_metric(spec, results, dialect))
-        if summary.status is MetricStatus.OK:
-            summary.contributors = contributors(spec, fetched, dialect, parts_of)
-        summaries[spec.key] = summary
-    families_present = {spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK}
-    for spec in specs:
-        summary = summaries[spec.key]
-        if spec.key in not_collected:
-            continue
-        if spec.absent_is_zero and summary.status is MetricStatus.NO_DATA and spec.family in families_present:
-            summaries[spec.key] = summarise(
-                spec.key,
-                spec.unit,
-                [(ts, 0.0) for ts in plan.grid()],
-                reason=f"counter never incremented in the window while the rest of the {spec.family} "
-                "family reports: read as zero",
-            )
-        elif summary.status is MetricStatus.NO_DATA and spec.description and summary.reason == "no samples in window":
-            summaries[spec.key] = summary.model_copy(update={"reason": f"no samples in window. {spec.description}"})
-    return summaries
+    """Summaries for every metric from every answer at once (:class:`CatalogueSummary`; pure).
+    ``partial`` names the queries Prometheus answered with a warning that its data is partial."""
+    summary = CatalogueSummary(dialect, specs)
+    for query, answer in results.items():
+        summary.add(query, answer, (partial or {}).get(query))
+    return summary.finish(plan)
 
 
 # --- I/O: the Prometheus HTTP API ------------------------------------------------------------
@@ -1061,13 +1113,17 @@ class TelemetryCollector:
     async def detect_recorded(self, plan: QueryPlan, scope: Scope, dialect: Dialect) -> RecordedSeries:
         """The series queries whose recorded series (:func:`recording_rules`) cover the window: present
         both at its start and at its end (rules installed or backfilled part-way through are read raw),
-        from the coarsest tier whose rate window fits the plan's; and the queries whose raw series are
-        there without recorded ones. Nothing when told not to use them."""
+        for a whole cluster from its own view where there is one (:attr:`RuleView.CLUSTER`, far fewer
+        series), then from the coarsest tier whose rate window fits the plan's; and the queries whose raw
+        series are there without recorded ones. Nothing when told not to use them."""
         if not self._use_recorded or not self._slugs:
             return RecordedSeries({}, ())
+        views = (RuleView.CLUSTER, RuleView.SCOPED) if not scope.values() else (RuleView.SCOPED,)
         candidates = {
             query: [
-                Recorded(recorded_name(query, slug, dialect, tier), tier)
+                Recorded(recorded_name(query, slug, dialect, tier, view), tier)
+                for view in views
+                if view in rule_views(query)
                 for tier in sorted(rule_tiers(query), key=lambda t: -t.interval_s)
                 if tier.window_s <= plan.rate_window
             ]
@@ -1118,24 +1174,46 @@ class TelemetryCollector:
         return {query: out[query] for query in sorted(out, key=weight)}
 
     async def run_queries(
-        self, promql: Mapping[SeriesQuery, str], plan: QueryPlan, partial: dict[SeriesQuery, str] | None = None
+        self,
+        promql: Mapping[SeriesQuery, str],
+        plan: QueryPlan,
+        partial: dict[SeriesQuery, str] | None = None,
+        into: CatalogueSummary | None = None,
     ) -> dict[SeriesQuery, Any]:
-        """Every query's series; the warnings of partial answers go into ``partial`` when given."""
+        """Every query's series; the warnings of partial answers go into ``partial`` when given. With
+        ``into``, each answer is added to it as it arrives and the metrics it completes are summarised one
+        at a time between answers, after the freed query slot has sent its next query."""
         semaphore = asyncio.Semaphore(await self.in_flight())
         results: dict[SeriesQuery, Any] = {}
+        arrived = asyncio.Event()
 
         async def one(query: SeriesQuery, text: str) -> None:
             async with semaphore:
                 answer = await self._client.query_range_answer(text, plan)
-            matrix = answer.result
-            if answer.warnings and partial is not None:
-                partial[query] = "; ".join(answer.warnings)
-            results[query] = parse_matrix(query, matrix)
+            warning = "; ".join(answer.warnings) if answer.warnings else None
+            if warning is not None and partial is not None:
+                partial[query] = warning
+            results[query] = parse_matrix(query, answer.result)
+            if into is not None:
+                into.add(query, results[query], warning)
+                arrived.set()
+
+        async def summarise_meanwhile(summary: CatalogueSummary) -> None:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                await asyncio.sleep(0)  # the next query goes out first
+                if summary.summarise_one():
+                    arrived.set()  # more may be ready: after the other tasks' turn
 
         try:
             async with asyncio.TaskGroup() as group:
-                for query, text in promql.items():
-                    group.create_task(one(query, text))
+                meanwhile = group.create_task(summarise_meanwhile(into)) if into is not None else None
+                async with asyncio.TaskGroup() as queries:
+                    for query, text in promql.items():
+                        queries.create_task(one(query, text))
+                if meanwhile is not None:
+                    meanwhile.cancel()
         except ExceptionGroup as eg:
             raise _first_leaf(eg) from None
         return results
@@ -1146,9 +1224,9 @@ class TelemetryCollector:
         (dialect, platform), _ = await asyncio.gather(self.detect(plan, scope), self.in_flight())
         specs = with_cpu_platform(self._specs, platform)
         recorded = await self.detect_recorded(plan, scope, dialect)
-        partial: dict[SeriesQuery, str] = {}
-        results = await self.run_queries(self.queries(dialect, scope, plan, specs, recorded.found), plan, partial)
-        metrics = summarise_catalogue(results, dialect, plan, specs, partial)
+        summary = CatalogueSummary(dialect, specs)
+        await self.run_queries(self.queries(dialect, scope, plan, specs, recorded.found), plan, into=summary)
+        metrics = summary.finish(plan)
         with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
         notes = []
         if len(specs) < len(self._specs):
