@@ -11,6 +11,7 @@ window as the new one, where both kept contributors. ``docs/comparison.md`` stat
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -101,24 +102,22 @@ def tail_above(buckets: Sequence[tuple[float, float]], threshold: float) -> floa
     """How many of a histogram's observations lie above ``threshold``, from cumulative ``(upper_bound, count)``
     buckets, interpolating linearly inside the bucket that holds it (as ``histogram_quantile`` does)."""
     ordered = sorted(buckets)
-    if not ordered or not math.isfinite(threshold):
+    return tail_above_in_order([b for b, _ in ordered], [c for _, c in ordered], threshold)
+
+
+def tail_above_in_order(bounds: Sequence[float], counts: Sequence[float], threshold: float) -> float:
+    """:func:`tail_above` of buckets already in bound order (``bounds`` ascending, ``counts`` theirs)."""
+    if not bounds or not math.isfinite(threshold):
         return 0.0
-    total = ordered[-1][1]
-    below = 0.0
-    lower, lower_count = 0.0, 0.0
-    for bound, count in ordered:
-        if math.isinf(bound):
-            below = lower_count  # past the last finite bound: the +Inf bucket is all above
-            break
-        if threshold <= bound:
-            width = bound - lower
-            frac = (threshold - lower) / width if width > 0 else 1.0
-            below = lower_count + (count - lower_count) * min(max(frac, 0.0), 1.0)
-            break
-        lower, lower_count = bound, count
+    i = bisect_left(bounds, threshold)  # the first bound at or above the threshold
+    lower, lower_count = (bounds[i - 1], counts[i - 1]) if i > 0 else (0.0, 0.0)
+    if i == len(bounds) or math.isinf(bounds[i]):
+        below = lower_count  # past the last finite bound: the +Inf bucket is all above
     else:
-        below = lower_count
-    return max(0.0, total - below)
+        width = bounds[i] - lower
+        frac = (threshold - lower) / width if width > 0 else 1.0
+        below = lower_count + (counts[i] - lower_count) * min(max(frac, 0.0), 1.0)
+    return max(0.0, counts[-1] - below)
 
 
 def worse_part(form: str, better: Better, part: float, whole: float) -> float:

@@ -19,6 +19,7 @@ import json
 import math
 import random
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from typing import Any
 
 import httpx
 
-from behaviour_profiles.attribution import Candidate, contender_floor, tail_above, top_contributors, worse_part
+from behaviour_profiles.attribution import (
+    Candidate,
+    contender_floor,
+    tail_above_in_order,
+    top_contributors,
+    worse_part,
+)
 from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_EXPLANATION,
@@ -278,32 +285,91 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
     """Prometheus's interpolation rule over cumulative ``(upper_bound, count)`` buckets."""
-    if not buckets:
-        return math.nan
     ordered = sorted(buckets)
-    if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
+    return quantile_in_order(q, [b for b, _ in ordered], [c for _, c in ordered])
+
+
+def quantile_in_order(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float:
+    """:func:`histogram_quantile` of buckets already in bound order (``bounds`` ascending, ``counts`` theirs)."""
+    if len(bounds) < 2 or not math.isinf(bounds[-1]):
         return math.nan
-    bounds = [b for b, _ in ordered]
-    counts: list[float] = []
+    cumulative: list[float] = []
     running = 0.0
-    for _, c in ordered:
-        running = max(running, c)  # cumulative counts never fall; repair float jitter
-        counts.append(running)
-    total = counts[-1]
+    for c in counts:
+        if c > running:  # cumulative counts never fall (nor go below 0): repair float jitter
+            running = c
+        cumulative.append(running)
+    total = running
     if total <= 0:
         return math.nan
     rank = q * total
-    b = next(i for i, c in enumerate(counts) if c >= rank)
+    b = bisect_left(cumulative, rank)
     if b == len(bounds) - 1:
         return bounds[-2]
     if b == 0 and bounds[0] <= 0:
         return bounds[0]
     lower = 0.0 if b == 0 else bounds[b - 1]
-    below = 0.0 if b == 0 else counts[b - 1]
-    in_bucket = counts[b] - below
+    below = 0.0 if b == 0 else cumulative[b - 1]
+    in_bucket = cumulative[b] - below
     if in_bucket <= 0:
         return bounds[b]
     return lower + (bounds[b] - lower) * ((rank - below) / in_bucket)
+
+
+class BucketRows:
+    """A histogram's buckets (``le`` -> series) turned once into one row per instant, in bound order (pure):
+    every percentile of it and every slow-tail sum over it then reads the rows, not the dictionaries. An
+    instant that some bucket lacks keeps the buckets that have it, as Prometheus would read them."""
+
+    def __init__(self, by_le: Mapping[float, Series]) -> None:
+        bounds = tuple(sorted(by_le))
+        series = [by_le[b] for b in bounds]
+        self.stamps: list[float] = sorted(set().union(*series)) if series else []
+        self.bounds: list[tuple[float, ...]] = []
+        self.counts: list[list[float]] = []
+        for ts in self.stamps:
+            row = [s.get(ts) for s in series]
+            if None in row:
+                present = [(b, c) for b, c in zip(bounds, row, strict=True) if c is not None]
+                self.bounds.append(tuple(b for b, _ in present))
+                self.counts.append([c for _, c in present])
+            else:
+                self.bounds.append(bounds)
+                self.counts.append(row)  # type: ignore[arg-type]  # no None in it
+        self._quantiles: dict[float, list[tuple[float, float]]] = {}
+
+    def quantile(self, q: float) -> list[tuple[float, float]]:
+        """``(instant, q-quantile)`` wherever it is defined, in the histogram's own unit."""
+        if q not in self._quantiles:
+            points = []
+            for ts, bounds, counts in zip(self.stamps, self.bounds, self.counts, strict=True):
+                value = quantile_in_order(q, bounds, counts)
+                if math.isfinite(value):
+                    points.append((ts, value))
+            self._quantiles[q] = points
+        return self._quantiles[q]
+
+    def tail_above(self, thresholds: Mapping[float, float]) -> float:
+        """The observations above each instant's threshold, added up over the instants that have one."""
+        return math.fsum(
+            tail_above_in_order(bounds, counts, thresholds[ts])
+            for ts, bounds, counts in zip(self.stamps, self.bounds, self.counts, strict=True)
+            if ts in thresholds
+        )
+
+
+class RowsMemo:
+    """:class:`BucketRows` of each histogram answer, built once per answer object (pure)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Mapping[float, Series], BucketRows]] = {}
+
+    def __call__(self, by_le: Mapping[float, Series]) -> BucketRows:
+        hit = self._memo.get(id(by_le))
+        if hit is None or hit[0] is not by_le:
+            hit = (by_le, BucketRows(by_le))
+            self._memo[id(by_le)] = hit
+        return hit[1]
 
 
 def downsample(points: Sequence[tuple[float, float]], limit: int = MAX_STORED_POINTS) -> list[tuple[float, float]]:
@@ -369,7 +435,13 @@ def _worst_group(comp: Ratio, num: Grouped, den: Grouped) -> list[tuple[float, f
     return pick(candidates, key=lambda c: c[0])[1]
 
 
-def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect: Dialect) -> list[tuple[float, float]]:
+RowsOf = Callable[[Mapping[float, Series]], BucketRows]
+"""A histogram answer's rows: :class:`BucketRows` itself, or a :class:`RowsMemo` that builds them once."""
+
+
+def compute_metric(
+    spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect: Dialect, rows_of: RowsOf = BucketRows
+) -> list[tuple[float, float]]:
     """The metric's points over the grid, from the already fetched series (pure)."""
     comp = spec.computation
     if isinstance(comp, Direct):
@@ -380,15 +452,8 @@ def compute_metric(spec: MetricSpec, results: Mapping[SeriesQuery, Any], dialect
             return _worst_group(comp, results[comp.numerator], results[comp.denominator])
         return _combine_ratio(results[comp.numerator], results[comp.denominator], comp.form)
     if isinstance(comp, Quantile):
-        by_le: dict[float, Series] = results[comp.buckets]
         scale = comp.buckets.term.name.scale(dialect)
-        stamps = sorted({ts for s in by_le.values() for ts in s})
-        points = []
-        for ts in stamps:
-            value = histogram_quantile(comp.q, [(le, s[ts]) for le, s in by_le.items() if ts in s])
-            if math.isfinite(value):
-                points.append((ts, value * scale))
-        return points
+        return [(ts, value * scale) for ts, value in rows_of(results[comp.buckets]).quantile(comp.q)]
     return []
 
 
@@ -407,8 +472,7 @@ def _add(into: Series, series: Series, agg: str) -> None:
             into[ts] = max(into[ts], value) if ts in into else value
     else:
         get = into.get
-        for ts, value in series.items():
-            into[ts] = get(ts, 0.0) + value
+        into.update({ts: get(ts, 0.0) + value for ts, value in series.items()})
 
 
 def split_part(query: SeriesQuery, fetched: Any) -> Any:
@@ -454,17 +518,6 @@ def split_parts(query: SeriesQuery, fetched: Any) -> dict[tuple[str, ...], Any]:
     return {key: grouped if query.by else grouped.get((), {}) for key, grouped in parts.items()}
 
 
-def _thresholds(comp: Quantile, buckets: Mapping[float, Series]) -> Series:
-    """The whole's percentile at each instant, in the histogram's own unit (before scaling)."""
-    stamps = {ts for s in buckets.values() for ts in s}
-    out: Series = {}
-    for ts in stamps:
-        value = histogram_quantile(comp.q, [(le, s[ts]) for le, s in buckets.items() if ts in s])
-        if math.isfinite(value):
-            out[ts] = value
-    return out
-
-
 def _ratio_weight(spec: MetricSpec, comp: Ratio, parts: Mapping[SeriesQuery, Any]) -> float:
     """The part of a ratio's inputs that makes it worse, over the window (``where`` groups only)."""
     num, den = parts[comp.numerator], parts[comp.denominator]
@@ -491,6 +544,8 @@ def contributors(
     fetched: Mapping[SeriesQuery, Any],
     dialect: Dialect,
     parts_of: Callable[[SeriesQuery], Mapping[tuple[str, ...], Any]] | None = None,
+    whole: Mapping[SeriesQuery, Any] | None = None,
+    rows_of: RowsOf = BucketRows,
 ) -> Contributors | None:
     """The metric's top contributors, when every series query it reads is split by the same labels (pure):
     the metric computed on each split series alone, weighed by its part of the sum (a rate, a summed
@@ -500,7 +555,8 @@ def contributors(
     Every series is weighed, but its own value (a percentile at every instant, the costly part) is computed
     only for the series that can still be among the top ones (:func:`contender_floor`). ``parts_of`` gives
     a split query's answer cut by its split labels (:func:`split_parts`), so that metrics reading the same
-    query cut it once."""
+    query cut it once; ``whole`` the answers added up (:func:`split_part`), and ``rows_of`` a histogram's
+    rows (a :class:`RowsMemo` shares them between a family's percentiles)."""
     comp = spec.computation
     queries = series_queries(spec)
     splits = {query.split for query in queries}
@@ -519,26 +575,21 @@ def contributors(
         return {query: cut[query].get(key, empty[query]) for query in queries}
 
     def value_of(key: tuple[str, ...]) -> float | None:
-        points = [v for _, v in compute_metric(spec, parts(key), dialect) if math.isfinite(v)]
+        points = [v for _, v in compute_metric(spec, parts(key), dialect, rows_of) if math.isfinite(v)]
         return math.fsum(points) / len(points) if points else None
 
     weights: list[float] = []
     values: dict[tuple[str, ...], float | None] = {}
     if isinstance(comp, Quantile):
-        thresholds = _thresholds(comp, split_part(comp.buckets, fetched[comp.buckets]))
-        for key in keys:
-            by_le: dict[float, Series] = cut[comp.buckets].get(key, {})
-            weights.append(
-                math.fsum(
-                    tail_above([(le, s[ts]) for le, s in by_le.items() if ts in s], threshold)
-                    for ts, threshold in thresholds.items()
-                )
-            )
+        # the whole's percentile at each instant, in the histogram's own unit (before scaling)
+        buckets = whole[comp.buckets] if whole is not None else split_part(comp.buckets, fetched[comp.buckets])
+        thresholds = dict(rows_of(buckets).quantile(comp.q))
+        weights = [rows_of(cut[comp.buckets].get(key, {})).tail_above(thresholds) for key in keys]
     elif isinstance(comp, Ratio):
         weights = [_ratio_weight(spec, comp, parts(key)) for key in keys]
     else:
         for key in keys:  # a sum: the weight is the value's own points added up
-            points = [v for _, v in compute_metric(spec, parts(key), dialect) if math.isfinite(v)]
+            points = [v for _, v in compute_metric(spec, parts(key), dialect, rows_of) if math.isfinite(v)]
             weights.append(math.fsum(points))
             values[key] = math.fsum(points) / len(points) if points else None
     floor = contender_floor(weights)
@@ -606,6 +657,7 @@ class CatalogueSummary:
         self._whole: dict[SeriesQuery, Any] = {}
         self._cut: dict[SeriesQuery, Mapping[tuple[str, ...], Any]] = {}
         self._partial: dict[SeriesQuery, str] = {}
+        self._rows = RowsMemo()
         self._pending = list(self._specs)
         self._summaries: dict[str, MetricSummary] = {}
         self._not_collected: set[str] = set()
@@ -646,9 +698,11 @@ class CatalogueSummary:
                 reason=f"not collected: Prometheus answered with a warning that its data is partial ({warning})",
             )
             return
-        summary = summarise(spec.key, spec.unit, compute_metric(spec, self._whole, self._dialect))
+        summary = summarise(spec.key, spec.unit, compute_metric(spec, self._whole, self._dialect, self._rows))
         if summary.status is MetricStatus.OK:
-            summary.contributors = contributors(spec, self._fetched, self._dialect, self._parts_of)
+            summary.contributors = contributors(
+                spec, self._fetched, self._dialect, self._parts_of, self._whole, self._rows
+            )
         self._summaries[spec.key] = summary
 
     def finish(self, plan: QueryPlan) -> dict[str, MetricSummary]:
@@ -949,28 +1003,34 @@ _DIALECT_PROBES: Mapping[Dialect, tuple[str, ...]] = {
 }
 
 
-def _matrix_to_series(result: list[dict[str, Any]]) -> Series:
-    series: Series = {}
+def _points(item: Mapping[str, Any]) -> Series:
+    """One matrix series' finite points."""
     isfinite = math.isfinite
-    for item in result:
-        points = {float(ts): value for ts, raw in item.get("values", ()) if isfinite(value := float(raw))}
-        if not series:
-            series = points
-            continue
+    return {float(ts): value for ts, raw in item.get("values", ()) if isfinite(value := float(raw))}
+
+
+def _add_into(into: dict[Any, Series], key: Any, points: Series) -> None:
+    """``points`` added to the series ``into[key]`` (taken as it is when there is none yet)."""
+    series = into.get(key)
+    if series is None:
+        into[key] = points
+    else:
         get = series.get
-        for ts, value in points.items():
-            series[ts] = get(ts, 0.0) + value
-    return series
+        series.update({ts: get(ts, 0.0) + value for ts, value in points.items()})
+
+
+def _matrix_to_series(result: list[dict[str, Any]]) -> Series:
+    out: dict[None, Series] = {}
+    for item in result:
+        _add_into(out, None, _points(item))
+    return out.get(None, {})
 
 
 def _matrix_by_group(result: list[dict[str, Any]], labels: Sequence[str]) -> Grouped:
     out: Grouped = {}
     for item in result:
         metric = item.get("metric", {})
-        group = tuple(str(metric.get(label, "")) for label in labels)
-        series = out.setdefault(group, {})
-        for ts, value in _matrix_to_series([item]).items():
-            series[ts] = series.get(ts, 0.0) + value
+        _add_into(out, tuple(str(metric.get(label, "")) for label in labels), _points(item))
     return out
 
 
@@ -982,9 +1042,7 @@ def _matrix_by_split_le(result: list[dict[str, Any]], labels: Sequence[str]) -> 
         if le is None:
             continue
         group = tuple(str(metric.get(label, "")) for label in labels)
-        series = out.setdefault(group, {}).setdefault(float(le), {})
-        for ts, value in _matrix_to_series([item]).items():
-            series[ts] = series.get(ts, 0.0) + value
+        _add_into(out.setdefault(group, {}), float(le), _points(item))
     return out
 
 
@@ -1001,10 +1059,8 @@ def _matrix_by_le(result: list[dict[str, Any]]) -> dict[float, Series]:
     out: dict[float, Series] = {}
     for item in result:
         le = item.get("metric", {}).get("le")
-        if le is None:
-            continue
-        bound = float(le)
-        out[bound] = _matrix_to_series([item])
+        if le is not None:
+            out[float(le)] = _points(item)
     return out
 
 
