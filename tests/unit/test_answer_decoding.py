@@ -34,3 +34,18 @@ async def test_the_collector_s_state_is_restored_after_each_answer(enabled: bool
         gc.enable() if original else gc.disable()
     assert result == [{"metric": {"le": "+Inf"}, "values": [[1, "2"]]}]
     assert seen == [enabled, enabled]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+async def test_answers_are_asked_for_uncompressed_unless_told(compressed: bool) -> None:
+    asked: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("accept-encoding"))
+        return httpx.Response(200, content=MATRIX)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        client = PrometheusClient(http, "http://prometheus.test", compressed=compressed)
+        await client.query_range("x", QueryPlan(start=0, end=60, step=15, rate_window=60))
+        await client.query("x", 0)
+    assert asked == ["gzip" if compressed else "identity"] * 2

@@ -249,6 +249,7 @@ async def open_profile_services(
             timeout_s=settings.prometheus_query_timeout_seconds,
             auth=prometheus_auth,
             on_query=on_query,
+            compressed=settings.prometheus_compressed_answers,
         ),
         scrape_interval_s=settings.prometheus_scrape_interval_seconds,
         cluster_label=settings.prometheus_cluster_label,

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         "(its GOMAXPROCS, remembered once answered), 4 where the server does not say (Mimir, AMP)",
     )
     prometheus_query_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    prometheus_compressed_answers: bool = Field(
+        default=False,
+        description="Ask Prometheus for gzip-compressed answers (for a slow link); false: uncompressed, "
+        "faster next to the Prometheus",
+    )
     aws_region: str | None = None
     aws_default_region: str | None = None
     aws_endpoint_url_s3: str | None = None
