@@ -1215,8 +1215,9 @@ class TelemetryCollector:
         recorded: Mapping[SeriesQuery, Recorded] | None = None,
     ) -> dict[SeriesQuery, str]:
         """Every distinct series query the catalogue (or ``specs``) needs, with its PromQL: read from its
-        recorded series where ``recorded`` names them, else from raw series. Histograms come first, then
-        the other raw queries: the heaviest queries start first so that the last one to end is short."""
+        recorded series where ``recorded`` names them, else from raw series. Histograms come first (the most
+        finely grouped first), then the other raw queries: the heaviest queries start first so that the last
+        one to end is short."""
         recorded = recorded or {}
         out: dict[SeriesQuery, str] = {}
         for spec in self._specs if specs is None else specs:
@@ -1228,8 +1229,10 @@ class TelemetryCollector:
                 else:
                     out[query] = render(query, dialect, scope, plan.rate_window)
 
-        def weight(query: SeriesQuery) -> int:
-            return (0 if isinstance(query, BucketRates) else 2) + (1 if query in recorded else 0)
+        def weight(query: SeriesQuery) -> tuple[int, int]:
+            # histograms grouped by more labels first: the largest answers, for Prometheus and for the API
+            groups = len(grouped_labels(query, scope.values()))
+            return (0 if isinstance(query, BucketRates) else 2) + (1 if query in recorded else 0), -groups
 
         return {query: out[query] for query in sorted(out, key=weight)}
 
