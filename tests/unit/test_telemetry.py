@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from behaviour_profiles.attribution import tail_above
 from behaviour_profiles.catalogue import (
     BY_KEY,
     CATALOGUE,
@@ -21,6 +22,7 @@ from behaviour_profiles.catalogue import (
 )
 from behaviour_profiles.models import MetricStatus
 from behaviour_profiles.telemetry import (
+    BucketRows,
     CatalogueSummary,
     QueryPlan,
     Scope,
@@ -340,3 +342,13 @@ def test_scope_coverage_says_per_source_what_matched() -> None:
     assert by_source["server"].exported_as == "q_1" and by_source["server"].label == "taskqueue"
     assert by_source["server"].with_data == [] and set(by_source["server"].without_data) == set(keys[:2])
     assert by_source["sdk"].exported_as == "q-1" and by_source["sdk"].with_data == ["worker_task_slot_utilization"]
+
+
+def test_bucket_rows_read_each_instant_as_its_own_buckets_say() -> None:
+    inf = math.inf
+    # the 2.0 bucket has no point at 15: that instant reads the buckets it has, as Prometheus would
+    rows = BucketRows({2.0: {0.0: 8.0}, 1.0: {0.0: 5.0, 15.0: 6.0}, inf: {0.0: 10.0, 15.0: 10.0}})
+    at_0, at_15 = [(1.0, 5.0), (2.0, 8.0), (inf, 10.0)], [(1.0, 6.0), (inf, 10.0)]
+    assert rows.quantile(0.5) == [(0.0, histogram_quantile(0.5, at_0)), (15.0, histogram_quantile(0.5, at_15))]
+    assert rows.tail_above({0.0: 1.5, 15.0: 0.5}) == pytest.approx(tail_above(at_0, 1.5) + tail_above(at_15, 0.5))
+    assert rows.tail_above({}) == 0.0 and BucketRows({}).quantile(0.99) == []

@@ -1137,18 +1137,19 @@ class TelemetryCollector:
     def _cluster_matcher(self, scope: Scope) -> str:
         return f'{self._cluster_label}="{_escape(scope.cluster_id)}"' if self._cluster_label else ""
 
-    async def detect(self, plan: QueryPlan, scope: Scope) -> tuple[Dialect, CpuPlatform | None]:
-        """The naming dialect and the CPU platform of the window, from one metric-name look-up."""
-        probes: list[str] = []
+    async def detect(self, plan: QueryPlan, scope: Scope) -> Detected:
+        """The naming dialect, the CPU platform and the recorded series of the window
+        (:meth:`detect_recorded`), from one round of metric-name look-ups: the raw names over the window
+        (dialect probes, CPU probes, the catalogue's raw names), and the recorded names at its two ends;
+        for every dialect the window may be in when the dialect is not set."""
+        dialects = (self._dialect,) if self._dialect is not None else tuple(_DIALECT_PROBES)
+        probes: set[str] = set()
         if self._dialect is None:
-            probes += [name for names in _DIALECT_PROBES.values() for name in names]
+            probes.update(name for names in _DIALECT_PROBES.values() for name in names)
         if self._cpu_source == CPU_AUTO:
-            probes += [platform.probe for platform in CPU_PLATFORMS.values()]
-        present = (
-            await self._client.metric_names(probes, plan.start, plan.end, self._cluster_matcher(scope))
-            if probes
-            else set()
-        )
+            probes.update(platform.probe for platform in CPU_PLATFORMS.values())
+        found = await self._look_up(plan, scope, dialects, probes)
+        present = found.present
         dialect = self._dialect
         if dialect is None:
             dialect = next(
@@ -1158,17 +1159,7 @@ class TelemetryCollector:
             platform = next((p for p in CPU_PLATFORMS.values() if p.probe in present), None)
         else:
             platform = CPU_PLATFORMS.get(self._cpu_source)
-        return dialect, platform
-
-    async def detect_dialect(self, plan: QueryPlan) -> Dialect:
-        if self._dialect is not None:
-            return self._dialect
-        probes = [name for names in _DIALECT_PROBES.values() for name in names]
-        present = await self._client.metric_names(probes, plan.start, plan.end)
-        for dialect, names in _DIALECT_PROBES.items():
-            if present.intersection(names):
-                return dialect
-        return Dialect.OPENTELEMETRY
+        return Detected(dialect, platform, found.recorded(dialect))
 
     async def detect_recorded(self, plan: QueryPlan, scope: Scope, dialect: Dialect) -> RecordedSeries:
         """The series queries whose recorded series (:func:`recording_rules`) cover the window: present
@@ -1176,35 +1167,42 @@ class TelemetryCollector:
         for a whole cluster from its own view where there is one (:attr:`RuleView.CLUSTER`, far fewer
         series), then from the coarsest tier whose rate window fits the plan's; and the queries whose raw
         series are there without recorded ones. Nothing when told not to use them."""
-        if not self._use_recorded or not self._slugs:
-            return RecordedSeries({}, ())
+        return (await self._look_up(plan, scope, (dialect,), set())).recorded(dialect)
+
+    async def _look_up(self, plan: QueryPlan, scope: Scope, dialects: Sequence[Dialect], probes: set[str]) -> _LookedUp:
         views = (RuleView.CLUSTER, RuleView.SCOPED) if not scope.values() else (RuleView.SCOPED,)
+        recording = self._use_recorded and bool(self._slugs)
         candidates = {
-            query: [
-                Recorded(recorded_name(query, slug, dialect, tier, view), tier)
-                for view in views
-                if view in rule_views(query)
-                for tier in sorted(rule_tiers(query), key=lambda t: -t.interval_s)
-                if tier.window_s <= plan.rate_window
-            ]
-            for query, slug in self._slugs.items()
+            dialect: {
+                query: [
+                    Recorded(recorded_name(query, slug, dialect, tier, view), tier)
+                    for view in views
+                    if view in rule_views(query)
+                    for tier in sorted(rule_tiers(query), key=lambda t: -t.interval_s)
+                    if tier.window_s <= plan.rate_window
+                ]
+                for query, slug in self._slugs.items()
+            }
+            for dialect in (dialects if recording else ())
         }
-        names = {r.name for options in candidates.values() for r in options}
-        raw = {query: {t.name.for_dialect(dialect) for t in _terms_of_query(query)} for query in candidates}
+        names = {r.name for by_query in candidates.values() for options in by_query.values() for r in options}
+        raw = {
+            dialect: {query: {t.name.for_dialect(dialect) for t in _terms_of_query(query)} for query in by_query}
+            for dialect, by_query in candidates.items()
+        }
+        probes = probes | {n for by_query in raw.values() for ns in by_query.values() for n in ns}
         matchers = self._cluster_matcher(scope)
         longest = max(tier.interval_s for tier in RULE_TIERS)
-        head, tail, present = await asyncio.gather(
-            self._client.metric_names(names, plan.start - plan.rate_window, plan.start, matchers),
-            self._client.metric_names(names, plan.end - 2 * longest, plan.end, matchers),
-            self._client.metric_names({n for ns in raw.values() for n in ns}, plan.start, plan.end, matchers),
+
+        async def names_in(wanted: set[str], start: float, end: float) -> set[str]:
+            return await self._client.metric_names(wanted, start, end, matchers) if wanted else set()
+
+        present, head, tail = await asyncio.gather(
+            names_in(probes, plan.start, plan.end),
+            names_in(names, plan.start - plan.rate_window, plan.start),
+            names_in(names, plan.end - 2 * longest, plan.end),
         )
-        found: dict[SeriesQuery, Recorded] = {}
-        for query, options in candidates.items():
-            usable = next((r for r in options if r.name in head and r.name in tail), None)
-            if usable is not None:
-                found[query] = usable
-        missing = tuple(query for query in candidates if query not in found and raw[query] & present)
-        return RecordedSeries(found, missing)
+        return _LookedUp(present, head, tail, candidates, raw)
 
     def queries(
         self,
@@ -1284,9 +1282,9 @@ class TelemetryCollector:
     async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary:
         plan = plan_window(start, end, self._scrape)
         scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
-        (dialect, platform), _ = await asyncio.gather(self.detect(plan, scope), self.in_flight())
-        specs = with_cpu_platform(self._specs, platform)
-        recorded = await self.detect_recorded(plan, scope, dialect)
+        detected, _ = await asyncio.gather(self.detect(plan, scope), self.in_flight())
+        dialect, recorded = detected.dialect, detected.recorded
+        specs = with_cpu_platform(self._specs, detected.platform)
         summary = CatalogueSummary(dialect, specs)
         await self.run_queries(self.queries(dialect, scope, plan, specs, recorded.found), plan, into=summary)
         metrics = summary.finish(plan)
@@ -1350,6 +1348,37 @@ class TelemetryCollector:
             return None
         version, revision = builds.most_common(1)[0][0]
         return BuildInfo(version, revision)
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What :meth:`TelemetryCollector.detect` found in a window."""
+
+    dialect: Dialect
+    platform: CpuPlatform | None
+    recorded: RecordedSeries
+
+
+@dataclass(frozen=True)
+class _LookedUp:
+    """One round of metric-name look-ups: raw names over the window, recorded names at its two ends."""
+
+    present: set[str]
+    head: set[str]
+    tail: set[str]
+    candidates: Mapping[Dialect, Mapping[SeriesQuery, list[Recorded]]]
+    raw: Mapping[Dialect, Mapping[SeriesQuery, set[str]]]
+
+    def recorded(self, dialect: Dialect) -> RecordedSeries:
+        found: dict[SeriesQuery, Recorded] = {}
+        candidates = self.candidates.get(dialect, {})
+        for query, options in candidates.items():
+            usable = next((r for r in options if r.name in self.head and r.name in self.tail), None)
+            if usable is not None:
+                found[query] = usable
+        raw = self.raw.get(dialect, {})
+        missing = tuple(query for query in candidates if query not in found and raw[query] & self.present)
+        return RecordedSeries(found, missing)
 
 
 @dataclass(frozen=True)
