@@ -12,12 +12,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from copilot.settings import Settings
-
-if TYPE_CHECKING:
-    from temporalio.api.workflowservice.v1 import GetClusterInfoResponse
 
 # grpc and the Temporal SDK's protobufs are imported where they are used, not with the API: together they
 # add about 25 MiB to every API process, and only a deployment with MONITORED_TEMPORAL_ADDRESS asks.
@@ -40,7 +36,7 @@ class FrontendIdentity:
 async def get_cluster_info(address: str, *, timeout_s: float, tls: bool = False) -> FrontendIdentity:
     """Ask the frontend at ``host:port``; raises ``grpc.RpcError`` or ``TimeoutError`` when it cannot answer."""
     import grpc
-    from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
+    from temporalio.api.workflowservice.v1 import GetClusterInfoRequest, GetClusterInfoResponse
 
     channel = (
         grpc.aio.secure_channel(address, grpc.ssl_channel_credentials()) if tls else grpc.aio.insecure_channel(address)
