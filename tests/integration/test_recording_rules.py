@@ -22,6 +22,7 @@ from behaviour_profiles.catalogue import (
     BY_KEY,
     CATALOGUE,
     RULE_TIERS,
+    BucketRates,
     Dialect,
     GaugeAgg,
     Quantile,
@@ -205,8 +206,9 @@ def test_the_family_without_recorded_series_is_read_raw_alone_and_named(collecte
 async def test_a_long_rate_window_reads_the_coarse_tier_and_the_same_means(
     recorded_prometheus: tuple[str, list[Placement]],
 ) -> None:
-    """Rates that look back 4 minutes (a 60 s scrape interval) read the 2 m tier, as a profile over
-    10 h or more does; the placements' hours are continuous data, so the means agree."""
+    """Histograms whose rates look back 4 minutes (a 60 s scrape interval) read the 2 m tier, as a profile
+    over 10 h or more does, and rates the 1 m tier; the placements' hours are continuous data, so the
+    means agree."""
     url, placements = recorded_prometheus
     async with httpx.AsyncClient() as http:
         client = PrometheusClient(http, url)
@@ -219,7 +221,8 @@ async def test_a_long_rate_window_reads_the_coarse_tier_and_the_same_means(
             found = await with_rules.detect_recorded(
                 plan, Scope(p.cluster, p.namespace, p.task_queue, "cluster"), Dialect.OPENTELEMETRY
             )
-            assert {r.tier for q, r in found.found.items() if not isinstance(q, GaugeAgg)} == {RULE_TIERS[1]}
+            assert {r.tier for q, r in found.found.items() if isinstance(q, BucketRates)} == {RULE_TIERS[1]}
+            assert {r.tier for q, r in found.found.items() if not isinstance(q, BucketRates)} == {RULE_TIERS[0]}
             scope = Scope(p.cluster, p.namespace, p.task_queue)
             recorded = await with_rules.collect(scope, p.start, end)
             raw = await raw_only.collect(scope, p.start, end)

@@ -147,8 +147,11 @@ async def test_a_family_without_recorded_series_falls_back_alone_and_is_named() 
     assert len(raw) == 1 and "rate(" in raw[0]
     assert all(q.startswith(("sum", "max")) and "bp:" in q for q in client.asked if q not in raw), client.asked
     assert len(client.asked) == len(record_slugs())
-    # a 24 h window's rates look back 288 s: the coarse tier (2 m) serves them, gauges the fine one
-    assert all(":rate2m" in q for q in client.asked if "bp:" in q and ":rate" in q)
+    # a 24 h window's rates look back 288 s: the coarse tier (2 m) serves the histograms, the fine one the
+    # rates (every increment of a rare counter read) and the gauges
+    recorded = [q for q in client.asked if "bp:" in q and ":rate" in q]
+    assert all(":rate2m_bucket" in q for q in recorded if "_bucket" in q)
+    assert all(":rate1m{" in q for q in recorded if "_bucket" not in q) and len(recorded) > 10
     (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
     assert note.endswith("do not cover the window: persistence_latency_p95, persistence_latency_p99."), note
 
