@@ -1019,15 +1019,18 @@ def _add_into(into: dict[Any, Series], key: Any, points: Series) -> None:
     if series is None:
         into[key] = points
     else:
-        get = series.get
-        series.update({ts: get(ts, 0.0) + value for ts, value in points.items()})
+        _add(series, points, "sum")
 
 
 def _matrix_to_series(result: list[dict[str, Any]]) -> Series:
-    out: dict[None, Series] = {}
+    out: Series = {}
     for item in result:
-        _add_into(out, None, _points(item))
-    return out.get(None, {})
+        points = _points(item)
+        if out:
+            _add(out, points, "sum")
+        else:
+            out = points
+    return out
 
 
 def _matrix_by_group(result: list[dict[str, Any]], labels: Sequence[str]) -> Grouped:
@@ -1238,12 +1241,11 @@ class TelemetryCollector:
         self,
         promql: Mapping[SeriesQuery, str],
         plan: QueryPlan,
-        partial: dict[SeriesQuery, str] | None = None,
         into: CatalogueSummary | None = None,
     ) -> dict[SeriesQuery, Any]:
-        """Every query's series; the warnings of partial answers go into ``partial`` when given. With
-        ``into``, each answer is added to it as it arrives and the metrics it completes are summarised one
-        at a time between answers, after the freed query slot has sent its next query."""
+        """Every query's series. With ``into``, each answer (and the warning of a partial one) is added to
+        it as it arrives and the metrics it completes are summarised one at a time between answers, after
+        the freed query slot has sent its next query."""
         semaphore = asyncio.Semaphore(await self.in_flight())
         results: dict[SeriesQuery, Any] = {}
         arrived = asyncio.Event()
@@ -1251,12 +1253,9 @@ class TelemetryCollector:
         async def one(query: SeriesQuery, text: str) -> None:
             async with semaphore:
                 answer = await self._client.query_range_answer(text, plan)
-            warning = "; ".join(answer.warnings) if answer.warnings else None
-            if warning is not None and partial is not None:
-                partial[query] = warning
             results[query] = parse_matrix(query, answer.result)
             if into is not None:
-                into.add(query, results[query], warning)
+                into.add(query, results[query], "; ".join(answer.warnings) if answer.warnings else None)
                 arrived.set()
 
         async def summarise_meanwhile(summary: CatalogueSummary) -> None:
