@@ -78,6 +78,7 @@ from behaviour_profiles.telemetry import (
     Scope,
     TelemetryCollector,
     decode_answer,
+    decode_range_answer,
     parse_matrix,
     plan_window,
     recording_rules,
@@ -278,12 +279,11 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                 t0 = time.perf_counter()
                 response = await http.post(f"{prom_url}/api/v1/query_range", data=params)
                 t1 = time.perf_counter()
-                body = decode_answer(response.content)
+                result = decode_range_answer(response.content)["data"]["result"]
                 t2 = time.perf_counter()
-                result = body["data"]["result"]
                 parse_matrix(query, result)
                 t3 = time.perf_counter()
-                stats = body["data"].get("stats", {})
+                stats = decode_answer(response.content)["data"].get("stats", {})
                 costs.append(
                     QueryCost(
                         f"{slugs.get(query, '?')}{' (recorded)' if query in found and name == 'recorded' else ''}",
@@ -292,7 +292,7 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                         t1 - t0,
                         t2 - t1,
                         t3 - t2,
-                        sum(len(item["values"]) for item in result),
+                        sum(len(item.values) for item in result),
                     )
                 )
             costs.sort(key=lambda c: c.eval_s, reverse=True)

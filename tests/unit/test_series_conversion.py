@@ -4,12 +4,11 @@ series share an instant (or the largest, for a maximum), whatever the order and 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from behaviour_profiles.telemetry import _add, _matrix_to_series
+from behaviour_profiles.telemetry import MatrixSeries, _add, _matrix_to_series
 
 STAMPS = st.sampled_from([0.0, 15.0, 30.0, 45.0, 60.0])
 VALUES = st.one_of(
@@ -29,10 +28,7 @@ def _reference_sum(series_list: list[dict[float, float]]) -> dict[float, float]:
 
 @given(st.lists(SERIES, max_size=4))
 def test_a_matrix_becomes_the_sum_of_its_finite_points(series_list: list[dict[float, float]]) -> None:
-    matrix: list[dict[str, Any]] = [
-        {"metric": {"i": str(i)}, "values": [[ts, repr(value)] for ts, value in sorted(s.items())]}
-        for i, s in enumerate(series_list)
-    ]
+    matrix = [MatrixSeries({"i": str(i)}, sorted(s.items())) for i, s in enumerate(series_list)]
     assert _matrix_to_series(matrix) == _reference_sum(series_list)
 
 

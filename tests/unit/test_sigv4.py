@@ -27,7 +27,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from behaviour_profiles.errors import DependencyFailed, DependencyTimeout
 from behaviour_profiles.sigv4 import SigV4Auth, amp_region, is_amp
-from behaviour_profiles.telemetry import PrometheusClient, QueryPlan
+from behaviour_profiles.telemetry import MatrixSeries, PrometheusClient, QueryPlan
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -37,6 +37,7 @@ REGION = "us-east-1"
 PROMQL = 'sum by (le) (rate(persistence_latency_bucket{namespace="a b",task_queue=~"q|r+"}[60s]))'
 PLAN = QueryPlan(start=1_700_000_000.0, end=1_700_000_600.0, step=15, rate_window=60)
 MATRIX = {"resultType": "matrix", "result": [{"metric": {"le": "+Inf"}, "values": [[1_700_000_000, "1"]]}]}
+SERIES = [MatrixSeries({"le": "+Inf"}, [(1_700_000_000.0, 1.0)])]  # MATRIX's result as the client reads it
 
 
 # --- the local verifying server ----------------------------------------------------------------
@@ -168,7 +169,7 @@ async def test_signed_get_and_form_post_are_accepted(server: Server, base: str) 
         names = await client.metric_names(["persistence_latency_bucket", "service_requests"], PLAN.start, PLAN.end)
         matrix = await client.query_range(PROMQL, PLAN)
     assert names == {"persistence_latency_bucket"}
-    assert matrix == MATRIX["result"]
+    assert matrix == SERIES
     get, post = server.script.seen
     assert (get.method, get.verdict, post.method, post.verdict) == ("GET", "ok", "POST", "ok")
     assert "match%5B%5D=" in get.path
@@ -260,7 +261,7 @@ async def test_429_twice_then_success(server: Server, base: str) -> None:
     async with httpx.AsyncClient() as http:
         client = PrometheusClient(http, base, auth=SigV4Auth(provider(), REGION))
         started = time.monotonic()
-        assert await client.query_range(PROMQL, PLAN) == MATRIX["result"]
+        assert await client.query_range(PROMQL, PLAN) == SERIES
     assert time.monotonic() - started < 1.0  # Retry-After: 0 was honoured
     assert [s.verdict for s in server.script.seen] == ["ok", "ok", "ok"]  # each attempt signed
 

@@ -27,6 +27,7 @@ from behaviour_profiles.telemetry import (
     QueryPlan,
     Scope,
     TelemetryCollector,
+    _combine_ratio,
     downsample,
     histogram_quantile,
     plan_window,
@@ -352,3 +353,44 @@ def test_bucket_rows_read_each_instant_as_its_own_buckets_say() -> None:
     assert rows.quantile(0.5) == [(0.0, histogram_quantile(0.5, at_0)), (15.0, histogram_quantile(0.5, at_15))]
     assert rows.tail_above({0.0: 1.5, 15.0: 0.5}) == pytest.approx(tail_above(at_0, 1.5) + tail_above(at_15, 0.5))
     assert rows.tail_above({}) == 0.0 and BucketRows({}).quantile(0.99) == []
+
+
+BOUNDS = st.sets(st.sampled_from([0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]), max_size=5).map(lambda b: [*b, math.inf])
+STAMPS = [0.0, 15.0, 30.0]
+
+
+@given(BOUNDS, st.data(), st.booleans(), st.sampled_from([0.5, 0.95, 0.99]))
+def test_bucket_rows_give_each_instant_s_own_percentile_and_tail(
+    bounds: list[float], data: st.DataObject, every_instant: bool, q: float
+) -> None:
+    """Whether every bucket has every instant (the rows read as columns turned) or some lack some."""
+    count = st.floats(0, 1e4, allow_nan=False)
+    stamps = st.just(STAMPS) if every_instant else st.lists(st.sampled_from(STAMPS), unique=True)
+    by_le = {le: {ts: data.draw(count) for ts in data.draw(stamps)} for le in bounds}
+    rows = BucketRows(by_le)
+    at = {
+        ts: [(le, series[ts]) for le, series in sorted(by_le.items()) if ts in series]
+        for ts in STAMPS
+        if any(ts in series for series in by_le.values())
+    }
+    expected = [(ts, histogram_quantile(q, at[ts])) for ts in sorted(at)]
+    assert rows.quantile(q) == [(ts, v) for ts, v in expected if math.isfinite(v)]
+    thresholds = {ts: data.draw(st.floats(0, 10)) for ts in at}
+    assert rows.tail_above(thresholds) == pytest.approx(math.fsum(tail_above(at[ts], thresholds[ts]) for ts in at))
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ("a/b", [(0.0, 0.5), (15.0, 3.0), (45.0, 0.0)]),
+        ("a/(a+b)", [(0.0, 1 / 3), (15.0, 0.75), (45.0, 0.0)]),
+        ("part/whole", [(0.0, 0.5), (15.0, 1.0), (45.0, 0.0)]),  # a part above its whole reads as all of it
+        ("1-part/whole", [(0.0, 0.5), (15.0, 0.0), (45.0, 1.0)]),
+    ],
+)
+def test_a_ratio_is_read_where_its_denominator_is(form: str, expected: list[tuple[float, float]]) -> None:
+    # no numerator at 45 s reads as 0; a zero denominator (30 s) leaves the instant out
+    num, den = {0.0: 1.0, 15.0: 6.0}, {0.0: 2.0, 15.0: 2.0, 30.0: 0.0, 45.0: 4.0}
+    got = _combine_ratio(num, den, form)
+    assert [ts for ts, _ in got] == [ts for ts, _ in expected]
+    assert [v for _, v in got] == pytest.approx([v for _, v in expected])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from behaviour_profiles.formatting import format_change, format_value
@@ -120,18 +120,27 @@ def tail_above_in_order(bounds: Sequence[float], counts: Sequence[float], thresh
     return max(0.0, counts[-1] - below)
 
 
+WeighPair = Callable[[float, float], float]
+
+# per ratio form, what of ``(part, whole)`` raises the ratio and what lowers it
+_RAISES_AND_LOWERS: Mapping[str, tuple[WeighPair, WeighPair]] = {
+    "a/(a+b)": (lambda part, whole: part, lambda part, whole: whole),
+    "1-part/whole": (lambda part, whole: max(whole - part, 0.0), lambda part, whole: min(part, whole)),
+    "part/whole": (lambda part, whole: min(part, whole), lambda part, whole: max(whole - part, 0.0)),
+    "a/b": (lambda part, whole: part, lambda part, whole: whole),
+}
+
+
+def worse_part_of(form: str, better: Better) -> WeighPair:
+    """:func:`worse_part` of one metric, as a function of ``(part, whole)``, chosen once for all its points."""
+    raises, lowers = _RAISES_AND_LOWERS.get(form, _RAISES_AND_LOWERS["a/b"])
+    return lowers if better is Better.HIGHER else raises
+
+
 def worse_part(form: str, better: Better, part: float, whole: float) -> float:
     """The part of a ratio's inputs that makes the metric worse (see :class:`~behaviour_profiles.catalogue.Ratio`
     for the forms): what raises the ratio when lower is better, what lowers it when higher is better."""
-    if form == "a/(a+b)":
-        raises, lowers = part, whole
-    elif form == "1-part/whole":
-        raises, lowers = max(whole - part, 0.0), min(part, whole)
-    elif form == "part/whole":
-        raises, lowers = min(part, whole), max(whole - part, 0.0)
-    else:  # a/b
-        raises, lowers = part, whole
-    return lowers if better is Better.HIGHER else raises
+    return worse_part_of(form, better)(part, whole)
 
 
 # --- in a comparison: where a regression lives ------------------------------------------------
