@@ -25,8 +25,9 @@ task queue, and the whole cluster), median of ``--runs`` runs, interleaved:
 * ``Prometheus s``: the time Prometheus itself spent evaluating the queries of each of those, read
   from its own ``prometheus_engine_query_duration_seconds`` (all slices) before and after.
 
-Last, ``POST /profiles`` of the 24 h window is sent to the API process for each scope: wall time,
-Prometheus time, and the API process's peak resident memory during the request (its peak is reset
+Last, ``POST /profiles`` of the 24 h window is sent to the API process for each scope, once and then
+``--runs`` more times: wall time and Prometheus time of the first and the median of the others, and
+the API process's largest peak resident memory during a request (its peak is reset
 through ``/proc/<pid>/clear_refs`` before each request and read from ``VmHWM`` after).
 
 Usage::
@@ -372,7 +373,7 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-async def create_through_api(api_url: str, prom_url: str, pid: int, end: datetime, hours: int) -> None:
+async def create_through_api(api_url: str, prom_url: str, pid: int, end: datetime, hours: int, runs: int) -> None:
     print(f"\nPOST /profiles of the last {hours} h to the API process (pid {pid}):")
     start = end - timedelta(hours=hours)
     async with httpx.AsyncClient(base_url=api_url, timeout=600) as http:
@@ -387,7 +388,9 @@ async def create_through_api(api_url: str, prom_url: str, pid: int, end: datetim
             }
             if scope.namespace:
                 body.update(namespace=scope.namespace, task_queue=scope.task_queue or "")
-            for attempt in ("first", "second"):
+            laps: list[Timed] = []
+            peaks: list[int] = []
+            for _ in range(1 + runs):
                 reset_peak_rss(pid)
                 response: httpx.Response | None = None
 
@@ -395,15 +398,19 @@ async def create_through_api(api_url: str, prom_url: str, pid: int, end: datetim
                     nonlocal response
                     response = await http.post("/profiles", json=body)
 
-                result = await timed(http, prom_url, send)
+                laps.append(await timed(http, prom_url, send))
                 assert response is not None
                 if response.status_code != 201:
                     raise SystemExit(f"POST /profiles answered {response.status_code}: {response.text[:400]}")
-                status = read_status(pid)
-                print(
-                    f"  {name:<9} {attempt:<6}: {result.wall:.3f}s wall, Prometheus {result.prometheus:.3f}s, "
-                    f"API peak RSS during the request {status['VmHWM']} (resident after {status['VmRSS']})"
-                )
+                peaks.append(int(read_status(pid)["VmHWM"].split()[0]))
+            first, rest = laps[0], laps[1:]
+            after = median(rest)
+            walls = [t.wall for t in rest]
+            print(
+                f"  {name:<9} first: {first.wall:.3f}s wall (Prometheus {first.prometheus:.3f}s); then median of "
+                f"{runs}: {after.wall:.3f}s (Prometheus {after.prometheus:.3f}s), fastest {min(walls):.3f}s, "
+                f"slowest {max(walls):.3f}s; API peak RSS during a request {max(peaks) / 1024:.1f} MiB"
+            )
 
 
 async def write_cost(settings: Settings, end: datetime, hours: int, runs: int) -> None:
@@ -575,7 +582,7 @@ def run(state: Path, args: argparse.Namespace) -> None:
             asyncio.run(write_cost(in_process, end, max(args.windows), args.runs))
             api = stack.start_api()
             pid = int(stack.status()["api"].split("pid ")[1].split()[0])
-            asyncio.run(create_through_api(api, url, pid, end, max(args.windows)))
+            asyncio.run(create_through_api(api, url, pid, end, max(args.windows), args.runs))
     finally:
         try:
             stack.down()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -28,12 +29,14 @@ from behaviour_profiles.catalogue import (
     view_labels,
 )
 from behaviour_profiles.telemetry import (
+    MatrixSeries,
     PrometheusClient,
     QueryPlan,
     RangeAnswer,
     Recorded,
     Scope,
     TelemetryCollector,
+    parse_matrix,
     recording_rules,
     render_recorded,
 )
@@ -89,21 +92,53 @@ def slugs_by(slug: str) -> Any:
 def test_recorded_reads_scope_like_raw_and_average_the_rest_of_a_long_rate_window() -> None:
     scope = Scope("prod", "orders", "main-queue", cluster_label="cluster")
     query = slugs_by("workflow_schedule_to_start")
-    name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0])
+    keeps = view_labels(query, RuleView.SCOPED, "cluster")
+    name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0], keeps)
+    # every label the recorded series keep is fixed by the scope or read: one series per group, nothing to add up
     assert render_recorded(query, name, Dialect.TALLY, scope, 60) == (
-        'sum by (le, namespace, taskqueue) (bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
-        'taskqueue="main_queue",cluster="prod"})'
+        'bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",taskqueue="main_queue",cluster="prod"}'
     )
-    assert render_recorded(query, name, Dialect.TALLY, scope, 288).startswith(
-        "sum by (le, namespace, taskqueue) (avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{"
+    assert render_recorded(query, name, Dialect.TALLY, scope, 288) == (
+        'avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
+        'taskqueue="main_queue",cluster="prod"}[228s])'
     )
-    assert render_recorded(query, name, Dialect.TALLY, scope, 288).endswith("[228s]))")
-    coarse = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1])
+    coarse = Recorded(
+        recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1], keeps
+    )
     assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
     assert render_recorded(query, coarse, Dialect.TALLY, scope, 180).startswith(
-        "sum by (le, namespace, taskqueue) (bp_tally:workflow_schedule_to_start:rate2m_bucket{"
+        "bp_tally:workflow_schedule_to_start:rate2m_bucket{"
     )
-    assert render_recorded(query, coarse, Dialect.TALLY, scope, 600).endswith("[480s]))")
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, 600).endswith("[480s])")
+
+
+def test_recorded_series_are_added_up_by_prometheus_only_where_several_make_a_group() -> None:
+    query = slugs_by("workflow_schedule_to_start")
+    cluster = Scope("prod", None, None, cluster_label="cluster")
+    scoped = Recorded("bp:s", RULE_TIERS[0], view_labels(query, RuleView.SCOPED, "cluster"))
+    view = Recorded("bp_cluster:s", RULE_TIERS[0], view_labels(query, RuleView.CLUSTER, "cluster"))
+    # a whole cluster from the scoped view: every task queue of a namespace is one group
+    assert render_recorded(query, scoped, Dialect.OPENTELEMETRY, cluster, 60) == (
+        'sum by (le, namespace) (bp:s{cluster="prod"})'
+    )
+    assert render_recorded(query, view, Dialect.OPENTELEMETRY, cluster, 60) == 'bp_cluster:s{cluster="prod"}'
+    # without a cluster label to fix, Prometheus adds up the series of every cluster the rules kept apart
+    anywhere = Scope("prod", None, None)
+    assert render_recorded(query, view, Dialect.OPENTELEMETRY, anywhere, 60) == (
+        "sum by (le, namespace) (bp_cluster:s{})"
+    )
+
+
+def test_a_histogram_read_without_sum_adds_up_series_that_share_a_group() -> None:
+    query = slugs_by("workflow_schedule_to_start")  # split by namespace and task queue
+    unsplit = BucketRates(query.term)
+    twice = [
+        MatrixSeries({"le": "1", "namespace": "a", "cluster": "x"}, [(0.0, 1.0)]),
+        MatrixSeries({"le": "1", "namespace": "a", "cluster": "y"}, [(0.0, 2.0)]),
+        MatrixSeries({"le": "+Inf", "namespace": "a", "cluster": "x"}, [(0.0, 3.0)]),
+    ]
+    assert parse_matrix(unsplit, twice) == {1.0: {0.0: 3.0}, math.inf: {0.0: 3.0}}
+    assert parse_matrix(query, twice) == {("a", ""): {1.0: {0.0: 3.0}, math.inf: {0.0: 3.0}}}
 
 
 class FakeClient(PrometheusClient):
