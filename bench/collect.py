@@ -84,6 +84,7 @@ from behaviour_profiles.telemetry import (
     plan_window,
     recording_rules,
     render,
+    shared_part,
     summarise_catalogue,
 )
 from copilot.app import open_profile_services
@@ -169,7 +170,7 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                 start = end - timedelta(hours=hours)
                 plan = plan_window(start, end, args.scrape)
                 scoped = Scope(target.cluster_id, target.namespace, target.task_queue, cluster_label="cluster")
-                ours_n = len(collector.queries(Dialect.OPENTELEMETRY, scoped, plan))
+                ours_n = len({ask.promql for ask in collector.queries(Dialect.OPENTELEMETRY, scoped, plan).values()})
                 naive = naive_queries(scoped, plan.rate_window)
                 fast: list[Timed] = []
                 ours: list[Timed] = []
@@ -269,7 +270,10 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
         }
         for name, queries in sets.items():
             costs: list[QueryCost] = []
-            for query, promql in queries.items():
+            sharing: dict[str, list[SeriesQuery]] = {}
+            for query, ask in queries.items():
+                sharing.setdefault(ask.promql, []).append(query)
+            for promql, sharers in sharing.items():
                 params = {
                     "query": promql,
                     "start": f"{plan.start:.3f}",
@@ -282,12 +286,14 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                 t1 = time.perf_counter()
                 result = decode_range_answer(response.content)["data"]["result"]
                 t2 = time.perf_counter()
-                parse_matrix(query, result)
+                for query in sharers:
+                    parse_matrix(query, shared_part(queries[query], result))
                 t3 = time.perf_counter()
                 stats = decode_answer(response.content)["data"].get("stats", {})
+                recorded_mark = " (recorded)" if sharers[0] in found and name == "recorded" else ""
                 costs.append(
                     QueryCost(
-                        f"{slugs.get(query, '?')}{' (recorded)' if query in found and name == 'recorded' else ''}",
+                        " + ".join(slugs.get(query, "?") for query in sharers) + recorded_mark,
                         int(stats.get("samples", {}).get("totalQueryableSamples", 0)),
                         float(stats.get("timings", {}).get("evalTotalTime", 0.0)),
                         t1 - t0,

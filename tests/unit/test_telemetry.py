@@ -15,6 +15,7 @@ from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_PLATFORMS,
     Dialect,
+    RateSum,
     series_queries,
     tally_value,
     version_from_tally,
@@ -24,15 +25,19 @@ from behaviour_profiles.models import MetricStatus
 from behaviour_profiles.telemetry import (
     BucketRows,
     CatalogueSummary,
+    MatrixSeries,
     QueryPlan,
     Scope,
     TelemetryCollector,
     _combine_ratio,
     downsample,
     histogram_quantile,
+    parse_matrix,
     plan_window,
     render,
     scope_coverage,
+    share_counters,
+    shared_part,
     summarise,
     summarise_catalogue,
 )
@@ -129,12 +134,42 @@ def test_histogram_families_and_ratio_parts_are_fetched_once() -> None:
     collector = TelemetryCollector(_Nobody())  # type: ignore[arg-type]
     plan = QueryPlan(0, 3600, 15, 60)
     queries = collector.queries(Dialect.OPENTELEMETRY, Scope("c", "default", None), plan)
-    texts = list(queries.values())
-    assert len(texts) == len(set(texts))
+    texts = list(dict.fromkeys(ask.promql for ask in queries.values()))
     assert sum("persistence_latency_milliseconds_bucket" in t for t in texts) == 1
     assert sum("poll_success_total{" in t for t in texts) == 1
     # fewer queries than metrics: p95/p99 and sync/async share theirs
     assert len(texts) < len(CATALOGUE)
+    # and each counter is read once: closes, the completion ratio's closes and workflow failures share a
+    # query, as do activity failures and attempts
+    for counter in ("workflow_success_total{", "workflow_failed_total{", "activity_task_fail_total{"):
+        assert sum(counter in t for t in texts) == 1, counter
+    assert len(texts) == len(queries) - 3
+
+
+def test_queries_sharing_counters_each_add_up_their_own_terms() -> None:
+    scope = Scope("c", None, None, cluster_label="cluster")
+    keys = ("workflows_completed_per_sec", "completion_ratio", "workflow_failures_per_sec")
+    closes, in_namespace, failures = (series_queries(BY_KEY[key])[0] for key in keys)
+    assert isinstance(closes, RateSum)
+    asks = share_counters([closes, in_namespace, failures], Dialect.OPENTELEMETRY, scope, 60)
+    assert len({ask.promql for ask in asks.values()}) == 1 and asks[closes].labels == ("namespace",)
+    (text,) = {ask.promql for ask in asks.values()}
+    assert text.count("workflow_failed_total{") == 1 and text.startswith("label_replace(sum by (namespace) (rate(")
+    tag = {t.name.otel: str(i) for i, t in enumerate(closes.terms)}  # closes' terms come first, in order
+    answer = [
+        MatrixSeries({"bp_term": tag["workflow_success_total"], "namespace": "a"}, [(0.0, 5.0)]),
+        MatrixSeries({"bp_term": tag["workflow_success_total"], "namespace": "b"}, [(0.0, 2.0)]),
+        MatrixSeries({"bp_term": tag["workflow_failed_total"], "namespace": "a"}, [(0.0, 1.0), (15.0, 1.0)]),
+        MatrixSeries({"bp_term": tag["workflow_timeout_total"], "namespace": "b"}, [(0.0, 0.5)]),
+    ]
+    assert parse_matrix(closes, shared_part(asks[closes], answer)) == {
+        ("a", ""): {0.0: 6.0, 15.0: 1.0},
+        ("b", ""): {0.0: 2.5},
+    }
+    assert parse_matrix(in_namespace, shared_part(asks[in_namespace], answer)) == {0.0: 8.5, 15.0: 1.0}
+    assert parse_matrix(failures, shared_part(asks[failures], answer)) == {0.0: 1.5, 15.0: 1.0}
+    # a query that shares nothing is asked as it was
+    assert share_counters([closes], Dialect.OPENTELEMETRY, scope, 60) == {}
 
 
 def test_summary_statistics_and_no_data() -> None:

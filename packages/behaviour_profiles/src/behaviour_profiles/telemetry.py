@@ -182,6 +182,61 @@ def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int)
     return f"sum by ({', '.join(('le', *labels))}) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
 
 
+@dataclass(frozen=True)
+class Ask:
+    """How a series query is asked: its PromQL. When it shares that query with others reading the same
+    counters (:func:`share_counters`), ``terms`` tags its own terms among the answer's (``bp_term``) and
+    ``labels`` are the labels it groups by, the only ones it keeps of the answer's."""
+
+    promql: str
+    terms: frozenset[str] | None = None
+    labels: tuple[str, ...] = ()
+
+
+def share_counters(
+    queries: Sequence[SeriesQuery], dialect: Dialect, scope: Scope, rate_window: int
+) -> dict[SeriesQuery, Ask]:
+    """Raw rate queries that read a counter another one reads too (the same selector in this scope), asked
+    as one query that reads each counter once (pure): every counter's rate by the labels any of them groups
+    by, tagged with its index, and each query adds up its own terms (:func:`shared_part`). Workflow closes,
+    the completion ratio's closes and workflow failures read the same counters in a whole cluster; activity
+    failures are part of activity attempts. A query that shares nothing is not in the answer."""
+    rates = [q for q in queries if isinstance(q, RateSum)]
+    selectors = {q: [selector(t, dialect, scope) for t in q.terms] for q in rates}
+    groups: list[list[RateSum]] = []
+    for query in rates:
+        linked = [g for g in groups if any(set(selectors[query]) & set(selectors[o]) for o in g)]
+        groups = [g for g in groups if g not in linked] + [[o for g in linked for o in g] + [query]]
+    fixed = scope.values()
+    out: dict[SeriesQuery, Ask] = {}
+    for group in groups:
+        if len(group) < 2:
+            continue
+        group.sort(key=rates.index)
+        read = list(dict.fromkeys(sel for query in group for sel in selectors[query]))
+        labels = tuple(dict.fromkeys(label for query in group for label in grouped_labels(query, fixed)))
+        by = f"sum by ({', '.join(labels)}) " if labels else "sum"
+        promql = " or ".join(
+            f'label_replace({by}(rate({sel}[{rate_window}s])), "bp_term", "{i}", "", "")' for i, sel in enumerate(read)
+        )
+        for query in group:
+            terms = frozenset(str(read.index(sel)) for sel in selectors[query])
+            out[query] = Ask(promql, terms, grouped_labels(query, fixed))
+    return out
+
+
+def shared_part(ask: Ask, result: Sequence[MatrixSeries]) -> Sequence[MatrixSeries]:
+    """The series of an answer that are the asking query's own (pure): all of them, or of a shared answer
+    those of its terms, with only the labels it groups by (the others' labels would split its groups)."""
+    if ask.terms is None:
+        return result
+    return [
+        MatrixSeries({label: item.metric[label] for label in ask.labels if label in item.metric}, item.values)
+        for item in result
+        if item.metric.get("bp_term") in ask.terms
+    ]
+
+
 # --- recording rules ---------------------------------------------------------------------------
 
 
@@ -1304,21 +1359,23 @@ class TelemetryCollector:
         plan: QueryPlan,
         specs: Sequence[MetricSpec] | None = None,
         recorded: Mapping[SeriesQuery, Recorded] | None = None,
-    ) -> dict[SeriesQuery, str]:
-        """Every distinct series query the catalogue (or ``specs``) needs, with its PromQL: read from its
-        recorded series where ``recorded`` names them, else from raw series. Histograms come first (the most
-        finely grouped first), then the other raw queries: the heaviest queries start first so that the last
-        one to end is short."""
+    ) -> dict[SeriesQuery, Ask]:
+        """Every distinct series query the catalogue (or ``specs``) needs, with how it is asked: read from
+        its recorded series where ``recorded`` names them, else from raw series, raw counters that several
+        read asked once for all of them (:func:`share_counters`). Histograms come first (the most finely
+        grouped first), then the other raw queries: the heaviest queries start first so that the last one
+        to end is short."""
         recorded = recorded or {}
-        out: dict[SeriesQuery, str] = {}
+        out: dict[SeriesQuery, Ask] = {}
         for spec in self._specs if specs is None else specs:
             for query in series_queries(spec):
                 if query in out:
                     continue
                 if query in recorded:
-                    out[query] = render_recorded(query, recorded[query], dialect, scope, plan.rate_window)
+                    out[query] = Ask(render_recorded(query, recorded[query], dialect, scope, plan.rate_window))
                 else:
-                    out[query] = render(query, dialect, scope, plan.rate_window)
+                    out[query] = Ask(render(query, dialect, scope, plan.rate_window))
+        out.update(share_counters([q for q in out if q not in recorded], dialect, scope, plan.rate_window))
 
         def weight(query: SeriesQuery) -> tuple[int, int]:
             # histograms grouped by more labels first: the largest answers, for Prometheus and for the API
@@ -1329,24 +1386,28 @@ class TelemetryCollector:
 
     async def run_queries(
         self,
-        promql: Mapping[SeriesQuery, str],
+        asks: Mapping[SeriesQuery, Ask],
         plan: QueryPlan,
         into: CatalogueSummary | None = None,
     ) -> dict[SeriesQuery, Any]:
-        """Every query's series. With ``into``, each answer (and the warning of a partial one) is added to
-        it as it arrives and the metrics it completes are summarised one at a time between answers, after
-        the freed query slot has sent its next query."""
+        """Every query's series, each distinct PromQL asked once. With ``into``, each answer (and the
+        warning of a partial one) is added to it as it arrives and the metrics it completes are summarised
+        one at a time between answers, after the freed query slot has sent its next query."""
         semaphore = asyncio.Semaphore(await self.in_flight())
         results: dict[SeriesQuery, Any] = {}
         arrived = asyncio.Event()
+        sharing: dict[str, list[SeriesQuery]] = {}
+        for query, ask in asks.items():
+            sharing.setdefault(ask.promql, []).append(query)
 
-        async def one(query: SeriesQuery, text: str) -> None:
+        async def one(text: str, queries: list[SeriesQuery]) -> None:
             async with semaphore:
                 answer = await self._client.query_range_answer(text, plan)
-            results[query] = parse_matrix(query, answer.result)
-            if into is not None:
-                into.add(query, results[query], "; ".join(answer.warnings) if answer.warnings else None)
-                arrived.set()
+            for query in queries:
+                results[query] = parse_matrix(query, shared_part(asks[query], answer.result))
+                if into is not None:
+                    into.add(query, results[query], "; ".join(answer.warnings) if answer.warnings else None)
+            arrived.set()
 
         async def summarise_meanwhile(summary: CatalogueSummary) -> None:
             while True:
@@ -1360,8 +1421,8 @@ class TelemetryCollector:
             async with asyncio.TaskGroup() as group:
                 meanwhile = group.create_task(summarise_meanwhile(into)) if into is not None else None
                 async with asyncio.TaskGroup() as queries:
-                    for query, text in promql.items():
-                        queries.create_task(one(query, text))
+                    for text, sharers in sharing.items():
+                        queries.create_task(one(text, sharers))
                 if meanwhile is not None:
                     meanwhile.cancel()
         except ExceptionGroup as eg:
