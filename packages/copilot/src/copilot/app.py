@@ -280,7 +280,6 @@ async def open_profile_services(
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
         async with AsyncExitStack() as stack:
             services = await open_profile_services(
                 settings, stack, on_query=app.state.metrics.observe_prometheus_query, clock=clock or wall_clock
