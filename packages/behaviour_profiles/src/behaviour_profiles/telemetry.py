@@ -154,14 +154,26 @@ def selector(term: Term, dialect: Dialect, scope: Scope) -> str:
     return f"{term.name.for_dialect(dialect)}{{{','.join(matchers)}}}"
 
 
+TERM_LABEL = "bp_term"
+"""The label that keeps a query's terms apart where they are read together: in a raw union, in a shared
+counters query (:func:`share_counters`) and in the recorded series of a query with several terms."""
+
+
+def _aggregated(agg: str, labels: Sequence[str], expression: str) -> str:
+    return f"{agg} by ({', '.join(labels)}) ({expression})" if labels else f"{agg}({expression})"
+
+
+def _tagged(expression: str, index: int) -> str:
+    return f'label_replace({expression}, "{TERM_LABEL}", "{index}", "", "")'
+
+
 def _union(parts: Sequence[str], agg: str, split: Sequence[str] = ()) -> str:
-    grouped = f"{agg} by ({', '.join(split)}) " if split else agg
     if len(parts) == 1:
-        return f"{grouped}({parts[0]})"
+        return _aggregated(agg, split, parts[0])
     # Each term is aggregated on its own and tagged, so that a missing term adds nothing and two
     # terms with equal label sets do not collide once rate() drops their names.
-    tagged = [f'label_replace({grouped}({part}), "bp_term", "{i}", "", "")' for i, part in enumerate(parts)]
-    return f"{grouped}({' or '.join(tagged)})"
+    tagged = [_tagged(_aggregated(agg, split, part), i) for i, part in enumerate(parts)]
+    return _aggregated(agg, split, " or ".join(tagged))
 
 
 def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
@@ -215,9 +227,8 @@ def share_counters(
         group.sort(key=rates.index)
         read = list(dict.fromkeys(sel for query in group for sel in selectors[query]))
         labels = tuple(dict.fromkeys(label for query in group for label in grouped_labels(query, fixed)))
-        by = f"sum by ({', '.join(labels)}) " if labels else "sum"
         promql = " or ".join(
-            f'label_replace({by}(rate({sel}[{rate_window}s])), "bp_term", "{i}", "", "")' for i, sel in enumerate(read)
+            _tagged(_aggregated("sum", labels, f"rate({sel}[{rate_window}s])"), i) for i, sel in enumerate(read)
         )
         for query in group:
             terms = frozenset(str(read.index(sel)) for sel in selectors[query])
@@ -233,7 +244,7 @@ def shared_part(ask: Ask, result: Sequence[MatrixSeries]) -> Sequence[MatrixSeri
     return [
         MatrixSeries({label: item.metric[label] for label in ask.labels if label in item.metric}, item.values)
         for item in result
-        if item.metric.get("bp_term") in ask.terms
+        if item.metric.get(TERM_LABEL) in ask.terms
     ]
 
 
@@ -304,7 +315,7 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
     labels = grouped_labels(query, scope.values())
     if isinstance(query, GaugeAgg):
-        return f"{query.agg} by ({', '.join(labels)}) ({series})" if labels else f"{query.agg}({series})"
+        return _aggregated(query.agg, labels, series)
     rest = rate_window - recorded.tier.window_s
     inner = f"avg_over_time({series}[{rest}s])" if rest >= recorded.tier.interval_s else series
     fixed = [label for dimension, label in term.scopes if dimension in scope.values()]
@@ -312,7 +323,7 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     one_term = len(_terms_of_query(query)) == 1  # the terms of a query are recorded apart (``bp_term``)
     if one_term and scope.cluster_label and set(recorded.keeps) <= {*read, *fixed, scope.cluster_label}:
         return inner
-    return f"sum by ({', '.join(read)}) ({inner})" if read else f"sum({inner})"
+    return _aggregated("sum", read, inner)
 
 
 def _yaml_quote(text: str) -> str:
@@ -346,7 +357,7 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
                     for i, expr in enumerate(expressions):
                         lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
                         if len(expressions) > 1:
-                            lines += ["        labels:", f"          bp_term: '{i}'"]
+                            lines += ["        labels:", f"          {TERM_LABEL}: '{i}'"]
     return "\n".join(lines) + "\n"
 
 
