@@ -89,27 +89,36 @@ def slugs_by(slug: str) -> Any:
     return next(q for q, s in record_slugs().items() if s == slug)
 
 
-def test_recorded_reads_scope_like_raw_and_average_the_rest_of_a_long_rate_window() -> None:
+def planned(step: int, rate_window: int) -> QueryPlan:
+    return QueryPlan(start=0.0, end=86_400.0, step=step, rate_window=rate_window)
+
+
+def test_recorded_reads_scope_like_raw_and_averages_each_step_of_a_long_rate_window() -> None:
     scope = Scope("prod", "orders", "main-queue", cluster_label="cluster")
     query = slugs_by("workflow_schedule_to_start")
     keeps = view_labels(query, RuleView.SCOPED, "cluster")
     name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0], keeps)
     # every label the recorded series keep is fixed by the scope or read: one series per group, nothing to add up
-    assert render_recorded(query, name, Dialect.TALLY, scope, 60) == (
+    assert render_recorded(query, name, Dialect.TALLY, scope, planned(15, 60)) == (
         'bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",taskqueue="main_queue",cluster="prod"}'
     )
-    assert render_recorded(query, name, Dialect.TALLY, scope, 288) == (
+    # a longer rate window: the mean of the recorded rates evaluated within each step, each read once
+    assert render_recorded(query, name, Dialect.TALLY, scope, planned(288, 303)) == (
         'avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
-        'taskqueue="main_queue",cluster="prod"}[228s])'
+        'taskqueue="main_queue",cluster="prod"}[288s])'
     )
     coarse = Recorded(
         recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1], keeps
     )
     assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
-    assert render_recorded(query, coarse, Dialect.TALLY, scope, 180).startswith(
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, planned(120, 120)).startswith(
         "bp_tally:workflow_schedule_to_start:rate2m_bucket{"
     )
-    assert render_recorded(query, coarse, Dialect.TALLY, scope, 600).endswith("[480s])")
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, planned(600, 615)).endswith("[600s])")
+    # a step shorter than the tier's interval: each evaluation stands for the steps until the next
+    assert render_recorded(query, coarse, Dialect.TALLY, scope, planned(60, 240)).startswith(
+        "bp_tally:workflow_schedule_to_start:rate2m_bucket{"
+    )
 
 
 def test_recorded_series_are_added_up_by_prometheus_only_where_several_make_a_group() -> None:
@@ -118,13 +127,14 @@ def test_recorded_series_are_added_up_by_prometheus_only_where_several_make_a_gr
     scoped = Recorded("bp:s", RULE_TIERS[0], view_labels(query, RuleView.SCOPED, "cluster"))
     view = Recorded("bp_cluster:s", RULE_TIERS[0], view_labels(query, RuleView.CLUSTER, "cluster"))
     # a whole cluster from the scoped view: every task queue of a namespace is one group
-    assert render_recorded(query, scoped, Dialect.OPENTELEMETRY, cluster, 60) == (
+    assert render_recorded(query, scoped, Dialect.OPENTELEMETRY, cluster, planned(15, 60)) == (
         'sum by (le, namespace) (bp:s{cluster="prod"})'
     )
-    assert render_recorded(query, view, Dialect.OPENTELEMETRY, cluster, 60) == 'bp_cluster:s{cluster="prod"}'
+    minute = planned(15, 60)
+    assert render_recorded(query, view, Dialect.OPENTELEMETRY, cluster, minute) == 'bp_cluster:s{cluster="prod"}'
     # without a cluster label to fix, Prometheus adds up the series of every cluster the rules kept apart
     anywhere = Scope("prod", None, None)
-    assert render_recorded(query, view, Dialect.OPENTELEMETRY, anywhere, 60) == (
+    assert render_recorded(query, view, Dialect.OPENTELEMETRY, anywhere, planned(15, 60)) == (
         "sum by (le, namespace) (bp_cluster:s{})"
     )
 
@@ -240,7 +250,7 @@ async def test_whole_cluster_profiles_read_the_cluster_view_where_it_is_there(cl
         asked[name] = client.asked
     dispatch = next(q for q in asked["cluster"] if ":task_dispatch_latency:" in q)
     view = "bp_cluster:" if cluster_view else "bp:"
-    assert dispatch == f"sum by (le) (avg_over_time({view}task_dispatch_latency:rate2m_bucket{{}}[168s]))", dispatch
+    assert dispatch == f"sum by (le) (avg_over_time({view}task_dispatch_latency:rate2m_bucket{{}}[288s]))", dispatch
     assert not [q for q in asked["namespace"] if "bp_cluster:" in q]
     assert len(asked["cluster"]) == len(asked["namespace"]) == len(record_slugs())
 

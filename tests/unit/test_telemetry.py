@@ -51,12 +51,21 @@ def test_step_adapts_to_window_and_respects_limits() -> None:
     five_min = plan_window(T0, T0 + timedelta(minutes=5), 15)
     assert one_hour.step == 15  # never under the scrape interval
     assert day.step == 288  # about 300 points
+    assert (one_hour.rate_window, day.rate_window) == (60, 303)
     assert five_min.step == 15
     for plan in (one_hour, day, five_min):
         assert len(plan.grid()) <= 11_000
         assert plan.rate_window >= 60
         assert plan.start >= T0.timestamp() and plan.end == plan.start + (plan.end - plan.start)
     assert 250 <= len(day.grid()) <= 310
+
+
+@given(st.integers(min_value=60, max_value=24 * 3600), st.integers(min_value=1, max_value=120))
+def test_consecutive_rate_windows_share_a_sample_so_no_increment_goes_unread(span: int, scrape: int) -> None:
+    plan = plan_window(T0, T0 + timedelta(seconds=span), scrape)
+    # a window reaching one scrape before the previous point holds that point's last sample
+    assert plan.rate_window >= plan.step + scrape
+    assert plan.rate_window == max(plan.step + scrape, 4 * scrape)
 
 
 @given(st.integers(min_value=60, max_value=24 * 3600), st.integers(min_value=1, max_value=120))

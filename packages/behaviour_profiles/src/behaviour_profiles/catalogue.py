@@ -1316,11 +1316,12 @@ def record_slugs(specs: tuple[MetricSpec, ...] = CATALOGUE) -> dict[SeriesQuery,
 def rule_tiers(query: SeriesQuery) -> tuple[RuleTier, ...]:
     """The tiers that record ``query``: every tier for histograms, the fine one for rates and gauges.
 
-    A long window's rate is the mean of the recorded rates within it. The coarse tier's 2 m rates, one
-    every 2 m, leave parts of each step unread (a 288 s step holds one or two of them): harmless for a
-    histogram's many observations, but a counter that rarely increments then read 1.75 % off its raw
-    rate over a whole day on the bench. The fine tier's overlapping 1 m rates every 15 s read every
-    increment (0.87 %), and a rate query has few series, so the extra samples cost little."""
+    A long window's rate is the mean of the recorded rates evaluated within each step. The coarse tier's
+    2 m rates, one every 2 m, do not overlap, so none reads the increment between the last sample of one
+    and the first of the next (one in eight at a 15 s scrape; the rate extrapolates over it): harmless
+    for a histogram's many observations, but a counter that rarely increments then read 1.75 % off its
+    raw rate over a whole day on the bench. The fine tier's overlapping 1 m rates every 15 s read every
+    increment, and a rate query has few series, so the extra samples cost little."""
     return RULE_TIERS if isinstance(query, BucketRates) else RULE_TIERS[:1]
 
 

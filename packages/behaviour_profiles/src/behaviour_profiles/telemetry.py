@@ -123,12 +123,17 @@ def plan_window(
     start: datetime, end: datetime, scrape_interval_s: int, target_points: int = TARGET_POINTS
 ) -> QueryPlan:
     """Pick a step of about ``target_points`` points, never under the scrape interval and never
-    over Prometheus's 11,000 points per series; rates look back ``max(step, 4 scrapes)``."""
+    over Prometheus's 11,000 points per series; rates look back ``max(step + 1 scrape, 4 scrapes)``.
+
+    A rate reads the increments between the samples inside its window. A window of exactly one step
+    would leave out, at every step, the increment between the last sample of one window and the first
+    of the next (a 24 h profile would not read one increment in 19, a 6 h one one in 5); a scrape
+    interval more makes consecutive windows share that sample, so every increment is read."""
     t0, t1 = start.timestamp(), end.timestamp()
     span = t1 - t0
     step = max(scrape_interval_s, math.ceil(span / target_points))
     step = max(step, math.ceil(span / (MAX_POINTS_PER_SERIES - 1)))
-    rate_window = max(step, 4 * scrape_interval_s)
+    rate_window = max(step + scrape_interval_s, 4 * scrape_interval_s)
     # The first point's rate window must lie inside the profile window.
     first = t0 + min(rate_window, span / 2)
     return QueryPlan(start=first, end=t1, step=int(step), rate_window=int(rate_window))
@@ -298,11 +303,15 @@ class Recorded:
     keeps: tuple[str, ...]
 
 
-def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, scope: Scope, rate_window: int) -> str:
+def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, scope: Scope, plan: QueryPlan) -> str:
     """``query`` read from its recorded series: the same numbers as :func:`render` on raw series.
 
-    A recorded rate is the raw rate over the tier's window at each evaluation; a rate over a longer
-    ``rate_window`` is their mean over the rest of that window (the windows tile it).
+    A recorded rate is the raw rate over the tier's window at each evaluation. It is read as it is where
+    the plan's rate window is the tier's, or where the step is shorter than the tier's interval (each
+    evaluation then stands for the steps until the next). Otherwise each point is the mean of the
+    recorded rates evaluated within its step: consecutive points share no evaluation and leave none
+    out, so every increment weighs the same over the window (the mean over the rest of the rate window
+    left evaluations unread, and a rarely incrementing counter's mean 1 % off the raw one).
 
     A query whose recorded series are already one per group (every label they keep is read, or fixed
     by the scope and the cluster label) is read without ``sum``: Prometheus's adding up of one series per
@@ -316,8 +325,9 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     labels = grouped_labels(query, scope.values())
     if isinstance(query, GaugeAgg):
         return _aggregated(query.agg, labels, series)
-    rest = rate_window - recorded.tier.window_s
-    inner = f"avg_over_time({series}[{rest}s])" if rest >= recorded.tier.interval_s else series
+    tier = recorded.tier
+    as_recorded = plan.rate_window == tier.window_s or plan.step < tier.interval_s
+    inner = series if as_recorded else f"avg_over_time({series}[{plan.step}s])"
     fixed = [label for dimension, label in term.scopes if dimension in scope.values()]
     read = ("le", *labels) if isinstance(query, BucketRates) else labels
     one_term = len(_terms_of_query(query)) == 1  # the terms of a query are recorded apart (``bp_term``)
@@ -1383,7 +1393,7 @@ class TelemetryCollector:
                 if query in out:
                     continue
                 if query in recorded:
-                    out[query] = Ask(render_recorded(query, recorded[query], dialect, scope, plan.rate_window))
+                    out[query] = Ask(render_recorded(query, recorded[query], dialect, scope, plan))
                 else:
                     out[query] = Ask(render(query, dialect, scope, plan.rate_window))
         out.update(share_counters([q for q in out if q not in recorded], dialect, scope, plan.rate_window))
