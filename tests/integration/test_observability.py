@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -86,6 +87,20 @@ async def test_metrics_count_requests_creations_and_prometheus_queries(
     assert create_line["status"] == 201 and create_line["duration_ms"] > 0
     assert create_line["logger"] == "copilot.request" and create_line["level"] == "INFO"
     assert create_line["path"] == "/profiles"
+
+
+async def test_the_process_asks_prometheus_its_cores_before_the_first_profile(
+    stack: Stack, client: httpx.AsyncClient
+) -> None:
+    asked = "copilot_prometheus_query_duration_seconds_count"
+    deadline = asyncio.get_running_loop().time() + 10
+    while value(samples((await client.get("/metrics")).text), asked, kind="runtimeinfo") < 1:
+        assert asyncio.get_running_loop().time() < deadline, "the warm-up never asked Prometheus"
+        await asyncio.sleep(0.05)
+    created = await client.post("/profiles", json=body(stack, "healthy-150wps", label=f"warm-{uuid.uuid4().hex[:8]}"))
+    assert created.status_code == 201, created.text
+    # the answer was remembered: the first profile did not ask again
+    assert value(samples((await client.get("/metrics")).text), asked, kind="runtimeinfo") == 1
 
 
 async def test_prometheus_failures_are_counted(stack: Stack, log_lines: io.StringIO) -> None:
