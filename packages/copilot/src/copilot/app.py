@@ -1,8 +1,8 @@
 """The Copilot API process: ``create_app(settings)``.
 
-The lifespan opens one keep-alive HTTP client (Prometheus), one S3 client and one asyncpg pool, puts
-the profile services on the app (``behaviour_profiles.api.install_services``) and closes them on the
-way out. Errors of our tree become RFC 9457 problem details in one table.
+The lifespan opens one keep-alive HTTP client (Prometheus), one S3 client and one asyncpg pool, asks
+Prometheus its cores in the background (:func:`warm_up`), puts the profile services on the app
+(``behaviour_profiles.api.install_services``) and closes them on the way out. Errors of our tree become RFC 9457 problem details in one table.
 """
 
 from __future__ import annotations
@@ -258,6 +258,8 @@ async def open_profile_services(
         cpu_source=settings.copilot_cpu_source,
         use_recorded=settings.prometheus_recording_rules,
     )
+    warming = asyncio.create_task(warm_up(collector), name="prometheus-warm-up")
+    stack.callback(warming.cancel)
     store = ProfileStore(
         s3,
         settings.copilot_profile_s3_bucket,
@@ -296,9 +298,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                 settings, stack, on_query=app.state.metrics.observe_prometheus_query, clock=clock or wall_clock
             )
             profiles_api.install_services(app, services)
-            if services is not None:
-                warming = asyncio.create_task(warm_up(services.collector), name="prometheus-warm-up")
-                stack.callback(warming.cancel)
             yield
             profiles_api.install_services(app, None)
 
