@@ -1267,7 +1267,7 @@ RULE_TIERS: tuple[RuleTier, ...] = (RuleTier(15, 60), RuleTier(120, 120))
 """The fine tier follows the default 15 s scrape (a recorded gauge is the raw one at each evaluation, a
 recorded rate the raw rate over 1 m); the coarse tier records histograms only (:func:`rule_tiers`), every
 2 m over 2 m: an eighth of the samples, for windows whose rates look back at least 2 m (profiles longer
-than about 10 h)."""
+than about 9 h)."""
 RECORD_PREFIX: Mapping[Dialect, str] = {Dialect.OPENTELEMETRY: "bp", Dialect.TALLY: "bp_tally"}
 
 

@@ -2,7 +2,8 @@
 
 The lifespan opens one keep-alive HTTP client (Prometheus), one S3 client and one asyncpg pool, asks
 Prometheus its cores in the background (:func:`warm_up`), puts the profile services on the app
-(``behaviour_profiles.api.install_services``) and closes them on the way out. Errors of our tree become RFC 9457 problem details in one table.
+(``behaviour_profiles.api.install_services``) and closes them on the way out. Errors of our tree
+become RFC 9457 problem details in one table.
 """
 
 from __future__ import annotations
