@@ -382,11 +382,21 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
 
 def quantile_in_order(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float:
     """:func:`histogram_quantile` of buckets already in bound order (``bounds`` ascending, ``counts`` theirs)."""
-    if len(bounds) < 2 or not math.isinf(bounds[-1]):
-        return math.nan
-    # cumulative counts never fall (nor go below 0): float jitter repaired by a running maximum from 0
+    return quantile_of_cumulative(q, bounds, repaired(counts))
+
+
+def repaired(counts: Sequence[float]) -> list[float]:
+    """Cumulative bucket counts as Prometheus reads them: never falling, nor below 0 (float jitter repaired
+    by a running maximum from 0)."""
     cumulative = list(accumulate(counts, max, initial=0.0))
     del cumulative[0]
+    return cumulative
+
+
+def quantile_of_cumulative(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> float:
+    """:func:`quantile_in_order` of counts already :func:`repaired`."""
+    if len(bounds) < 2 or not math.isinf(bounds[-1]):
+        return math.nan
     total = cumulative[-1]
     if total <= 0:
         return math.nan
@@ -416,6 +426,7 @@ class BucketRows:
         self.bounds: list[tuple[float, ...]] = []
         self.counts: list[Sequence[float]] = []
         self._quantiles: dict[float, list[tuple[float, float]]] = {}
+        self._cumulative: list[list[float]] | None = None
         if not series:
             return
         if all(s.keys() == series[0].keys() for s in series):  # the usual case: the columns turned into rows
@@ -437,9 +448,11 @@ class BucketRows:
     def quantile(self, q: float) -> list[tuple[float, float]]:
         """``(instant, q-quantile)`` wherever it is defined, in the histogram's own unit."""
         if q not in self._quantiles:
+            if self._cumulative is None:  # repaired once for every percentile of these rows
+                self._cumulative = list(map(repaired, self.counts))
             points = []
-            for ts, bounds, counts in zip(self.stamps, self.bounds, self.counts, strict=True):
-                value = quantile_in_order(q, bounds, counts)
+            for ts, bounds, cumulative in zip(self.stamps, self.bounds, self._cumulative, strict=True):
+                value = quantile_of_cumulative(q, bounds, cumulative)
                 if math.isfinite(value):
                     points.append((ts, value))
             self._quantiles[q] = points
