@@ -32,6 +32,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -225,15 +226,35 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10_000
+"""Ports are handed out from here up to below the kernel's ephemeral range (:func:`free_port`)."""
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux's default 32768 where it does not say)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port() -> int:
-    """A free TCP port on 127.0.0.1 whose port + 10000 is also free (SeaweedFS's gRPC port).
+    """A free TCP port on 127.0.0.1 whose port + 10000 is also free (SeaweedFS's gRPC port), both below
+    the kernel's ephemeral range where it leaves room: a port the kernel hands out for binding port 0 is
+    also one it may give any outgoing connection before the service listens on it (a SeaweedFS filer
+    died of that, 'bind: address already in use', taking a whole test run's stack with it).
 
     Ports handed out earlier in this process are not handed out again.
     """
+    top = _ephemeral_low() - 1 - GRPC_OFFSET
     for _ in range(500):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
+        if top > LOWEST_PORT:
+            port = random.randint(LOWEST_PORT, top)
+        else:  # a kernel whose ephemeral range starts low: take what it hands out
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
         grpc = port + GRPC_OFFSET
         if grpc > 65535:
             continue
