@@ -8,7 +8,6 @@ import json
 import math
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -32,6 +31,7 @@ from copilot.dev.simulator import (
     judgement_plan,
     write_openmetrics,
 )
+from copilot.dev.stack import free_port
 
 NOW = datetime(2025, 6, 1, 12, 34, 56, tzinfo=UTC)
 ANCHOR = datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
@@ -792,17 +792,6 @@ def test_promtool_backfills_every_sample(tmp_path: Path) -> None:
     assert sum(int(row[4]) for row in rows) == n
 
 
-def _free_port() -> int:
-    for port in range(19000 + (time.time_ns() // 1000) % 1000, 20000):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 19000-19999")
-
-
 @pytest.mark.stack
 @pytest.mark.skipif(
     shutil.which("promtool") is None or shutil.which("prometheus") is None, reason="Prometheus is not installed"
@@ -813,7 +802,7 @@ def test_prometheus_answers_promql_on_the_backfill(tmp_path: Path) -> None:
     tsdb, _ = _promtool_blocks(tmp_path, text)
     config = tmp_path / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "prometheus.log").open("w")
     proc = subprocess.Popen(
         [
