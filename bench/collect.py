@@ -119,32 +119,59 @@ def naive_queries(scope: Scope, rate_window: int) -> list[str]:
     return out
 
 
-async def prometheus_seconds(http: httpx.AsyncClient, url: str) -> float:
-    """Seconds Prometheus's query engine has spent so far (every slice: queue, prepare, eval, sort)."""
+async def prometheus_seconds(http: httpx.AsyncClient, url: str) -> tuple[float, float]:
+    """Seconds Prometheus's query engine has spent so far (every slice: queue, prepare, eval, sort), and
+    the CPU seconds of the Prometheus process (``process_cpu_seconds_total``: its query engine, its Go
+    garbage collector, the HTTP answers' encoding, scraping)."""
     text = (await http.get(f"{url}/metrics")).text
-    total = 0.0
+    engine = cpu = 0.0
     for line in text.splitlines():
         if line.startswith("prometheus_engine_query_duration_seconds_sum"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+            engine += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("process_cpu_seconds_total "):
+            cpu = float(line.rsplit(" ", 1)[1])
+    return engine, cpu
 
 
 @dataclass
 class Timed:
     wall: float
     prometheus: float
+    prometheus_cpu: float = 0.0
+    """the Prometheus process's CPU seconds"""
+    own_cpu: float = 0.0
+    """this process's CPU seconds: the collector's own work (answers read, summaries), the HTTP client"""
 
 
 async def timed(http: httpx.AsyncClient, url: str, work: Callable[[], Awaitable[object]]) -> Timed:
-    before = await prometheus_seconds(http, url)
-    t0 = time.perf_counter()
+    engine, cpu = await prometheus_seconds(http, url)
+    c0, t0 = time.process_time(), time.perf_counter()
     await work()
-    wall = time.perf_counter() - t0
-    return Timed(wall, await prometheus_seconds(http, url) - before)
+    wall, own = time.perf_counter() - t0, time.process_time() - c0
+    engine_after, cpu_after = await prometheus_seconds(http, url)
+    return Timed(wall, engine_after - engine, cpu_after - cpu, own)
 
 
 def median(values: list[Timed]) -> Timed:
-    return Timed(statistics.median(v.wall for v in values), statistics.median(v.prometheus for v in values))
+    return Timed(
+        statistics.median(v.wall for v in values),
+        statistics.median(v.prometheus for v in values),
+        statistics.median(v.prometheus_cpu for v in values),
+        statistics.median(v.own_cpu for v in values),
+    )
+
+
+def cpu_bound(ours: Timed, naive: Timed, cores: int) -> str:
+    """Where the raw collector stands against the machine: on ``cores`` cores shared by Prometheus and the
+    collector, it cannot take less than their CPU seconds spread over all cores, so no collector reading
+    every sample can beat the naive set by more than ``naive wall / that``."""
+    floor = (ours.prometheus_cpu + ours.own_cpu) / cores
+    return (
+        f"CPU of the raw collector: Prometheus {ours.prometheus_cpu:.3f}s + collector {ours.own_cpu:.3f}s "
+        f"= {floor:.3f}s over {cores} cores at best (wall {ours.wall:.3f}s); naive serial: Prometheus "
+        f"{naive.prometheus_cpu:.3f}s + {naive.own_cpu:.3f}s; naive/collector at that CPU at most "
+        f"{naive.wall / floor:.1f}x"
+    )
 
 
 async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
@@ -193,6 +220,7 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                     f"{b.wall:>14.3f} {b.prometheus:>8.3f}  {b.wall / a.wall:>14.1f}x  "
                     f"{b.wall / f.wall:>13.1f}x  {ours_n}/{len(naive)}"
                 )
+                print(f"  {cpu_bound(a, b, os.cpu_count() or 1)}")
         end_scope = SCOPES["cluster"]
         start = end - timedelta(hours=max(args.windows))
         by_rules = await recorded.collect(end_scope, start, end)
@@ -250,6 +278,7 @@ class QueryCost:
     decode_s: float
     convert_s: float
     points: int
+    promql: str
 
 
 async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
@@ -300,6 +329,7 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                         t2 - t1,
                         t3 - t2,
                         sum(len(item.values) for item in result),
+                        promql,
                     )
                 )
             costs.sort(key=lambda c: c.eval_s, reverse=True)
@@ -320,10 +350,30 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
                 f"API decode {sum(c.decode_s for c in costs):.3f}s + convert {sum(c.convert_s for c in costs):.3f}s; "
                 f"critical path (slowest query) {costs[0].label}: {costs[0].http_s:.3f}s"
             )
+            if name == "raw":
+                await decoding_share(http, prom_url, plan, costs[0])
         results = await collector.run_queries(sets["raw"], plan)
         t0 = time.perf_counter()
         summarise_catalogue(results, Dialect.OPENTELEMETRY, plan, collector_specs())
         print(f"  API quantiles and summaries of the raw set: {time.perf_counter() - t0:.3f}s")
+
+
+async def decoding_share(http: httpx.AsyncClient, prom_url: str, plan: QueryPlan, heaviest: QueryCost) -> None:
+    """How much of the heaviest raw query's evaluation is reading its samples: the same selection asked
+    without ``rate`` (each step then takes one sample, but Prometheus still decodes every sample of every
+    chunk on the way), best of 3."""
+    plain = re.sub(r"rate\((.*?)\[\d+s\]\)", r"\1", heaviest.promql)
+    evals = []
+    for _ in range(3):
+        params = {"query": plain, "start": f"{plan.start:.3f}", "end": f"{plan.end:.3f}"}
+        response = await http.post(
+            f"{prom_url}/api/v1/query_range", data=params | {"step": str(plan.step), "stats": "all"}
+        )
+        evals.append(float(decode_answer(response.content)["data"]["stats"]["timings"]["evalTotalTime"]))
+    print(
+        f"  decoding alone: {heaviest.label} asked without rate() took {min(evals):.3f}s of evaluation "
+        f"({min(evals) / heaviest.eval_s:.0%} of its {heaviest.eval_s:.3f}s): reading the samples, not the rates"
+    )
 
 
 def collector_specs() -> tuple[MetricSpec, ...]:
