@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
@@ -225,6 +225,35 @@ def format_span(span: timedelta) -> str:
     return " ".join(parts) or f"0 {SPAN_UNITS[-1][0]}"
 
 
+# --- instants and windows ----------------------------------------------------------------------
+
+TIME_ZONE: Final = "UTC"
+"""Every instant is written in UTC (the API answers in UTC), the zone named once, at the end."""
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _clock(moment: datetime, seconds: bool) -> str:
+    return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def format_instant(moment: datetime) -> str:
+    """An instant: ``2026-11-26 16:00 UTC``, seconds only when it has any (a naive one is taken as UTC)."""
+    at = _in_utc(moment)
+    return f"{at:%Y-%m-%d} {_clock(at, at.second != 0)} {TIME_ZONE}"
+
+
+def format_window(start: datetime, end: datetime) -> str:
+    """A window: ``2026-11-26 16:00 → 17:00 UTC (1 h)``; the end's date only when it is another day, seconds
+    on both ends when either has any, then the window's length (:func:`format_span`)."""
+    a, b = _in_utc(start), _in_utc(end)
+    seconds = a.second != 0 or b.second != 0
+    tail = _clock(b, seconds) if a.date() == b.date() else f"{b:%Y-%m-%d} {_clock(b, seconds)}"
+    return f"{a:%Y-%m-%d} {_clock(a, seconds)} → {tail} {TIME_ZONE} ({format_span(b - a)})"
+
+
 # --- bounds ------------------------------------------------------------------------------------
 
 
@@ -293,5 +322,6 @@ def ui_rules() -> dict[str, Any]:
         "threshold_digits": THRESHOLD_DIGITS,
         "max_decimals": MAX_DECIMALS,
         "span_units": [list(unit) for unit in SPAN_UNITS],
+        "time_zone": TIME_ZONE,
         "bound_words": dict(BOUND_WORDS),
     }

@@ -30,6 +30,7 @@ from copilot.render import (
     print_profile,
     profile_created_line,
     profiles_table,
+    window_text,
 )
 from copilot.settings import Settings
 
@@ -44,7 +45,7 @@ app.add_typer(dev_app, name="dev")
 dev_app.add_typer(schema_app, name="schema")
 
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room instead.
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 200)  # a list of profiles with an excluded one needs ~170
 err_console = Console(stderr=True)
 
 StateDir = Annotated[Path, typer.Option(envvar="COPILOT_DEV_DIR", help="Where the local stack keeps its state")]
@@ -399,8 +400,8 @@ def profiles_drift(
         _print_rolling(result["rolling_baseline"])
     else:
         console.print(
-            f"Baseline {base['name']!r} ({base['id']}), window {result['time_window_start']} → "
-            f"{result['time_window_end']}",
+            f"Baseline {base['name']!r} ({base['id']}), window "
+            f"{window_text(result['time_window_start'], result['time_window_end'])}",
             highlight=False,
         )
     if result["deviations"]:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from behaviour_profiles.formatting import NO_VALUE, format_change, format_value, limits_text
+from behaviour_profiles.formatting import (
+    NO_VALUE,
+    format_change,
+    format_instant,
+    format_value,
+    format_window,
+    limits_text,
+)
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
 DIRECTION_STYLE = {"regressed": "red", "improved": "green", "no_data": "magenta", "changed": "cyan", "unchanged": "dim"}
@@ -22,28 +29,23 @@ def _num(value: Any, unit: str = "") -> str:
     return format_value(None if value is None else float(value), unit)
 
 
-def _utc(value: str) -> datetime | None:
+def _moment(value: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
 
 
-def _instant(value: str) -> str:
-    """An API timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC (the API answers in UTC)."""
-    moment = _utc(value)
-    return value if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+def instant_text(value: str) -> str:
+    """An API timestamp as ``formatting.format_instant`` writes it (as given when it is not one)."""
+    moment = _moment(value)
+    return value if moment is None else format_instant(moment)
 
 
-def _window(start: str, end: str) -> str:
-    """``2026-11-26 16:00 → 17:00`` (UTC): the date once when both ends share it; seconds only when set."""
-    a, b = _utc(start), _utc(end)
-    if a is None or b is None:
-        return f"{start} → {end}"
-    clock = "%H:%M" if a.second == b.second == 0 and not (a.microsecond or b.microsecond) else "%H:%M:%S"
-    tail = b.strftime(clock if a.date() == b.date() else f"%Y-%m-%d {clock}")
-    return f"{a.strftime(f'%Y-%m-%d {clock}')} → {tail}"
+def window_text(start: str, end: str) -> str:
+    """An API window as ``formatting.format_window`` writes it (as given when an end is not a timestamp)."""
+    a, b = _moment(start), _moment(end)
+    return f"{start} → {end}" if a is None or b is None else format_window(a, b)
 
 
 def _pct(value: Any) -> str:
@@ -108,9 +110,9 @@ def profiles_table(items: list[dict[str, Any]], title: str = "Behaviour profiles
     table.add_column("id", no_wrap=True, min_width=36)
     for column in ("name", "label", "cluster", "namespace"):
         table.add_column(column, overflow="fold", max_width=30)
-    table.add_column("window (UTC)", no_wrap=True)
+    table.add_column("window", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
-    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("created", no_wrap=True)
     excluded = any(item.get("excluded_from_baselines") for item in items)
     if excluded:  # the column only when a profile on the page is excluded: lists stay as narrow as before
         table.add_column("excluded (why)", overflow="fold", min_width=14, max_width=40)
@@ -121,9 +123,9 @@ def profiles_table(items: list[dict[str, Any]], title: str = "Behaviour profiles
             item.get("label") or "",
             item["cluster_id"],
             item.get("namespace") or "*",
-            _window(item["time_window_start"], item["time_window_end"]),
+            window_text(item["time_window_start"], item["time_window_end"]),
             "★" if item.get("is_baseline") else "",
-            _instant(item["created_at"]),
+            instant_text(item["created_at"]),
             *(
                 [f"✗ {item.get('exclusion_reason') or ''}" if item.get("excluded_from_baselines") else ""]
                 if excluded
@@ -177,8 +179,8 @@ def print_profile(console: Console, profile: dict[str, Any]) -> None:
         ("label", profile.get("label") or ""),
         ("cluster / namespace", f"{profile['cluster_id']} / {profile.get('namespace') or '*'}"),
         ("task queue", profile.get("task_queue") or "*"),
-        ("window (UTC)", _window(profile["time_window_start"], profile["time_window_end"])),
-        ("created (UTC)", _instant(profile["created_at"])),
+        ("window", window_text(profile["time_window_start"], profile["time_window_end"])),
+        ("created", instant_text(profile["created_at"])),
         ("baseline", "★ yes" if profile.get("is_baseline") else "no"),
         *(
             (

@@ -1,7 +1,7 @@
 // /ui/drift?cluster=C&namespace=N : a window judged against the active baseline.
 
-import { api, badge, baselineMark, CONSTANTS, errorBox, field, fieldMarks, fmtWindow, h, loading, localInputToIso, main, pageHeader, scope, section, setTitle, severityBadges, thresholdsText, uiHref, windowPicker } from "./helpers.js";
-import { formatSpan } from "./format.js";
+import { api, badge, baselineMark, CONSTANTS, errorBox, field, fieldMarks, h, loading, localInputToIso, main, pageHeader, scope, section, setTitle, severityBadges, thresholdsText, uiHref, windowPicker } from "./helpers.js";
+import { formatSpan, formatWindow } from "./format.js";
 import { attributionsSection, correlationsSection, diffsTable } from "./compare.js";
 
 const DRIFT_RANGES = [
@@ -192,7 +192,7 @@ function driftView(outcome) {
         h("h2", {}, "Baseline"),
         h("div", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(baseline.id)}`, class: "profile-name" }, baseline.name), " ", baselineMark(), baseline.label ? [" ", badge(baseline.label, "label")] : null),
         h("div", { class: "muted" }, scope(baseline)),
-        h("div", { class: "muted" }, fmtWindow(baseline.time_window_start, baseline.time_window_end)),
+        h("div", { class: "muted" }, formatWindow(baseline.time_window_start, baseline.time_window_end)),
       ),
       h("div", { class: "arrow", "aria-hidden": "true" }, "→"),
       h(
@@ -200,7 +200,7 @@ function driftView(outcome) {
         { class: "card", id: "drift-window" },
         h("h2", {}, "Judged window"),
         h("div", {}, scope(current)),
-        h("div", { class: "muted" }, fmtWindow(outcome.time_window_start, outcome.time_window_end)),
+        h("div", { class: "muted" }, formatWindow(outcome.time_window_start, outcome.time_window_end)),
         h("div", { class: "muted" }, `${outcome.coverage.with_data} of ${outcome.coverage.asked} metrics have data`),
       ),
     ),

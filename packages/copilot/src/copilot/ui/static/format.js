@@ -1,5 +1,5 @@
 // The server's formatting rules (behaviour_profiles.formatting), applied in the browser: numbers, values
-// in their units, changes, multiples, thresholds, p-values, spans of time and bounds. No DOM: the rules come
+// in their units, changes, multiples, thresholds, p-values, spans of time, instants, windows and bounds. No DOM: the rules come
 // from useRules() (helpers.js passes the shell's ui-rules block), so the same code runs under node in tests.
 
 let FORMAT = null;
@@ -87,6 +87,36 @@ export function formatSpan(seconds) {
     if (count) parts.push(`${count} ${name}`);
   }
   return parts.join(" ") || `0 ${FORMAT.span_units[FORMAT.span_units.length - 1][0]}`;
+}
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+function day(d) {
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+}
+
+function clock(d, seconds) {
+  const minutes = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  return seconds ? `${minutes}:${pad(d.getUTCSeconds())}` : minutes;
+}
+
+// An instant, as format_instant writes it: "2026-11-26 16:00 UTC", seconds only when it has any.
+export function formatInstant(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${day(d)} ${clock(d, d.getUTCSeconds() !== 0)} ${FORMAT.time_zone}`;
+}
+
+// A window, as format_window writes it: "2026-11-26 16:00 → 17:00 UTC (1 h)".
+export function formatWindow(start, end) {
+  const a = new Date(start);
+  const b = new Date(end);
+  if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return `${start} → ${end}`;
+  const seconds = a.getUTCSeconds() !== 0 || b.getUTCSeconds() !== 0;
+  const tail = day(a) === day(b) ? clock(b, seconds) : `${day(b)} ${clock(b, seconds)}`;
+  return `${day(a)} ${clock(a, seconds)} → ${tail} ${FORMAT.time_zone} (${formatSpan((b - a) / 1000)})`;
 }
 
 export function fill(template, values) {

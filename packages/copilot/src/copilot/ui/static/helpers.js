@@ -2,7 +2,7 @@
 // formatting rules, constants), time and value display, charts, forms, navigation and shared actions.
 // Data from the API is only ever put into the page as text (h() never parses HTML).
 
-import { formatSpan, formatThreshold, useRules } from "./format.js";
+import { formatSpan, formatThreshold, formatWindow, useRules } from "./format.js";
 
 export const TOKEN_KEY = "copilot.apiToken";
 
@@ -211,27 +211,6 @@ export function errorBox(err, context) {
     err.dependency ? h("p", { class: "muted" }, `Dependency: ${err.dependency}`) : null,
     err.hint ? h("p", { class: "hint" }, err.hint) : null,
   );
-}
-
-function pad(n) {
-  return String(n).padStart(2, "0");
-}
-
-// "2026-02-18 10:00 UTC" (seconds only when there are any).
-export function fmtTime(iso, withZone = true) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  const secs = d.getUTCSeconds() ? `:${pad(d.getUTCSeconds())}` : "";
-  const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}${secs}`;
-  return withZone ? `${text} UTC` : text;
-}
-
-export function fmtWindow(start, end) {
-  const a = new Date(start);
-  const b = new Date(end);
-  const sameDay = a.toISOString().slice(0, 10) === b.toISOString().slice(0, 10);
-  const endText = sameDay ? fmtTime(end, false).slice(11) : fmtTime(end, false);
-  return `${fmtTime(start, false)} → ${endText} UTC (${formatSpan((b - a) / 1000)})`;
 }
 
 export function unitName(unit) {
@@ -463,7 +442,7 @@ export function windowPicker(ranges, params) {
       info.textContent = `The window is ${formatSpan((b - a) / 1000)}: a window covers at most ${formatSpan(CONSTANTS.max_window_seconds)}.`;
       info.classList.add("warn-text");
     } else {
-      info.textContent = `Window: ${fmtWindow(a.toISOString(), b.toISOString())}`;
+      info.textContent = `Window: ${formatWindow(a.toISOString(), b.toISOString())}`;
     }
   };
   const choose = (minutes) => {

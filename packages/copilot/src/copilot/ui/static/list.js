@@ -1,6 +1,7 @@
 // /ui/ : the profiles, newest first, with filters, baseline marks and the A/B pickers.
 
-import { apiRequest, badge, baselineMark, designateBaseline, driftHref, errorBox, excludedMark, fmtTime, fmtWindow, h, loading, localInputToIso, main, navigate, pageHeader, scope, section, setTitle, shortId, uiHref } from "./helpers.js";
+import { apiRequest, badge, baselineMark, designateBaseline, driftHref, errorBox, excludedMark, h, loading, localInputToIso, main, navigate, pageHeader, scope, section, setTitle, shortId, uiHref } from "./helpers.js";
+import { formatInstant, formatWindow } from "./format.js";
 
 const FILTERS = [
   ["cluster", "Cluster", "temporal-prod"],
@@ -155,10 +156,10 @@ function profileRow(profile, picked, onPick) {
       h("div", { class: "muted mono" }, shortId(profile.id)),
     ),
     h("td", {}, scope(profile)),
-    h("td", { class: "nowrap" }, fmtWindow(profile.time_window_start, profile.time_window_end)),
+    h("td", { class: "nowrap" }, formatWindow(profile.time_window_start, profile.time_window_end)),
     h("td", { class: coverageRatio < 0.5 ? "warn-text" : "", title: "catalogue metrics with data / asked" }, `${profile.coverage_with_data} / ${profile.coverage_asked}`),
     h("td", {}, versions.length ? versions.join(", ") : h("span", { class: "muted" }, "unknown")),
-    h("td", { class: "nowrap" }, fmtTime(profile.created_at)),
+    h("td", { class: "nowrap" }, formatInstant(profile.created_at)),
     h("td", {}, baselineCell),
   );
 }

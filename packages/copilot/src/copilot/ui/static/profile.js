@@ -1,7 +1,7 @@
 // /ui/profiles/{id} : one profile's metrics, charts, configuration snapshot and versions.
 
-import { api, axisFormat, badge, baseLayout, baselineMark, CATALOGUE, COLOUR_A, CONSTANTS, designateBaseline, drawAll, errorBox, excludedMark, fmtTime, fmtWindow, h, loading, loadPresets, main, metricTitle, navigate, pageHeader, PLOT_CONFIG, plotlyText, scope, section, setTitle, uiHref, unitName, utcString, valueNode } from "./helpers.js";
-import { formatNumber, formatValue } from "./format.js";
+import { api, axisFormat, badge, baseLayout, baselineMark, CATALOGUE, COLOUR_A, CONSTANTS, designateBaseline, drawAll, errorBox, excludedMark, h, loading, loadPresets, main, metricTitle, navigate, pageHeader, PLOT_CONFIG, plotlyText, scope, section, setTitle, uiHref, unitName, utcString, valueNode } from "./helpers.js";
+import { formatInstant, formatNumber, formatValue, formatWindow } from "./format.js";
 
 const CATEGORY_TITLES = {
   throughput: "Throughput",
@@ -113,10 +113,10 @@ export async function renderProfile(ctx, params, id) {
         "dl",
         { class: "facts" },
         fact("Cluster / namespace / task queue", scope(profile)),
-        fact("Window", fmtWindow(profile.time_window_start, profile.time_window_end)),
+        fact("Window", formatWindow(profile.time_window_start, profile.time_window_end)),
         fact("Coverage", `${coverage.with_data} of ${coverage.asked} metrics have data`),
         fact("Metric dialect", `${telemetry.dialect || "?"}, ${telemetry.step_seconds || "?"} s step`),
-        fact("Created", fmtTime(profile.created_at)),
+        fact("Created", formatInstant(profile.created_at)),
         fact("Id", h("code", {}, profile.id)),
       ),
       actions,
@@ -150,7 +150,7 @@ export async function renderProfile(ctx, params, id) {
       if (!ctx.isCurrent()) return;
       compareSelect.replaceChildren(h("option", { value: "" }, "choose a profile…"));
       for (const other of others.filter((p) => p.id !== profile.id)) {
-        compareSelect.append(h("option", { value: other.id }, `${other.is_baseline ? "★ " : ""}${other.name} · ${other.namespace || "*"} · ${fmtTime(other.time_window_start)}`));
+        compareSelect.append(h("option", { value: other.id }, `${other.is_baseline ? "★ " : ""}${other.name} · ${other.namespace || "*"} · ${formatInstant(other.time_window_start)}`));
       }
     })
     .catch(() => compareSelect.replaceChildren(h("option", { value: "" }, "profiles unavailable")));
