@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from behaviour_profiles.attribution import attribute_regressions, describe_labels, named_contributor
 from behaviour_profiles.catalogue import BY_KEY
@@ -35,7 +34,7 @@ from behaviour_profiles.comparison import (
     window_length_note,
 )
 from behaviour_profiles.correlation import cause_text, correlate
-from behaviour_profiles.formatting import format_value
+from behaviour_profiles.formatting import format_value, format_window
 from behaviour_profiles.models import (
     Attribution,
     BehaviourProfile,
@@ -83,12 +82,6 @@ def drift_status(verdict: Verdict, judged: Sequence[TelemetryDiff]) -> DriftStat
     return DriftStatus.NO_DRIFT
 
 
-def _when(start: datetime, end: datetime) -> str:
-    fmt = "%Y-%m-%d %H:%M"
-    same_day = start.date() == end.date() and start.tzinfo == end.tzinfo
-    return f"{start.strftime(fmt)} to {end.strftime('%H:%M' if same_day else fmt)} {start.tzname() or ''}".rstrip()
-
-
 def _thresholds_text(options: CompareOptions) -> str:
     return ", ".join(f"{cls.value} {options.threshold_for(cls):g} %" for cls in ThresholdClass)
 
@@ -106,7 +99,7 @@ def _explain(
 ) -> str:
     base = (
         f"baseline {baseline.name!r} (profile {baseline.id}, "
-        f"{_when(baseline.time_window_start, baseline.time_window_end)})"
+        f"{format_window(baseline.time_window_start, baseline.time_window_end)})"
     )
     lead = (
         f"The window {window} of {scope} was judged against the {base} with the comparison rules "
@@ -235,7 +228,15 @@ def assess_drift(
 
     attributions = attribute_regressions(judged, base_metrics, now_metrics, sides=_ATTRIBUTION_SIDES, both_sides=True)
     explanation = _explain(
-        status, baseline, current, judged, correlations, attributions, scope.describe(), _when(start, end), options
+        status,
+        baseline,
+        current,
+        judged,
+        correlations,
+        attributions,
+        scope.describe(),
+        format_window(start, end),
+        options,
     )
     return DriftResult(
         cluster_id=cluster_id,

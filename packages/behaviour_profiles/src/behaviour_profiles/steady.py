@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from behaviour_profiles.catalogue import CATALOGUE, MetricSpec
+from behaviour_profiles.formatting import format_window
 from behaviour_profiles.models import MetricStatus, MetricSummary, SteadyStateTrim
 from behaviour_profiles.stats import percentile, series_stats
 
@@ -87,10 +88,7 @@ def trim_to_steady_state(
         f"ramp-up of {_minutes(ramp_up)}" if first else "",
         f"drain of {_minutes(drain)}" if last < len(series) - 1 else "",
     ]
-    when = (
-        f"{datetime.fromtimestamp(start, UTC).strftime('%H:%M:%S')} to "
-        f"{datetime.fromtimestamp(end, UTC).strftime('%H:%M:%S')} UTC"
-    )
+    when = format_window(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
     statement = (
         f"{side}: trimmed a {' and a '.join(p for p in parts if p)} (offered load below "
         f"{RAMP_SHARE:.0%} of its steady level); judged on the steady part, {when}"
