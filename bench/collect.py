@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import asyncpg
 import httpx
@@ -281,6 +281,18 @@ class QueryCost:
     promql: str
 
 
+async def ask_with_stats(http: httpx.AsyncClient, prom_url: str, promql: str, plan: QueryPlan) -> httpx.Response:
+    """``promql`` over the plan's grid, with Prometheus's own figures (``stats=all``) in the answer."""
+    params = {"query": promql, "start": f"{plan.start:.3f}", "end": f"{plan.end:.3f}", "step": str(plan.step)}
+    return await http.post(f"{prom_url}/api/v1/query_range", data=params | {"stats": "all"})
+
+
+def stats_of(response: httpx.Response) -> dict[str, Any]:
+    """The ``stats`` part of an answer to :func:`ask_with_stats` (empty when the server sent none)."""
+    stats: dict[str, Any] = decode_answer(response.content)["data"].get("stats", {})
+    return stats
+
+
 async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
     """One whole-cluster collection of the longest window, query by query, raw and recorded."""
     hours = max(args.windows)
@@ -303,22 +315,15 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
             for query, ask in queries.items():
                 sharing.setdefault(ask.promql, []).append(query)
             for promql, sharers in sharing.items():
-                params = {
-                    "query": promql,
-                    "start": f"{plan.start:.3f}",
-                    "end": f"{plan.end:.3f}",
-                    "step": str(plan.step),
-                    "stats": "all",
-                }
                 t0 = time.perf_counter()
-                response = await http.post(f"{prom_url}/api/v1/query_range", data=params)
+                response = await ask_with_stats(http, prom_url, promql, plan)
                 t1 = time.perf_counter()
                 result = decode_range_answer(response.content)["data"]["result"]
                 t2 = time.perf_counter()
                 for query in sharers:
                     parse_matrix(query, shared_part(queries[query], result))
                 t3 = time.perf_counter()
-                stats = decode_answer(response.content)["data"].get("stats", {})
+                stats = stats_of(response)
                 recorded_mark = " (recorded)" if sharers[0] in found and name == "recorded" else ""
                 costs.append(
                     QueryCost(
@@ -366,11 +371,8 @@ async def decoding_share(http: httpx.AsyncClient, prom_url: str, plan: QueryPlan
     async def best_eval(promql: str) -> float:
         evals = []
         for _ in range(3):
-            params = {"query": promql, "start": f"{plan.start:.3f}", "end": f"{plan.end:.3f}"}
-            response = await http.post(
-                f"{prom_url}/api/v1/query_range", data=params | {"step": str(plan.step), "stats": "all"}
-            )
-            evals.append(float(decode_answer(response.content)["data"]["stats"]["timings"]["evalTotalTime"]))
+            stats = stats_of(await ask_with_stats(http, prom_url, promql, plan))
+            evals.append(float(stats["timings"]["evalTotalTime"]))
         return min(evals)
 
     plain = await best_eval(re.sub(r"rate\((.*?)\[\d+s\]\)", r"\1", heaviest.promql))

@@ -1,6 +1,7 @@
 // The server's formatting rules (behaviour_profiles.formatting), applied in the browser: numbers, values
-// in their units, changes, multiples, thresholds, p-values, spans of time, instants, windows and bounds. No DOM: the rules come
-// from useRules() (helpers.js passes the shell's ui-rules block), so the same code runs under node in tests.
+// in their units, changes, multiples, thresholds, p-values, spans of time, instants, windows and bounds.
+// No DOM: the rules come from useRules() (helpers.js passes the shell's ui-rules block), so the same code
+// runs under node in tests.
 
 let FORMAT = null;
 
