@@ -242,6 +242,10 @@ async def test_a_rolling_baseline_leaves_out_an_excluded_and_a_failing_profile(s
         assert [m["id"] for m in result["rolling_baseline"]["pooled"]] == [ids[1], ids[3], ids[4]]
         assert "rolling baseline of 3 pooled profiles" in result["summary"]
         assert all(pid in result["summary"] for pid in (ids[1], ids[3], ids[4]))
+        # the pooled profiles' contributors place the regressions, as a single baseline's do
+        placed = {a["metric"]: a for a in result["attributions"]}
+        assert "persistence_latency_p99" in placed, result["attributions"]
+        assert "of it from operation " in placed["persistence_latency_p99"]["statement"]
         # the single designated baseline keeps working as before
         single = await http.post("/profiles/drift", json=scope)
         assert single.status_code == 200 and single.json()["rolling_baseline"] is None

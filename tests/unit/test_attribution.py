@@ -14,6 +14,7 @@ from behaviour_profiles.attribution import (
     attribute_regressions,
     contender_floor,
     describe_labels,
+    pool_contributors,
     tail_above,
     top_contributors,
     worse_part,
@@ -97,6 +98,79 @@ def test_with_no_weight_every_share_is_zero_and_the_largest_values_lead() -> Non
     assert found is not None
     assert [c.labels["taskqueue"] for c in found.top] == ["b", "a"]
     assert all(c.share == 0.0 for c in found.top) and found.rest_share == 0.0
+
+
+# --- pooled, for a rolling baseline ---------------------------------------------------------------
+
+
+def queues(weights: dict[str, float]) -> Contributors:
+    """Top contributors by task queue from raw weights (each queue's own value is its weight)."""
+    found = top_contributors(
+        ("taskqueue",), ShareOf.TOTAL, [Candidate({"taskqueue": q}, w, w) for q, w in weights.items()]
+    )
+    assert found is not None
+    return found
+
+
+def test_pooled_contributors_average_shares_and_values_by_sample_count() -> None:
+    a = queues({"main": 6.0, "orders": 4.0})
+    b = queues({"main": 2.0, "orders": 8.0})
+    pooled = pool_contributors([(a, 10), (b, 30)])
+    assert pooled is not None and pooled.by == ["taskqueue"] and pooled.series == 2
+    shares = {c.labels["taskqueue"]: c.share for c in pooled.top}
+    assert shares == pytest.approx({"orders": 0.25 * 0.4 + 0.75 * 0.8, "main": 0.25 * 0.6 + 0.75 * 0.2})
+    assert [c.labels["taskqueue"] for c in pooled.top] == ["orders", "main"]
+    assert pooled.top[0].value == pytest.approx(0.25 * 4.0 + 0.75 * 8.0)
+    assert pooled.rest_share == pytest.approx(0.0, abs=1e-12)
+    # the same profiles pooled alone give their own contributors back
+    alone = pool_contributors([(a, 10)])
+    assert alone is not None and [(c.labels, c.share, c.value) for c in alone.top] == [
+        (c.labels, c.share, c.value) for c in a.top
+    ]
+
+
+def test_a_series_outside_one_top_counts_there_with_no_share_and_no_value() -> None:
+    wide = queues({f"q{i}": 1.0 for i in range(MAX_CONTRIBUTORS + 3)})  # q5.. fall in the rest
+    narrow = queues({"q7": 9.0, "q0": 1.0})
+    pooled = pool_contributors([(wide, 1), (narrow, 1)])
+    assert pooled is not None and len(pooled.top) == MAX_CONTRIBUTORS
+    found = {c.labels["taskqueue"]: c for c in pooled.top}
+    assert found["q7"].share == pytest.approx(0.5 * 0.9) and found["q7"].value == pytest.approx(9.0)
+    assert pooled.top[0].labels == {"taskqueue": "q7"}
+    assert math.fsum(c.share for c in pooled.top) + pooled.rest_share == pytest.approx(1.0)
+
+
+def test_nothing_is_pooled_when_a_profile_kept_none_or_split_otherwise() -> None:
+    a = queues({"main": 1.0})
+    assert pool_contributors([]) is None
+    assert pool_contributors([(a, 1), (None, 1)]) is None
+    other = a.model_copy(update={"by": ["operation"]})
+    assert pool_contributors([(a, 1), (other, 1)]) is None
+    weighed = a.model_copy(update={"share_of": ShareOf.SLOW_TAIL})
+    assert pool_contributors([(a, 1), (weighed, 1)]) is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from("abcdefgh"), st.floats(min_value=0.0, max_value=1e3), min_size=1),
+            st.integers(min_value=0, max_value=10_000),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_pooled_shares_add_up_and_do_not_depend_on_the_order(sides: list[tuple[dict[str, float], int]]) -> None:
+    kept = [(queues(weights), count) for weights, count in sides]
+    pooled = pool_contributors(kept)
+    assert pooled is not None and len(pooled.top) <= MAX_CONTRIBUTORS
+    every_side_weighed = all(any(w > 0 for w in weights.values()) for weights, _ in sides)
+    total = math.fsum(c.share for c in pooled.top) + pooled.rest_share
+    if every_side_weighed:
+        assert total == pytest.approx(1.0)
+    else:
+        assert total <= 1.0 + 1e-9
+    assert pool_contributors(list(reversed(kept))) == pooled
 
 
 # --- at creation: the collector's split answers -------------------------------------------------

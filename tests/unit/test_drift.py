@@ -497,15 +497,36 @@ def test_a_drift_is_attributed_only_when_both_sides_kept_contributors() -> None:
     )
     assert result.status is DriftStatus.DRIFTED and result.attributions == []
     assert "Where it lives" not in result.explanation
-    # a rolling baseline pools statistics, not contributors
+    # a rolling baseline pooling one profile that kept none
     kept = baseline(telemetry=summary({**healthy(), S2S: by_queue(base, {"main_queue": (1.0, 40.0)})}))
-    pooled = pooled_profile([kept, kept.model_copy(update={"id": UUID(int=2)})])
+    pooled = pooled_profile([kept, baseline().model_copy(update={"id": UUID(int=2)})])
     assert pooled.telemetry.metrics[S2S].contributors is None
     rolled = assess_drift(pooled, summary({**healthy(), S2S: new}), window=NOW, scope=SCOPE, options=CompareOptions())
     assert rolled.status is DriftStatus.DRIFTED and rolled.attributions == []
     # the current window kept none
     bare = assess_drift(kept, summary(with_changes(**{S2S: 3.0})), window=NOW, scope=SCOPE, options=CompareOptions())
     assert bare.status is DriftStatus.DRIFTED and bare.attributions == []
+
+
+def test_a_drift_from_a_rolling_baseline_is_placed_against_the_pooled_contributors() -> None:
+    base = typical(BY_KEY[S2S])
+    first = baseline(telemetry=summary({**healthy(), S2S: by_queue(base, {"main_queue": (0.8, 40.0)})}))
+    second = baseline(
+        telemetry=summary({**healthy(), S2S: by_queue(base, {"main_queue": (0.6, 44.0), "orders_queue": (0.4, 40.0)})})
+    ).model_copy(update={"id": UUID(int=2)})
+    pooled = pooled_profile([first, second])
+    new = by_queue(base * 3, {"orders_queue": (0.9, 160.0), "main_queue": (0.1, 41.0)})
+    result = assess_drift(pooled, summary({**healthy(), S2S: new}), window=NOW, scope=SCOPE, options=CompareOptions())
+    assert result.status is DriftStatus.DRIFTED
+    (found,) = result.attributions
+    lead = found.contributors[0]
+    # equal sample counts: orders_queue held 0 and 40 % of the slow tail, 20 % pooled; its value is the one kept
+    assert lead.labels == ORDERS and lead.old_share == pytest.approx(0.2) and lead.old_value == pytest.approx(40.0)
+    assert lead.share_change_points == pytest.approx(70.0)
+    assert found.statement == (
+        "Workflow task schedule-to-start p99 +200 %: 90 % of it from task queue orders_queue in "
+        "namespace default (was 20 %; its own value +300 %)."
+    )
 
 
 def test_no_drift_is_attributed_to_nothing() -> None:

@@ -78,16 +78,61 @@ def top_contributors(by: Sequence[str], share_of: ShareOf, candidates: Iterable[
     if not named or not any(c.labels for c in named):
         return None
     total = math.fsum(c.weight for c in named)
-    ranked = sorted(
-        named,
-        key=lambda c: (-c.weight, -(c.value if c.value is not None else -math.inf), sorted(c.labels.items())),
-    )
     top = [
         Contributor(labels=dict(c.labels), value=c.value, share=c.weight / total if total > 0 else 0.0)
-        for c in ranked[:MAX_CONTRIBUTORS]
+        for c in _ranked(named)[:MAX_CONTRIBUTORS]
     ]
     rest = max(0.0, 1.0 - math.fsum(c.share for c in top)) if total > 0 else 0.0
     return Contributors(by=list(by), share_of=share_of, top=top, rest_share=min(rest, 1.0), series=len(named))
+
+
+def _ranked(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Largest weight first, then largest own value, then by labels (so any input order ranks the same)."""
+    return sorted(
+        candidates,
+        key=lambda c: (-c.weight, -(c.value if c.value is not None else -math.inf), sorted(c.labels.items())),
+    )
+
+
+def pool_contributors(sides: Sequence[tuple[Contributors | None, float]]) -> Contributors | None:
+    """Several profiles' top contributors of one metric pooled, as a rolling baseline pools the metric's
+    statistics: each series' share and own value averaged over the profiles, weighted by the number given
+    with each (the metric's sample count there).
+
+    A series outside one profile's top counts there with no share (its share there was at most that
+    profile's smallest kept one, and is not known) and no value. ``None`` when any profile kept none, or
+    the profiles split or weighed the metric otherwise (another catalogue): nothing to pool honestly."""
+    if not sides or any(kept is None for kept, _ in sides):
+        return None
+    kept = [(c, max(w, 1.0)) for c, w in sides if c is not None]
+    first = kept[0][0]
+    if any(c.by != first.by or c.share_of is not first.share_of for c, _ in kept):
+        return None
+    total = math.fsum(w for _, w in kept)
+    parts: dict[tuple[tuple[str, str], ...], list[float]] = {}
+    values: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    for contributors, weight in kept:
+        for c in contributors.top:
+            key = _key(c.labels)
+            parts.setdefault(key, []).append(c.share * weight / total)
+            if c.value is not None and math.isfinite(c.value):
+                values.setdefault(key, []).append((c.value, weight))
+
+    def value_of(key: tuple[tuple[str, str], ...]) -> float | None:
+        known = values.get(key)
+        return math.fsum(v * w for v, w in known) / math.fsum(w for _, w in known) if known else None
+
+    # exactly rounded sums: the profiles' order cannot change a share, so neither the ranking
+    ranked = _ranked(Candidate(dict(key), value_of(key), math.fsum(p)) for key, p in parts.items())
+    top = [
+        Contributor(labels=dict(c.labels), value=c.value, share=min(c.weight, 1.0)) for c in ranked[:MAX_CONTRIBUTORS]
+    ]
+    # what no pooled top holds: each profile's own rest, and the pooled shares ranked below the top
+    rest = math.fsum(c.rest_share * w / total for c, w in kept) + math.fsum(c.weight for c in ranked[MAX_CONTRIBUTORS:])
+    rest = min(max(rest, 0.0), 1.0)
+    return Contributors(
+        by=list(first.by), share_of=first.share_of, top=top, rest_share=rest, series=max(c.series for c, _ in kept)
+    )
 
 
 def contender_floor(weights: Iterable[float]) -> float:

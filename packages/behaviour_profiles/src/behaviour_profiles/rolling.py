@@ -11,7 +11,9 @@ Pooling, per metric, over the pooled profiles with data: ``min`` of the minima, 
 the mean and the percentiles averaged weighted by sample count (an approximation: the raw samples are
 not kept, so percentiles are not recomputed from them), the sample counts added and the downsampled
 series concatenated (so the comparison's rank test sees every pooled point). A metric without data in
-every pooled profile is "no data", never 0.
+every pooled profile is "no data", never 0. Its top contributors, where every pooled profile with data
+kept them, are pooled the same way (``attribution.pool_contributors``), so a drift from a rolling
+baseline is placed as one from a single profile.
 
 Usage::
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from behaviour_profiles.attribution import pool_contributors
 from behaviour_profiles.comparison import judge_telemetry, verdict_and_summary
 from behaviour_profiles.models import (
     BehaviourProfile,
@@ -81,6 +84,7 @@ def pool_metrics(profiles: Sequence[BehaviourProfile]) -> dict[str, MetricSummar
             sample_count=sum(s.sample_count for s in with_data),
             series=sorted(point for s in with_data for point in s.series),
             reason=f"pooled over {len(with_data)} of {len(profiles)} profiles",
+            contributors=pool_contributors([(s.contributors, s.sample_count) for s in with_data]),
             **stats,
         )
     return pooled

@@ -212,7 +212,7 @@ function driftView(outcome) {
     correlationsSection(outcome.correlations || []),
     attributionsSection(outcome.attributions || [], {
       sides: ["baseline", "window"],
-      empty: "No regression to place: none regressed, or the baseline or the window kept no contributors (a baseline made before they were kept, or a rolling baseline, which pools statistics only).",
+      empty: "No regression to place: none regressed, or the baseline or the window kept no contributors (a baseline made before they were kept, or a rolling baseline pooling one).",
       kept: "the baseline's kept at its creation, the window's collected now",
     }),
     outcome.notes && outcome.notes.length ? section("Notes", h("ul", { class: "notes", id: "drift-notes" }, outcome.notes.map((note) => h("li", {}, note)))) : null,
