@@ -230,6 +230,29 @@ def test_a_rate_is_attributed_by_its_part_of_the_sum_and_a_ratio_by_its_worse_pa
     assert [(c.labels["taskqueue"], c.value, c.share) for c in found.top] == [("a", 0.1, 1.0), ("b", 0.0, 0.0)]
 
 
+def test_failures_and_service_errors_are_placed_where_they_happen() -> None:
+    plan = QueryPlan(0, 15, 15, 60)
+    failures_spec, errors_spec = BY_KEY["workflow_failures_per_sec"], BY_KEY["service_errors_per_sec"]
+    (failures,) = series_queries(failures_spec)
+    (errors,) = series_queries(errors_spec)
+    fetched = {
+        failures: {("ns", "orders"): {0.0: 0.9, 15.0: 0.9}, ("ns", "main"): {0.0: 0.1, 15.0: 0.1}},
+        errors: {
+            ("ns", "StartWorkflowExecution"): {0.0: 0.2, 15.0: 0.2},
+            ("ns", "SignalWorkflowExecution"): {0.0: 1.8, 15.0: 1.8},
+        },
+    }
+    summaries = summarise_catalogue(fetched, Dialect.TALLY, plan, [failures_spec, errors_spec])
+    failed, errored = summaries[failures_spec.key], summaries[errors_spec.key]
+    assert failed.mean == pytest.approx(1.0) and errored.mean == pytest.approx(2.0)  # the sums, as unsplit
+    assert failed.contributors is not None and errored.contributors is not None
+    assert [c.labels["taskqueue"] for c in failed.contributors.top] == ["orders", "main"]
+    assert [c.share for c in failed.contributors.top] == pytest.approx([0.9, 0.1])
+    assert errored.contributors.by == ["namespace", "operation"]
+    assert describe_labels(errored.contributors.top[0].labels) == "operation SignalWorkflowExecution in namespace ns"
+    assert errored.contributors.top[0].share == pytest.approx(0.9)
+
+
 def test_the_scope_splits_by_the_level_just_below_it() -> None:
     (s2s,) = series_queries(BY_KEY["workflow_schedule_to_start_p95"])
     (persistence,) = series_queries(BY_KEY["persistence_latency_p99"])

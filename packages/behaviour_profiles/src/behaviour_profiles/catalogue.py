@@ -404,6 +404,7 @@ _BY_SDK_QUEUE: Split = ("task_queue",)
 _BY_NAMESPACE: Split = ("namespace",)
 _BY_PERSISTENCE_OP: Split = ("operation", "service_name")
 _BY_PLUGIN_OP: Split = ("operation",)
+_BY_NAMESPACE_OP: Split = ("namespace", "operation")
 _CLOSE_COUNTERS = (
     "workflow_success",
     "workflow_failed",
@@ -472,9 +473,10 @@ _WORKFLOW_FAILURES = RateSum(
     (
         Term(server_counter("workflow_failed"), (), SERVER_SCOPES),
         Term(server_counter("workflow_timeout"), (), SERVER_SCOPES),
-    )
+    ),
+    split=_BY_QUEUE,
 )
-_SERVICE_ERRORS = RateSum((Term(server_counter("service_errors"), (), NAMESPACE_ONLY),))
+_SERVICE_ERRORS = RateSum((Term(server_counter("service_errors"), (), NAMESPACE_ONLY),), split=_BY_NAMESPACE_OP)
 _START_LATENCY = BucketRates(
     Term(
         server_timer_buckets("service_latency"),
