@@ -334,3 +334,76 @@ def test_the_envelope_page_charts_every_metric_with_bounds_and_marks_the_break(
         page.goto(f"{url}/ui/envelope?ids={sweep.ids[0]}")
         expect(page.locator("#envelope-result .error")).to_contain_text("at least 2 profiles")
     assert errors == [], errors
+
+
+# --- the drift page against a rolling baseline, in headless Chromium ----------------------------------
+
+
+def test_the_drift_page_judges_against_a_rolling_baseline_and_lists_what_it_pooled(
+    stack: Stack, sweep: Sweep, sweep_prometheus: tuple[str, list[Placement]]
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.integration.test_ui_browser import _chromium_page, _serve
+
+    ids = [pid for pid, _ in sweep.rolling]
+    failing = sweep.rolling[5][1]
+    start, end = failing.start, failing.start + failing.duration
+    settings = stack.settings(prometheus_endpoint=sweep_prometheus[0])
+    with _serve(settings) as url, _chromium_page() as page, httpx.Client(base_url=url, timeout=120) as http:
+        assert http.post(f"/profiles/{ids[0]}/baseline").status_code == 200
+        body = {
+            "cluster_id": ROLLING_CLUSTER,
+            "namespace": "default",
+            "time_window_start": start.isoformat(),
+            "time_window_end": end.isoformat(),
+            "rolling": 3,
+            "statistic": "p95",
+            "include_all": True,
+        }
+        answer = http.post("/profiles/drift", json=body)
+        assert answer.status_code == 200, answer.text
+        expected = answer.json()
+        pooled = [m["id"] for m in expected["rolling_baseline"]["pooled"]]
+        assert len(pooled) == 3 and expected["attributions"]
+
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{url}/ui/drift")
+        page.fill("#f-cluster", ROLLING_CLUSTER)
+        page.fill("#f-namespace", "default")
+        page.fill("#f-time_window_start", f"{start:%Y-%m-%dT%H:%M}")
+        page.fill("#f-time_window_end", f"{end:%Y-%m-%dT%H:%M}")
+        page.fill("#f-rolling", "25")
+        page.click("#drift-submit")
+        expect(page.locator("#err-rolling")).to_have_text("A whole number from 1 to 20, or empty.")
+        expect(page.locator("#drift-status")).to_have_count(0)
+
+        page.fill("#f-rolling", "3")
+        page.select_option("#f-statistic", "p95")
+        page.check("#f-all")
+        page.click("#drift-submit")
+        status = page.locator("#drift-status")
+        expect(status).to_have_attribute("data-status", expected["status"])
+        expect(status).to_contain_text("statistic p95")
+        for part in ("rolling=3", "statistic=p95", "all=1", f"cluster={ROLLING_CLUSTER}"):
+            assert part in page.url, page.url
+        card = page.locator("#drift-baseline")
+        expect(card.locator("h2")).to_have_text("Rolling baseline: 3 pooled")
+        expect(card.locator("#drift-pooled li")).to_have_count(3)
+        assert card.locator("#drift-pooled li").evaluate_all("items => items.map(i => i.dataset.id)") == pooled
+        left_out = expected["rolling_baseline"]["left_out"]
+        expect(card.locator("#drift-left-out summary")).to_have_text(f"Left out ({len(left_out)})")
+        rows = page.locator("#deviations-table tbody tr")
+        expect(rows).to_have_count(len(expected["deviations"]))
+        placed = page.locator("#attributions li").evaluate_all("items => items.map(i => i.dataset.metric)")
+        assert placed == [a["metric"] for a in expected["attributions"]]
+
+        # the page's address keeps the options: opened again, it checks at once with the same ones
+        page.goto(page.url)
+        expect(page.locator("#drift-status")).to_have_attribute("data-status", expected["status"])
+        expect(page.locator("#f-statistic")).to_have_value("p95")
+        expect(page.locator("#f-all")).to_be_checked()
+        expect(page.locator("#f-rolling")).to_have_value("3")
+        expect(page.locator("#drift-pooled li")).to_have_count(3)
+        assert errors == []

@@ -31,6 +31,7 @@ from behaviour_profiles.models import (
     Statistic,
     ThresholdClass,
 )
+from behaviour_profiles.rolling import MAX_ROLLING
 from behaviour_profiles.scope import MAX_WINDOW
 from behaviour_profiles.service import DRIFT_WINDOW
 
@@ -106,6 +107,7 @@ def server_constants() -> dict[str, object]:
         "drift_window_minutes": DRIFT_WINDOW.total_seconds() / 60,
         "statistics": [s.value for s in Statistic],
         "default_statistic": CompareOptions().statistic.value,
+        "max_rolling": MAX_ROLLING,
         "threshold_classes": [c.value for c in ThresholdClass],
         "default_thresholds_pct": {c.value: pct for c, pct in DEFAULT_THRESHOLDS_PCT.items()},
         "severities": [s.value for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)],

@@ -14,6 +14,7 @@ const DRIFT_RANGES = [
 const DRIFT_DEFAULT_MINUTES = CONSTANTS.drift_window_minutes; // what the API judges when the request gives no window
 
 const THRESHOLD_CLASSES = CONSTANTS.threshold_classes.map((cls) => [cls, cls.charAt(0).toUpperCase() + cls.slice(1)]);
+const STATISTICS = CONSTANTS.statistics;
 
 // status -> [word, verdict colour class]: drifted red, no drift green, inconclusive magenta (as the CLI).
 const DRIFT_STATUS = {
@@ -25,6 +26,7 @@ const DRIFT_STATUS = {
 // The API's field names (in a 422's errors) -> this form's fields.
 const DRIFT_FIELDS = {
   cluster_id: "cluster",
+  include_all: "all",
   ...Object.fromEntries(THRESHOLD_CLASSES.map(([cls]) => [`thresholds_pct.${cls}`, `${cls}_pct`])),
 };
 
@@ -40,6 +42,10 @@ export async function renderDrift(ctx, params) {
   const thresholds = THRESHOLD_CLASSES.map(([cls, label]) =>
     field(`${cls}_pct`, `${label} (%)`, h("input", { id: `f-${cls}_pct`, name: `${cls}_pct`, type: "number", min: 0, max: 10000, step: "any", placeholder: "default", value: params.get(`${cls}_pct`) || "" })),
   );
+  const chosenStatistic = STATISTICS.includes(params.get("statistic")) ? params.get("statistic") : CONSTANTS.default_statistic;
+  const statistic = h("select", { id: "f-statistic", name: "statistic" }, STATISTICS.map((s) => h("option", { value: s, selected: s === chosenStatistic }, s)));
+  const includeAll = h("input", { id: "f-all", name: "all", type: "checkbox", checked: Boolean(params.get("all")) });
+  const rolling = h("input", { id: "f-rolling", name: "rolling", type: "number", min: 1, max: CONSTANTS.max_rolling, step: 1, placeholder: "designated only", value: params.get("rolling") || "" });
   const submit = h("button", { type: "submit", id: "drift-submit" }, "Check drift");
   const result = h("div", { id: "drift-result" });
   const form = h(
@@ -56,6 +62,7 @@ export async function renderDrift(ctx, params) {
         field("namespace", "Namespace", text("namespace", "default"), "Empty: the baseline of profiles without a namespace."),
         field("task_queue", "Task queue", text("task_queue", "main-queue"), "Empty: the baseline's task queue."),
       ),
+      field("rolling", "Rolling baseline: pool the last N passing profiles", rolling, `1 to ${CONSTANTS.max_rolling}, from the designated baseline on; each later profile joins when it passed against the pool before it. Empty: the designated baseline alone.`),
     ),
     h(
       "fieldset",
@@ -69,8 +76,14 @@ export async function renderDrift(ctx, params) {
     h(
       "fieldset",
       {},
-      h("legend", {}, "Thresholds (optional)"),
+      h("legend", {}, "How to judge (optional)"),
       h("div", { class: "grid-4" }, thresholds),
+      h(
+        "div",
+        { class: "grid-2" },
+        field("statistic", "Statistic compared", statistic),
+        h("div", { class: "field", dataset: { field: "all" } }, h("label", { class: "check" }, includeAll, "Show metrics within their thresholds too"), h("div", { class: "field-error", id: "err-all" })),
+      ),
       h("p", { class: "hint" }, `A change beyond its class's percentage is a warning, beyond ${CONSTANTS.critical_times} it critical. Empty: the deployment's default, else ${thresholdsText(CONSTANTS.default_thresholds_pct)}.`),
     ),
     h(
@@ -128,6 +141,14 @@ export async function renderDrift(ctx, params) {
       }
     }
     if (Object.keys(thresholdsPct).length) body.thresholds_pct = thresholdsPct;
+    if (value("statistic") && value("statistic") !== CONSTANTS.default_statistic) body.statistic = query.statistic = value("statistic");
+    if (values.all) body.include_all = query.all = true;
+    const pooled = value("rolling");
+    if (pooled) {
+      const n = Number(pooled);
+      if (!Number.isInteger(n) || n < 1 || n > CONSTANTS.max_rolling) problems += markField("rolling", `A whole number from 1 to ${CONSTANTS.max_rolling}, or empty.`) ? 1 : 0;
+      else body.rolling = query.rolling = n;
+    }
     const config = {};
     if (value("config.environment")) config.environment = values["config.environment"]; // read by the API
     if (value("config.dynamic_config")) config.dynamic_config = values["config.dynamic_config"];
@@ -186,14 +207,16 @@ function driftView(outcome) {
     h(
       "div",
       { class: "sides" },
-      h(
-        "section",
-        { class: "card", id: "drift-baseline" },
-        h("h2", {}, "Baseline"),
-        h("div", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(baseline.id)}`, class: "profile-name" }, baseline.name), " ", baselineMark(), baseline.label ? [" ", badge(baseline.label, "label")] : null),
-        h("div", { class: "muted" }, scope(baseline)),
-        h("div", { class: "muted" }, formatWindow(baseline.time_window_start, baseline.time_window_end)),
-      ),
+      outcome.rolling_baseline
+        ? rollingCard(outcome.rolling_baseline)
+        : h(
+            "section",
+            { class: "card", id: "drift-baseline" },
+            h("h2", {}, "Baseline"),
+            h("div", {}, profileLink(baseline), " ", baselineMark(), baseline.label ? [" ", badge(baseline.label, "label")] : null),
+            h("div", { class: "muted" }, scope(baseline)),
+            h("div", { class: "muted" }, formatWindow(baseline.time_window_start, baseline.time_window_end)),
+          ),
       h("div", { class: "arrow", "aria-hidden": "true" }, "→"),
       h(
         "section",
@@ -216,5 +239,22 @@ function driftView(outcome) {
       kept: "the baseline's kept at its creation, the window's collected now",
     }),
     outcome.notes && outcome.notes.length ? section("Notes", h("ul", { class: "notes", id: "drift-notes" }, outcome.notes.map((note) => h("li", {}, note)))) : null,
+  );
+}
+
+const profileLink = (profile) => h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name);
+
+// The profiles a rolling baseline pooled (oldest first) and those it left out, with why.
+function rollingCard(rolling) {
+  const pooled = (profile) => h("li", { dataset: { id: profile.id } }, profileLink(profile), profile.id === rolling.anchor.id ? [" ", baselineMark()] : null, h("div", { class: "muted" }, formatWindow(profile.time_window_start, profile.time_window_end)));
+  const leftOut = (item) => h("li", { dataset: { id: item.profile.id } }, profileLink(item.profile), item.verdict ? [" ", badge(item.verdict, `check-${item.verdict}`)] : null, h("div", { class: "muted" }, item.reason));
+  return h(
+    "section",
+    { class: "card", id: "drift-baseline" },
+    h("h2", {}, `Rolling baseline: ${rolling.pooled.length} pooled`),
+    h("div", { class: "muted" }, scope(rolling.anchor)),
+    h("ol", { id: "drift-pooled", class: "pooled" }, rolling.pooled.map(pooled)),
+    rolling.left_out.length ? h("details", { id: "drift-left-out" }, h("summary", {}, `Left out (${rolling.left_out.length})`), h("ul", {}, rolling.left_out.map(leftOut))) : null,
+    (rolling.notes || []).map((note) => h("p", { class: "muted" }, note)),
   );
 }
