@@ -213,6 +213,16 @@ def test_a_namespace_wide_profile_keeps_every_task_queue_at_its_share(queued: Pl
         assert {c["labels"]["taskqueue"]: c["share"] for c in tail["top"]} == pytest.approx(shares, abs=0.1), key
 
 
+def test_the_oldest_backlog_is_placed_in_the_task_queue_that_waits(queued: Placed) -> None:
+    slow = _contributors(queued.slow, "backlog_age")
+    assert slow["by"] == ["namespace", "taskqueue"] and slow["share_of"] == "largest"
+    lead = slow["top"][0]
+    assert lead["labels"] == SLOW_QUEUE and lead["share"] > 0.9
+    # healthy: every queue's backlog is as young, so none holds the oldest throughout
+    healthy = _contributors(queued.healthy, "backlog_age")
+    assert len(healthy["top"]) == 3 and max(c["share"] for c in healthy["top"]) < 0.9
+
+
 def test_the_comparison_places_the_schedule_to_start_regression_in_that_task_queue(queued: Placed) -> None:
     comparison = queued.comparison
     regressed = {d["metric"] for d in comparison["telemetry_diffs"] if d["direction"] == "regressed"}

@@ -14,6 +14,7 @@ from behaviour_profiles.attribution import (
     attribute_regressions,
     contender_floor,
     describe_labels,
+    held_largest,
     pool_contributors,
     tail_above,
     top_contributors,
@@ -251,6 +252,39 @@ def test_failures_and_service_errors_are_placed_where_they_happen() -> None:
     assert errored.contributors.by == ["namespace", "operation"]
     assert describe_labels(errored.contributors.top[0].labels) == "operation SignalWorkflowExecution in namespace ns"
     assert errored.contributors.top[0].share == pytest.approx(0.9)
+
+
+def test_a_maximum_is_held_by_the_series_largest_at_each_instant() -> None:
+    a = {0.0: 5.0, 15.0: 1.0, 30.0: 2.0, 45.0: 0.0}
+    b = {0.0: 1.0, 15.0: 3.0, 30.0: 2.0, 45.0: 0.0, 60.0: math.nan}
+    # a leads at 0, b at 15, they tie at 30; nothing is largest of all-zero or non-finite values
+    assert held_largest([a, b]) == [1.5, 1.5]
+    assert held_largest([]) == [] and held_largest([{}, {}]) == [0.0, 0.0]
+
+
+@given(st.lists(st.dictionaries(st.integers(0, 20).map(float), st.floats(0, 1e6)), min_size=1, max_size=6))
+def test_the_instants_held_add_up_to_those_with_a_largest(series: list[dict[float, float]]) -> None:
+    held = held_largest(series)
+    with_largest = {t for points in series for t, v in points.items() if v > 0}
+    assert all(h >= 0 for h in held) and math.fsum(held) == pytest.approx(len(with_largest))
+
+
+def test_the_oldest_backlog_is_placed_in_the_queue_that_held_it() -> None:
+    plan = QueryPlan(0, 45, 15, 60)
+    spec = BY_KEY["backlog_age"]
+    (ages,) = series_queries(spec)
+    fetched = {
+        ages: {
+            ("ns", "orders"): {0.0: 300.0, 15.0: 320.0, 30.0: 340.0, 45.0: 5.0},
+            ("ns", "main"): {0.0: 2.0, 15.0: 3.0, 30.0: 2.0, 45.0: 9.0},
+        }
+    }
+    summary = summarise_catalogue(fetched, Dialect.TALLY, plan, [spec])[spec.key]
+    assert summary.max == pytest.approx(340.0)  # the whole is the maximum over the queues, as unsplit
+    found = summary.contributors
+    assert found is not None and found.share_of is ShareOf.LARGEST and found.by == ["namespace", "taskqueue"]
+    assert [(c.labels["taskqueue"], c.share) for c in found.top] == [("orders", 0.75), ("main", 0.25)]
+    assert found.top[0].value == pytest.approx((300 + 320 + 340 + 5) / 4)
 
 
 def test_the_scope_splits_by_the_level_just_below_it() -> None:

@@ -529,6 +529,37 @@ def test_a_drift_from_a_rolling_baseline_is_placed_against_the_pooled_contributo
     )
 
 
+def test_a_drifted_maximum_names_the_series_that_held_it() -> None:
+    def ages(mean: float, held: dict[str, float]) -> MetricSummary:
+        top = [
+            Contributor(labels={"namespace": "default", "taskqueue": q}, value=mean, share=share)
+            for q, share in held.items()
+        ]
+        kept = Contributors(
+            by=["namespace", "taskqueue"], share_of=ShareOf.LARGEST, top=top, rest_share=0.0, series=len(top)
+        )
+        return ok("backlog_age", mean).model_copy(update={"contributors": kept})
+
+    base = typical(BY_KEY["backlog_age"])
+    result = assess_drift(
+        baseline(telemetry=summary({**healthy(), "backlog_age": ages(base, {"main_queue": 1.0})})),
+        summary({**healthy(), "backlog_age": ages(base * 10, {"orders_queue": 0.9, "main_queue": 0.1})}),
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(),
+    )
+    (found,) = result.attributions
+    assert found.share_of is ShareOf.LARGEST
+    assert found.statement.startswith(
+        "Backlog age +900 %: the largest in task queue orders_queue in namespace default at 90 % of instants "
+        "(not among the baseline's top 1"
+    )
+    assert (
+        "Where it lives: Backlog age, the largest in task queue orders_queue in namespace default at 90 % of "
+        "instants." in result.explanation
+    )
+
+
 def test_no_drift_is_attributed_to_nothing() -> None:
     base = typical(BY_KEY[S2S])
     kept = {"main_queue": (0.6, 40.0), "orders_queue": (0.4, 40.0)}

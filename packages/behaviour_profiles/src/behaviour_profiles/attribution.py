@@ -165,6 +165,25 @@ def tail_above_in_order(bounds: Sequence[float], counts: Sequence[float], thresh
     return max(0.0, counts[-1] - below)
 
 
+def held_largest(series: Sequence[Mapping[float, float]]) -> list[float]:
+    """For each series (instant -> value), at how many instants it was the largest of them all: the weight
+    of a maximum's parts. Series tied for the largest share that instant equally; non-finite values and
+    instants where every value is 0 (nothing to be largest of) count for none."""
+    held = [0.0] * len(series)
+    instants = sorted({t for points in series for t in points})
+    for t in instants:
+        values = [(i, points[t]) for i, points in enumerate(series) if t in points and math.isfinite(points[t])]
+        if not values:
+            continue
+        top = max(v for _, v in values)
+        if top <= 0:
+            continue
+        leaders = [i for i, v in values if v == top]
+        for i in leaders:
+            held[i] += 1.0 / len(leaders)
+    return held
+
+
 WeighPair = Callable[[float, float], float]
 
 # per ratio form, what of ``(part, whole)`` raises the ratio and what lowers it
@@ -201,6 +220,14 @@ def describe_labels(labels: Mapping[str, str]) -> str:
             words.append((after if words else alone).format(labels[label]))
     words += [f"{label}={value}" for label, value in sorted(labels.items()) if label not in known]
     return " ".join(words) or "series without labels"
+
+
+def lead_words(share_of: ShareOf, share: float, labels: Mapping[str, str]) -> str:
+    """A contributor and its share in words, as the share reads for ``share_of``: "90 % of it from task
+    queue orders_queue", or for a maximum "the largest in task queue orders_queue at 90 % of instants"."""
+    if share_of is ShareOf.LARGEST:
+        return f"the largest in {describe_labels(labels)} at {_pct(share)} of instants"
+    return f"{_pct(share)} of it from {describe_labels(labels)}"
 
 
 def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -273,6 +300,7 @@ def named_contributor(changes: Sequence[ContributorChange]) -> ContributorChange
 def _statement(
     diff: TelemetryDiff,
     old: Contributors | None,
+    new: Contributors,
     changes: list[ContributorChange],
     sides: Sides,
 ) -> str:
@@ -281,7 +309,7 @@ def _statement(
     lead = named_contributor(changes)
     if lead is None:
         return f"{head}: no contributor kept in {new_side}."
-    words = f"{head}: {_pct(lead.new_share or 0.0)} of it from {describe_labels(lead.labels)}"
+    words = f"{head}: {lead_words(new.share_of, lead.new_share or 0.0, lead.labels)}"
     details: list[str] = []
     if old is None and diff.old_value == 0:
         details.append(f"{old_side} had none of it")  # nothing to split, rather than nothing kept
@@ -320,7 +348,7 @@ def attribute(
         by=new.contributors.by,
         share_of=new.contributors.share_of,
         contributors=changes,
-        statement=_statement(diff, before, changes, sides),
+        statement=_statement(diff, before, new.contributors, changes, sides),
     )
 
 

@@ -844,7 +844,9 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.LOWER,
             threshold_class=ThresholdClass.LATENCY,
             noise_floor=1.0,
-            computation=_gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES),
+            computation=Direct(
+                GaugeAgg((Term(same("approximate_backlog_age_seconds"), (), SERVER_SCOPES),), "max", split=_BY_QUEUE)
+            ),
             influences=_MATCHING_INFLUENCES,
             remedy=Remedy(
                 settings=(

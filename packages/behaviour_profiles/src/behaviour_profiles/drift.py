@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from behaviour_profiles.attribution import attribute_regressions, describe_labels, named_contributor
+from behaviour_profiles.attribution import attribute_regressions, lead_words, named_contributor
 from behaviour_profiles.catalogue import BY_KEY
 from behaviour_profiles.comparison import (
     CONFIG_PARTS,
@@ -34,7 +34,7 @@ from behaviour_profiles.comparison import (
     window_length_note,
 )
 from behaviour_profiles.correlation import cause_text, correlate
-from behaviour_profiles.formatting import format_value, format_window
+from behaviour_profiles.formatting import format_window
 from behaviour_profiles.models import (
     Attribution,
     BehaviourProfile,
@@ -156,10 +156,7 @@ def _where_it_lives(attributions: Sequence[Attribution]) -> str | None:
     for found in attributions:
         lead = named_contributor(found.contributors)
         if lead is not None and lead.new_share is not None:
-            return (
-                f"Where it lives: {found.title}, {format_value(lead.new_share, 'share')} of it from "
-                f"{describe_labels(lead.labels)}."
-            )
+            return f"Where it lives: {found.title}, {lead_words(found.share_of, lead.new_share, lead.labels)}."
     return None
 
 

@@ -165,6 +165,8 @@ class ShareOf(StrEnum):
     """A latency percentile: the observations slower than the whole's percentile at each instant."""
     WORSE_PART = "worse_part"
     """A ratio: the part that makes it worse (failed attempts, polls not matched at once, slots in use)."""
+    LARGEST = "largest"
+    """A maximum (the oldest backlog): the instants at which this series was the largest."""
 
 
 class Contributor(BaseModel):

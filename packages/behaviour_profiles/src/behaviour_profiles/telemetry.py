@@ -36,6 +36,7 @@ import msgspec
 from behaviour_profiles.attribution import (
     Candidate,
     contender_floor,
+    held_largest,
     tail_above_in_order,
     top_contributors,
     worse_part_of,
@@ -664,8 +665,9 @@ def contributors(
     splits = {query.split for query in queries}
     if not queries or len(splits) != 1 or () in splits or any(q not in fetched for q in queries):
         return None
-    if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg != "sum":
-        return None  # a maximum has no parts
+    largest = isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg == "max"
+    if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg not in ("sum", "max"):
+        return None
     (labels,) = splits
     cut = {query: (parts_of or (lambda q: split_parts(q, fetched[q])))(query) for query in queries}
     keys = sorted({key for parts in cut.values() for key in parts})
@@ -689,6 +691,12 @@ def contributors(
         weights = [rows_of(cut[comp.buckets].get(key, {})).tail_above(thresholds) for key in keys]
     elif isinstance(comp, Ratio):
         weights = [_ratio_weight(spec, comp, parts(key)) for key in keys]
+    elif largest:  # a maximum: the instants each series held it (a tie shares its instant)
+        own = {key: dict(compute_metric(spec, parts(key), dialect, rows_of)) for key in keys}
+        weights = held_largest([own[key] for key in keys])
+        for key in keys:
+            finite = [v for v in own[key].values() if math.isfinite(v)]
+            values[key] = math.fsum(finite) / len(finite) if finite else None
     else:
         for key in keys:  # a sum: the weight is the value's own points added up
             points = [v for _, v in compute_metric(spec, parts(key), dialect, rows_of) if math.isfinite(v)]
@@ -708,6 +716,8 @@ def contributors(
         if isinstance(comp, Quantile)
         else ShareOf.WORSE_PART
         if isinstance(comp, Ratio)
+        else ShareOf.LARGEST
+        if largest
         else ShareOf.TOTAL
     )
     return top_contributors(split, share_of, candidates)

@@ -170,7 +170,7 @@ export function attributionsSection(
       ),
     ),
   );
-  return section(title, h("p", { class: "muted" }, `Shares of the slow tail (latency), of the sum (rates) or of the part that makes a ratio worse; ${kept}, at most five per metric.`), h("ul", { class: "attributions", id: "attributions" }, items));
+  return section(title, h("p", { class: "muted" }, `Shares of the slow tail (latency), of the sum (rates), of the part that makes a ratio worse, or of the instants a series was the largest (a maximum); ${kept}, at most five per metric.`), h("ul", { class: "attributions", id: "attributions" }, items));
 }
 
 // Correlations grouped by the configuration change they start from, most severe metric first.
