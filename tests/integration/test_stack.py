@@ -219,14 +219,20 @@ def test_a_port_clash_raises_a_stack_error_naming_port_and_component(stack: Loca
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", stack.config.prometheus_port))
         squatter.listen()
-        with pytest.raises(StackError, match=rf"port {stack.config.prometheus_port} .*prometheus"):
+        with pytest.raises(
+            StackError,
+            match=rf"port {stack.config.prometheus_port} .*prometheus.*set COPILOT_DEV_PROMETHEUS_PORT to a free port",
+        ):
             stack.start_prometheus()
     assert stack.status()["prometheus"] == "stopped"
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", stack.config.weed_filer_port + 10_000))  # SeaweedFS's gRPC port
         squatter.listen()
-        with pytest.raises(StackError, match=rf"port {stack.config.weed_filer_port + 10_000} .*s3"):
+        with pytest.raises(
+            StackError,
+            match=rf"port {stack.config.weed_filer_port + 10_000} .*s3.*move COPILOT_DEV_WEED_FILER_PORT \(SeaweedFS",
+        ):
             stack.start_s3()
     assert stack.status()["s3"] == "stopped"
 

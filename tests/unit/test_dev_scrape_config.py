@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from copilot.dev.stack import COMPONENTS, ScrapeTarget, StackConfig, prometheus_config
@@ -74,3 +75,36 @@ def test_isolated_stacks_get_their_own_temporal_ports(tmp_path: Path) -> None:
     ports_b = {b.temporal_port, b.temporal_http_port, b.temporal_metrics_port, b.sdk_metrics_port}
     assert len(ports_a) == 4
     assert not ports_a & ports_b
+
+
+# --- the stack's ports, moved by the environment ----------------------------------------------------
+
+
+def test_the_environment_moves_the_ports_it_names_and_keeps_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from copilot.dev.local import stack_config
+    from copilot.dev.stack import StackError, port_variable
+
+    base = StackConfig(state_dir=tmp_path)
+    moved = base.with_ports_from({"COPILOT_DEV_PROMETHEUS_PORT": "19090", "COPILOT_DEV_API_PORT": " 18081 "})
+    assert (moved.prometheus_port, moved.api_port) == (19090, 18081)
+    assert {k: v for k, v in moved.ports().items() if k not in ("prometheus_port", "api_port")} == {
+        k: v for k, v in base.ports().items() if k not in ("prometheus_port", "api_port")
+    }
+    assert base.with_ports_from({"COPILOT_DEV_S3_PORT": ""}) == base  # empty: the default
+    assert set(base.ports()) >= {"postgres_port", "s3_port", "prometheus_port", "api_port", "temporal_port"}
+    assert port_variable("weed_filer_port") == "COPILOT_DEV_WEED_FILER_PORT"
+
+    with pytest.raises(StackError, match=r"COPILOT_DEV_API_PORT='http' is not a usable port: .* 1 to 65535"):
+        base.with_ports_from({"COPILOT_DEV_API_PORT": "http"})
+    with pytest.raises(StackError, match=r"COPILOT_DEV_S3_PORT='60000' .* 1 to 55535 \(SeaweedFS also binds"):
+        base.with_ports_from({"COPILOT_DEV_S3_PORT": "60000"})
+    with pytest.raises(StackError, match=r"COPILOT_DEV_API_PORT='0'"):
+        base.with_ports_from({"COPILOT_DEV_API_PORT": "0"})
+    with pytest.raises(StackError, match=r"port 9090 would serve both prometheus_port \(COPILOT_DEV_PROMETHEUS_PORT\)"):
+        base.with_ports_from({"COPILOT_DEV_API_PORT": "9090"})
+
+    # what every `copilot dev` command builds: the state directory's config with the environment's ports
+    monkeypatch.setenv("COPILOT_DEV_PROMETHEUS_PORT", "19091")
+    assert stack_config(tmp_path).prometheus_port == 19091

@@ -593,6 +593,13 @@ def dev_up(
 
     info = _stack_call(lambda: bring_up(state_dir, start_api=True, temporal=temporal, log=console.print))
     console.print(f"[green]Stack up.[/] API at {info.api_url}  (stop with `copilot dev down`)")
+    talks_to = Settings().copilot_api_url.rstrip("/")
+    if info.api_url and info.api_url.rstrip("/") != talks_to:
+        console.print(
+            f"`copilot profiles` talks to {talks_to}: export COPILOT_API_URL={info.api_url} to use this stack",
+            highlight=False,
+            soft_wrap=True,
+        )
     if info.temporal_address:
         console.print(
             f"Temporal at {info.temporal_address} (namespace default), metrics at {info.temporal_metrics_url}; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -41,10 +42,11 @@ DEMO_NAMESPACE = "default"
 
 def stack_config(state_dir: Path) -> StackConfig:
     """One database per state directory, so two checkouts sharing a PostgreSQL never mix their indexes
-    (each keeps its documents in its own SeaweedFS data directory)."""
+    (each keeps its documents in its own SeaweedFS data directory); the ports are the defaults but for
+    those the environment moves (``COPILOT_DEV_PROMETHEUS_PORT`` and the like, :meth:`StackConfig.with_ports_from`)."""
     resolved = state_dir.resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
-    return StackConfig(state_dir=resolved, database=f"copilot_dev_{digest}")
+    return StackConfig(state_dir=resolved, database=f"copilot_dev_{digest}").with_ports_from(os.environ)
 
 
 def placements_manifest(placements: list[Placement]) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
@@ -123,6 +123,38 @@ class StackConfig:
     temporal_cluster: str = "temporal-live"
     """The cluster id of the real Temporal: the value of ``cluster_label`` on every series scraped from it."""
 
+    def ports(self) -> dict[str, int]:
+        """Every port field (``prometheus_port``, ...) and its value."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name.endswith("_port")}
+
+    def with_ports_from(self, env: Mapping[str, str]) -> StackConfig:
+        """This config with the ports ``env`` sets: ``COPILOT_DEV_<FIELD>`` for each port field, e.g.
+        ``COPILOT_DEV_PROMETHEUS_PORT=9091`` (:func:`port_variable`). An empty variable keeps the default; a
+        value that is not a usable port, or two components on one port, is a :class:`StackError` naming the
+        variable."""
+        chosen = dict(self.ports())
+        for name in chosen:
+            raw = env.get(port_variable(name), "").strip()
+            if not raw:
+                continue
+            highest = 65535 - GRPC_OFFSET if name in _SEAWEED_PORTS else 65535
+            if not raw.isdigit() or not 1 <= int(raw) <= highest:
+                raise StackError(
+                    f"{port_variable(name)}={raw!r} is not a usable port: give a whole number from 1 to {highest}"
+                    + (f" (SeaweedFS also binds the port + {GRPC_OFFSET})" if name in _SEAWEED_PORTS else "")
+                )
+            chosen[name] = int(raw)
+        taken: dict[int, str] = {}
+        for name, port in chosen.items():
+            if port in taken:
+                raise StackError(
+                    f"port {port} would serve both {taken[port]} ({port_variable(taken[port])}) and {name} "
+                    f"({port_variable(name)}): each component needs its own, move one"
+                )
+            taken[port] = name
+        updates: dict[str, Any] = dict(chosen)
+        return replace(self, **updates)
+
     @classmethod
     def isolated(cls, state_dir: Path, database: str) -> StackConfig:
         """A stack on free ports, for tests and benches: it never meets a `copilot dev up` stack.
@@ -145,6 +177,14 @@ class StackConfig:
             temporal_metrics_port=free_port(),
             sdk_metrics_port=free_port(),
         )
+
+
+_SEAWEED_PORTS = frozenset({"s3_port", "weed_master_port", "weed_volume_port", "weed_filer_port"})
+
+
+def port_variable(field_name: str) -> str:
+    """The environment variable that sets a port field of :class:`StackConfig` for the `copilot dev` commands."""
+    return f"COPILOT_DEV_{field_name.upper()}"
 
 
 @dataclass(frozen=True)
@@ -585,12 +625,21 @@ class LocalStack:
     # -- process plumbing -------------------------------------------------------------------------
 
     def _check_ports(self, component: str, ports: list[int]) -> None:
+        by_port = {port: name for name, port in self.config.ports().items()}
         for port in ports:
-            if not _bindable(port):
-                raise StackError(
-                    f"port {port} needed by {component} is already in use by another process on 127.0.0.1; "
-                    "stop it or configure another port"
+            if _bindable(port):
+                continue
+            if port in by_port:
+                hint = f"stop it or set {port_variable(by_port[port])} to a free port"
+            elif port - GRPC_OFFSET in by_port:
+                hint = (
+                    f"stop it or move {port_variable(by_port[port - GRPC_OFFSET])} (SeaweedFS binds it + {GRPC_OFFSET})"
                 )
+            else:
+                hint = "stop it"
+            raise StackError(
+                f"port {port} needed by {component} is already in use by another process on 127.0.0.1; {hint}"
+            )
 
     def _spawn(
         self,
