@@ -37,6 +37,7 @@ INJECTED = (
     "occ_conflicts_per_sec",
     "exhausted_retries_per_sec",
     "reservoir_size",
+    "reservoir_fill",
     "worker_task_slot_utilization",
 )
 """What failing-400wps injects, as catalogue metrics that must regress against a healthy baseline."""
@@ -51,7 +52,7 @@ MID_SCALE_FAILURES = {
     "persistence_latency_p99",
     "occ_conflicts_per_sec",
     "exhausted_retries_per_sec",
-    "reservoir_size",
+    "reservoir_fill",
     "worker_task_slot_utilization",
 }
 

@@ -54,6 +54,7 @@ _DSQL_PLUGIN = frozenset(
         "pool_in_use_count",
         "pool_idle_count",
         "reservoir_size",
+        "reservoir_fill",
         "reservoir_empty_events",
         "open_failures",
         "dsql_auth_failures",
@@ -78,7 +79,7 @@ EXPECTED: dict[str, Expect] = {
     # from none (the absent counter reads 0 because dsql_tx_conflict_total reports): critical, no percentage
     "exhausted-from-zero": Expect(frozenset({"fail"}), regressed=frozenset({"exhausted_retries_per_sec"})),
     # only the reservoir gauge; empty events and refill failures are separate causes and stay at healthy
-    "reservoir-drained": Expect(frozenset({"fail"}), regressed=frozenset({"reservoir_size"})),
+    "reservoir-drained": Expect(frozenset({"fail"}), regressed=frozenset({"reservoir_size", "reservoir_fill"})),
     # starts are offered load (neutral: changed); completions and state transitions derive from starts
     # in the simulator, so they fall with them. -40 % sits on twice the 20 % threshold, so noise decides
     # between warning and critical.

@@ -30,6 +30,7 @@ NO_DSQL_HERE = frozenset(
         "pool_in_use_count",
         "pool_idle_count",
         "reservoir_size",
+        "reservoir_fill",
         "reservoir_empty_events",
         "open_failures",
         "reconnect_count",

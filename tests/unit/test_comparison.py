@@ -786,9 +786,12 @@ def test_property_no_data_on_a_key_metric_never_passes(
     on_new_side: bool,
 ) -> None:
     (new if on_new_side else old)[key] = no_data(key)
-    # the other profile carries the metric (one made before the catalogue had it is the documented
-    # exception: a key metric a document lacks does not hold the verdict)
-    (old if on_new_side else new).setdefault(key, ok(key, typical(BY_KEY[key])))
+    # the other profile has data for the metric (the documented exceptions: a key metric a document lacks,
+    # made before the catalogue had it, or whose whole family reports on neither side, does not hold the
+    # verdict)
+    other = old if on_new_side else new
+    if key not in other or other[key].status is not MetricStatus.OK:
+        other[key] = ok(key, typical(BY_KEY[key]))
     result = compare(old, new, **opts.model_dump())
     assert result.verdict in (Verdict.INCONCLUSIVE, Verdict.FAIL)
     assert key in {d.metric for d in result.telemetry_diffs if d.direction is Direction.NO_DATA}

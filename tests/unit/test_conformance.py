@@ -46,7 +46,7 @@ HEALTHY = {
     "persistence_latency_p99": 37.0,
     "occ_conflicts_per_sec": 0.5,
     "exhausted_retries_per_sec": 0.0,
-    "reservoir_size": 96.0,
+    "reservoir_fill": 0.96,
     "worker_task_slot_utilization": 0.4,
 }
 FAILING = {
@@ -60,7 +60,7 @@ FAILING = {
     "persistence_latency_p99": 235.0,
     "occ_conflicts_per_sec": 3.0,
     "exhausted_retries_per_sec": 2.0,
-    "reservoir_size": 5.9,
+    "reservoir_fill": 0.06,
     "worker_task_slot_utilization": 0.985,
 }
 
@@ -190,11 +190,22 @@ def test_failing_drifts_and_lists_each_failing_metric_first() -> None:
     result = check_conformance(metrics(FAILING), MID)
     assert not result.conforming and result.label is ConformanceLabel.DRIFTED and result.verdict is Verdict.FAIL
     assert "state_transitions_per_sec" not in result.failing
-    assert {THROUGHPUT_METRIC, "persistence_latency_p99", "reservoir_size"} <= set(result.failing)
+    assert {THROUGHPUT_METRIC, "persistence_latency_p99", "reservoir_fill"} <= set(result.failing)
     statuses = [c.status for c in result.checks]
     assert statuses[: len(result.failing)] == [BoundStatus.FAIL] * len(result.failing)
     assert result.summary.startswith("Drifted from mid-scale: ")
     assert "persistence_latency_p99 235 ms" in result.summary
+
+
+def test_the_reservoir_is_judged_by_its_fill_whatever_its_size() -> None:
+    # a small deployment with a full reservoir of 6 connections conforms; a large one half drained does not
+    small = metrics(HEALTHY, reservoir_size=ok("reservoir_size", 6.0))
+    assert check_conformance(small, MID).conforming
+    drained = metrics(HEALTHY, reservoir_size=ok("reservoir_size", 400.0), reservoir_fill=ok("reservoir_fill", 0.45))
+    result = check_conformance(drained, MID)
+    assert result.failing == ["reservoir_fill"]
+    warned = check_conformance(metrics(HEALTHY, reservoir_fill=ok("reservoir_fill", 0.7)), MID)
+    assert warned.warnings == ["reservoir_fill"] and warned.failing == []
 
 
 def test_a_warning_is_not_conforming_but_says_so() -> None:
@@ -205,9 +216,9 @@ def test_a_warning_is_not_conforming_but_says_so() -> None:
 
 
 def test_no_data_on_a_bounded_metric_is_inconclusive_never_conforming() -> None:
-    result = check_conformance(metrics(HEALTHY, reservoir_size=no_data("reservoir_size")), MID)
+    result = check_conformance(metrics(HEALTHY, reservoir_fill=no_data("reservoir_fill")), MID)
     assert not result.conforming and result.verdict is Verdict.INCONCLUSIVE
-    assert result.no_data == ["reservoir_size"] and result.checks[0].metric == "reservoir_size"
+    assert result.no_data == ["reservoir_fill"] and result.checks[0].metric == "reservoir_fill"
     assert "(inconclusive)" in result.summary and "never a pass" in result.summary
 
 
@@ -219,9 +230,9 @@ def test_an_idle_profile_never_conforms() -> None:
 
 
 def test_a_failure_outranks_missing_data() -> None:
-    values = metrics(FAILING, reservoir_size=None)
+    values = metrics(FAILING, reservoir_fill=None)
     result = check_conformance(values, MID)
-    assert result.verdict is Verdict.FAIL and result.no_data == ["reservoir_size"]
+    assert result.verdict is Verdict.FAIL and result.no_data == ["reservoir_fill"]
 
 
 def test_unknown_preset_is_an_invalid_request_naming_the_known_ones() -> None:

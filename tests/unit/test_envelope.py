@@ -88,11 +88,11 @@ def test_the_metric_furthest_beyond_its_limit_is_named_first() -> None:
 
 
 def test_no_data_on_a_bounded_metric_stops_the_envelope_and_is_never_a_pass() -> None:
-    profiles = [step(100.0, 0), step(200.0, 1, reservoir_size=no_data("reservoir_size")), step(300.0, 2)]
+    profiles = [step(100.0, 0), step(200.0, 1, reservoir_fill=no_data("reservoir_fill")), step(300.0, 2)]
     envelope = capacity_envelope(profiles, preset=MID)
     assert envelope.steps[1].status is EnvelopeStepStatus.INCONCLUSIVE
     assert envelope.safe_load == 100.0 and envelope.breaking_load == 200.0
-    assert [(b.metric, b.status) for b in envelope.first_broken] == [("reservoir_size", BoundStatus.NO_DATA)]
+    assert [(b.metric, b.status) for b in envelope.first_broken] == [("reservoir_fill", BoundStatus.NO_DATA)]
     assert "never a pass" in envelope.summary
 
 

@@ -98,11 +98,11 @@ def test_pooled_statistics() -> None:
 
 
 def test_no_data_in_every_pooled_profile_is_no_data_never_zero() -> None:
-    missing = no_data("reservoir_size")
-    pooled = pool_metrics([at(0, reservoir_size=missing), at(1, reservoir_size=missing)])
-    assert pooled["reservoir_size"].status is MetricStatus.NO_DATA and pooled["reservoir_size"].mean is None
-    one = pool_metrics([at(0, reservoir_size=missing), at(1)])
-    assert one["reservoir_size"].mean == HEALTHY["reservoir_size"]
+    missing = no_data("reservoir_fill")
+    pooled = pool_metrics([at(0, reservoir_fill=missing), at(1, reservoir_fill=missing)])
+    assert pooled["reservoir_fill"].status is MetricStatus.NO_DATA and pooled["reservoir_fill"].mean is None
+    one = pool_metrics([at(0, reservoir_fill=missing), at(1)])
+    assert one["reservoir_fill"].mean == HEALTHY["reservoir_fill"]
 
 
 def test_the_pooled_profile_takes_the_newest_identity() -> None:

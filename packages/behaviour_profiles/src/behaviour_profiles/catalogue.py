@@ -904,12 +904,32 @@ def _build() -> tuple[MetricSpec, ...]:
             noise_floor=1.0,
             computation=_gauge("dsql_reservoir_size"),
             influences=_RESERVOIR_INFLUENCES,
+            family="dsql_reservoir",
+            description="Ready connections in the DSQL reservoir (reservoir mode only); drained is bad.",
+        ),
+        MetricSpec(
+            key="reservoir_fill",
+            category=Category.DSQL_POOL,
+            title="Reservoir fill",
+            unit="ratio",
+            better=Better.HIGHER,
+            threshold_class=ThresholdClass.CAPACITY,
+            noise_floor=0.02,
+            computation=Ratio(
+                GaugeAgg((Term(same("dsql_reservoir_size"), ()),)),
+                GaugeAgg((Term(same("dsql_reservoir_target"), ()),)),
+                "part/whole",
+            ),
+            influences=_RESERVOIR_INFLUENCES,
             remedy=Remedy(
                 settings=("DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
                 why="the reservoir keeps ready connections only in reservoir mode and only as many as its target",
             ),
             family="dsql_reservoir",
-            description="Ready connections in the DSQL reservoir (reservoir mode only); drained is bad.",
+            description="Ready connections over the reservoir's target, both summed over the services "
+            "(reservoir mode only): 1 is full, 0 drained. Unlike reservoir_size it does not grow with the "
+            "deployment, so the scale presets bound it.",
+            floor_points=5.0,
         ),
         MetricSpec(
             key="reservoir_empty_events",

@@ -13,10 +13,11 @@ conflicts, exhausted retries, reservoir and worker slots. A real dev server with
 to 2 under twice the load fails activity schedule-to-start, backlog age and worker slots (the activity
 type is the saturated one).
 
-Reservoir fill: ``metrics-reference.md`` reads fill as ``dsql_reservoir_size / dsql_reservoir_target``,
-but the catalogue has no fill metric, so the presets bound ``reservoir_size`` (ready connections summed
-over the services) instead, sized from the ``DSQL_RESERVOIR_TARGET_READY`` each preset suggests. A
-deployment that does not run reservoir mode has no reservoir series: that is no data, never a pass.
+Reservoir: the presets bound ``reservoir_fill`` (``dsql_reservoir_size / dsql_reservoir_target``, both
+summed over the services), the same at every scale, not the number of ready connections: a deployment
+sized otherwise than a preset's ``DSQL_RESERVOIR_TARGET_READY`` suggests is judged by how full it keeps
+its own reservoir. A deployment that does not run reservoir mode has no reservoir series: that is no
+data, never a pass.
 
 ``settings`` are starting values for the configuration keys of ``metrics-reference.md``; a
 recommendation suggests them for the metrics they address (each metric's catalogue entry says which,
@@ -60,6 +61,12 @@ def _throughput(low: float, high: float | None, warn_low: float | None, warn_hig
     )
 
 
+RESERVOIR_FILL_MIN = 0.5
+"""Below half its target the reservoir fails every preset (it is drained faster than it refills)."""
+RESERVOIR_FILL_WARN = 0.8
+"""Below 80 % of its target it warns."""
+
+
 def _common(
     *,
     transitions: tuple[float | None, float | None, float | None, float | None],
@@ -67,7 +74,6 @@ def _common(
     activity_s2s_p95: tuple[float, float],
     persistence_p99: tuple[float, float],
     conflicts: tuple[float, float],
-    reservoir: tuple[float, float],
 ) -> tuple[ExpectedBound, ...]:
     t_min, t_warn_min, t_warn_max, t_max = transitions
     return (
@@ -130,10 +136,11 @@ def _common(
             why="a transaction that ran out of retries is a failed persistence operation",
         ),
         ExpectedBound(
-            metric="reservoir_size",
-            min=reservoir[0],
-            warn_min=reservoir[1],
-            why="ready connections summed over the services, in reservoir mode (no fill metric in the catalogue)",
+            metric="reservoir_fill",
+            min=RESERVOIR_FILL_MIN,
+            warn_min=RESERVOIR_FILL_WARN,
+            why="ready connections over the reservoir's target, in reservoir mode: a reservoir kept below its "
+            "target has fewer connections ready for a burst than the deployment was sized for",
         ),
         ExpectedBound(
             metric="worker_task_slot_utilization",
@@ -158,7 +165,6 @@ STARTER = ScalePreset(
         activity_s2s_p95=(200.0, 1000.0),
         persistence_p99=(80.0, 150.0),
         conflicts=(0.3, 1.0),
-        reservoir=(5.0, 10.0),
     ),
     settings=(
         PresetSetting(key="TEMPORAL_SQL_MAX_CONNS", part=ENV, value=20, why="pool size per service"),
@@ -185,7 +191,6 @@ MID_SCALE = ScalePreset(
         activity_s2s_p95=(100.0, 500.0),
         persistence_p99=(60.0, 120.0),
         conflicts=(1.0, 2.0),
-        reservoir=(20.0, 40.0),
     ),
     settings=(
         PresetSetting(key="TEMPORAL_SQL_MAX_CONNS", part=ENV, value=50, why="pool size per service"),
@@ -212,7 +217,6 @@ HIGH_THROUGHPUT = ScalePreset(
         activity_s2s_p95=(100.0, 500.0),
         persistence_p99=(60.0, 120.0),
         conflicts=(2.0, 5.0),
-        reservoir=(50.0, 100.0),
     ),
     settings=(
         PresetSetting(key="TEMPORAL_SQL_MAX_CONNS", part=ENV, value=100, why="pool size per service"),
