@@ -661,6 +661,9 @@ _MATCHING_INFLUENCES = influences(
     _POLLERS_WAITING.of(*_MATCH_SPREAD), _FREE_SLOTS.of(*_SLOT_SIZES), MATCHING_KEYS + WORKER_KEYS
 )
 """Matching and schedule-to-start: sync and async match rates, backlog, schedule-to-start."""
+_RESERVOIR_SIZE = GaugeAgg((Term(same("dsql_reservoir_size")),))
+"""Ready connections in the reservoir, summed over the services: its size, and its fill's numerator."""
+_RESERVOIR_TARGET = GaugeAgg((Term(same("dsql_reservoir_target")),))
 _RESERVOIR_INFLUENCES = influences(_RESERVOIR_KEPT_FULL.of(*_RESERVOIR_FILL), RESERVOIR_KEYS)
 """The reservoir's size, empty events and failed opens."""
 
@@ -902,7 +905,7 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.HIGHER,
             threshold_class=ThresholdClass.CAPACITY,
             noise_floor=1.0,
-            computation=_gauge("dsql_reservoir_size"),
+            computation=Direct(_RESERVOIR_SIZE),
             influences=_RESERVOIR_INFLUENCES,
             family="dsql_reservoir",
             description="Ready connections in the DSQL reservoir (reservoir mode only); drained is bad.",
@@ -915,11 +918,7 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.HIGHER,
             threshold_class=ThresholdClass.CAPACITY,
             noise_floor=0.02,
-            computation=Ratio(
-                GaugeAgg((Term(same("dsql_reservoir_size"), ()),)),
-                GaugeAgg((Term(same("dsql_reservoir_target"), ()),)),
-                "part/whole",
-            ),
+            computation=Ratio(_RESERVOIR_SIZE, _RESERVOIR_TARGET, "part/whole"),
             influences=_RESERVOIR_INFLUENCES,
             remedy=Remedy(
                 settings=("DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
