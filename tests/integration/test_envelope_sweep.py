@@ -240,6 +240,10 @@ async def test_a_rolling_baseline_leaves_out_an_excluded_and_a_failing_profile(s
         result = drift.json()
         assert result["drifted"] is True
         assert [m["id"] for m in result["rolling_baseline"]["pooled"]] == [ids[1], ids[3], ids[4]]
+        # the judged window's own profile ends after the window starts: it is not part of the chain
+        assert {o["profile"]["id"] for o in result["rolling_baseline"]["left_out"]} == {ids[2]}
+        (said,) = [n for n in result["rolling_baseline"]["notes"] if "were not considered" in n]
+        assert said.startswith("1 profile(s) whose windows end after the judged window starts")
         assert "rolling baseline of 3 pooled profiles" in result["summary"]
         assert all(pid in result["summary"] for pid in (ids[1], ids[3], ids[4]))
         # the pooled profiles' contributors place the regressions, as a single baseline's do
@@ -352,6 +356,8 @@ def test_the_drift_page_judges_against_a_rolling_baseline_and_lists_what_it_pool
     settings = stack.settings(prometheus_endpoint=sweep_prometheus[0])
     with _serve(settings) as url, _chromium_page() as page, httpx.Client(base_url=url, timeout=120) as http:
         assert http.post(f"/profiles/{ids[0]}/baseline").status_code == 200
+        excluded = http.post(f"/profiles/{ids[2]}/exclusion", json={"reason": "generator misconfigured"})
+        assert excluded.status_code == 200, excluded.text
         body = {
             "cluster_id": ROLLING_CLUSTER,
             "namespace": "default",
@@ -392,8 +398,12 @@ def test_the_drift_page_judges_against_a_rolling_baseline_and_lists_what_it_pool
         expect(card.locator("h2")).to_have_text("Rolling baseline: 3 pooled")
         expect(card.locator("#drift-pooled li")).to_have_count(3)
         assert card.locator("#drift-pooled li").evaluate_all("items => items.map(i => i.dataset.id)") == pooled
-        left_out = expected["rolling_baseline"]["left_out"]
-        expect(card.locator("#drift-left-out summary")).to_have_text(f"Left out ({len(left_out)})")
+        # the excluded run is left out with its reason; the failing run is the judged window itself, so it is
+        # not in the chain at all, and the card says so
+        assert [o["profile"]["id"] for o in expected["rolling_baseline"]["left_out"]] == [ids[2]]
+        expect(card.locator("#drift-left-out summary")).to_have_text("Left out (1)")
+        expect(card.locator("#drift-left-out li")).to_contain_text("generator misconfigured")
+        expect(card).to_contain_text("1 profile(s) whose windows end after the judged window starts")
         rows = page.locator("#deviations-table tbody tr")
         expect(rows).to_have_count(len(expected["deviations"]))
         placed = page.locator("#attributions li").evaluate_all("items => items.map(i => i.dataset.metric)")
@@ -407,3 +417,4 @@ def test_the_drift_page_judges_against_a_rolling_baseline_and_lists_what_it_pool
         expect(page.locator("#f-rolling")).to_have_value("3")
         expect(page.locator("#drift-pooled li")).to_have_count(3)
         assert errors == []
+        assert http.delete(f"/profiles/{ids[2]}/exclusion").status_code == 200

@@ -22,6 +22,7 @@ from behaviour_profiles.conformance import check_conformance, get_preset, recomm
 from behaviour_profiles.drift import assess_drift
 from behaviour_profiles.envelope import capacity_envelope
 from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, NotFound, ProfileNotFound
+from behaviour_profiles.formatting import format_instant
 from behaviour_profiles.models import (
     MAX_ENVELOPE_PROFILES,
     BehaviourProfile,
@@ -331,7 +332,12 @@ async def drift(services: ProfileServices, request: DriftRequest) -> DriftResult
     account: RollingBaseline | None = None
     if request.rolling is not None:
         pooled, account = await _rolling(
-            services, request.cluster_id, request.namespace, request.rolling, CompareOptions(thresholds_pct=thresholds)
+            services,
+            request.cluster_id,
+            request.namespace,
+            request.rolling,
+            CompareOptions(thresholds_pct=thresholds),
+            before=start,
         )
         baseline = pooled_profile(pooled)
     else:
@@ -377,24 +383,40 @@ ROLLING_LOOKBACK = 200
 
 
 async def _rolling(
-    services: ProfileServices, cluster_id: str, namespace: str | None, n: int, options: CompareOptions
+    services: ProfileServices,
+    cluster_id: str,
+    namespace: str | None,
+    n: int,
+    options: CompareOptions,
+    *,
+    before: datetime | None = None,
 ) -> tuple[list[BehaviourProfile], RollingBaseline]:
+    """The rolling baseline from the designated one on; with ``before`` (a judged window's start), only the
+    profiles whose windows ended by then join the chain: a window is never judged against itself or against
+    what came after it (the designated baseline is pooled whatever its window, as a single baseline is)."""
     anchor_meta = await get_baseline(services, cluster_id, namespace)
     page, more = await services.store.list(
         ProfileFilter(cluster_id=cluster_id, namespace=namespace, window_from=anchor_meta.time_window_start),
         limit=ROLLING_LOOKBACK,
     )
-    later = [
+    after_anchor = [
         m
         for m in page
         if m.id != anchor_meta.id and m.namespace == namespace and m.time_window_start > anchor_meta.time_window_start
     ]
+    later = [m for m in after_anchor if before is None or m.time_window_end <= before]
+    too_late = len(after_anchor) - len(later)
     judged = [m.id for m in later if not m.excluded_from_baselines]
     anchor, *documents = await _read_all(services, [anchor_meta.id, *judged])
     by_id = {p.id: p for p in documents}
     # excluded profiles are accounted for from their index row alone: their documents are never read
     chain = [by_id.get(m.id) or _metadata_only(m) for m in later]
     pooled, account = roll(anchor, chain, n=n, options=options)
+    if too_late and before is not None:
+        account.notes.append(
+            f"{too_late} profile(s) whose windows end after the judged window starts ({format_instant(before)}) "
+            "were not considered: a window is judged against what came before it"
+        )
     if more is not None:
         account.notes.append(
             f"only the newest {ROLLING_LOOKBACK} profiles since the designated baseline were judged; designate a "
