@@ -245,6 +245,7 @@ async def test_a_rolling_baseline_leaves_out_an_excluded_and_a_failing_profile(s
         (said,) = [n for n in result["rolling_baseline"]["notes"] if "were not considered" in n]
         assert said.startswith("1 profile(s) whose windows end after the judged window starts")
         assert "rolling baseline of 3 pooled profiles" in result["summary"]
+        assert "was judged against the rolling baseline of 3 pooled profile(s) (" in result["explanation"]
         assert all(pid in result["summary"] for pid in (ids[1], ids[3], ids[4]))
         # the pooled profiles' contributors place the regressions, as a single baseline's do
         placed = {a["metric"]: a for a in result["attributions"]}

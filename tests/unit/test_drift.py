@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from behaviour_profiles.catalogue import BY_KEY, CATALOGUE, Effect, Influence, MetricSpec, Raising, influences
 from behaviour_profiles.comparison import config_diffs, judge_telemetry
 from behaviour_profiles.correlation import cause_text, change_direction, correlate, setting_name
-from behaviour_profiles.drift import assess_drift
+from behaviour_profiles.drift import assess_drift, rolling_words
+from behaviour_profiles.formatting import format_window
 from behaviour_profiles.models import (
     BehaviourProfile,
     ChangeKind,
@@ -558,6 +559,34 @@ def test_a_drifted_maximum_names_the_series_that_held_it() -> None:
         "Where it lives: Backlog age, the largest in task queue orders_queue in namespace default at 90 % of "
         "instants." in result.explanation
     )
+
+
+def test_a_rolling_baseline_is_named_as_the_pool_it_is() -> None:
+    first = baseline().model_copy(update={"name": "monday"})
+    second = baseline().model_copy(
+        update={
+            "id": UUID(int=2),
+            "name": "tuesday",
+            "time_window_start": first.time_window_start + timedelta(days=1),
+            "time_window_end": first.time_window_end + timedelta(days=1),
+        }
+    )
+    words = rolling_words([second, first])
+    assert words.startswith(
+        f"rolling baseline of 2 pooled profile(s) ({format_window(first.time_window_start, second.time_window_end)}"
+    )
+    assert words.endswith(f"the newest 'tuesday', profile {second.id})")
+    result = assess_drift(
+        pooled_profile([first, second]),
+        summary(healthy()),
+        window=NOW,
+        scope=SCOPE,
+        options=CompareOptions(),
+        named=words,
+    )
+    assert f"was judged against the {words} with the comparison rules" in result.explanation
+    single = assess_drift(first, summary(healthy()), window=NOW, scope=SCOPE, options=CompareOptions())
+    assert "was judged against the baseline 'monday' (profile" in single.explanation
 
 
 def test_no_drift_is_attributed_to_nothing() -> None:

@@ -86,9 +86,27 @@ def _thresholds_text(options: CompareOptions) -> str:
     return ", ".join(f"{cls.value} {options.threshold_for(cls):g} %" for cls in ThresholdClass)
 
 
+def baseline_words(baseline: BehaviourProfile) -> str:
+    """A single baseline as a drift explanation names it: its name, profile id and window."""
+    return (
+        f"baseline {baseline.name!r} (profile {baseline.id}, "
+        f"{format_window(baseline.time_window_start, baseline.time_window_end)})"
+    )
+
+
+def rolling_words(pooled: Sequence[BehaviourProfile]) -> str:
+    """A rolling baseline as a drift explanation names it: how many it pools, over which span, the newest."""
+    first = min(p.time_window_start for p in pooled)
+    newest = max(pooled, key=lambda p: (p.time_window_end, str(p.id)))
+    return (
+        f"rolling baseline of {len(pooled)} pooled profile(s) ({format_window(first, newest.time_window_end)}; "
+        f"the newest {newest.name!r}, profile {newest.id})"
+    )
+
+
 def _explain(
     status: DriftStatus,
-    baseline: BehaviourProfile,
+    base: str,
     current: TelemetrySummary,
     judged: Sequence[TelemetryDiff],
     correlations: Sequence[Correlation],
@@ -97,10 +115,6 @@ def _explain(
     window: str,
     options: CompareOptions,
 ) -> str:
-    base = (
-        f"baseline {baseline.name!r} (profile {baseline.id}, "
-        f"{format_window(baseline.time_window_start, baseline.time_window_end)})"
-    )
     lead = (
         f"The window {window} of {scope} was judged against the {base} with the comparison rules "
         f"(statistic {options.statistic.value}; thresholds {_thresholds_text(options)}; beyond a threshold "
@@ -168,12 +182,14 @@ def assess_drift(
     scope: Scope,
     options: CompareOptions,
     current_config: ConfigSnapshot | None = None,
+    named: str | None = None,
 ) -> DriftResult:
     """Judge ``current`` (the new side) against ``baseline`` (the old side) with the comparison rules.
 
     ``scope`` is the current window's cluster, namespace and task queue. With ``current_config`` the
     baseline's configuration is diffed against it and changes are correlated with the regressions; a
-    snapshot with no part collected counts as none.
+    snapshot with no part collected counts as none. ``named`` is how the explanation names the baseline
+    (:func:`rolling_words` for a pooled one); by default :func:`baseline_words`.
     """
     start, end = window.start, window.end
     cluster_id, namespace, task_queue = scope.cluster_id, scope.namespace, scope.task_queue
@@ -226,7 +242,7 @@ def assess_drift(
     attributions = attribute_regressions(judged, base_metrics, now_metrics, sides=_ATTRIBUTION_SIDES, both_sides=True)
     explanation = _explain(
         status,
-        baseline,
+        named or baseline_words(baseline),
         current,
         judged,
         correlations,

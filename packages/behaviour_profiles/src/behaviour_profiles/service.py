@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 from behaviour_profiles.catalogue import Dialect, Source
 from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
-from behaviour_profiles.drift import assess_drift
+from behaviour_profiles.drift import assess_drift, rolling_words
 from behaviour_profiles.envelope import capacity_envelope
 from behaviour_profiles.errors import BaselineNotFound, InvalidRequest, NoTelemetry, NotFound, ProfileNotFound
 from behaviour_profiles.formatting import format_instant
@@ -330,6 +330,7 @@ async def drift(services: ProfileServices, request: DriftRequest) -> DriftResult
     start, end = window.start, window.end
     thresholds = {**services.drift_thresholds_pct, **request.thresholds_pct}
     account: RollingBaseline | None = None
+    named: str | None = None
     if request.rolling is not None:
         pooled, account = await _rolling(
             services,
@@ -340,6 +341,7 @@ async def drift(services: ProfileServices, request: DriftRequest) -> DriftResult
             before=start,
         )
         baseline = pooled_profile(pooled)
+        named = rolling_words(pooled)
     else:
         meta = await get_baseline(services, request.cluster_id, request.namespace)
         baseline = await services.store.get(meta.id)
@@ -368,6 +370,7 @@ async def drift(services: ProfileServices, request: DriftRequest) -> DriftResult
         scope=scope,
         options=options,
         current_config=snapshot,
+        named=named,
     )
     if account is not None:
         names = ", ".join(f"{m.name!r} ({m.id})" for m in account.pooled)
