@@ -530,8 +530,8 @@ CPU_EXPLANATION = (
 )
 
 
-def _gauge(name: str, agg: str = "sum", scopes: Scopes = UNSCOPED) -> Direct:
-    return Direct(GaugeAgg((Term(same(name), (), scopes),), agg))
+def _gauge(name: str, agg: str = "sum", scopes: Scopes = UNSCOPED, split: Split = ()) -> Direct:
+    return Direct(GaugeAgg((Term(same(name), (), scopes),), agg, split=split))
 
 
 def _rate(*terms: Term) -> Direct:
@@ -847,9 +847,7 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.LOWER,
             threshold_class=ThresholdClass.LATENCY,
             noise_floor=1.0,
-            computation=Direct(
-                GaugeAgg((Term(same("approximate_backlog_age_seconds"), (), SERVER_SCOPES),), "max", split=_BY_QUEUE)
-            ),
+            computation=_gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES, split=_BY_QUEUE),
             influences=_MATCHING_INFLUENCES,
             remedy=Remedy(
                 settings=(

@@ -88,7 +88,7 @@ from behaviour_profiles.models import (
     TelemetrySummary,
 )
 from behaviour_profiles.scope import Scope as Scope  # re-exported: the collector's callers name it from here
-from behaviour_profiles.stats import series_stats
+from behaviour_profiles.stats import finite_values, series_stats
 
 PROMETHEUS = "Prometheus"
 TARGET_POINTS = 300
@@ -665,9 +665,10 @@ def contributors(
     splits = {query.split for query in queries}
     if not queries or len(splits) != 1 or () in splits or any(q not in fetched for q in queries):
         return None
-    largest = isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg == "max"
-    if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) and comp.query.agg not in ("sum", "max"):
-        return None
+    gauge_agg = comp.query.agg if isinstance(comp, Direct) and isinstance(comp.query, GaugeAgg) else None
+    if gauge_agg not in (None, "sum", "max"):
+        return None  # only a sum's and a maximum's parts have a share
+    largest = gauge_agg == "max"
     (labels,) = splits
     cut = {query: (parts_of or (lambda q: split_parts(q, fetched[q])))(query) for query in queries}
     keys = sorted({key for parts in cut.values() for key in parts})
@@ -678,9 +679,11 @@ def contributors(
     def parts(key: tuple[str, ...]) -> dict[SeriesQuery, Any]:
         return {query: cut[query].get(key, empty[query]) for query in queries}
 
-    def value_of(key: tuple[str, ...]) -> float | None:
-        points = [v for _, v in compute_metric(spec, parts(key), dialect, rows_of) if math.isfinite(v)]
+    def mean_of(points: list[float]) -> float | None:
         return math.fsum(points) / len(points) if points else None
+
+    def value_of(key: tuple[str, ...]) -> float | None:
+        return mean_of(finite_values(v for _, v in compute_metric(spec, parts(key), dialect, rows_of)))
 
     weights: list[float] = []
     values: dict[tuple[str, ...], float | None] = {}
@@ -694,14 +697,12 @@ def contributors(
     elif largest:  # a maximum: the instants each series held it (a tie shares its instant)
         own = {key: dict(compute_metric(spec, parts(key), dialect, rows_of)) for key in keys}
         weights = held_largest([own[key] for key in keys])
-        for key in keys:
-            finite = [v for v in own[key].values() if math.isfinite(v)]
-            values[key] = math.fsum(finite) / len(finite) if finite else None
+        values = {key: mean_of(finite_values(own[key].values())) for key in keys}
     else:
         for key in keys:  # a sum: the weight is the value's own points added up
-            points = [v for _, v in compute_metric(spec, parts(key), dialect, rows_of) if math.isfinite(v)]
+            points = finite_values(v for _, v in compute_metric(spec, parts(key), dialect, rows_of))
             weights.append(math.fsum(points))
-            values[key] = math.fsum(points) / len(points) if points else None
+            values[key] = mean_of(points)
     floor = contender_floor(weights)
     candidates = [
         Candidate(

@@ -179,7 +179,8 @@ class StackConfig:
         )
 
 
-_SEAWEED_PORTS = frozenset({"s3_port", "weed_master_port", "weed_volume_port", "weed_filer_port"})
+_SEAWEED_PORTS = ("s3_port", "weed_master_port", "weed_volume_port", "weed_filer_port")
+"""The port fields SeaweedFS binds, each also at + ``GRPC_OFFSET``."""
 
 
 def port_variable(field_name: str) -> str:
@@ -836,8 +837,8 @@ class LocalStack:
         _run_coroutine(create())
 
     def _weed_ports(self) -> list[int]:
-        c = self.config
-        http = [c.s3_port, c.weed_master_port, c.weed_volume_port, c.weed_filer_port]
+        ports = self.config.ports()
+        http = [ports[name] for name in _SEAWEED_PORTS]
         return http + [port + GRPC_OFFSET for port in http]
 
     def start_s3(self) -> str:
