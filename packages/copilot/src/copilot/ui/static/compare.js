@@ -1,6 +1,6 @@
 // /ui/compare?a={id}&b={id} : A and B compared; its tables are reused by the drift page.
 
-import { api, axisFormat, badge, baseLayout, baselineMark, COLOUR_A, COLOUR_B, CONSTANTS, drawAll, errorBox, h, loading, main, metricTitle, navigate, pageHeader, PLOT_CONFIG, plotlyText, scope, section, setTitle, SEVERITY_RANK, severityBadges, table, thresholdsText, uiHref, valueNode } from "./helpers.js";
+import { api, axisFormat, badge, baseLayout, baselineMark, COLOUR_A, COLOUR_B, CONSTANTS, drawAll, errorBox, h, loading, main, metricTitle, navigate, pageHeader, profileLink, PLOT_CONFIG, plotlyText, scope, section, setTitle, SEVERITY_RANK, severityBadges, table, thresholdsText, uiHref, valueNode } from "./helpers.js";
 import { formatChange, formatP, formatThreshold, formatValue, formatWindow } from "./format.js";
 
 const STATISTICS = CONSTANTS.statistics;
@@ -126,7 +126,7 @@ function sideCard(side, profile, cls) {
     "section",
     { class: `card side ${cls}` },
     h("div", { class: "side-tag" }, side),
-    h("div", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name), profile.is_baseline ? [" ", baselineMark()] : null, profile.label ? [" ", badge(profile.label, "label")] : null),
+    h("div", {}, profileLink(profile.id, profile.name), profile.is_baseline ? [" ", baselineMark()] : null, profile.label ? [" ", badge(profile.label, "label")] : null),
     h("div", { class: "muted" }, scope(profile)),
     h("div", { class: "muted" }, formatWindow(profile.time_window_start, profile.time_window_end)),
   );

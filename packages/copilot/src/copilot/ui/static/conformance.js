@@ -1,6 +1,6 @@
 // /ui/profiles/{id}/conformance?preset=P : the profile checked against a scale preset, and a recommendation.
 
-import { api, badge, baselineMark, errorBox, h, loading, loadPresets, main, metricTitle, pageHeader, scope, section, setTitle, table, uiHref, valueNode } from "./helpers.js";
+import { api, badge, baselineMark, errorBox, h, loading, loadPresets, main, metricTitle, pageHeader, profileLink, scope, section, setTitle, table, uiHref, valueNode } from "./helpers.js";
 import { boundText, formatValue, formatWindow } from "./format.js";
 
 const CHECK_RANK = { fail: 0, no_data: 1, warn: 2, pass: 3 };
@@ -44,7 +44,7 @@ export async function renderConformance(ctx, params, id) {
     pageHeader(
       "Conformance to a scale preset",
       null,
-      h("p", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name), profile.is_baseline ? [" ", baselineMark()] : null, h("span", { class: "muted" }, ` · ${scope(profile)} · ${formatWindow(profile.time_window_start, profile.time_window_end)}`)),
+      h("p", {}, profileLink(profile.id, profile.name), profile.is_baseline ? [" ", baselineMark()] : null, h("span", { class: "muted" }, ` · ${scope(profile)} · ${formatWindow(profile.time_window_start, profile.time_window_end)}`)),
     ),
     section(null, form, description),
     result,

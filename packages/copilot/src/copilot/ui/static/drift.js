@@ -1,6 +1,6 @@
 // /ui/drift?cluster=C&namespace=N : a window judged against the active baseline.
 
-import { api, badge, baselineMark, CONSTANTS, errorBox, field, fieldMarks, h, loading, localInputToIso, main, pageHeader, scope, section, setTitle, severityBadges, thresholdsText, uiHref, windowPicker } from "./helpers.js";
+import { api, badge, baselineMark, CONSTANTS, errorBox, field, fieldMarks, h, loading, localInputToIso, main, pageHeader, profileLink, scope, section, setTitle, severityBadges, thresholdsText, uiHref, windowPicker } from "./helpers.js";
 import { formatSpan, formatWindow } from "./format.js";
 import { attributionsSection, correlationsSection, diffsTable } from "./compare.js";
 
@@ -213,7 +213,7 @@ function driftView(outcome) {
             "section",
             { class: "card", id: "drift-baseline" },
             h("h2", {}, "Baseline"),
-            h("div", {}, profileLink(baseline), " ", baselineMark(), baseline.label ? [" ", badge(baseline.label, "label")] : null),
+            h("div", {}, profileLink(baseline.id, baseline.name), " ", baselineMark(), baseline.label ? [" ", badge(baseline.label, "label")] : null),
             h("div", { class: "muted" }, scope(baseline)),
             h("div", { class: "muted" }, formatWindow(baseline.time_window_start, baseline.time_window_end)),
           ),
@@ -242,12 +242,11 @@ function driftView(outcome) {
   );
 }
 
-const profileLink = (profile) => h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name);
 
 // The profiles a rolling baseline pooled (oldest first) and those it left out, with why.
 function rollingCard(rolling) {
-  const pooled = (profile) => h("li", { dataset: { id: profile.id } }, profileLink(profile), profile.id === rolling.anchor.id ? [" ", baselineMark()] : null, h("div", { class: "muted" }, formatWindow(profile.time_window_start, profile.time_window_end)));
-  const leftOut = (item) => h("li", { dataset: { id: item.profile.id } }, profileLink(item.profile), item.verdict ? [" ", badge(item.verdict, `check-${item.verdict}`)] : null, h("div", { class: "muted" }, item.reason));
+  const pooled = (profile) => h("li", { dataset: { id: profile.id } }, profileLink(profile.id, profile.name), profile.id === rolling.anchor.id ? [" ", baselineMark()] : null, h("div", { class: "muted" }, formatWindow(profile.time_window_start, profile.time_window_end)));
+  const leftOut = (item) => h("li", { dataset: { id: item.profile.id } }, profileLink(item.profile.id, item.profile.name), item.verdict ? [" ", badge(item.verdict, `check-${item.verdict}`)] : null, h("div", { class: "muted" }, item.reason));
   return h(
     "section",
     { class: "card", id: "drift-baseline" },

@@ -1,6 +1,6 @@
 // /ui/envelope?cluster=C&label=L : a load sweep's capacity envelope.
 
-import { api, axisFormat, badge, baseLayout, COLOUR_A, COLOUR_B, drawAll, errorBox, field, fieldMarks, h, loading, loadPresets, main, metricTitle, pageHeader, PLOT_CONFIG, plotlyText, purgeCharts, section, setTitle, table, uiHref, unitName } from "./helpers.js";
+import { api, axisFormat, badge, baseLayout, COLOUR_A, COLOUR_B, drawAll, errorBox, field, fieldMarks, h, loading, loadPresets, main, metricTitle, pageHeader, profileLink, PLOT_CONFIG, plotlyText, purgeCharts, section, setTitle, table, uiHref, unitName } from "./helpers.js";
 import { formatValue } from "./format.js";
 
 // A load sweep's profiles ordered by offered load: one chart per metric against offered load, the
@@ -148,7 +148,7 @@ function envelopeResult(envelope, ctx) {
           ? s.breaches.map((b, i) => [i ? "; " : "", h("span", { class: `breach breach-${b.status}`, title: b.reason }, `${b.metric} ${b.status} ${formatValue(b.observed, b.unit)} (limit ${formatValue(b.limit, b.unit)})`)])
           : h("span", { class: "muted" }, "every bound held"),
       ),
-      h("td", {}, h("a", { href: `/ui/profiles/${encodeURIComponent(s.profile_id)}`, class: "profile-name" }, s.name)),
+      h("td", {}, profileLink(s.profile_id, s.name)),
     );
   });
   const jobs = [];

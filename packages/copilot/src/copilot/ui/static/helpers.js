@@ -68,6 +68,11 @@ function append(el, children) {
   return el;
 }
 
+// A profile's name, linking to its page.
+export function profileLink(id, name) {
+  return h("a", { href: `/ui/profiles/${encodeURIComponent(id)}`, class: "profile-name" }, name);
+}
+
 export function badge(text, kind, title) {
   return h("span", { class: `badge ${kind || ""}`, title }, text);
 }

@@ -1,6 +1,6 @@
 // /ui/ : the profiles, newest first, with filters, baseline marks and the A/B pickers.
 
-import { apiRequest, badge, baselineMark, designateBaseline, driftHref, errorBox, excludedMark, h, loading, localInputToIso, main, navigate, pageHeader, scope, section, setTitle, shortId, uiHref } from "./helpers.js";
+import { apiRequest, badge, baselineMark, designateBaseline, driftHref, errorBox, excludedMark, h, loading, localInputToIso, main, navigate, pageHeader, profileLink, scope, section, setTitle, shortId, uiHref } from "./helpers.js";
 import { formatInstant, formatWindow } from "./format.js";
 
 const FILTERS = [
@@ -150,7 +150,7 @@ function profileRow(profile, picked, onPick) {
     h(
       "td",
       {},
-      h("a", { href: `/ui/profiles/${encodeURIComponent(profile.id)}`, class: "profile-name" }, profile.name),
+      profileLink(profile.id, profile.name),
       profile.label ? [" ", badge(profile.label, "label")] : null,
       profile.excluded_from_baselines ? [" ", excludedMark(profile)] : null,
       h("div", { class: "muted mono" }, shortId(profile.id)),
