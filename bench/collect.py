@@ -74,6 +74,7 @@ from behaviour_profiles.catalogue import (
 from behaviour_profiles.models import BehaviourProfile, ProfileCreate, ProfileMetadata
 from behaviour_profiles.service import create_profile
 from behaviour_profiles.telemetry import (
+    FORM_LABEL,
     PrometheusClient,
     QueryPlan,
     Scope,
@@ -516,16 +517,23 @@ async def write_cost(settings: Settings, end: datetime, hours: int, runs: int) -
     )
 
 
+def recorded_form(rule: dict[str, Any]) -> str:
+    """A rule's record name and form (:data:`FORM_LABEL`): a rule whose expression changed since a kept
+    dataset recorded it is recorded again."""
+    return f"{rule['record']}@{rule.get('labels', {}).get(FORM_LABEL, '')}"
+
+
 def recorded_names(rules: str) -> set[str]:
-    return {rule["record"] for group in yaml.safe_load(rules)["groups"] for rule in group["rules"]}
+    return {recorded_form(rule) for group in yaml.safe_load(rules)["groups"] for rule in group["rules"]}
 
 
 def only_records(rules: str, names: set[str]) -> str:
-    """The rules file ``rules`` with only the rules recording ``names`` (a dataset kept with ``--state``
-    gets the series of rules added since it was built, not the others again)."""
+    """The rules file ``rules`` with only the rules recording ``names`` (:func:`recorded_form`; a dataset
+    kept with ``--state`` gets the series of rules added or changed since it was built, not the others
+    again)."""
     groups = []
     for group in yaml.safe_load(rules)["groups"]:
-        kept = [rule for rule in group["rules"] if rule["record"] in names]
+        kept = [rule for rule in group["rules"] if recorded_form(rule) in names]
         if kept:
             groups.append(group | {"rules": kept})
     return yaml.safe_dump({"groups": groups}, sort_keys=False)

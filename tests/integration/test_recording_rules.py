@@ -2,9 +2,11 @@
 
 A Prometheus of its own holds the judgement plan (:func:`copilot.dev.simulator.judgement_plan`) and the
 recorded series of every catalogue query but one family's (the shard lock histogram), backfilled with
-``promtool tsdb create-blocks-from rules``. Each placement is collected twice, from recorded series where
-they exist and from raw series only; the summaries, the diffs against healthy-150wps and the verdicts
-must agree, and the family without recorded series must be read raw, alone, and named in the profile.
+``promtool tsdb create-blocks-from rules``. The workflow failures are recorded only as a rules file
+without forms (the one before ``bp_form``) recorded them, and the starts both ways, side by side. Each
+placement is collected twice, from recorded series where they exist and from raw series only; the
+summaries, the diffs against healthy-150wps and the verdicts must agree, the family without recorded
+series must be read raw, alone, and named in the profile, and so must the one recorded by the older file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from behaviour_profiles.catalogue import (
     BY_KEY,
@@ -33,7 +36,14 @@ from behaviour_profiles.catalogue import (
 )
 from behaviour_profiles.comparison import judge_telemetry, verdict_and_summary
 from behaviour_profiles.models import CompareOptions, MetricStatus, TelemetrySummary
-from behaviour_profiles.telemetry import PrometheusClient, Scope, TelemetryCollector, plan_window, recording_rules
+from behaviour_profiles.telemetry import (
+    FORM_LABEL,
+    PrometheusClient,
+    Scope,
+    TelemetryCollector,
+    plan_window,
+    recording_rules,
+)
 from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import JUDGEMENT_SCENARIOS, Placement, judgement_plan
 from copilot.dev.stack import LocalStack, StackConfig, free_port
@@ -43,6 +53,10 @@ pytestmark = pytest.mark.stack
 HEALTHY = "healthy-150wps"
 WITHOUT_RULES = frozenset({"shard_lock_latency_p95"})
 """The family left out of the backfilled rules: its recorded series are missing."""
+OLDER_RULES = "workflow_failures_per_sec"
+"""The metric whose recorded series only an older rules file wrote (no :data:`FORM_LABEL`): read raw."""
+BOTH_RULES = "workflows_started_per_sec"
+"""The metric recorded by this version's rules and by the older file beside them: only this version's read."""
 TOLERANCE = 0.01
 """Of the window's mean, the statistic profiles are judged by."""
 POINT_TOLERANCE = 0.05
@@ -61,10 +75,27 @@ def recorded_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         start = min(p.start for p in placements).timestamp()
         end = max(p.start + p.duration for p in placements).timestamp()
         specs = tuple(spec for spec in CATALOGUE if spec.key not in WITHOUT_RULES)
-        local.backfill_rules(start, end, recording_rules(specs))
+        local.backfill_rules(start, end, with_an_older_file(recording_rules(specs)))
         yield local.prometheus_url, placements
     finally:
         local.down()
+
+
+def with_an_older_file(rules: str) -> str:
+    """``rules`` with the rules of :data:`OLDER_RULES` as a rules file without forms wrote them, and
+    those of :data:`BOTH_RULES` written both ways."""
+    older, both = record_slugs()[series_queries(BY_KEY[OLDER_RULES])[0]], BY_KEY[BOTH_RULES]
+    both_slugs = {record_slugs()[q] for q in series_queries(both)}
+    document = yaml.safe_load(rules)
+    for group in document["groups"]:
+        kept = []
+        for rule in group["rules"]:
+            slug = rule["record"].split(":")[1]
+            formless = {k: v for k, v in rule["labels"].items() if k != FORM_LABEL}
+            old = {"record": rule["record"], "expr": rule["expr"]} | ({"labels": formless} if formless else {})
+            kept += [old] if slug == older else [rule, old] if slug in both_slugs else [rule]
+        group["rules"] = kept
+    return yaml.safe_dump(document, sort_keys=False)
 
 
 @dataclass
@@ -117,10 +148,14 @@ async def test_the_recorded_series_are_found_for_every_family_with_data_but_the_
             plan, Scope(healthy.cluster, healthy.namespace, healthy.task_queue, "cluster"), Dialect.OPENTELEMETRY
         )
     left_out = {q for spec in CATALOGUE if spec.key in WITHOUT_RULES for q in series_queries(spec)}
-    # every recordable query with raw series in the window is found, but the family left out
+    older = set(series_queries(BY_KEY[OLDER_RULES]))
+    # every recordable query with raw series in the window is found, but the family left out and the one an
+    # older rules file recorded, which is told apart; the one recorded both ways is found
     assert len(found.found) >= len(record_slugs()) - 12
-    assert not left_out & found.found.keys()
-    assert set(found.missing) == left_out
+    assert not (left_out | older) & found.found.keys()
+    assert set(found.missing) == left_out | older
+    assert set(found.outdated) == set(scoped.outdated) == older
+    assert set(series_queries(BY_KEY[BOTH_RULES])) <= found.found.keys()
     assert found.found.keys() == scoped.found.keys()
     # a whole cluster reads its own view where the rules record one, a namespace the scoped view
     for query, recorded in found.found.items():
@@ -196,10 +231,26 @@ def test_the_family_without_recorded_series_is_read_raw_alone_and_named(collecte
     read_raw = set(WITHOUT_RULES)
     for scope, scenario, summary, raw in collected.pairs():
         (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
-        listed = note.split("do not cover the window: ")[1].rstrip(".").split(", ")
+        listed = note.split("do not cover the window: ")[1].split("; ")[0].rstrip(".").split(", ")
         assert read_raw <= set(listed), (scope, scenario, note)
+        assert OLDER_RULES not in listed, (scope, scenario, note)
         assert summary.metrics["shard_lock_latency_p95"].status is MetricStatus.OK, (scope, scenario)
         assert not [n for n in raw.notes if n.startswith("Recording rules:")]
+
+
+def test_a_family_an_older_rules_file_recorded_is_read_raw_with_its_contributors_and_named(
+    collected: Collected,
+) -> None:
+    placed = 0
+    for scope, scenario, summary, raw in collected.pairs():
+        (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
+        older = note.split("another version's rules file (install this version's, ")[1]
+        assert older.split(": ")[1] == f"{OLDER_RULES}.", (scope, scenario, note)
+        # read raw: the very same numbers and contributors as a raw-only collection
+        mine, theirs = summary.metrics[OLDER_RULES], raw.metrics[OLDER_RULES]
+        assert (mine.mean, mine.p95, mine.contributors) == (theirs.mean, theirs.p95, theirs.contributors)
+        placed += mine.contributors is not None and bool(mine.contributors.top)
+    assert placed  # the failures were placed somewhere, as the older file's recorded series could not
     quantiles = [spec.key for spec in CATALOGUE if isinstance(spec.computation, Quantile)]
     assert set(quantiles) > WITHOUT_RULES
 

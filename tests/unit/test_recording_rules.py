@@ -37,8 +37,10 @@ from behaviour_profiles.telemetry import (
     Scope,
     TelemetryCollector,
     parse_matrix,
+    plan_window,
     recording_rules,
     render_recorded,
+    rule_form,
 )
 from copilot.dev.stack import ensure_prometheus
 
@@ -97,19 +99,26 @@ def test_recorded_reads_scope_like_raw_and_averages_each_step_of_a_long_rate_win
     scope = Scope("prod", "orders", "main-queue", cluster_label="cluster")
     query = slugs_by("workflow_schedule_to_start")
     keeps = view_labels(query, RuleView.SCOPED, "cluster")
-    name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0], keeps)
-    # every label the recorded series keep is fixed by the scope or read: one series per group, nothing to add up
+    form = rule_form(query, Dialect.TALLY, "cluster", RULE_TIERS[0], RuleView.SCOPED)
+    name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0], keeps, form)
+    # every label the recorded series keep is fixed by the scope or read: one series per group, nothing to add
+    # up; only the series this version's rule writes are read (not an older rules file's, backfilled beside them)
     assert render_recorded(query, name, Dialect.TALLY, scope, planned(15, 60)) == (
-        'bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",taskqueue="main_queue",cluster="prod"}'
+        f'bp_tally:workflow_schedule_to_start:rate1m_bucket{{bp_form="{form}",namespace="orders",'
+        'taskqueue="main_queue",cluster="prod"}'
     )
     # a longer rate window: the mean of the recorded rates evaluated within each step, each read once
     assert render_recorded(query, name, Dialect.TALLY, scope, planned(288, 303)) == (
-        'avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{namespace="orders",'
+        f'avg_over_time(bp_tally:workflow_schedule_to_start:rate1m_bucket{{bp_form="{form}",namespace="orders",'
         'taskqueue="main_queue",cluster="prod"}[288s])'
     )
     coarse = Recorded(
-        recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]), RULE_TIERS[1], keeps
+        recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]),
+        RULE_TIERS[1],
+        keeps,
+        rule_form(query, Dialect.TALLY, "cluster", RULE_TIERS[1], RuleView.SCOPED),
     )
+    assert coarse.form != form  # another window, another form
     assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
     assert render_recorded(query, coarse, Dialect.TALLY, scope, planned(120, 120)).startswith(
         "bp_tally:workflow_schedule_to_start:rate2m_bucket{"
@@ -124,18 +133,20 @@ def test_recorded_reads_scope_like_raw_and_averages_each_step_of_a_long_rate_win
 def test_recorded_series_are_added_up_by_prometheus_only_where_several_make_a_group() -> None:
     query = slugs_by("workflow_schedule_to_start")
     cluster = Scope("prod", None, None, cluster_label="cluster")
-    scoped = Recorded("bp:s", RULE_TIERS[0], view_labels(query, RuleView.SCOPED, "cluster"))
-    view = Recorded("bp_cluster:s", RULE_TIERS[0], view_labels(query, RuleView.CLUSTER, "cluster"))
+    scoped = Recorded("bp:s", RULE_TIERS[0], view_labels(query, RuleView.SCOPED, "cluster"), "f1")
+    view = Recorded("bp_cluster:s", RULE_TIERS[0], view_labels(query, RuleView.CLUSTER, "cluster"), "f2")
     # a whole cluster from the scoped view: every task queue of a namespace is one group
     assert render_recorded(query, scoped, Dialect.OPENTELEMETRY, cluster, planned(15, 60)) == (
-        'sum by (le, namespace) (bp:s{cluster="prod"})'
+        'sum by (le, namespace) (bp:s{bp_form="f1",cluster="prod"})'
     )
     minute = planned(15, 60)
-    assert render_recorded(query, view, Dialect.OPENTELEMETRY, cluster, minute) == 'bp_cluster:s{cluster="prod"}'
+    assert render_recorded(query, view, Dialect.OPENTELEMETRY, cluster, minute) == (
+        'bp_cluster:s{bp_form="f2",cluster="prod"}'
+    )
     # without a cluster label to fix, Prometheus adds up the series of every cluster the rules kept apart
     anywhere = Scope("prod", None, None)
     assert render_recorded(query, view, Dialect.OPENTELEMETRY, anywhere, planned(15, 60)) == (
-        "sum by (le, namespace) (bp_cluster:s{})"
+        'sum by (le, namespace) (bp_cluster:s{bp_form="f2"})'
     )
 
 
@@ -201,6 +212,77 @@ async def test_a_family_without_recorded_series_falls_back_alone_and_is_named() 
     assert note.endswith("do not cover the window: persistence_latency_p95, persistence_latency_p99."), note
 
 
+class FormsClient(FakeClient):
+    """:class:`FakeClient` whose recorded names in ``older`` exist only in another form (an older rules
+    file's): found by a look-up that excludes this version's forms, not by one that asks for them."""
+
+    def __init__(self, present: set[str], older: set[str]) -> None:
+        super().__init__(present)
+        self.older = older
+
+    async def metric_names(self, names: Iterable[str], start: float, end: float, matchers: str = "") -> set[str]:
+        found = self.present & set(names)
+        if "bp_form!~" in matchers:
+            return found & self.older
+        return found - self.older if "bp_form=~" in matchers else found
+
+
+async def test_recorded_series_of_another_version_s_rules_are_read_raw_and_named() -> None:
+    dialect = Dialect.OPENTELEMETRY
+    failures = slugs_by("workflow_failures_per_sec")
+    older = {
+        recorded_name(failures, "workflow_failures_per_sec", dialect, t, v)
+        for t in rule_tiers(failures)
+        for v in rule_views(failures)
+    }
+    client = FormsClient(_everything(dialect), older)
+    collector = TelemetryCollector(client, dialect=dialect, cpu_source="none")
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    summary = await collector.collect(Scope("c", None, None), end - timedelta(hours=1), end)
+
+    # the failures are read raw (their raw family asked, none of their recorded names), everything else recorded
+    assert not [q for q in client.asked if any(name in q for name in older)]
+    assert [q for q in client.asked if "workflow_failed_total" in q and "rate(" in q]
+    assert len(client.asked) == len(record_slugs())
+    (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
+    assert "do not cover the window" not in note
+    assert note.endswith(
+        "another version's rules file (install this version's, see docs/deploy.md, Recording "
+        "rules): workflow_failures_per_sec."
+    ), note
+
+
+class ReloadedClient(FakeClient):
+    """:class:`FakeClient` whose recorded names in ``reloaded`` are in this version's form only from
+    ``since`` on (an older rules file's before): the rules file was replaced within the window."""
+
+    def __init__(self, present: set[str], reloaded: set[str], since: float) -> None:
+        super().__init__(present)
+        self.reloaded = reloaded
+        self.since = since
+
+    async def metric_names(self, names: Iterable[str], start: float, end: float, matchers: str = "") -> set[str]:
+        found = self.present & set(names)
+        if "bp_form=~" in matchers and start < self.since:
+            return found - self.reloaded
+        return found
+
+
+async def test_a_rules_file_replaced_within_the_window_is_not_called_another_version_s() -> None:
+    # this version's form at the window's end but not at its start: the family's recorded series do not
+    # cover the window, which the note says as it always has
+    dialect = Dialect.OPENTELEMETRY
+    failures = slugs_by("workflow_failures_per_sec")
+    names = {n for n in _everything(dialect) if "workflow_failures_per_sec" in n}
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    plan = plan_window(end - timedelta(hours=1), end, 15)
+    client = ReloadedClient(_everything(dialect), names, since=plan.start)
+    collector = TelemetryCollector(client, dialect=dialect, cpu_source="none")
+    recorded = await collector.detect_recorded(plan, Scope("c", None, None), dialect)
+    assert failures in recorded.missing and not recorded.outdated
+    assert recorded.found and failures not in recorded.found
+
+
 async def test_no_recorded_series_or_told_not_to_means_raw_and_no_note() -> None:
     end = datetime(2026, 1, 1, tzinfo=UTC)
     for present, use in (
@@ -249,8 +331,10 @@ async def test_whole_cluster_profiles_read_the_cluster_view_where_it_is_there(cl
         await collector.collect(scope, end - timedelta(hours=24), end)
         asked[name] = client.asked
     dispatch = next(q for q in asked["cluster"] if ":task_dispatch_latency:" in q)
-    view = "bp_cluster:" if cluster_view else "bp:"
-    assert dispatch == f"sum by (le) (avg_over_time({view}task_dispatch_latency:rate2m_bucket{{}}[288s]))", dispatch
+    view = RuleView.CLUSTER if cluster_view else RuleView.SCOPED
+    name = recorded_name(slugs_by("task_dispatch_latency"), "task_dispatch_latency", dialect, RULE_TIERS[1], view)
+    form = rule_form(slugs_by("task_dispatch_latency"), dialect, None, RULE_TIERS[1], view)
+    assert dispatch == f'sum by (le) (avg_over_time({name}{{bp_form="{form}"}}[288s]))', dispatch
     assert not [q for q in asked["namespace"] if "bp_cluster:" in q]
     assert len(asked["cluster"]) == len(asked["namespace"]) == len(record_slugs())
 

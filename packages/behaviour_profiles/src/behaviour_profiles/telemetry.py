@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import json
 import math
 import random
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from itertools import accumulate, chain, repeat
 from operator import add
 from typing import Any
@@ -295,13 +297,29 @@ def rule_expressions(
     return out
 
 
+FORM_LABEL = "bp_form"
+"""The label every recorded series carries, naming the form of the rule that wrote it (:func:`rule_form`)."""
+
+
+@cache
+def rule_form(query: SeriesQuery, dialect: Dialect, cluster_label: str | None, tier: RuleTier, view: RuleView) -> str:
+    """A short digest of the expressions that record ``query`` in this tier and view: the value of
+    :data:`FORM_LABEL` on their series. A rules file from another version whose expression for a record
+    name differs (other labels kept, another window) writes another form, which the collector does not
+    read as this version's (:meth:`TelemetryCollector.detect_recorded`)."""
+    text = "\n".join(rule_expressions(query, dialect, cluster_label, tier, view))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """The recorded series a query is read from, and the labels they keep (:func:`view_labels`)."""
+    """The recorded series a query is read from, the labels they keep (:func:`view_labels`) and the form
+    of the rule that writes them (:func:`rule_form`)."""
 
     name: str
     tier: RuleTier
     keeps: tuple[str, ...]
+    form: str
 
 
 def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, scope: Scope, plan: QueryPlan) -> str:
@@ -322,7 +340,8 @@ def render_recorded(query: SeriesQuery, recorded: Recorded, dialect: Dialect, sc
     told of); and the collector adds up whatever series share a group as it reads them (:func:`parse_matrix`).
     """
     term = _terms_of_query(query)[0]  # every term of a query has the same scope labels
-    series = f"{recorded.name}{{{','.join(_scope_matchers(term, dialect, scope))}}}"
+    matchers = [f'{FORM_LABEL}="{recorded.form}"', *_scope_matchers(term, dialect, scope)]
+    series = f"{recorded.name}{{{','.join(matchers)}}}"
     labels = grouped_labels(query, scope.values())
     if isinstance(query, GaugeAgg):
         return _aggregated(query.agg, labels, series)
@@ -365,10 +384,12 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
                 for view in rule_views(query):
                     name = recorded_name(query, slug, dialect, tier, view)
                     expressions = rule_expressions(query, dialect, cluster_label, tier, view)
+                    form = rule_form(query, dialect, cluster_label, tier, view)
                     for i, expr in enumerate(expressions):
                         lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
+                        lines += ["        labels:", f"          {FORM_LABEL}: '{form}'"]
                         if len(expressions) > 1:
-                            lines += ["        labels:", f"          {TERM_LABEL}: '{i}'"]
+                            lines += [f"          {TERM_LABEL}: '{i}'"]
     return "\n".join(lines) + "\n"
 
 
@@ -1368,6 +1389,7 @@ class TelemetryCollector:
                         recorded_name(query, slug, dialect, tier, view),
                         tier,
                         view_labels(query, view, self._cluster_label),
+                        rule_form(query, dialect, self._cluster_label, tier, view),
                     )
                     for view in views
                     if view in rule_views(query)
@@ -1378,7 +1400,9 @@ class TelemetryCollector:
             }
             for dialect in (dialects if recording else ())
         }
-        names = {r.name for by_query in candidates.values() for options in by_query.values() for r in options}
+        options = [r for by_query in candidates.values() for rs in by_query.values() for r in rs]
+        names = {r.name for r in options}
+        forms = "|".join(sorted({r.form for r in options}))
         raw = {
             dialect: {query: {t.name.for_dialect(dialect) for t in _terms_of_query(query)} for query in by_query}
             for dialect, by_query in candidates.items()
@@ -1387,15 +1411,19 @@ class TelemetryCollector:
         matchers = self._cluster_matcher(scope)
         longest = max(tier.interval_s for tier in RULE_TIERS)
 
-        async def names_in(wanted: set[str], start: float, end: float) -> set[str]:
-            return await self._client.metric_names(wanted, start, end, matchers) if wanted else set()
+        async def names_in(wanted: set[str], start: float, end: float, form: str = "") -> set[str]:
+            extra = ",".join(m for m in (matchers, form) if m)
+            return await self._client.metric_names(wanted, start, end, extra) if wanted else set()
 
-        present, head, tail = await asyncio.gather(
+        # a recorded name counts in this version's form only; in any other (an older rules file's) it is
+        # looked up apart, at the window's end, to say so
+        present, head, tail, other = await asyncio.gather(
             names_in(probes, plan.start, plan.end),
-            names_in(names, plan.start - plan.rate_window, plan.start),
-            names_in(names, plan.end - 2 * longest, plan.end),
+            names_in(names, plan.start - plan.rate_window, plan.start, f'{FORM_LABEL}=~"{forms}"'),
+            names_in(names, plan.end - 2 * longest, plan.end, f'{FORM_LABEL}=~"{forms}"'),
+            names_in(names, plan.end - 2 * longest, plan.end, f'{FORM_LABEL}!~"{forms}"'),
         )
-        return _LookedUp(present, head, tail, candidates, raw)
+        return _LookedUp(present, head, tail, other, candidates, raw)
 
     def queries(
         self,
@@ -1560,7 +1588,11 @@ class _LookedUp:
 
     present: set[str]
     head: set[str]
+    """recorded names in this version's form at the window's start"""
     tail: set[str]
+    """recorded names in this version's form at the window's end"""
+    other: set[str]
+    """recorded names in another form (another version's rules) at the window's end"""
     candidates: Mapping[Dialect, Mapping[SeriesQuery, list[Recorded]]]
     raw: Mapping[Dialect, Mapping[SeriesQuery, set[str]]]
 
@@ -1573,7 +1605,13 @@ class _LookedUp:
                 found[query] = usable
         raw = self.raw.get(dialect, {})
         missing = tuple(query for query in candidates if query not in found and raw[query] & self.present)
-        return RecordedSeries(found, missing)
+        outdated = tuple(
+            query
+            for query in missing
+            if any(r.name in self.other for r in candidates[query])
+            and not any(r.name in self.tail for r in candidates[query])
+        )
+        return RecordedSeries(found, missing, outdated)
 
 
 @dataclass(frozen=True)
@@ -1584,20 +1622,33 @@ class RecordedSeries:
     """query -> its recorded series, for the queries whose recorded series cover the window"""
     missing: tuple[SeriesQuery, ...]
     """queries with raw series in the window but no recorded ones covering it (read raw)"""
+    outdated: tuple[SeriesQuery, ...] = ()
+    """those of ``missing`` whose recorded series at the window's end are all of another form: written
+    by the rules file of another version, whose expression differs from this version's"""
 
 
 def recorded_note(specs: Sequence[MetricSpec], recorded: RecordedSeries) -> str:
     """How many metrics were read from recorded series, and which were read raw because theirs are missing."""
     read = [spec for spec in specs if series_queries(spec)]
     from_rules = [spec for spec in read if all(q in recorded.found for q in series_queries(spec))]
-    raw = [spec.key for spec in read if any(q in recorded.missing for q in series_queries(spec))]
+    outdated = [spec.key for spec in read if any(q in recorded.outdated for q in series_queries(spec))]
+    raw = [
+        spec.key
+        for spec in read
+        if spec.key not in outdated and any(q in recorded.missing for q in series_queries(spec))
+    ]
     note = (
         f"Recording rules: {len(from_rules)} of {len(read)} metrics were read from the recorded series of the "
         "behaviour-profiles rules"
     )
-    if not raw:
-        return note + "."
-    return note + f"; read from raw series, their recorded series do not cover the window: {', '.join(raw)}."
+    if raw:
+        note += f"; read from raw series, their recorded series do not cover the window: {', '.join(raw)}"
+    if outdated:
+        note += (
+            "; read from raw series, their recorded series come from another version's rules file (install this "
+            f"version's, see docs/deploy.md, Recording rules): {', '.join(outdated)}"
+        )
+    return note + "."
 
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
