@@ -7,8 +7,11 @@ comparison must place the persistence latency regression in that operation. Clus
 same Prometheus runs ``healthy-150wps-three-queues`` (namespace ``default``'s work over ``main-queue``,
 ``orders-queue`` and ``billing-queue``), then ``orders-queue-slow-x4`` (tasks on ``orders-queue`` alone wait
 four times longer): a namespace-wide comparison, and drift of the slow window from the healthy one as the
-baseline, must place the schedule-to-start regression in that task queue. The main stack's demo hours
-(namespaces ``default`` at load 1.0 and ``payments`` at 0.4) split a cluster-wide profile by namespace.
+baseline, must place the schedule-to-start regression in that task queue. Cluster ``where-namespaces``
+runs ``healthy-150wps`` in namespace ``default`` beside ``failing-400wps`` at a quarter of its load in
+``payments``: a cluster-wide profile must place the starts not closed in ``payments``. The main stack's
+demo hours (namespaces ``default`` at load 1.0 and ``payments`` at 0.4) split a cluster-wide profile by
+namespace.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ STEP = timedelta(minutes=20)
 QUEUES = "where-queues"
 SLOW_QUEUE = {"namespace": "default", "taskqueue": "orders_queue"}
 """orders-queue as the server's tally reporter exports it"""
+NAMESPACES = "where-namespaces"
 OTHER_QUEUES = (
     {"namespace": "default", "taskqueue": "main_queue"},
     {"namespace": "default", "taskqueue": "billing_queue"},
@@ -53,16 +57,20 @@ def plan(now: datetime) -> list[Placement]:
         Placement("update-execution-slow-x3", "default", end - STEP, STEP, cluster=CLUSTER),
         Placement("healthy-150wps-three-queues", "default", healthy_start, STEP, cluster=QUEUES),
         Placement(SLOW_QUEUE_SCENARIO, "default", end - STEP, STEP, cluster=QUEUES),
+        Placement("healthy-150wps", "default", healthy_start, STEP, cluster=NAMESPACES),
+        Placement("failing-400wps", "payments", healthy_start, STEP, cluster=NAMESPACES, load_factor=0.25),
     ]
 
 
-async def _profile(http: httpx.AsyncClient, p: Placement, task_queue: str | None) -> dict[str, Any]:
+async def _profile(
+    http: httpx.AsyncClient, p: Placement, task_queue: str | None, *, cluster_wide: bool = False
+) -> dict[str, Any]:
     meta = await create(
         http,
         {
             "name": f"{p.cluster} {p.scenario}",
             "cluster_id": p.cluster,
-            "namespace": p.namespace,
+            "namespace": None if cluster_wide else p.namespace,
             "task_queue": task_queue,
             "time_window_start": p.start.isoformat(),
             "time_window_end": (p.start + p.duration).isoformat(),
@@ -113,6 +121,15 @@ async def queued(stack: Stack, where_prometheus: tuple[str, list[Placement]]) ->
     async with serve(stack.settings(prometheus_endpoint=url)) as http:
         healthy, slow = [await _profile(http, p, None) for p in placements if p.cluster == QUEUES]
         yield Placed(http, healthy, slow, await _compare(http, healthy, slow))
+
+
+@pytest.fixture(scope="module")
+async def spread(stack: Stack, where_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[dict[str, Any]]:
+    """A cluster-wide profile of the hour one namespace is healthy and the other fails in."""
+    url, placements = where_prometheus
+    first = next(p for p in placements if p.cluster == NAMESPACES)
+    async with serve(stack.settings(prometheus_endpoint=url)) as http:
+        yield await _profile(http, first, None, cluster_wide=True)
 
 
 def _contributors(profile: dict[str, Any], key: str) -> dict[str, Any]:
@@ -271,3 +288,22 @@ async def test_drift_of_the_slow_window_from_the_healthy_baseline_names_that_tas
         assert "of it from task queue orders_queue in namespace default (was " in by_metric[key]["statement"]
     assert "Where it lives: " in drift["explanation"]
     assert "from task queue orders_queue in namespace default." in drift["explanation"]
+
+
+# --- a namespace that does not close its starts --------------------------------------------------
+
+
+def test_the_starts_not_closed_are_placed_in_the_namespace_that_fails(spread: dict[str, Any]) -> None:
+    metrics = spread["telemetry"]["metrics"]
+    # the whole cluster: 150 starts/s all closed in default, 100/s of which 60 % closed in payments
+    assert metrics["completion_ratio"]["mean"] == pytest.approx((150 + 60) / 250, abs=0.03)
+    kept = _contributors(spread, "completion_ratio")
+    assert kept["by"] == ["namespace"] and kept["share_of"] == "worse_part"
+    lead = kept["top"][0]
+    assert lead["labels"] == {"namespace": "payments"} and lead["share"] > 0.9
+    assert lead["value"] == pytest.approx(0.6, abs=0.03)
+    healthy = next(c for c in kept["top"] if c["labels"] == {"namespace": "default"})
+    assert healthy["value"] == pytest.approx(1.0, abs=0.03)
+    # while the starts themselves mostly come from default
+    starts = {c["labels"]["namespace"]: c["share"] for c in _contributors(spread, "workflows_started_per_sec")["top"]}
+    assert starts == pytest.approx({"default": 0.6, "payments": 0.4}, abs=0.03)

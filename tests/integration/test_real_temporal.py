@@ -200,6 +200,10 @@ def test_the_incident_regressions_are_placed_in_the_task_queue_as_exported(judge
         found = by_metric[key]
         assert found["contributors"][0]["labels"] in places, found
         assert "of it from task queue main" in found["statement"], found["statement"]
+    # the starts not closed: start requests carry no task queue, so they are placed in their namespace
+    closes = by_metric["completion_ratio"]
+    assert [c["labels"] for c in closes["contributors"]] == [{"namespace": "default"}], closes
+    assert "of it from namespace default" in closes["statement"], closes["statement"]
 
 
 async def test_the_starter_preset_sees_the_backlog_and_the_advice_names_the_full_slots(

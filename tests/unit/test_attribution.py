@@ -68,6 +68,10 @@ def test_the_worse_part_of_a_ratio_follows_its_form_and_what_is_better() -> None
     assert worse_part("a/(a+b)", Better.LOWER, 3.0, 10.0) == 3.0
     # 1 - sync/all (lower is better): again the polls not matched at once
     assert worse_part("1-part/whole", Better.LOWER, 3.0, 10.0) == 7.0
+    # closes per start (higher is better, uncapped): the starts not closed, none when more closed than started
+    assert worse_part("a/b", Better.HIGHER, 3.0, 10.0) == 7.0
+    assert worse_part("a/b", Better.HIGHER, 12.0, 10.0) == 0.0
+    assert worse_part("a/b", Better.LOWER, 12.0, 10.0) == 2.0
 
 
 # --- the top contributors -----------------------------------------------------------------------
@@ -254,6 +258,28 @@ def test_failures_and_service_errors_are_placed_where_they_happen() -> None:
     assert errored.contributors.top[0].share == pytest.approx(0.9)
 
 
+def test_the_completion_ratio_is_placed_in_the_namespace_whose_starts_are_not_closed() -> None:
+    plan = QueryPlan(0, 30, 15, 60)
+    ratio, started = BY_KEY["completion_ratio"], BY_KEY["workflows_started_per_sec"]
+    closes, starts = series_queries(ratio)
+    fetched = {
+        # "busy" starts three times as many as "stuck" and closes them all; "stuck" closes a quarter
+        closes: {("busy",): {0.0: 30.0, 15.0: 30.0, 30.0: 30.0}, ("stuck",): {0.0: 2.5, 15.0: 2.5, 30.0: 2.5}},
+        starts: {("busy",): {0.0: 30.0, 15.0: 30.0, 30.0: 30.0}, ("stuck",): {0.0: 10.0, 15.0: 10.0, 30.0: 10.0}},
+    }
+    summaries = summarise_catalogue(fetched, Dialect.TALLY, plan, [ratio, started])
+    completion = summaries[ratio.key]
+    assert completion.mean == pytest.approx(32.5 / 40)  # the whole's ratio, as unsplit
+    assert completion.contributors is not None and completion.contributors.share_of is ShareOf.WORSE_PART
+    assert completion.contributors.by == ["namespace"]
+    lead, other = completion.contributors.top
+    assert lead.labels == {"namespace": "stuck"} and (lead.share, lead.value) == pytest.approx((1.0, 0.25))
+    assert (other.labels, other.share, other.value) == ({"namespace": "busy"}, 0.0, 1.0)
+    # the starts themselves (the offered load) by their part of the sum
+    starts_kept = summaries[started.key].contributors
+    assert starts_kept is not None and [c.share for c in starts_kept.top] == pytest.approx([0.75, 0.25])
+
+
 def test_a_maximum_is_held_by_the_series_largest_at_each_instant() -> None:
     a = {0.0: 5.0, 15.0: 1.0, 30.0: 2.0, 45.0: 0.0}
     b = {0.0: 1.0, 15.0: 3.0, 30.0: 2.0, 45.0: 0.0, 60.0: math.nan}
@@ -343,9 +369,9 @@ def test_a_metric_read_as_zero_or_not_split_keeps_no_contributors() -> None:
     out = summarise_catalogue(fetched, Dialect.TALLY, plan, [conflicts, exhausted])
     assert out[conflicts.key].contributors is not None
     assert out[exhausted.key].status is MetricStatus.OK and out[exhausted.key].contributors is None
-    starts = BY_KEY["workflows_started_per_sec"]  # not split: the offered load
-    out = summarise_catalogue({series_queries(starts)[0]: {0.0: 5.0}}, Dialect.TALLY, plan, [starts])
-    assert out[starts.key].contributors is None
+    reconnects = BY_KEY["reconnect_count"]  # not split: one pool's reconnections
+    out = summarise_catalogue({series_queries(reconnects)[0]: {0.0: 5.0}}, Dialect.TALLY, plan, [reconnects])
+    assert out[reconnects.key].status is MetricStatus.OK and out[reconnects.key].contributors is None
 
 
 # --- in a comparison ------------------------------------------------------------------------------

@@ -186,12 +186,24 @@ def held_largest(series: Sequence[Mapping[float, float]]) -> list[float]:
 
 WeighPair = Callable[[float, float], float]
 
-# per ratio form, what of ``(part, whole)`` raises the ratio and what lowers it
+
+def _short_of(part: float, whole: float) -> float:
+    """What ``part`` falls short of ``whole`` by (polls not matched at once, starts not closed)."""
+    return max(whole - part, 0.0)
+
+
+def _within(part: float, whole: float) -> float:
+    return min(part, whole)
+
+
+# per ratio form, what of ``(part, whole)`` raises the ratio and what lowers it. ``a/b`` is read as two
+# rates of one unit (closes over starts): its excess raises it, its shortfall (the starts not closed)
+# lowers it
 _RAISES_AND_LOWERS: Mapping[str, tuple[WeighPair, WeighPair]] = {
     "a/(a+b)": (lambda part, whole: part, lambda part, whole: whole),
-    "1-part/whole": (lambda part, whole: max(whole - part, 0.0), lambda part, whole: min(part, whole)),
-    "part/whole": (lambda part, whole: min(part, whole), lambda part, whole: max(whole - part, 0.0)),
-    "a/b": (lambda part, whole: part, lambda part, whole: whole),
+    "1-part/whole": (_short_of, _within),
+    "part/whole": (_within, _short_of),
+    "a/b": (lambda a, b: _short_of(b, a), _short_of),
 }
 
 

@@ -388,6 +388,13 @@ class MetricSpec:
 
 # --- shared terms and queries ------------------------------------------------------------------
 
+# the labels a key metric's contributors are told apart by (see Split)
+_BY_QUEUE: Split = ("namespace", "taskqueue")
+_BY_SDK_QUEUE: Split = ("task_queue",)
+_BY_NAMESPACE: Split = ("namespace",)
+_BY_PERSISTENCE_OP: Split = ("operation", "service_name")
+_BY_PLUGIN_OP: Split = ("operation",)
+_BY_NAMESPACE_OP: Split = ("namespace", "operation")
 _START_OPS = "StartWorkflowExecution|SignalWithStartWorkflowExecution"
 _STARTS = RateSum(
     (
@@ -396,15 +403,9 @@ _STARTS = RateSum(
             (("service_name", "=", "frontend"), ("operation", "=~", _START_OPS)),
             NAMESPACE_ONLY,
         ),
-    )
+    ),
+    split=_BY_NAMESPACE,
 )
-# the labels a key metric's contributors are told apart by (see Split)
-_BY_QUEUE: Split = ("namespace", "taskqueue")
-_BY_SDK_QUEUE: Split = ("task_queue",)
-_BY_NAMESPACE: Split = ("namespace",)
-_BY_PERSISTENCE_OP: Split = ("operation", "service_name")
-_BY_PLUGIN_OP: Split = ("operation",)
-_BY_NAMESPACE_OP: Split = ("namespace", "operation")
 _CLOSE_COUNTERS = (
     "workflow_success",
     "workflow_failed",
@@ -414,7 +415,9 @@ _CLOSE_COUNTERS = (
     "workflow_continued_as_new",
 )
 _CLOSES = RateSum(tuple(Term(server_counter(base), (), SERVER_SCOPES) for base in _CLOSE_COUNTERS), split=_BY_QUEUE)
-_CLOSES_IN_NAMESPACE = RateSum(tuple(Term(server_counter(base), (), NAMESPACE_ONLY) for base in _CLOSE_COUNTERS))
+_CLOSES_IN_NAMESPACE = RateSum(
+    tuple(Term(server_counter(base), (), NAMESPACE_ONLY) for base in _CLOSE_COUNTERS), split=_BY_NAMESPACE
+)
 """Closes over the scope starts are counted in: start requests carry no task queue, so a ratio of the two
 reads both namespace-wide (a task queue's closes over all of its namespace's starts would be too low)."""
 _STATE_TRANSITIONS = RateSum(
