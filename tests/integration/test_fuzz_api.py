@@ -45,6 +45,7 @@ OPERATIONS = (
     ("POST", "/profiles/{profile_id}/recommendation"),
     ("POST", "/profiles/envelope"),
     ("GET", "/profiles/baseline/rolling"),
+    ("GET", "/profiles/recording-rules"),
     ("POST", "/profiles/{profile_id}/exclusion"),
     ("DELETE", "/profiles/{profile_id}/exclusion"),
     ("GET", "/presets"),
@@ -63,6 +64,7 @@ NEGATABLE = {
     ("POST", "/profiles/{profile_id}/conformance"),
     ("POST", "/profiles/envelope"),
     ("GET", "/profiles/baseline/rolling"),
+    ("GET", "/profiles/recording-rules"),
     ("POST", "/profiles/{profile_id}/exclusion"),
 }
 """Operations with a body or a constrained query: the others take any string, so nothing is invalid to them."""

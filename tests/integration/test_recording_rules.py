@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -47,6 +47,8 @@ from behaviour_profiles.telemetry import (
 from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import JUDGEMENT_SCENARIOS, Placement, judgement_plan
 from copilot.dev.stack import LocalStack, StackConfig, free_port
+from tests.integration.conftest import Stack
+from tests.support import serve
 
 pytestmark = pytest.mark.stack
 
@@ -289,3 +291,64 @@ async def test_a_long_rate_window_reads_the_coarse_tier_and_the_same_means(
                     tolerance = rare if r.unit == "1/s" else 1e-9
                     close = math.isclose(r.mean or 0, w.mean or 0, rel_tol=COARSE_TOLERANCE, abs_tol=tolerance)
                     assert close, (p.scenario, key, r.mean, w.mean)
+
+
+async def test_the_rules_check_says_what_each_metric_would_read_and_why(
+    stack: Stack, recorded_prometheus: tuple[str, list[Placement]]
+) -> None:
+    url, placements = recorded_prometheus
+    first = min(placements, key=lambda p: p.start)
+    healthy = next(p for p in placements if p.scenario == HEALTHY)
+    hour = {"start": healthy.start.isoformat(), "end": (healthy.start + healthy.duration).isoformat()}
+    async with serve(stack.settings(prometheus_endpoint=url)) as http:
+        answer = await http.get("/profiles/recording-rules", params={"cluster": healthy.cluster, **hour})
+        assert answer.status_code == 200, answer.text
+        status = answer.json()
+        # a window whose start is before the rules' history (the backfill starts with the data)
+        straddling = await http.get(
+            "/profiles/recording-rules",
+            params={
+                "cluster": first.cluster,
+                "namespace": first.namespace,
+                "start": (first.start - timedelta(minutes=30)).isoformat(),
+                "end": (first.start + timedelta(minutes=30)).isoformat(),
+            },
+        )
+        future = await http.get(
+            "/profiles/recording-rules",
+            params={"cluster": healthy.cluster, "end": (datetime.now(UTC) + timedelta(hours=1)).isoformat()},
+        )
+    states = {m["metric"]: m["state"] for m in status["metrics"]}
+    assert states[OLDER_RULES] == "older_rules"
+    assert {states[key] for key in WITHOUT_RULES} == {"absent"}
+    assert states[BOTH_RULES] == "recorded"
+    recorded = [m for m in status["metrics"] if m["state"] == "recorded"]
+    assert len(recorded) >= len(states) - 12
+    # a whole cluster reads the cluster view where there is one
+    series = {m["metric"]: m["series"] for m in recorded}
+    assert series["task_dispatch_latency"] == ["bp_cluster:task_dispatch_latency:rate1m_bucket"]
+    assert all(m["series"] == [] for m in status["metrics"] if m["state"] != "recorded")
+    assert status["in_use"] is True and status["dialect"] == "opentelemetry"
+    assert status["summary"].startswith(f"{len(recorded)} of {len(states)} metrics would be read from")
+    assert "; 1 read raw, recorded by another version's rules file only (install this version's)" in status["summary"]
+    # every metric with data in the straddling window reads raw there: its rules start within it
+    partly = {m["metric"]: m["state"] for m in straddling.json()["metrics"]}
+    assert partly[BOTH_RULES] == partly["task_dispatch_latency"] == "partial", partly
+    assert "recorded" not in partly.values()
+    assert future.status_code == 422 and "in the future" in future.json()["detail"]
+
+
+async def test_the_rules_check_says_when_the_api_does_not_read_them(
+    stack: Stack, recorded_prometheus: tuple[str, list[Placement]]
+) -> None:
+    url, placements = recorded_prometheus
+    healthy = next(p for p in placements if p.scenario == HEALTHY)
+    settings = stack.settings(prometheus_endpoint=url, prometheus_recording_rules=False)
+    async with serve(settings) as http:
+        answer = await http.get(
+            "/profiles/recording-rules",
+            params={"cluster": healthy.cluster, "end": (healthy.start + healthy.duration).isoformat()},
+        )
+    status = answer.json()
+    assert status["in_use"] is False and "PROMETHEUS_RECORDING_RULES=false" in status["summary"]
+    assert status["metrics"] and any(m["state"] == "recorded" for m in status["metrics"])  # looked up anyway

@@ -28,7 +28,10 @@ from behaviour_profiles.catalogue import (
     series_queries,
     view_labels,
 )
+from behaviour_profiles.models import RecordedState
 from behaviour_profiles.telemetry import (
+    NOT_COVERING_WORDS,
+    OLDER_RULES_WORDS,
     MatrixSeries,
     PrometheusClient,
     QueryPlan,
@@ -38,9 +41,11 @@ from behaviour_profiles.telemetry import (
     TelemetryCollector,
     parse_matrix,
     plan_window,
+    recorded_note,
     recording_rules,
     render_recorded,
     rule_form,
+    rules_summary,
 )
 from copilot.dev.stack import ensure_prometheus
 
@@ -348,3 +353,43 @@ def test_histograms_are_asked_first() -> None:
     queries = list(collector.queries(Dialect.OPENTELEMETRY, Scope("c", None, None), plan))
     kinds = [isinstance(q, BucketRates) for q in queries]
     assert kinds == sorted(kinds, reverse=True) and kinds[0]
+
+
+def test_the_note_and_the_rules_check_word_the_same_states() -> None:
+    states = {
+        "a": RecordedState.RECORDED,
+        "b": RecordedState.OLDER_RULES,
+        "c": RecordedState.PARTIAL,
+        "d": RecordedState.ABSENT,
+        "e": RecordedState.NO_DATA,
+        "f": RecordedState.NOT_RECORDED,
+    }
+    assert recorded_note(states) == (
+        "Recording rules: 1 of 6 metrics were read from the recorded series of the behaviour-profiles rules; "
+        f"read from raw series, {NOT_COVERING_WORDS}: c, d; read from raw series, {OLDER_RULES_WORDS}: b."
+    )
+    # after an upgrade from a rules file of another version, every recorded metric is older: said once
+    older = {"a": RecordedState.OLDER_RULES, "b": RecordedState.OLDER_RULES, "c": RecordedState.NO_DATA}
+    assert recorded_note(older) == (
+        "Recording rules: 0 of 3 metrics were read from the recorded series of the behaviour-profiles rules; "
+        f"every metric they record was read from raw series, {OLDER_RULES_WORDS}."
+    )
+    summary = rules_summary(states, in_use=True)
+    assert summary.startswith("1 of 6 metrics would be read from the recorded series of this version's rules; 1 ")
+    assert summary.count("; ") == 5 and "PROMETHEUS_RECORDING_RULES" not in summary
+    assert rules_summary(states, in_use=False).endswith(
+        "(PROMETHEUS_RECORDING_RULES=false): every profile reads raw series."
+    )
+
+
+async def test_an_upgrade_from_rules_without_forms_is_read_raw_and_said_once() -> None:
+    dialect = Dialect.OPENTELEMETRY
+    everything = _everything(dialect)
+    recorded_names = {n for n in everything if n.startswith(("bp:", "bp_cluster:"))}
+    client = FormsClient(everything, recorded_names)  # every recorded name in another form only
+    collector = TelemetryCollector(client, dialect=dialect, cpu_source="none")
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    summary = await collector.collect(Scope("c", None, None), end - timedelta(hours=1), end)
+    assert not [q for q in client.asked if "bp:" in q or "bp_cluster:" in q]
+    (note,) = [n for n in summary.notes if n.startswith("Recording rules:")]
+    assert note.endswith(f"every metric they record was read from raw series, {OLDER_RULES_WORDS}."), note

@@ -29,6 +29,7 @@ from behaviour_profiles.models import (
     DriftRequest,
     EnvelopeRequest,
     ProfileCreate,
+    RecordingRulesStatus,
     ScopeMatch,
     TelemetrySummary,
     ThresholdClass,
@@ -81,6 +82,20 @@ class Telemetry:
         self, scope: Scope, dimension: str, source: Source, dialect: Dialect, start: datetime, end: datetime
     ) -> list[str]:
         return self.known.get(source.value, [])
+
+    async def recording_status(self, scope: Scope, start: datetime, end: datetime) -> RecordingRulesStatus:
+        self.collected.append((scope, start, end))
+        return RecordingRulesStatus(
+            cluster_id=scope.cluster_id,
+            namespace=scope.namespace,
+            task_queue=scope.task_queue,
+            time_window_start=start,
+            time_window_end=end,
+            dialect="opentelemetry",
+            in_use=True,
+            summary="scripted",
+            metrics=[],
+        )
 
 
 def telemetry(values: dict[str, float] = HEALTHY, *, notes: Sequence[str] = (), **extra: Any) -> TelemetrySummary:
@@ -341,6 +356,26 @@ def test_the_drift_window_defaults_to_the_half_hour_before_now_and_is_validated_
         service.drift_window(drift_body(time_window_start=end - timedelta(hours=25), time_window_end=end), NOW)
     with pytest.raises(InvalidRequest, match="in the future; drift is judged on time that has passed"):
         service.drift_window(drift_body(time_window_end=NOW + timedelta(minutes=3)), NOW)
+
+
+async def test_the_rules_are_checked_over_the_last_hour_or_a_window_that_has_passed() -> None:
+    source = Telemetry()
+    scope = Scope("c", "default", None)
+    await service.recording_rules_status(services(MemoryRepository(), source), scope, None, None)
+    end = NOW - timedelta(days=3)
+    await service.recording_rules_status(services(MemoryRepository(), source), scope, end - timedelta(hours=6), end)
+    assert source.collected == [
+        (scope, NOW - service.RULES_WINDOW, NOW),
+        (scope, end - timedelta(hours=6), end),
+    ]
+    for start, stop, problem in (
+        (None, NOW + timedelta(minutes=3), "in the future; the rules are checked over time that has passed"),
+        (NOW, NOW - timedelta(hours=1), "time_window_end must be after time_window_start"),
+        (NOW - timedelta(hours=30), NOW, "longer than 24 hours"),
+    ):
+        with pytest.raises(InvalidRequest, match=problem):
+            await service.recording_rules_status(services(MemoryRepository(), source), scope, start, stop)
+    assert len(source.collected) == 2  # nothing asked of Prometheus for a bad window
 
 
 async def test_drift_thresholds_are_the_requests_then_the_deployments_then_the_built_in_ones() -> None:

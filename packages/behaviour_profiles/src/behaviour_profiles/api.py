@@ -34,11 +34,13 @@ from behaviour_profiles.models import (
     ProfileCreated,
     ProfileMetadata,
     Recommendation,
+    RecordingRulesStatus,
     RequiredFilterText,
     RollingBaseline,
 )
 from behaviour_profiles.repository import ProfileFilter
 from behaviour_profiles.routing import CREATES, READS, WRITES
+from behaviour_profiles.scope import Scope
 from behaviour_profiles.service import ProfileServices
 
 NOT_CONFIGURED = (
@@ -168,6 +170,22 @@ async def get_rolling_baseline(
     n: Annotated[int, Query(ge=1, le=20, description="How many passing profiles to pool")] = 5,
 ) -> RollingBaseline:
     return await service.rolling_baseline(services, cluster, namespace, n)
+
+
+@router.get(
+    "/recording-rules",
+    summary="Which metrics a profile of a window would read from the shipped recording rules",
+    dependencies=READS,
+)
+async def get_recording_rules(
+    services: Services,
+    cluster: Annotated[RequiredFilterText, Query(description="Cluster id")],
+    namespace: Annotated[FilterText | None, Query(description="Namespace; omit for the whole cluster")] = None,
+    task_queue: Annotated[FilterText | None, Query()] = None,
+    start: Annotated[Instant | None, Query(description="Window start, with its zone (default: end - 1 h)")] = None,
+    end: Annotated[Instant | None, Query(description="Window end, with its zone (default: now)")] = None,
+) -> RecordingRulesStatus:
+    return await service.recording_rules_status(services, Scope(cluster, namespace, task_queue), start, end)
 
 
 @router.get("/{profile_id}", summary="Retrieve a full profile", dependencies=READS)

@@ -734,6 +734,46 @@ class ExclusionRequest(BaseModel):
     ]
 
 
+class RecordedState(StrEnum):
+    """How a metric would be read over a window, as far as the shipped recording rules go."""
+
+    RECORDED = "recorded"
+    """From the recorded series of this version's rules, which cover the window."""
+    OLDER_RULES = "older_rules"
+    """Raw: its recorded series at the window's end come from another version's rules file only."""
+    PARTIAL = "partial"
+    """Raw: this version's recorded series are there at the window's end, not at its start (rules
+    installed, or backfilled, part-way through)."""
+    ABSENT = "absent"
+    """Raw: its raw series are there, recorded ones are not (rules not installed for this cluster)."""
+    NO_DATA = "no_data"
+    """Neither raw nor recorded series in the window: nothing to read."""
+    NOT_RECORDED = "not_recorded"
+    """The rules do not record it (platform CPU): always raw."""
+
+
+class RecordedMetric(BaseModel):
+    metric: str
+    state: RecordedState
+    reads: str = Field(description="The state in words, with what to do about it")
+    series: list[str] = Field(default_factory=list, description="The recorded series it would read")
+
+
+class RecordingRulesStatus(BaseModel):
+    """The answer of ``GET /profiles/recording-rules``: which metrics a profile of the window would read
+    from the recorded series of the shipped rules, and why the others would be read raw."""
+
+    cluster_id: str
+    namespace: str | None
+    task_queue: str | None
+    time_window_start: datetime
+    time_window_end: datetime
+    dialect: str = Field(description="The naming dialect found in the window")
+    in_use: bool = Field(description="Whether the API reads recorded series at all (PROMETHEUS_RECORDING_RULES)")
+    summary: str
+    metrics: list[RecordedMetric]
+
+
 class DriftResult(BaseModel):
     """The current window of a cluster and namespace judged against its active baseline."""
 

@@ -41,6 +41,7 @@ from behaviour_profiles.models import (
     ProfileCreated,
     ProfileMetadata,
     Recommendation,
+    RecordingRulesStatus,
     RollingBaseline,
     ScalePreset,
     TelemetrySummary,
@@ -78,6 +79,8 @@ class TelemetrySource(KnownNames, Protocol):
     async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary: ...
 
     async def server_version(self, scope: Scope, start: datetime, end: datetime) -> BuildInfo | None: ...
+
+    async def recording_status(self, scope: Scope, start: datetime, end: datetime) -> RecordingRulesStatus: ...
 
     @property
     def client(self) -> Reachable:
@@ -310,6 +313,22 @@ async def get_baseline(services: ProfileServices, cluster_id: str, namespace: st
 async def designate_baseline(services: ProfileServices, profile_id: UUID) -> ProfileMetadata:
     """Make a profile the baseline of its cluster and namespace, replacing the one before."""
     return await services.store.designate_baseline(profile_id, now=services.clock())
+
+
+RULES_WINDOW = timedelta(hours=1)
+"""The window ``GET /profiles/recording-rules`` looks at when none is given: the last hour."""
+
+
+async def recording_rules_status(
+    services: ProfileServices, scope: Scope, start: datetime | None, end: datetime | None
+) -> RecordingRulesStatus:
+    """Which metrics a profile of the window (default: the last :data:`RULES_WINDOW`) would read from the
+    recorded series of this version's rules, and why the others would be read raw."""
+    now = services.clock()
+    end = end or now
+    window = Window(start, end) if start else Window.before(end, RULES_WINDOW)
+    window.must_have_passed(now, "the rules are checked over time that has passed")
+    return await services.collector.recording_status(scope, window.start, window.end)
 
 
 def drift_window(request: DriftRequest, now: datetime) -> Window:

@@ -85,6 +85,9 @@ from behaviour_profiles.models import (
     Coverage,
     MetricStatus,
     MetricSummary,
+    RecordedMetric,
+    RecordedState,
+    RecordingRulesStatus,
     ScopeMatch,
     ShareOf,
     TelemetrySummary,
@@ -1347,7 +1350,38 @@ class TelemetryCollector:
     def _cluster_matcher(self, scope: Scope) -> str:
         return f'{self._cluster_label}="{_escape(scope.cluster_id)}"' if self._cluster_label else ""
 
-    async def detect(self, plan: QueryPlan, scope: Scope) -> Detected:
+    async def recording_status(self, scope: Scope, start: datetime, end: datetime) -> RecordingRulesStatus:
+        """Which metrics a profile of the window would read from the recorded series of this version's
+        rules, and why the others would be read raw (:func:`recorded_states`); looked up even where the
+        collector is told not to use them (``in_use`` says so)."""
+        plan = plan_window(start, end, self._scrape)
+        scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
+        detected = await self.detect(plan, scope, always=True)
+        recorded = detected.recorded
+        specs = {spec.key: spec for spec in with_cpu_platform(self._specs, detected.platform)}
+        states = recorded_states(list(specs.values()), recorded)
+        metrics = [
+            RecordedMetric(
+                metric=key,
+                state=state,
+                reads=STATE_WORDS[state],
+                series=sorted({recorded.found[q].name for q in series_queries(specs[key]) if q in recorded.found}),
+            )
+            for key, state in states.items()
+        ]
+        return RecordingRulesStatus(
+            cluster_id=scope.cluster_id,
+            namespace=scope.namespace,
+            task_queue=scope.task_queue,
+            time_window_start=start,
+            time_window_end=end,
+            dialect=detected.dialect.value,
+            in_use=self._use_recorded,
+            summary=rules_summary(states, in_use=self._use_recorded),
+            metrics=metrics,
+        )
+
+    async def detect(self, plan: QueryPlan, scope: Scope, *, always: bool = False) -> Detected:
         """The naming dialect, the CPU platform and the recorded series of the window
         (:meth:`detect_recorded`), from one round of metric-name look-ups: the raw names over the window
         (dialect probes, CPU probes, the catalogue's raw names), and the recorded names at its two ends;
@@ -1358,7 +1392,7 @@ class TelemetryCollector:
             probes.update(name for names in _DIALECT_PROBES.values() for name in names)
         if self._cpu_source == CPU_AUTO:
             probes.update(platform.probe for platform in CPU_PLATFORMS.values())
-        found = await self._look_up(plan, scope, dialects, probes)
+        found = await self._look_up(plan, scope, dialects, probes, always=always)
         present = found.present
         dialect = self._dialect
         if dialect is None:
@@ -1379,9 +1413,11 @@ class TelemetryCollector:
         series are there without recorded ones. Nothing when told not to use them."""
         return (await self._look_up(plan, scope, (dialect,), set())).recorded(dialect)
 
-    async def _look_up(self, plan: QueryPlan, scope: Scope, dialects: Sequence[Dialect], probes: set[str]) -> _LookedUp:
+    async def _look_up(
+        self, plan: QueryPlan, scope: Scope, dialects: Sequence[Dialect], probes: set[str], *, always: bool = False
+    ) -> _LookedUp:
         views = (RuleView.CLUSTER, RuleView.SCOPED) if not scope.values() else (RuleView.SCOPED,)
-        recording = self._use_recorded and bool(self._slugs)
+        recording = (self._use_recorded or always) and bool(self._slugs)
         candidates = {
             dialect: {
                 query: [
@@ -1515,8 +1551,8 @@ class TelemetryCollector:
         notes = []
         if len(specs) < len(self._specs):
             notes.append(CPU_OFF if self._cpu_source == CPU_NONE else CPU_EXPLANATION)
-        if recorded.found:
-            notes.append(recorded_note(specs, recorded))
+        if recorded.found or recorded.outdated:
+            notes.append(recorded_note(recorded_states(specs, recorded)))
         return TelemetrySummary(
             dialect=dialect.value,
             step_seconds=plan.step,
@@ -1605,13 +1641,13 @@ class _LookedUp:
                 found[query] = usable
         raw = self.raw.get(dialect, {})
         missing = tuple(query for query in candidates if query not in found and raw[query] & self.present)
-        outdated = tuple(
-            query
-            for query in missing
-            if any(r.name in self.other for r in candidates[query])
-            and not any(r.name in self.tail for r in candidates[query])
-        )
-        return RecordedSeries(found, missing, outdated)
+
+        def at_end(query: SeriesQuery, names: set[str]) -> bool:
+            return any(r.name in names for r in candidates[query])
+
+        outdated = tuple(q for q in missing if at_end(q, self.other) and not at_end(q, self.tail))
+        late = tuple(q for q in missing if at_end(q, self.tail))
+        return RecordedSeries(found, missing, outdated, late, frozenset(candidates))
 
 
 @dataclass(frozen=True)
@@ -1625,30 +1661,93 @@ class RecordedSeries:
     outdated: tuple[SeriesQuery, ...] = ()
     """those of ``missing`` whose recorded series at the window's end are all of another form: written
     by the rules file of another version, whose expression differs from this version's"""
+    late: tuple[SeriesQuery, ...] = ()
+    """those of ``missing`` whose recorded series are there at the window's end but not at its start"""
+    looked_up: frozenset[SeriesQuery] = frozenset()
+    """the queries whose recorded series were looked for (none when told not to use them)"""
 
 
-def recorded_note(specs: Sequence[MetricSpec], recorded: RecordedSeries) -> str:
-    """How many metrics were read from recorded series, and which were read raw because theirs are missing."""
-    read = [spec for spec in specs if series_queries(spec)]
-    from_rules = [spec for spec in read if all(q in recorded.found for q in series_queries(spec))]
-    outdated = [spec.key for spec in read if any(q in recorded.outdated for q in series_queries(spec))]
-    raw = [
-        spec.key
-        for spec in read
-        if spec.key not in outdated and any(q in recorded.missing for q in series_queries(spec))
-    ]
+def recorded_states(specs: Sequence[MetricSpec], recorded: RecordedSeries) -> dict[str, RecordedState]:
+    """How each metric of ``specs`` that reads series is read over the window (pure): from recorded
+    series where none of its queries with raw series lacks them, else raw, and why."""
+    states: dict[str, RecordedState] = {}
+    for spec in specs:
+        queries = series_queries(spec)
+        if not queries:
+            continue
+        if not all(q in recorded.looked_up for q in queries):
+            states[spec.key] = RecordedState.NOT_RECORDED
+        elif any(q in recorded.outdated for q in queries):
+            states[spec.key] = RecordedState.OLDER_RULES
+        elif any(q in recorded.late for q in queries):
+            states[spec.key] = RecordedState.PARTIAL
+        elif any(q in recorded.missing for q in queries):
+            states[spec.key] = RecordedState.ABSENT
+        elif any(q in recorded.found for q in queries):
+            states[spec.key] = RecordedState.RECORDED  # its other queries have no series at all
+        else:
+            states[spec.key] = RecordedState.NO_DATA
+    return states
+
+
+OLDER_RULES_WORDS = (
+    "their recorded series come from another version's rules file (install this version's, see "
+    "docs/deploy.md, Recording rules)"
+)
+NOT_COVERING_WORDS = "their recorded series do not cover the window"
+
+
+def recorded_note(states: Mapping[str, RecordedState]) -> str:
+    """A profile's note on the recording rules (:func:`recorded_states`): how many metrics were read from
+    recorded series, and which were read raw although their raw series exist, and why."""
+
+    def keys(*wanted: RecordedState) -> list[str]:
+        return [key for key, state in states.items() if state in wanted]
+
+    recorded, older = keys(RecordedState.RECORDED), keys(RecordedState.OLDER_RULES)
+    not_covering = keys(RecordedState.PARTIAL, RecordedState.ABSENT)
     note = (
-        f"Recording rules: {len(from_rules)} of {len(read)} metrics were read from the recorded series of the "
+        f"Recording rules: {len(recorded)} of {len(states)} metrics were read from the recorded series of the "
         "behaviour-profiles rules"
     )
-    if raw:
-        note += f"; read from raw series, their recorded series do not cover the window: {', '.join(raw)}"
-    if outdated:
-        note += (
-            "; read from raw series, their recorded series come from another version's rules file (install this "
-            f"version's, see docs/deploy.md, Recording rules): {', '.join(outdated)}"
-        )
+    if not_covering:
+        note += f"; read from raw series, {NOT_COVERING_WORDS}: {', '.join(not_covering)}"
+    if older and not recorded and not not_covering:
+        note += f"; every metric they record was read from raw series, {OLDER_RULES_WORDS}"
+    elif older:
+        note += f"; read from raw series, {OLDER_RULES_WORDS}: {', '.join(older)}"
     return note + "."
+
+
+STATE_WORDS: Mapping[RecordedState, str] = {
+    RecordedState.RECORDED: "read from this version's recorded series",
+    RecordedState.OLDER_RULES: "read raw, recorded by another version's rules file only (install this version's)",
+    RecordedState.PARTIAL: "read raw, recorded from within the window on (rules installed part-way: backfill them)",
+    RecordedState.ABSENT: "read raw, not recorded (install the rules for this cluster, or check "
+    "PROMETHEUS_CLUSTER_LABEL)",
+    RecordedState.NO_DATA: "with no data at all",
+    RecordedState.NOT_RECORDED: "read raw, not in the rules (platform CPU)",
+}
+
+
+def rules_summary(states: Mapping[str, RecordedState], *, in_use: bool) -> str:
+    """:meth:`TelemetryCollector.recording_status` in one sentence: how many metrics a profile of the
+    window would read from recorded series, then how many of the others are in each state (pure)."""
+    count = Counter(states.values())
+    text = (
+        f"{count[RecordedState.RECORDED]} of {len(states)} metrics would be read from the recorded series of "
+        "this version's rules"
+    )
+    others = [
+        f"{count[state]} {words}"
+        for state, words in STATE_WORDS.items()
+        if count[state] and state is not RecordedState.RECORDED
+    ]
+    if others:
+        text += "; " + "; ".join(others)
+    if not in_use:
+        text += ". The API is set not to read them (PROMETHEUS_RECORDING_RULES=false): every profile reads raw series"
+    return text + "."
 
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:

@@ -441,6 +441,30 @@ def profiles_rolling_baseline(
         _print_rolling(rolling)
 
 
+@profiles_app.command("rules")
+def profiles_rules(
+    cluster: Annotated[str, typer.Option(help="Cluster id")],
+    namespace: Annotated[str | None, typer.Option(help="Namespace (omit for the whole cluster)")] = None,
+    task_queue: Annotated[str | None, typer.Option()] = None,
+    start: Annotated[str | None, typer.Option(help="Window start, ISO-8601 with zone (default: end - 1 h)")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO-8601 with zone (default: now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check the recording rules: which metrics a profile of the window would read from them, and why not."""
+    params = {"cluster": cluster, "namespace": namespace, "task_queue": task_queue, "start": start, "end": end}
+    status = _api("GET", "/profiles/recording-rules", params={k: v for k, v in params.items() if v is not None})
+    if as_json:
+        _emit(status)
+        return
+    table = Table(title=f"Recording rules, {window_text(status['time_window_start'], status['time_window_end'])}")
+    for column in ("metric", "state", "reads", "recorded series"):
+        table.add_column(column)
+    for metric in status["metrics"]:
+        table.add_row(metric["metric"], metric["state"], metric["reads"], ", ".join(metric["series"]))
+    console.print(table)
+    console.print(status["summary"], highlight=False, soft_wrap=True)
+
+
 @profiles_app.command("exclude")
 def profiles_exclude(
     profile_id: str,
