@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from behaviour_profiles.catalogue import (
     CATALOGUE,
@@ -39,11 +40,13 @@ from behaviour_profiles.telemetry import (
     Recorded,
     Scope,
     TelemetryCollector,
+    backfill_passes,
     parse_matrix,
     plan_window,
     recorded_note,
     recording_rules,
     render_recorded,
+    rule_expressions,
     rule_form,
     rules_summary,
 )
@@ -67,9 +70,41 @@ def test_promtool_accepts_the_rules(tmp_path: Path, cluster_label: str | None) -
     path.write_text(recording_rules(cluster_label=cluster_label))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    rules = sum(len(series_queries_terms(q)) * len(rule_tiers(q)) * len(rule_views(q)) for q in record_slugs())
+    # the scoped view one rule per term, the cluster view one (read from the scoped view), in every tier
+    rules = sum(len(rule_tiers(q)) * (len(series_queries_terms(q)) + len(rule_views(q)) - 1) for q in record_slugs())
     rules *= len(Dialect)
     assert f"SUCCESS: {rules} rules found" in result.stdout
+
+
+def test_the_cluster_view_reads_the_scoped_view_s_series_of_this_form_and_backfills_after_it() -> None:
+    dispatch = slugs_by("task_dispatch_latency")
+    dialect, tier = Dialect.TALLY, RULE_TIERS[1]
+    scoped_form = rule_form(dispatch, "task_dispatch_latency", dialect, "cluster", tier, RuleView.SCOPED)
+    (expression,) = rule_expressions(dispatch, "task_dispatch_latency", dialect, "cluster", tier, RuleView.CLUSTER)
+    assert expression == (
+        f'sum by (cluster, le) (bp_tally:task_dispatch_latency:rate2m_bucket{{bp_form="{scoped_form}"}})'
+    )
+    # a gauge's view takes its own aggregation; a query of several terms adds them up at once
+    age = next(
+        q for q in record_slugs() if isinstance(q, GaugeAgg) and q.agg == "max" and RuleView.CLUSTER in rule_views(q)
+    )
+    assert rule_expressions(age, "a", dialect, "cluster", RULE_TIERS[0], RuleView.CLUSTER)[0].startswith("max by (")
+    closes = slugs_by("workflows_completed_per_sec")
+    assert len(series_queries_terms(closes)) > 1
+    assert len(rule_expressions(closes, "c", dialect, "cluster", RULE_TIERS[0], RuleView.CLUSTER)) == 1
+    # promtool reads the server, not the file: the cluster view is a second backfill pass
+    first, second = (yaml.safe_load(text)["groups"] for text in backfill_passes(recording_rules()))
+    records = {rule["record"] for group in first for rule in group["rules"]}
+    assert all(":" in r and "_cluster:" not in r for r in records)
+    later = [rule for group in second for rule in group["rules"]]
+    assert later and all("_cluster:" in rule["record"] for rule in later)
+    assert all(any(name in rule["expr"] for name in records) for rule in later)
+    # a rules file that reads raw series only is one pass; rules reading each other in a loop are refused
+    only_raw = recording_rules([spec for spec in CATALOGUE if spec.key == "reconnect_count"])
+    assert len(backfill_passes(only_raw)) == 1
+    loop = "groups:\n- name: g\n  rules:\n  - record: a:x\n    expr: b:y\n  - record: b:y\n    expr: a:x\n"
+    with pytest.raises(ValueError, match="reads itself"):
+        backfill_passes(loop)
 
 
 def series_queries_terms(query: Any) -> tuple[Any, ...]:
@@ -104,7 +139,7 @@ def test_recorded_reads_scope_like_raw_and_averages_each_step_of_a_long_rate_win
     scope = Scope("prod", "orders", "main-queue", cluster_label="cluster")
     query = slugs_by("workflow_schedule_to_start")
     keeps = view_labels(query, RuleView.SCOPED, "cluster")
-    form = rule_form(query, Dialect.TALLY, "cluster", RULE_TIERS[0], RuleView.SCOPED)
+    form = rule_form(query, "workflow_schedule_to_start", Dialect.TALLY, "cluster", RULE_TIERS[0], RuleView.SCOPED)
     name = Recorded(recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY), RULE_TIERS[0], keeps, form)
     # every label the recorded series keep is fixed by the scope or read: one series per group, nothing to add
     # up; only the series this version's rule writes are read (not an older rules file's, backfilled beside them)
@@ -121,7 +156,7 @@ def test_recorded_reads_scope_like_raw_and_averages_each_step_of_a_long_rate_win
         recorded_name(query, "workflow_schedule_to_start", Dialect.TALLY, RULE_TIERS[1]),
         RULE_TIERS[1],
         keeps,
-        rule_form(query, Dialect.TALLY, "cluster", RULE_TIERS[1], RuleView.SCOPED),
+        rule_form(query, "workflow_schedule_to_start", Dialect.TALLY, "cluster", RULE_TIERS[1], RuleView.SCOPED),
     )
     assert coarse.form != form  # another window, another form
     assert coarse.name == "bp_tally:workflow_schedule_to_start:rate2m_bucket"
@@ -338,7 +373,7 @@ async def test_whole_cluster_profiles_read_the_cluster_view_where_it_is_there(cl
     dispatch = next(q for q in asked["cluster"] if ":task_dispatch_latency:" in q)
     view = RuleView.CLUSTER if cluster_view else RuleView.SCOPED
     name = recorded_name(slugs_by("task_dispatch_latency"), "task_dispatch_latency", dialect, RULE_TIERS[1], view)
-    form = rule_form(slugs_by("task_dispatch_latency"), dialect, None, RULE_TIERS[1], view)
+    form = rule_form(slugs_by("task_dispatch_latency"), "task_dispatch_latency", dialect, None, RULE_TIERS[1], view)
     assert dispatch == f'sum by (le) (avg_over_time({name}{{bp_form="{form}"}}[288s]))', dispatch
     assert not [q for q in asked["namespace"] if "bp_cluster:" in q]
     assert len(asked["cluster"]) == len(asked["namespace"]) == len(record_slugs())

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import time
 from bisect import bisect_left
 from collections import Counter
@@ -34,6 +35,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import yaml
 
 from behaviour_profiles.attribution import (
     Candidate,
@@ -280,23 +282,32 @@ def _terms_of_query(query: SeriesQuery) -> tuple[Term, ...]:
 
 def rule_expressions(
     query: SeriesQuery,
+    slug: str,
     dialect: Dialect,
     cluster_label: str | None,
     tier: RuleTier = RULE_TIERS[0],
     view: RuleView = RuleView.SCOPED,
 ) -> list[str]:
-    """One PromQL expression per term of ``query``: the term aggregated by the view's labels alone
-    (:func:`view_labels`: every namespace, task queue and cluster at once), a counter's rate over the
-    tier's window. Every view is recorded from the raw series, so each gives the raw numbers."""
+    """The PromQL expressions that record ``query`` (its slug ``slug``) in ``view``.
+
+    The scoped view has one per term: the term aggregated by the view's labels alone (:func:`view_labels`:
+    every namespace, task queue and cluster at once), a counter's rate over the tier's window. The
+    cluster view has one, read from the scoped view's series of the same tier and this version's form
+    (every term at once): the raw families are read once per evaluation, by the scoped rules, and the
+    cluster rule that follows them in the group adds up their far fewer series. Both give the raw
+    numbers: a sum of rates is the rate of the sum, and a maximum of maxima the maximum."""
     by = ", ".join(view_labels(query, view, cluster_label))
+    agg = query.agg if isinstance(query, GaugeAgg) else "sum"
+    if view is RuleView.CLUSTER:
+        scoped = recorded_name(query, slug, dialect, tier, RuleView.SCOPED)
+        form = rule_form(query, slug, dialect, cluster_label, tier, RuleView.SCOPED)
+        return [f'{agg} by ({by}) ({scoped}{{{FORM_LABEL}="{form}"}})']
     out = []
     for term in _terms_of_query(query):
         matchers = ",".join(f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers)
         raw = term.name.for_dialect(dialect) + (f"{{{matchers}}}" if matchers else "")
-        if isinstance(query, GaugeAgg):
-            out.append(f"{query.agg} by ({by}) ({raw})")
-        else:
-            out.append(f"sum by ({by}) (rate({raw}[{tier.window_s // 60}m]))")
+        read = raw if isinstance(query, GaugeAgg) else f"rate({raw}[{tier.window_s // 60}m])"
+        out.append(f"{agg} by ({by}) ({read})")
     return out
 
 
@@ -305,12 +316,14 @@ FORM_LABEL = "bp_form"
 
 
 @cache
-def rule_form(query: SeriesQuery, dialect: Dialect, cluster_label: str | None, tier: RuleTier, view: RuleView) -> str:
+def rule_form(
+    query: SeriesQuery, slug: str, dialect: Dialect, cluster_label: str | None, tier: RuleTier, view: RuleView
+) -> str:
     """A short digest of the expressions that record ``query`` in this tier and view: the value of
     :data:`FORM_LABEL` on their series. A rules file from another version whose expression for a record
     name differs (other labels kept, another window) writes another form, which the collector does not
     read as this version's (:meth:`TelemetryCollector.detect_recorded`)."""
-    text = "\n".join(rule_expressions(query, dialect, cluster_label, tier, view))
+    text = "\n".join(rule_expressions(query, slug, dialect, cluster_label, tier, view))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -386,14 +399,52 @@ def recording_rules(specs: Sequence[MetricSpec] = CATALOGUE, cluster_label: str 
                     continue
                 for view in rule_views(query):
                     name = recorded_name(query, slug, dialect, tier, view)
-                    expressions = rule_expressions(query, dialect, cluster_label, tier, view)
-                    form = rule_form(query, dialect, cluster_label, tier, view)
+                    expressions = rule_expressions(query, slug, dialect, cluster_label, tier, view)
+                    form = rule_form(query, slug, dialect, cluster_label, tier, view)
                     for i, expr in enumerate(expressions):
                         lines += [f"      - record: {name}", f"        expr: {_yaml_quote(expr)}"]
                         lines += ["        labels:", f"          {FORM_LABEL}: '{form}'"]
                         if len(expressions) > 1:
                             lines += [f"          {TERM_LABEL}: '{i}'"]
     return "\n".join(lines) + "\n"
+
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def backfill_passes(rules: str) -> list[str]:
+    """A rules file split into the passes ``promtool tsdb create-blocks-from rules`` needs (pure).
+
+    promtool evaluates every rule against the server's data, so a rule that reads what another rule of
+    the file records (the cluster view reads the scoped view) sees nothing until the other's blocks are
+    loaded: each pass holds the rules whose inputs are raw or recorded by an earlier pass, in their
+    groups and order. One pass for a file whose rules read raw series only."""
+    document = yaml.safe_load(rules)
+    groups = [group | {"rules": group.get("rules") or []} for group in document.get("groups") or []]
+    records = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
+    reads = {
+        rule["record"]: set(_METRIC_NAME.findall(rule["expr"])) & records - {rule["record"]}
+        for group in groups
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    level: dict[str, int] = {}
+
+    def level_of(record: str, seen: frozenset[str] = frozenset()) -> int:
+        if record not in level:
+            if record in seen:
+                raise ValueError(f"recording rule {record} reads itself through other rules")
+            level[record] = max((level_of(r, seen | {record}) + 1 for r in reads[record]), default=0)
+        return level[record]
+
+    passes = []
+    for n in range(max((level_of(r) for r in records), default=0) + 1):
+        kept = [
+            group | {"rules": [rule for rule in group["rules"] if ("record" in rule and level_of(rule["record"])) == n]}
+            for group in groups
+        ]
+        passes.append(yaml.safe_dump({"groups": [g for g in kept if g["rules"]]}, sort_keys=False))
+    return passes
 
 
 # --- pure summarising --------------------------------------------------------------------------
@@ -1425,7 +1476,7 @@ class TelemetryCollector:
                         recorded_name(query, slug, dialect, tier, view),
                         tier,
                         view_labels(query, view, self._cluster_label),
-                        rule_form(query, dialect, self._cluster_label, tier, view),
+                        rule_form(query, slug, dialect, self._cluster_label, tier, view),
                     )
                     for view in views
                     if view in rule_views(query)

