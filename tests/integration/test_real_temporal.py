@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -169,6 +170,51 @@ async def test_values_agree_with_the_same_promql_run_directly(judged: Judged) ->
     backlog = await _direct(live, f"sum(approximate_backlog_count{{{queue}}})", judged.incident)
     assert judged.incident["telemetry"]["metrics"]["backlog_count"]["mean"] == pytest.approx(backlog, rel=0.15)
     assert judged.incident["telemetry"]["metrics"]["backlog_count"]["max"] > 100  # a real backlog
+
+
+async def test_the_cluster_view_is_recorded_live_as_the_scoped_view_added_up(judged: Judged) -> None:
+    """Scraped live, Prometheus evaluates a group's rules in order at one instant: each cluster-view rule
+    adds up what the scoped rules before it recorded at that same evaluation (not the one before)."""
+    compared = 0
+    for family in ("task_dispatch_latency:rate1m_bucket", "workflow_schedule_to_start:rate1m_bucket"):
+        where = f'{{cluster="{judged.live.cluster}"}}'
+        view = await _range(judged.live, f"sum(bp_tally_cluster:{family}{where})", judged.incident)
+        scoped = await _range(judged.live, f"sum(bp_tally:{family}{where})", judged.incident)
+        assert view and scoped, family
+        (mine,), (theirs,) = [[dict(item["values"]) for item in answer] for answer in (view, scoped)]
+        assert mine.keys() == theirs.keys(), family
+        for at, value in mine.items():
+            assert math.isclose(float(value), float(theirs[at]), rel_tol=1e-9, abs_tol=1e-12), (family, at)
+        compared += sum(float(v) > 0 for v in mine.values())
+    assert compared > 5  # the incident's tasks were recorded in both views
+
+
+async def test_the_rules_check_sees_rules_that_start_within_a_window_of_the_head_block(
+    judged: Judged, api: httpx.AsyncClient
+) -> None:
+    """Live data sits in Prometheus's head block, whose label-values answers name every series it holds
+    whatever the range: the rules' presence at a window's start is read from samples instead."""
+    live = judged.live
+
+    async def states(start: datetime, end: datetime) -> dict[str, str]:
+        answer = await api.get(
+            "/profiles/recording-rules",
+            params={
+                "cluster": live.cluster,
+                "namespace": live.namespace,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        return {m["metric"]: m["state"] for m in answer.json()["metrics"]}
+
+    # from before the stack's Prometheus ran: the rules start within the window
+    before = await states(live.steady.start - timedelta(minutes=20), live.incident.end)
+    assert before["task_dispatch_latency"] == before["workflows_started_per_sec"] == "partial", before
+    # the incident alone: recorded throughout
+    during = await states(live.incident.start, live.incident.end)
+    assert during["task_dispatch_latency"] == during["workflows_started_per_sec"] == "recorded", during
 
 
 def test_the_incident_fails_and_names_what_regressed(judged: Judged) -> None:

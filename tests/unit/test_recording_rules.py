@@ -213,6 +213,9 @@ class FakeClient(PrometheusClient):
     async def metric_names(self, names: Iterable[str], start: float, end: float, matchers: str = "") -> set[str]:
         return self.present & set(names)
 
+    async def names_at(self, names: Iterable[str], at: float, matchers: str = "") -> set[str]:
+        return await self.metric_names(names, at, at, matchers)
+
     async def query_range_answer(self, promql: str, plan: QueryPlan) -> RangeAnswer:
         self.asked.append(promql)
         return RangeAnswer([])
@@ -303,7 +306,7 @@ class ReloadedClient(FakeClient):
 
     async def metric_names(self, names: Iterable[str], start: float, end: float, matchers: str = "") -> set[str]:
         found = self.present & set(names)
-        if "bp_form=~" in matchers and start < self.since:
+        if "bp_form=~" in matchers and end < self.since:
             return found - self.reloaded
         return found
 
@@ -316,7 +319,7 @@ async def test_a_rules_file_replaced_within_the_window_is_not_called_another_ver
     names = {n for n in _everything(dialect) if "workflow_failures_per_sec" in n}
     end = datetime(2026, 1, 1, tzinfo=UTC)
     plan = plan_window(end - timedelta(hours=1), end, 15)
-    client = ReloadedClient(_everything(dialect), names, since=plan.start)
+    client = ReloadedClient(_everything(dialect), names, since=plan.start + 60)
     collector = TelemetryCollector(client, dialect=dialect, cpu_source="none")
     recorded = await collector.detect_recorded(plan, Scope("c", None, None), dialect)
     assert failures in recorded.missing and not recorded.outdated

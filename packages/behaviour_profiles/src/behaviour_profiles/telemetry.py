@@ -1223,6 +1223,15 @@ class PrometheusClient:
         """Which of ``names`` have series in ``[start, end]`` (``matchers``: extra label matchers)."""
         return set(await self.label_values("__name__", names, start, end, matchers))
 
+    async def names_at(self, names: Iterable[str], at: float, matchers: str = "") -> set[str]:
+        """Which of ``names`` have a sample within Prometheus's lookback (5 minutes) before ``at``
+        (``matchers``: extra label matchers). Exact to the sample, where the label-values API is only as
+        exact as the blocks: the head block names every series it holds, whatever the range asked."""
+        pattern = "|".join(sorted(set(names)))
+        extra = f",{matchers}" if matchers else ""
+        result = await self.query(f'group by (__name__) ({{__name__=~"{pattern}"{extra}}})', at)
+        return {str(item.get("metric", {}).get("__name__", "")) for item in result} - {""}
+
     async def label_values(
         self, label: str, names: Iterable[str], start: float, end: float, matchers: str = ""
     ) -> list[str]:
@@ -1496,19 +1505,22 @@ class TelemetryCollector:
         }
         probes = probes | {n for by_query in raw.values() for ns in by_query.values() for n in ns}
         matchers = self._cluster_matcher(scope)
-        longest = max(tier.interval_s for tier in RULE_TIERS)
 
-        async def names_in(wanted: set[str], start: float, end: float, form: str = "") -> set[str]:
-            extra = ",".join(m for m in (matchers, form) if m)
-            return await self._client.metric_names(wanted, start, end, extra) if wanted else set()
+        async def names_at(at: float, form: str) -> set[str]:
+            # a histogram's recorded name is there where its +Inf bucket is: a thirtieth of its series to read
+            extra = ",".join(m for m in (matchers, form, 'le=~"[+]Inf|"') if m)
+            return await self._client.names_at(names, at, extra) if names else set()
 
-        # a recorded name counts in this version's form only; in any other (an older rules file's) it is
-        # looked up apart, at the window's end, to say so
+        async def raw_names() -> set[str]:
+            return await self._client.metric_names(probes, plan.start, plan.end, matchers) if probes else set()
+
+        # a recorded name counts in this version's form only, where it has samples at both ends; in any
+        # other form (an older rules file's) it is looked up apart, at the window's end, to say so
         present, head, tail, other = await asyncio.gather(
-            names_in(probes, plan.start, plan.end),
-            names_in(names, plan.start - plan.rate_window, plan.start, f'{FORM_LABEL}=~"{forms}"'),
-            names_in(names, plan.end - 2 * longest, plan.end, f'{FORM_LABEL}=~"{forms}"'),
-            names_in(names, plan.end - 2 * longest, plan.end, f'{FORM_LABEL}!~"{forms}"'),
+            raw_names(),
+            names_at(plan.start, f'{FORM_LABEL}=~"{forms}"'),
+            names_at(plan.end, f'{FORM_LABEL}=~"{forms}"'),
+            names_at(plan.end, f'{FORM_LABEL}!~"{forms}"'),
         )
         return _LookedUp(present, head, tail, other, candidates, raw)
 

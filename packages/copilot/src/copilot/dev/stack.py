@@ -971,20 +971,23 @@ class LocalStack:
                 self.stop("prometheus")
             tsdb = self._prometheus_dir / "data"
             tsdb.mkdir(parents=True, exist_ok=True)
-            result = subprocess.run(
-                [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source.absolute()), str(tsdb)],
-                capture_output=True,
-                text=True,
-                check=False,
-                cwd=self._prometheus_dir,
-            )
-            if result.returncode != 0:
-                detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+            detail = self._promtool(promtool, "create-blocks-from", "openmetrics", str(source.absolute()), str(tsdb))
+            if detail is not None:
                 if was_running:
                     self.start_prometheus()
                 raise StackError(f"promtool could not backfill {source}: {detail}")
             if was_running:
                 self.start_prometheus()
+
+    def _promtool(self, promtool: str, *tsdb_args: str) -> str | None:
+        """``promtool tsdb <tsdb_args>`` in Prometheus's directory: ``None`` when it succeeds, else the
+        last lines it printed, for the error."""
+        result = subprocess.run(
+            [promtool, "tsdb", *tsdb_args], capture_output=True, text=True, check=False, cwd=self._prometheus_dir
+        )
+        if result.returncode == 0:
+            return None
+        return " | ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
 
     def _write_rules(self) -> Path:
         """The catalogue's recording rules (as shipped in ``prometheus/rules/``), for the stack's cluster label."""
@@ -1010,26 +1013,18 @@ class LocalStack:
                 out = self._prometheus_dir / "rule-blocks"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir(parents=True)
-                result = subprocess.run(
-                    [
-                        promtool,
-                        "tsdb",
-                        "create-blocks-from",
-                        "rules",
-                        "--quiet",
-                        f"--start={int(start // step * step)}",
-                        f"--end={int(end)}",
-                        f"--url={url}",
-                        f"--output-dir={out}",
-                        str(rules),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    cwd=self._prometheus_dir,
+                detail = self._promtool(
+                    promtool,
+                    "create-blocks-from",
+                    "rules",
+                    "--quiet",
+                    f"--start={int(start // step * step)}",
+                    f"--end={int(end)}",
+                    f"--url={url}",
+                    f"--output-dir={out}",
+                    str(rules),
                 )
-                if result.returncode != 0:
-                    detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+                if detail is not None:
                     raise StackError(f"promtool could not backfill the recording rules (pass {n}): {detail}")
                 self.stop("prometheus")
                 tsdb = self._prometheus_dir / "data"
