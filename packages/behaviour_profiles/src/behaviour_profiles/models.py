@@ -743,7 +743,7 @@ class RecordedState(StrEnum):
     """Raw: its recorded series at the window's end come from another version's rules file only."""
     PARTIAL = "partial"
     """Raw: this version's recorded series are there at the window's end, not at its start (rules
-    installed, or backfilled, part-way through)."""
+    installed or backfilled part-way through, or the data itself begun part-way)."""
     ABSENT = "absent"
     """Raw: its raw series are there, recorded ones are not (rules not installed for this cluster)."""
     NO_DATA = "no_data"

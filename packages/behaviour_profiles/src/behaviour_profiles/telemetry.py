@@ -1785,7 +1785,8 @@ def recorded_note(states: Mapping[str, RecordedState]) -> str:
 STATE_WORDS: Mapping[RecordedState, str] = {
     RecordedState.RECORDED: "read from this version's recorded series",
     RecordedState.OLDER_RULES: "read raw, recorded by another version's rules file only (install this version's)",
-    RecordedState.PARTIAL: "read raw, recorded from within the window on (rules installed part-way: backfill them)",
+    RecordedState.PARTIAL: "read raw, recorded from within the window on (rules or data begun part-way: "
+    "backfill the rules to read it from them)",
     RecordedState.ABSENT: "read raw, not recorded (install the rules for this cluster, or check "
     "PROMETHEUS_CLUSTER_LABEL)",
     RecordedState.NO_DATA: "with no data at all",
