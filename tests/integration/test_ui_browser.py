@@ -469,6 +469,45 @@ def test_drift_page_judges_a_window_against_the_baseline(stack: Stack, ui_server
     assert errors == [], errors
 
 
+def test_the_create_page_checks_the_recording_rules_of_its_window(stack: Stack, ui_server: str) -> None:
+    """Before a long profile: would it read the recording rules? The page shows the API's answer (the
+    session stack records none: every metric with data reads raw, named with what to do)."""
+    from playwright.sync_api import expect
+
+    healthy = stack.window("healthy-150wps")
+    errors: list[str] = []
+    with _chromium_page() as page:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{ui_server}/ui/create")
+        page.click("#rules-check")  # no cluster yet: the field says so, nothing is asked
+        expect(page.locator("#err-cluster_id")).to_have_text("Required.")
+        expect(page.locator("#rules-result")).to_be_empty()
+        page.fill("#f-cluster_id", healthy.cluster)
+        page.fill("#f-namespace", healthy.namespace)
+        page.fill("#f-time_window_start", _local_input(healthy.start))
+        page.fill("#f-time_window_end", _local_input(healthy.start + timedelta(minutes=30)))
+        page.click("#rules-check")
+        summary = page.locator("#rules-summary")
+        expect(summary).to_contain_text("metrics would be read from the recorded series")
+        said = summary.text_content() or ""
+        shown = page.locator("#rules-table tbody tr").evaluate_all(
+            "rows => rows.map(r => [r.dataset.metric, r.cells[1].textContent])"
+        )
+        page.fill("#f-time_window_end", "2099-01-01T01:00")
+        page.fill("#f-time_window_start", "2099-01-01T00:00")
+        page.click("#rules-check")
+        expect(page.locator("#rules-result .error")).to_contain_text("is in the future")
+    window = {"start": healthy.start.isoformat(), "end": (healthy.start + timedelta(minutes=30)).isoformat()}
+    with httpx.Client(base_url=ui_server, timeout=60) as http:
+        where = {"cluster": healthy.cluster, "namespace": healthy.namespace, **window}
+        status = http.get("/profiles/recording-rules", params=where).json()
+    assert said == status["summary"]
+    assert said.startswith("0 of ") and "not recorded (install the rules for this cluster" in said
+    assert shown == [[m["metric"], m["state"]] for m in status["metrics"] if m["state"] != "recorded"]
+    assert ["task_dispatch_latency", "absent"] in shown  # the session stack records no rules
+    assert errors == [], errors
+
+
 def test_create_waits_out_the_rate_limit_and_retries(stack: Stack) -> None:
     """With the creation bucket empty, the create page shows the wait from Retry-After, then sends again."""
     from playwright.sync_api import expect

@@ -1,6 +1,6 @@
 // /ui/create : create a profile from a time range.
 
-import { api, CONSTANTS, errorBox, field, fieldMarks, h, loading, loadPresets, localInputToIso, main, navigate, pageHeader, section, setFlash, setTitle, windowPicker } from "./helpers.js";
+import { api, CONSTANTS, errorBox, field, fieldMarks, h, loading, loadPresets, localInputToIso, main, navigate, pageHeader, section, setFlash, setTitle, table, windowPicker } from "./helpers.js";
 import { formatSpan } from "./format.js";
 
 const QUICK_RANGES = [
@@ -21,7 +21,9 @@ export async function renderCreate(ctx, params) {
   const text = (name, placeholder, required) => input(name, { type: "text", placeholder, required, maxlength: 200, value: params.get(name) || "" });
   const textarea = (name, placeholder) => h("textarea", { id: `f-${name}`, name, rows: 4, placeholder, spellcheck: "false" });
   const submit = h("button", { type: "submit", id: "create-submit" }, "Create profile");
+  const rulesButton = h("button", { type: "button", id: "rules-check", class: "secondary" }, "Check recording rules");
   const result = h("div", { id: "create-result" });
+  const rulesResult = h("div", { id: "rules-result" });
   const form = h(
     "form",
     { class: "create-form", id: "create-form", novalidate: true },
@@ -65,8 +67,9 @@ export async function renderCreate(ctx, params) {
       field("config.worker_options", "Worker options (JSON object)", textarea("config.worker_options", '{"MaxConcurrentActivityExecutionSize": 200}')),
       h("p", { class: "hint" }, "A part left empty is read from the host's MONITORED_* files when the API has them, and is otherwise \"not collected\"."),
     ),
-    h("div", { class: "form-actions" }, submit, h("a", { href: "/ui/", class: "button secondary" }, "Cancel")),
+    h("div", { class: "form-actions" }, submit, rulesButton, h("a", { href: "/ui/", class: "button secondary" }, "Cancel")),
     result,
+    rulesResult,
   );
   main.append(pageHeader("Create a profile", "Snapshot a time window: telemetry from Prometheus, the configuration and versions."), section(null, form));
 
@@ -82,6 +85,48 @@ export async function renderCreate(ctx, params) {
     if (!submit.disabled) result.replaceChildren();
   });
   const { clear: clearErrors, mark: markField } = fieldMarks(form);
+
+  // Would a profile of this window read the recording rules? The same check as `copilot profiles rules`.
+  rulesButton.addEventListener("click", async () => {
+    clearErrors();
+    rulesResult.replaceChildren();
+    const values = Object.fromEntries(new FormData(form).entries());
+    const cluster = String(values.cluster_id || "").trim();
+    if (!cluster) {
+      markField("cluster_id", "Required.");
+      return;
+    }
+    const query = { cluster, namespace: String(values.namespace || "").trim(), task_queue: String(values.task_queue || "").trim() };
+    if (start.value && end.value) {
+      query.start = localInputToIso(start.value);
+      query.end = localInputToIso(end.value);
+    }
+    rulesButton.disabled = true;
+    rulesResult.append(loading("Looking up the recorded series of the window…"));
+    try {
+      const status = await api("GET", "/profiles/recording-rules", { query });
+      if (!ctx.isCurrent()) return;
+      const raw = status.metrics.filter((m) => m.state !== "recorded");
+      rulesResult.replaceChildren(
+        section(
+          "Recording rules",
+          h("p", { id: "rules-summary" }, status.summary),
+          raw.length
+            ? table(
+                ["Metric", "State", "Reads"],
+                raw.map((m) => h("tr", { "data-metric": m.metric }, h("td", {}, m.metric), h("td", {}, m.state), h("td", {}, m.reads))),
+                { id: "rules-table" },
+              )
+            : null,
+        ),
+      );
+    } catch (err) {
+      if (!ctx.isCurrent()) return;
+      rulesResult.replaceChildren(errorBox(err, "The recording rules could not be checked"));
+    } finally {
+      rulesButton.disabled = false;
+    }
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
