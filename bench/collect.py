@@ -523,7 +523,7 @@ def recorded_form(rule: dict[str, Any]) -> str:
     return f"{rule['record']}@{rule.get('labels', {}).get(FORM_LABEL, '')}"
 
 
-def recorded_names(rules: str) -> set[str]:
+def recorded_forms(rules: str) -> set[str]:
     return {recorded_form(rule) for group in yaml.safe_load(rules)["groups"] for rule in group["rules"]}
 
 
@@ -619,7 +619,7 @@ def run(state: Path, args: argparse.Namespace) -> None:
         if args.build_only:
             return
         rules = recording_rules(cluster_label="cluster")
-        wanted = recorded_names(rules)
+        wanted = recorded_forms(rules)
         done = set(kept.get("recorded", []))
         if wanted - done:
             t0 = time.perf_counter()

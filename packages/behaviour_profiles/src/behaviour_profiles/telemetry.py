@@ -437,12 +437,12 @@ def backfill_passes(rules: str) -> list[str]:
             level[record] = max((level_of(r, seen | {record}) + 1 for r in reads[record]), default=0)
         return level[record]
 
+    def pass_of(rule: Mapping[str, Any]) -> int:
+        return level_of(rule["record"]) if "record" in rule else 0  # an alerting rule: the first pass
+
     passes = []
     for n in range(max((level_of(r) for r in records), default=0) + 1):
-        kept = [
-            group | {"rules": [rule for rule in group["rules"] if ("record" in rule and level_of(rule["record"])) == n]}
-            for group in groups
-        ]
+        kept = [group | {"rules": [rule for rule in group["rules"] if pass_of(rule) == n]} for group in groups]
         passes.append(yaml.safe_dump({"groups": [g for g in kept if g["rules"]]}, sort_keys=False))
     return passes
 
@@ -1053,6 +1053,12 @@ def _query_kind(path: str) -> str:
     return _QUERY_KINDS.get(path, path)
 
 
+def _names_selector(names: Iterable[str], matchers: str) -> str:
+    """The series of any of ``names`` (and ``matchers``, extra label matchers): ``{__name__=~"a|b",...}``."""
+    extra = f",{matchers}" if matchers else ""
+    return f'{{__name__=~"{"|".join(sorted(set(names)))}"{extra}}}'
+
+
 class PrometheusClient:
     """A thin client of the Prometheus HTTP API that speaks in our error tree.
 
@@ -1227,20 +1233,16 @@ class PrometheusClient:
         """Which of ``names`` have a sample within Prometheus's lookback (5 minutes) before ``at``
         (``matchers``: extra label matchers). Exact to the sample, where the label-values API is only as
         exact as the blocks: the head block names every series it holds, whatever the range asked."""
-        pattern = "|".join(sorted(set(names)))
-        extra = f",{matchers}" if matchers else ""
-        result = await self.query(f'group by (__name__) ({{__name__=~"{pattern}"{extra}}})', at)
+        result = await self.query(f"group by (__name__) ({_names_selector(names, matchers)})", at)
         return {str(item.get("metric", {}).get("__name__", "")) for item in result} - {""}
 
     async def label_values(
         self, label: str, names: Iterable[str], start: float, end: float, matchers: str = ""
     ) -> list[str]:
         """The values ``label`` takes on the series of ``names`` in ``[start, end]``."""
-        pattern = "|".join(sorted(set(names)))
-        extra = f",{matchers}" if matchers else ""
         answer = await self._call(
             f"/api/v1/label/{label}/values",
-            {"match[]": f'{{__name__=~"{pattern}"{extra}}}', "start": f"{start:.3f}", "end": f"{end:.3f}"},
+            {"match[]": _names_selector(names, matchers), "start": f"{start:.3f}", "end": f"{end:.3f}"},
             method="GET",
         )
         return [str(v) for v in answer.data or []]
@@ -1414,8 +1416,7 @@ class TelemetryCollector:
         """Which metrics a profile of the window would read from the recorded series of this version's
         rules, and why the others would be read raw (:func:`recorded_states`); looked up even where the
         collector is told not to use them (``in_use`` says so)."""
-        plan = plan_window(start, end, self._scrape)
-        scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
+        plan, scope = self._planned(scope, start, end)
         detected = await self.detect(plan, scope, always=True)
         recorded = detected.recorded
         specs = {spec.key: spec for spec in with_cpu_platform(self._specs, detected.platform)}
@@ -1601,9 +1602,13 @@ class TelemetryCollector:
             raise _first_leaf(eg) from None
         return results
 
+    def _planned(self, scope: Scope, start: datetime, end: datetime) -> tuple[QueryPlan, Scope]:
+        """The window's query plan, and ``scope`` with the collector's cluster label."""
+        scoped = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
+        return plan_window(start, end, self._scrape), scoped
+
     async def collect(self, scope: Scope, start: datetime, end: datetime) -> TelemetrySummary:
-        plan = plan_window(start, end, self._scrape)
-        scope = Scope(scope.cluster_id, scope.namespace, scope.task_queue, self._cluster_label)
+        plan, scope = self._planned(scope, start, end)
         detected, _ = await asyncio.gather(self.detect(plan, scope), self.in_flight())
         dialect, recorded = detected.dialect, detected.recorded
         specs = with_cpu_platform(self._specs, detected.platform)
