@@ -13,6 +13,10 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
 - phase 1, workload ``steady``, then phase 2, workload ``incident`` (twice the starts, activity slots
   cut to 2, slower activities, 15 % failed attempts), each :data:`PHASE_SECONDS` long, task queue
   ``main-queue``. The fixture returns once Prometheus has scraped the end of phase 2.
+
+:meth:`LiveHarness.unnamed` is another real server, started with ``metrics.breakdownByTaskQueue`` false
+(it leaves task queues unnamed in its metrics), after the first harness is done: one ``incident``
+phase, no backfill.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +46,10 @@ SETTLE_SECONDS = 15.0
 
 WAIT_SECONDS = 900.0
 """How long the fixture waits for the harness before failing."""
+
+UNNAMED_PHASE_SECONDS = 75.0
+"""The unnamed server's one phase: long enough for a few scrapes of a loaded queue (it has no backlog
+gauges to wait for)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,8 @@ class LiveTemporal:
     cluster: str
     namespace: str
     task_queue: str
-    steady: LivePhase
-    incident: LivePhase
+    phases: Mapping[str, LivePhase]
+    """Each phase by its workload's name, in the order they ran."""
     prometheus_url: str
     temporal_address: str
     """``host:port`` of the dev server's gRPC frontend."""
@@ -82,6 +91,14 @@ class LiveTemporal:
     """The app's environment: ``PROMETHEUS_ENDPOINT``, ``MONITORED_TEMPORAL_ADDRESS``, the stack's storage."""
     state_dir: Path
     """The harness stack's state directory (``logs/`` has the server's, Prometheus's and the workloads' logs)."""
+
+    @property
+    def steady(self) -> LivePhase:
+        return self.phases["steady"]
+
+    @property
+    def incident(self) -> LivePhase:
+        return self.phases["incident"]
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {key.lower(): value for key, value in self.env.items()}
@@ -98,7 +115,14 @@ class LiveHarness:
     """Runs the live stack and its phases in a background thread; ``wait`` collects, ``close`` stops."""
 
     state_dir: Path
-    phase_seconds: float = PHASE_SECONDS
+    phases: tuple[tuple[str, float], ...] = (("steady", PHASE_SECONDS), ("incident", PHASE_SECONDS))
+    """(workload, seconds) in the order they run."""
+    dynamic_config: tuple[tuple[str, str], ...] = ()
+    """The dev server's dynamic config (:attr:`StackConfig.temporal_dynamic_config`)."""
+    backfill: bool = True
+    """Whether Prometheus also holds a backfilled simulated hour."""
+    after: LiveHarness | None = None
+    """A harness to let finish before starting: two never load the machine's two cores at once."""
     stack: LocalStack = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _reports: list[RunReport] = field(default_factory=list, init=False)
@@ -109,11 +133,23 @@ class LiveHarness:
     finished_at: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
-        self.stack = LocalStack(StackConfig.isolated(self.state_dir, "unused"))
+        config = StackConfig.isolated(self.state_dir, "unused")
+        self.stack = LocalStack(replace(config, temporal_dynamic_config=self.dynamic_config))
 
     @classmethod
     def in_temporary_directory(cls) -> LiveHarness:
         return cls(Path(tempfile.mkdtemp(prefix="bp-live-temporal-")))
+
+    @classmethod
+    def unnamed(cls, after: LiveHarness | None) -> LiveHarness:
+        """A real server that leaves task queues unnamed in its metrics, one ``incident`` phase."""
+        return cls(
+            Path(tempfile.mkdtemp(prefix="bp-live-unnamed-")),
+            phases=(("incident", UNNAMED_PHASE_SECONDS),),
+            dynamic_config=(("metrics.breakdownByTaskQueue", "false"),),
+            backfill=False,
+            after=after,
+        )
 
     def start(self) -> None:
         if self._thread is None:
@@ -121,16 +157,21 @@ class LiveHarness:
             self._thread.start()
 
     def _run(self) -> None:
+        if self.after is not None and self.after._thread is not None:
+            self.after._thread.join()
         self.started_at = time.monotonic()
         try:
+            if self._closed.is_set():
+                raise RuntimeError("closed before it started")
             self.stack.start_temporal()
-            placement = next(p for p in demo_plan(datetime.now(UTC)) if p.scenario == "healthy-150wps")
-            load_scenarios(self.stack, [placement])
+            if self.backfill:
+                placement = next(p for p in demo_plan(datetime.now(UTC)) if p.scenario == "healthy-150wps")
+                load_scenarios(self.stack, [placement])
             self.stack.start_prometheus()
             log_path = self.stack.log_dir / "workload.log"
             with log_path.open("ab") as log:
                 reports = run_phases(
-                    [("steady", self.phase_seconds), ("incident", self.phase_seconds)],
+                    list(self.phases),
                     address=self.stack.temporal_address,
                     metrics_address=self.stack.sdk_metrics_address,
                     report_dir=self.state_dir / "workloads",
@@ -162,7 +203,6 @@ class LiveHarness:
             raise AssertionError(
                 f"the live Temporal harness failed: {self._error!r}; logs in {self.stack.log_dir}"
             ) from self._error
-        steady, incident = (LivePhase.of(r) for r in self._reports)
         env = {
             **storage_env,
             "PROMETHEUS_ENDPOINT": self.stack.prometheus_url,
@@ -173,8 +213,7 @@ class LiveHarness:
             cluster=self.stack.config.temporal_cluster,
             namespace=DEFAULT_NAMESPACE,
             task_queue=DEFAULT_TASK_QUEUE,
-            steady=steady,
-            incident=incident,
+            phases={r.workload: LivePhase.of(r) for r in self._reports},
             prometheus_url=self.stack.prometheus_url,
             temporal_address=self.stack.temporal_address,
             env=env,

@@ -6,6 +6,8 @@ a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator 
 ``live_temporal`` is a real Temporal dev server with a scraping Prometheus after two real workload
 phases (see ``tests/live.py``). The phases take about 3.5 minutes, so they start in a background
 thread as soon as collection finds a test that uses the fixture, and run while the other tests do.
+``live_unnamed`` is another real server that leaves task queues unnamed in its metrics, run after the
+first (:meth:`tests.live.LiveHarness.unnamed`); the tests that use it run last.
 """
 
 from __future__ import annotations
@@ -32,20 +34,36 @@ from copilot.settings import Settings
 from tests.live import LiveHarness, LiveTemporal
 
 _LIVE_HARNESS = pytest.StashKey[LiveHarness]()
+_UNNAMED_HARNESS = pytest.StashKey[LiveHarness]()
+
+
+def _wants(items: list[pytest.Item], fixture: str) -> bool:
+    return any(fixture in getattr(item, "fixturenames", ()) for item in items)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of the unnamed server last: its harness runs after the first one."""
+    items.sort(key=lambda item: "live_unnamed" in getattr(item, "fixturenames", ()))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the live Temporal phases early when a collected test will want them."""
-    if any("live_temporal" in getattr(item, "fixturenames", ()) for item in session.items):
-        harness = LiveHarness.in_temporary_directory()
-        session.config.stash[_LIVE_HARNESS] = harness
-        harness.start()
+    first = None
+    if _wants(session.items, "live_temporal"):
+        first = LiveHarness.in_temporary_directory()
+        session.config.stash[_LIVE_HARNESS] = first
+        first.start()
+    if _wants(session.items, "live_unnamed"):
+        unnamed = LiveHarness.unnamed(after=first)
+        session.config.stash[_UNNAMED_HARNESS] = unnamed
+        unnamed.start()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    harness = session.config.stash.get(_LIVE_HARNESS, None)
-    if harness is not None:
-        harness.close()
+    for key in (_UNNAMED_HARNESS, _LIVE_HARNESS):
+        harness = session.config.stash.get(key, None)
+        if harness is not None:
+            harness.close()
 
 
 @dataclass
@@ -128,4 +146,15 @@ def live_temporal(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
     if harness is None:  # asked for without collection seeing it (getfixturevalue): start it now
         harness = LiveHarness.in_temporary_directory()
         request.config.stash[_LIVE_HARNESS] = harness
+    return harness.wait(stack.env)
+
+
+@pytest.fixture(scope="session")
+def live_unnamed(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
+    """A real Temporal started with ``metrics.breakdownByTaskQueue`` false after one ``incident`` phase,
+    scraped by its own Prometheus (no backfilled hour)."""
+    harness = request.config.stash.get(_UNNAMED_HARNESS, None)
+    if harness is None:
+        harness = LiveHarness.unnamed(after=request.config.stash.get(_LIVE_HARNESS, None))
+        request.config.stash[_UNNAMED_HARNESS] = harness
     return harness.wait(stack.env)

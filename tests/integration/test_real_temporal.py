@@ -9,10 +9,12 @@ simulator must read and write.
 
 from __future__ import annotations
 
+import io
 import math
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -331,20 +333,22 @@ async def test_the_simulator_exports_the_names_and_label_keys_of_a_real_server(j
     } <= set(checked)
 
 
-def _simulated_label_keys() -> dict[str, set[frozenset[str]]]:
-    import io
-    import re
-    from datetime import UTC, datetime, timedelta
-
+def simulated_series(**placement: Any) -> dict[str, list[dict[str, str]]]:
+    """The labels (``cluster`` aside) of each series the simulator writes in the tally dialect for two
+    minutes of ``failing-400wps`` in namespace ``default``, with ``placement``'s fields."""
     out = io.StringIO()
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    plan = [Placement("failing-400wps", "default", start, timedelta(minutes=2), cluster="sim")]
+    plan = [Placement("failing-400wps", "default", start, timedelta(minutes=2), cluster="sim", **placement)]
     write_openmetrics(out, plan, dialect=Dialect.TALLY)
-    found: dict[str, set[frozenset[str]]] = {}
+    found: dict[str, list[dict[str, str]]] = {}
     for line in out.getvalue().splitlines():
         parsed = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} ", line)
         if parsed is None:
             continue
-        keys = frozenset(k for k in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', parsed.group(2)) if k != "cluster")
-        found.setdefault(parsed.group(1), set()).add(keys)
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', parsed.group(2)))
+        found.setdefault(parsed.group(1), []).append({k: v for k, v in labels.items() if k != "cluster"})
     return found
+
+
+def _simulated_label_keys() -> dict[str, set[frozenset[str]]]:
+    return {name: {frozenset(labels) for labels in series} for name, series in simulated_series().items()}

@@ -216,6 +216,11 @@ class FakeClient(PrometheusClient):
     async def names_at(self, names: Iterable[str], at: float, matchers: str = "") -> set[str]:
         return await self.metric_names(names, at, at, matchers)
 
+    async def label_values(
+        self, label: str, names: Iterable[str], start: float, end: float, matchers: str = ""
+    ) -> list[str]:
+        return []  # no task queue names: nothing to say of them
+
     async def query_range_answer(self, promql: str, plan: QueryPlan) -> RangeAnswer:
         self.asked.append(promql)
         return RangeAnswer([])

@@ -107,3 +107,29 @@ async def test_a_server_that_reports_no_names_while_sdk_workers_match_is_noted()
         "The server reports no task queue 'main-queue' in this window, so sync_match_rate has no data; "
         "is the server's metrics endpoint scraped into this Prometheus?"
     ]
+
+
+async def test_a_task_queue_the_server_leaves_unnamed_is_refused_with_what_to_do() -> None:
+    collector = Known(server=["__omitted__"])
+    with pytest.raises(NoTelemetry) as caught:
+        await check_scope(
+            collector, Scope("c", "default", "main-queue"), telemetry("main-queue", False, True), START, END
+        )
+    message = caught.value.message
+    assert message.startswith("Task queue 'main-queue' matches no series of the server in ")
+    assert "the server does not name 'main-queue' in its metrics" in message
+    assert 'taskqueue="__omitted__"' in message and "metrics.breakdownByTaskQueue is false" in message
+    assert "SDK workers do report 'main-queue'" in message
+    assert "Profile the namespace instead (leave the task queue empty)" in message and "nothing was stored" in message
+    assert "type the name as your workers use it" not in message
+
+
+async def test_a_name_neither_knows_beside_unnamed_queues_says_what_each_names() -> None:
+    collector = Known(server=["__omitted__", "aux_queue"], sdk=["main-queue", "aux-queue"])
+    with pytest.raises(NoTelemetry) as caught:
+        await check_scope(
+            collector, Scope("c", "default", "main-qeue"), telemetry("main-qeue", False, False), START, END
+        )
+    message = caught.value.message
+    assert "it names only aux_queue" in message
+    assert "SDK workers do not report it either (they know main-queue, aux-queue): check the name" in message

@@ -964,3 +964,22 @@ def test_task_queues_must_be_told_apart() -> None:
         replace(SCENARIOS["healthy-150wps"], other_queues=(("a", 0.1), ("a", 0.1)))
     with pytest.raises(ValueError, match="among them"):
         render([Placement(SLOW_QUEUE_SCENARIO, "default", ANCHOR, HOUR, task_queue=SLOW_QUEUE)])
+
+
+def test_a_server_that_leaves_task_queues_unnamed_writes_them_as_a_real_one_does() -> None:
+    unnamed = [replace(p, server_names_queue=False) for p in small_plan()]
+    named, out = (
+        parse(render(small_plan(), seed=3, dialect=Dialect.TALLY)[0]),
+        parse(render(unnamed, seed=3, dialect=Dialect.TALLY)[0]),
+    )
+    # matching and history write __omitted__ where they wrote the name; the SDK keeps it
+    for family in ("poll_success", "task_schedule_to_start_latency_count", "workflow_success"):
+        assert {dict(k[1])["taskqueue"] for k in out.of(family)} == {"__omitted__"}, family
+        assert {dict(k[1])["taskqueue"] for k in named.of(family)} == {"main_queue"}, family
+    assert {dict(k[1])["task_queue"] for k in out.of("temporal_worker_task_slots_used")} == {"main-queue"}
+    # no per-queue gauges at all; every other family is there
+    assert not out.of("approximate_backlog_count") and not out.of("approximate_backlog_age_seconds")
+    assert named.names() - out.names() == {"approximate_backlog_count", "approximate_backlog_age_seconds"}
+    # one series per queue is all an unnamed server has: a scenario of several queues is refused
+    with pytest.raises(ValueError, match="must run one task queue"):
+        render([Placement(SLOW_QUEUE_SCENARIO, "default", ANCHOR, HOUR, server_names_queue=False)])

@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from behaviour_profiles.breakdown import UNNAMED_TASK_QUEUE, UNNAMED_WORDS
 from behaviour_profiles.formatting import format_change, format_value
 from behaviour_profiles.models import (
     Attribution,
@@ -224,11 +225,14 @@ def worse_part(form: str, better: Better, part: float, whole: float) -> float:
 
 def describe_labels(labels: Mapping[str, str]) -> str:
     """A contributor in words: ``operation UpdateWorkflowExecution on history``, ``task queue main_queue in
-    namespace default``; labels this module has no words for read ``label=value``."""
+    namespace default`` (``the task queues the server does not name in namespace default`` for the server's
+    ``__omitted__``); labels this module has no words for read ``label=value``."""
     known = {label for label, _, _ in _LABEL_WORDS}
     words: list[str] = []
     for label, alone, after in _LABEL_WORDS:
-        if label in labels:
+        if label == "taskqueue" and labels.get(label) == UNNAMED_TASK_QUEUE:
+            words.append(UNNAMED_WORDS)
+        elif label in labels:
             words.append((after if words else alone).format(labels[label]))
     words += [f"{label}={value}" for label, value in sorted(labels.items()) if label not in known]
     return " ".join(words) or "series without labels"

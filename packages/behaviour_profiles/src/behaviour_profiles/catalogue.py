@@ -363,6 +363,9 @@ class MetricSpec:
     """In the metric's unit: a regression from none to at least this is critical."""
     per_unit: PerUnit | None = None
     """A cost metric: it rises with work by design, so it is also judged per this unit of work."""
+    named_queues_only: bool = False
+    """The server emits it only for the task queues it names in its metrics (see
+    :mod:`behaviour_profiles.breakdown`): nothing for those it leaves unnamed."""
     offered_load: bool = False
     """The metric that measures offered load (one in the catalogue): load-aware comparison and steady
     state detection read it."""
@@ -839,6 +842,7 @@ def _build() -> tuple[MetricSpec, ...]:
                 GaugeAgg((Term(same("approximate_backlog_count"), (), SERVER_SCOPES),), split=_BY_QUEUE)
             ),
             influences=_MATCHING_INFLUENCES,
+            named_queues_only=True,
             warning_level=1_000.0,
             critical_level=10_000.0,
         ),
@@ -852,6 +856,7 @@ def _build() -> tuple[MetricSpec, ...]:
             noise_floor=1.0,
             computation=_gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES, split=_BY_QUEUE),
             influences=_MATCHING_INFLUENCES,
+            named_queues_only=True,
             remedy=Remedy(
                 settings=(
                     "MaxConcurrentActivityExecutionSize",

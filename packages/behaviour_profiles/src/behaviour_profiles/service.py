@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from uuid import UUID, uuid4
 
+from behaviour_profiles.breakdown import UNNAMED_REMEDY, UNNAMED_TASK_QUEUE, names_queues, unnamed_refusal
 from behaviour_profiles.catalogue import Dialect, Source
 from behaviour_profiles.comparison import compare_profiles
 from behaviour_profiles.conformance import check_conformance, get_preset, recommend
@@ -44,6 +45,7 @@ from behaviour_profiles.models import (
     RecordingRulesStatus,
     RollingBaseline,
     ScalePreset,
+    ScopeMatch,
     TelemetrySummary,
     ThresholdClass,
     VersionIdentity,
@@ -236,6 +238,8 @@ async def check_scope(
             )
         )
         server_refuses = Source.SERVER in known and bool(known[Source.SERVER])
+        if dimension == "task_queue" and server_refuses and names_queues(known[Source.SERVER])[0]:
+            raise NoTelemetry(_unnamed(value, matches, known, scope, Window(start, end)))
         if len(unmatched) == len(matches) or server_refuses:
             told = [
                 f"{_SOURCE_WORDS[source]} know{_VERB_ENDING[source]} {words} "
@@ -267,6 +271,27 @@ async def check_scope(
                 f"{_SCRAPED[source]}"
             )
     return telemetry.model_copy(update={"notes": notes}) if notes != telemetry.notes else telemetry
+
+
+def _unnamed(
+    value: str, matches: list[ScopeMatch], known: Mapping[Source, list[str]], scope: Scope, window: Window
+) -> str:
+    """The refusal of task queue ``value`` by a server that leaves task queues unnamed in its metrics."""
+    server = next(m for m in matches if m.source == Source.SERVER.value)
+    named = [name for name in known[Source.SERVER] if name != UNNAMED_TASK_QUEUE]
+    told = [unnamed_refusal(value)]
+    if named:
+        told.append(f"it names only {_nearby(server.exported_as, named)}")
+    if any(m.source == Source.SDK.value and m.matched for m in matches):
+        told.append(f"SDK workers do report {value!r}")
+    elif known.get(Source.SDK):
+        told.append(
+            f"SDK workers do not report it either (they know {_nearby(value, known[Source.SDK])}): check the name"
+        )
+    return (
+        f"Task queue {value!r} matches no series of the server in {window.describe()} "
+        f"({scope.cluster_only().describe()}): {'; '.join(told)}. {UNNAMED_REMEDY}; nothing was stored."
+    )
 
 
 async def get_profile(services: ProfileServices, profile_id: UUID) -> BehaviourProfile:

@@ -45,6 +45,7 @@ from behaviour_profiles.attribution import (
     top_contributors,
     worse_part_of,
 )
+from behaviour_profiles.breakdown import names_queues, with_unnamed_queues
 from behaviour_profiles.catalogue import (
     CATALOGUE,
     CPU_EXPLANATION,
@@ -1613,14 +1614,25 @@ class TelemetryCollector:
         dialect, recorded = detected.dialect, detected.recorded
         specs = with_cpu_platform(self._specs, detected.platform)
         summary = CatalogueSummary(dialect, specs)
-        await self.run_queries(self.queries(dialect, scope, plan, specs, recorded.found), plan, into=summary)
+        queried = self.run_queries(self.queries(dialect, scope, plan, specs, recorded.found), plan, into=summary)
+        if scope.task_queue is None:  # which task queues the server names (a named one is checked apart)
+            _, queues = await asyncio.gather(
+                queried, self.known_values(scope, "task_queue", Source.SERVER, dialect, start, end)
+            )
+        else:
+            await queried
+            queues = []
         metrics = summary.finish(plan)
-        with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
         notes = []
         if len(specs) < len(self._specs):
             notes.append(CPU_OFF if self._cpu_source == CPU_NONE else CPU_EXPLANATION)
         if recorded.found or recorded.outdated:
             notes.append(recorded_note(recorded_states(specs, recorded)))
+        unnamed, named_too = names_queues(queues)
+        if unnamed:
+            metrics, note = with_unnamed_queues(metrics, specs, named_too=named_too)
+            notes.append(note)
+        with_data = sum(1 for m in metrics.values() if m.status is MetricStatus.OK)
         return TelemetrySummary(
             dialect=dialect.value,
             step_seconds=plan.step,

@@ -107,6 +107,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, TextIO
 
+from behaviour_profiles.breakdown import UNNAMED_TASK_QUEUE
 from behaviour_profiles.catalogue import Dialect, tally_value
 
 __all__ = [
@@ -509,6 +510,10 @@ class Placement:
     cluster: str = "temporal-dev"
     task_queue: str = "main-queue"
     load_factor: float = 1.0
+    server_names_queue: bool = True
+    """False: the server leaves the task queue unnamed, as with the dynamic config
+    ``metrics.breakdownByTaskQueue`` false: its series carry ``taskqueue="__omitted__"`` and it writes no
+    backlog gauges (SDK series keep the name). One task queue per placement then."""
 
 
 def demo_plan(now: datetime) -> list[Placement]:
@@ -680,6 +685,7 @@ class _Ctx:
     load: float
     window: _Window
     seed_parts: tuple[object, ...] = field(default=())
+    names_queue: bool = True
 
     def rng(self, *key: object) -> random.Random:
         digest = hashlib.blake2b(repr((self.seed_parts, key)).encode(), digest_size=8).digest()
@@ -813,7 +819,7 @@ _ACTIVITY_TYPE = "profiled_activity"
 def _server(ctx: _Ctx, service: str, *extra: tuple[str, str], queue: bool = True) -> Labels:
     labels: Labels = (("namespace", ctx.namespace),)
     if queue:
-        labels += (("taskqueue", ctx.task_queue),)
+        labels += (("taskqueue", ctx.task_queue if ctx.names_queue else UNNAMED_TASK_QUEUE),)
     return (*labels, *extra, ("service_name", service), ("cluster", ctx.cluster))
 
 
@@ -951,6 +957,8 @@ def _emit_sync_polls(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 
 def _emit_backlog(span: Callable[[Scenario], Span], per_load: bool, digits: int) -> Emit:
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+        if not ctx.names_queue:  # the server emits per-queue gauges only for the queues it names
+            return
         for task_type in _TASK_TYPES:
             labels = _server(
                 ctx,
@@ -1226,6 +1234,11 @@ def _contexts(placements: Sequence[Placement], dt: int, seed: int) -> tuple[list
         if p.load_factor < 0:
             raise ValueError(f"placement {p!r} has a negative load factor")
         scenario = _scenario(p.scenario)
+        if not p.server_names_queue and (scenario.other_queues or scenario.queue_slowdown):
+            raise ValueError(
+                f"placement {p!r}: a server that leaves task queues unnamed writes them as one series, so its "
+                f"scenario {scenario.name!r} must run one task queue"
+            )
         per_placement.append(
             _Ctx(
                 scenario,
@@ -1235,6 +1248,7 @@ def _contexts(placements: Sequence[Placement], dt: int, seed: int) -> tuple[list
                 p.load_factor,
                 _window(p.start, p.start + p.duration, dt),
                 (seed, scenario.name, p.cluster, p.namespace, p.task_queue, _epoch(p.start)),
+                p.server_names_queue,
             )
         )
     # same cluster and namespace must not overlap: namespace-only series would be written twice

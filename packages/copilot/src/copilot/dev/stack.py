@@ -122,6 +122,9 @@ class StackConfig:
     sdk_metrics_port: int = 9434
     temporal_cluster: str = "temporal-live"
     """The cluster id of the real Temporal: the value of ``cluster_label`` on every series scraped from it."""
+    temporal_dynamic_config: tuple[tuple[str, str], ...] = ()
+    """Dynamic config the dev server starts with, as (key, JSON value) pairs: e.g.
+    ``(("metrics.breakdownByTaskQueue", "false"),)`` for a server that leaves task queues unnamed."""
 
     def ports(self) -> dict[str, int]:
         """Every port field (``prometheus_port``, ...) and its value."""
@@ -1117,6 +1120,8 @@ class LocalStack:
                 "--log-level",
                 "warn",
             ]
+            for key, value in c.temporal_dynamic_config:
+                argv += ["--dynamic-config-value", f"{key}={value}"]
 
             def ready() -> bool:
                 if not _accepts_connections(c.temporal_port):

@@ -1,0 +1,98 @@
+"""The product on a real Temporal server that leaves task queues unnamed in its metrics.
+
+``live_unnamed`` is a real dev server started with ``metrics.breakdownByTaskQueue=false`` (operators turn
+it off to bound the ``taskqueue`` label's cardinality), a real SDK worker and one ``incident`` phase. The
+server then writes ``taskqueue="__omitted__"`` on its matching and history series and no backlog gauges;
+the SDK keeps ``main-queue``. A real server is the judge: the simulator must write the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from behaviour_profiles.breakdown import BREAKDOWN_SETTING, UNNAMED_TASK_QUEUE
+from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
+from tests.integration.test_real_temporal import NO_DSQL_HERE, simulated_series
+from tests.live import LiveTemporal
+from tests.support import serve
+
+pytestmark = pytest.mark.stack
+
+ONLY_NAMED = frozenset({"backlog_count", "backlog_age"})
+
+
+@pytest.fixture(scope="module")
+async def unnamed_api(live_unnamed: LiveTemporal) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(live_unnamed.settings()) as client:
+        yield client
+
+
+async def test_a_task_queue_profile_is_refused_saying_the_server_leaves_it_unnamed(
+    live_unnamed: LiveTemporal, unnamed_api: httpx.AsyncClient
+) -> None:
+    answer = await unnamed_api.post("/profiles", json=live_unnamed.profile_body(live_unnamed.incident))
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert "the server does not name 'main-queue' in its metrics" in detail
+    assert f'taskqueue="{UNNAMED_TASK_QUEUE}"' in detail and BREAKDOWN_SETTING in detail
+    assert "SDK workers do report 'main-queue'" in detail and "Profile the namespace instead" in detail
+
+
+async def test_a_namespace_profile_reads_everything_but_the_backlog_gauges_and_says_why(
+    live_unnamed: LiveTemporal, unnamed_api: httpx.AsyncClient
+) -> None:
+    live = live_unnamed
+    created = await unnamed_api.post("/profiles", json=live.profile_body(live.incident, task_queue=None))
+    assert created.status_code == 201, created.text
+    telemetry = (await unnamed_api.get(f"/profiles/{created.json()['id']}")).json()["telemetry"]
+    metrics = telemetry["metrics"]
+    missing = {k for k, m in metrics.items() if m["status"] != "ok"}
+    assert missing == NO_DSQL_HERE | ONLY_NAMED, {k: metrics[k]["reason"] for k in missing - NO_DSQL_HERE}
+    for key in ONLY_NAMED:
+        assert "only for the task queues it names" in metrics[key]["reason"], metrics[key]["reason"]
+    (note,) = [n for n in telemetry["notes"] if n.startswith("Task queues:")]
+    assert "does not name its task queues" in note and "backlog_count and backlog_age have no data" in note
+    # the incident's slow activities are placed where the server put them, and said so in words
+    top = metrics["activity_schedule_to_start_p95"]["contributors"]["top"]
+    assert [c["labels"] for c in top] == [{"namespace": "default", "taskqueue": UNNAMED_TASK_QUEUE}]
+    assert metrics["worker_task_slot_utilization.activity"]["max"] == 1.0  # the SDK still names its queue
+
+
+async def test_where_the_server_names_its_queues_a_namespace_profile_has_no_such_note(
+    live_temporal: LiveTemporal,
+) -> None:
+    async with serve(live_temporal.settings()) as api:
+        created = await api.post("/profiles", json=live_temporal.profile_body(live_temporal.incident, task_queue=None))
+        assert created.status_code == 201, created.text
+        telemetry = (await api.get(f"/profiles/{created.json()['id']}")).json()["telemetry"]
+    assert not [n for n in telemetry["notes"] if n.startswith("Task queues:")]
+    assert telemetry["metrics"]["backlog_count"]["status"] == "ok"
+
+
+async def test_the_simulator_leaves_task_queues_unnamed_as_the_real_server_does(live_unnamed: LiveTemporal) -> None:
+    names = {
+        term.name.for_dialect(Dialect.TALLY)
+        for spec in CATALOGUE
+        for term in terms_of(spec)
+        if term.source is Source.SERVER
+    }
+    simulated = simulated_series(server_names_queue=False)
+    real: dict[str, set[str]] = {}
+    async with httpx.AsyncClient(base_url=live_unnamed.prometheus_url, timeout=30) as http:
+        for name in sorted(names):
+            match = f'{name}{{cluster="{live_unnamed.cluster}",namespace="default"}}'
+            series = (await http.get("/api/v1/series", params={"match[]": match})).json()["data"]
+            if series:
+                real[name] = {s["taskqueue"] for s in series if "taskqueue" in s}
+    with_queue = {name: values for name, values in real.items() if values}
+    # matching and history families all carry the one unnamed value, on the real server and in the simulator
+    assert {"poll_success", "task_schedule_to_start_latency_bucket", "activity_success"} <= with_queue.keys()
+    for name, values in with_queue.items():
+        assert values == {UNNAMED_TASK_QUEUE}, (name, values)
+        assert {s["taskqueue"] for s in simulated[name]} == {UNNAMED_TASK_QUEUE}, name
+    # and neither writes a backlog gauge
+    for gauge in ("approximate_backlog_count", "approximate_backlog_age_seconds"):
+        assert gauge not in real and gauge not in simulated
