@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from fastapi import FastAPI
 from copilot.app import create_app
 from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import Placement, demo_plan
-from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus
+from copilot.dev.stack import LocalStack, StackConfig, ensure_prometheus, free_port
 from copilot.index import apply_schema
 from copilot.settings import Settings
 from tests.live import LiveHarness, LiveTemporal
@@ -97,6 +98,18 @@ class Stack:
 
     async def drop_database(self, name: str) -> None:
         await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def simulated_prometheus(state_dir: Path, placements: Sequence[Placement], **load: Any) -> Iterator[str]:
+    """A Prometheus of its own on a free port, holding ``placements`` backfilled by the simulator
+    (``load``: :func:`load_scenarios`'s ``dialect`` and ``omit``); its URL, stopped on leaving."""
+    local = LocalStack(StackConfig(state_dir=state_dir, prometheus_port=free_port()))
+    try:
+        load_scenarios(local, list(placements), **load)
+        yield local.start_prometheus()
+    finally:
+        local.down()
 
 
 @pytest.fixture(scope="session")

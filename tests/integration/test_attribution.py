@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,10 +26,8 @@ import pytest
 
 from behaviour_profiles.attribution import MAX_CONTRIBUTORS
 from behaviour_profiles.catalogue import CATALOGUE, Dialect
-from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import SLOW_QUEUE_SCENARIO, Placement
-from copilot.dev.stack import LocalStack, StackConfig, free_port
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import create
 from tests.support import serve
 
@@ -97,13 +94,9 @@ class Placed:
 
 @pytest.fixture(scope="module")
 def where_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Placement]]]:
-    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("where")), prometheus_port=free_port()))
-    try:
-        placements = plan(datetime.now(UTC))
-        load_scenarios(local, placements, dialect=Dialect.TALLY)
-        yield local.start_prometheus(), placements
-    finally:
-        local.down()
+    placements = plan(datetime.now(UTC))
+    with simulated_prometheus(tmp_path_factory.mktemp("where"), placements, dialect=Dialect.TALLY) as url:
+        yield url, placements
 
 
 @pytest.fixture(scope="module")

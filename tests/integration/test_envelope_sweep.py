@@ -16,16 +16,13 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 
-from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import SCENARIOS, Placement
-from copilot.dev.stack import LocalStack, StackConfig, free_port
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import create
 from tests.support import serve
 
@@ -85,14 +82,10 @@ class Sweep:
 
 @pytest.fixture(scope="module")
 def sweep_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Placement]]]:
-    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("sweep")), prometheus_port=free_port()))
-    try:
-        now = datetime.now(UTC)
-        placements = sweep_plan(now) + rolling_plan(now)
-        load_scenarios(local, placements)
-        yield local.start_prometheus(), placements
-    finally:
-        local.down()
+    now = datetime.now(UTC)
+    placements = sweep_plan(now) + rolling_plan(now)
+    with simulated_prometheus(tmp_path_factory.mktemp("sweep"), placements) as url:
+        yield url, placements
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,10 +17,9 @@ import httpx
 import pytest
 from temporalio.api.workflowservice.v1 import GetClusterInfoRequest, GetClusterInfoResponse, service_pb2_grpc
 
-from copilot.dev.local import load_scenarios
-from copilot.dev.stack import LocalStack, StackConfig, free_port
+from copilot.dev.stack import free_port
 from copilot.frontend import get_cluster_info
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import body, create
 from tests.support import serve
 
@@ -70,12 +68,9 @@ async def frontend() -> AsyncIterator[tuple[Frontend, str]]:
 
 @pytest.fixture(scope="module")
 def prometheus_without_build_info(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("nobuild")), prometheus_port=free_port()))
-    try:
-        load_scenarios(local, [stack.window("healthy-150wps")], omit={"build_information"})
-        yield local.start_prometheus()
-    finally:
-        local.down()
+    window = stack.window("healthy-150wps")
+    with simulated_prometheus(tmp_path_factory.mktemp("nobuild"), [window], omit={"build_information"}) as url:
+        yield url
 
 
 async def _profile(client: httpx.AsyncClient, meta: dict[str, Any]) -> dict[str, Any]:

@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from copilot.dev.local import load_scenarios
 from copilot.dev.simulator import JUDGEMENT_SCENARIOS, Placement, judgement_plan
-from copilot.dev.stack import LocalStack, StackConfig, free_port
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import create
 from tests.support import serve
 
@@ -153,13 +150,9 @@ def _payload(p: Placement) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def judge_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Placement]]]:
     """A second Prometheus holding only the judgement plan; stopped at the end of the module."""
-    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("judge")), prometheus_port=free_port()))
-    try:
-        placements = judgement_plan(datetime.now(UTC))
-        load_scenarios(local, placements)
-        yield local.start_prometheus(), placements
-    finally:
-        local.down()
+    placements = judgement_plan(datetime.now(UTC))
+    with simulated_prometheus(tmp_path_factory.mktemp("judge"), placements) as url:
+        yield url, placements
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from behaviour_profiles.catalogue import Dialect
-from copilot.dev.local import load_scenarios
-from copilot.dev.stack import LocalStack, StackConfig, free_port
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import body, create
 from tests.support import serve
 
@@ -20,12 +17,10 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def tally_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("tally")), prometheus_port=free_port()))
-    try:
-        load_scenarios(local, [stack.window("healthy-150wps")], dialect=Dialect.TALLY)
-        yield local.start_prometheus()
-    finally:
-        local.down()
+    with simulated_prometheus(
+        tmp_path_factory.mktemp("tally"), [stack.window("healthy-150wps")], dialect=Dialect.TALLY
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
 
 from behaviour_profiles.breakdown import BREAKDOWN_SETTING, UNNAMED_TASK_QUEUE
 from behaviour_profiles.catalogue import Dialect
-from copilot.dev.local import load_scenarios
-from copilot.dev.stack import LocalStack, StackConfig, free_port
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import body, create
 from tests.support import serve
 
@@ -26,13 +23,9 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def unnamed_prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    local = LocalStack(StackConfig(state_dir=Path(tmp_path_factory.mktemp("unnamed")), prometheus_port=free_port()))
-    try:
-        window = replace(stack.window("failing-400wps"), server_names_queue=False)
-        load_scenarios(local, [window], dialect=Dialect.TALLY)
-        yield local.start_prometheus()
-    finally:
-        local.down()
+    window = replace(stack.window("failing-400wps"), server_names_queue=False)
+    with simulated_prometheus(tmp_path_factory.mktemp("unnamed"), [window], dialect=Dialect.TALLY) as url:
+        yield url
 
 
 @pytest.fixture

@@ -57,6 +57,13 @@ def telemetry(value: str, server: bool, sdk: bool, dialect: Dialect = Dialect.TA
     )
 
 
+async def refusal(collector: Known, value: str, *, server: bool = False, sdk: bool = False) -> str:
+    """The message of ``check_scope``'s refusal of task queue ``value`` (matched by ``server``/``sdk``)."""
+    with pytest.raises(NoTelemetry) as caught:
+        await check_scope(collector, Scope("c", "default", value), telemetry(value, server, sdk), START, END)
+    return caught.value.message
+
+
 async def test_a_name_both_sources_know_passes_untouched() -> None:
     collector = Known()
     summary = telemetry("main-queue", server=True, sdk=True)
@@ -66,11 +73,7 @@ async def test_a_name_both_sources_know_passes_untouched() -> None:
 
 async def test_a_misspelt_task_queue_is_refused_with_the_names_that_exist_closest_first() -> None:
     collector = Known(server=["aux_queue", "main_queue", "zz_other"], sdk=["aux-queue", "main-queue"])
-    with pytest.raises(NoTelemetry) as caught:
-        await check_scope(
-            collector, Scope("c", "default", "main-qeue"), telemetry("main-qeue", False, False), START, END
-        )
-    message = caught.value.message
+    message = await refusal(collector, "main-qeue")
     assert "Task queue 'main-qeue' matches no series of the server, SDK workers" in message
     assert "the server knows task queues main_queue, aux_queue, zz_other" in message
     assert "SDK workers know task queues main-queue, aux-queue" in message
@@ -110,12 +113,7 @@ async def test_a_server_that_reports_no_names_while_sdk_workers_match_is_noted()
 
 
 async def test_a_task_queue_the_server_leaves_unnamed_is_refused_with_what_to_do() -> None:
-    collector = Known(server=["__omitted__"])
-    with pytest.raises(NoTelemetry) as caught:
-        await check_scope(
-            collector, Scope("c", "default", "main-queue"), telemetry("main-queue", False, True), START, END
-        )
-    message = caught.value.message
+    message = await refusal(Known(server=["__omitted__"]), "main-queue", sdk=True)
     assert message.startswith("Task queue 'main-queue' matches no series of the server in ")
     assert "the server does not name 'main-queue' in its metrics" in message
     assert 'taskqueue="__omitted__"' in message and "metrics.breakdownByTaskQueue is false" in message
@@ -125,11 +123,6 @@ async def test_a_task_queue_the_server_leaves_unnamed_is_refused_with_what_to_do
 
 
 async def test_a_name_neither_knows_beside_unnamed_queues_says_what_each_names() -> None:
-    collector = Known(server=["__omitted__", "aux_queue"], sdk=["main-queue", "aux-queue"])
-    with pytest.raises(NoTelemetry) as caught:
-        await check_scope(
-            collector, Scope("c", "default", "main-qeue"), telemetry("main-qeue", False, False), START, END
-        )
-    message = caught.value.message
+    message = await refusal(Known(server=["__omitted__", "aux_queue"], sdk=["main-queue", "aux-queue"]), "main-qeue")
     assert "it names only aux_queue" in message
     assert "SDK workers do not report it either (they know main-queue, aux-queue): check the name" in message

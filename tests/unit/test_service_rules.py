@@ -418,6 +418,29 @@ async def test_drift_without_a_baseline_or_without_data_is_never_a_pass() -> Non
     assert "cluster 'c', namespace 'default'" in refused.value.message and "'hour 0'" in refused.value.message
 
 
+async def test_drift_of_a_task_queue_the_server_has_stopped_naming_is_refused_saying_why() -> None:
+    repo = MemoryRepository(stored(0, task_queue="main-queue"))
+    await repo.designate_baseline(UUID(int=1), now=NOW)
+    unmatched = [
+        ScopeMatch(
+            dimension="task_queue",
+            value="main-queue",
+            source=source,
+            label="taskqueue" if source == "server" else "task_queue",
+            exported_as="main-queue",
+            with_data=[] if source == "server" else ["worker_task_slot_utilization"],
+            without_data=["sync_match_rate"] if source == "server" else [],
+        )
+        for source in ("server", "sdk")
+    ]
+    source = Telemetry(telemetry(scope=unmatched), known={"server": ["__omitted__"]})
+    with pytest.raises(NoTelemetry) as refused:
+        await service.drift(services(repo, source), drift_body())
+    assert "the server does not name 'main-queue' in its metrics" in refused.value.message
+    assert "metrics.breakdownByTaskQueue" in refused.value.message
+    assert "SDK workers do report 'main-queue'" in refused.value.message
+
+
 # --- rolling baselines ----------------------------------------------------------------------------
 
 
