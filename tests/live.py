@@ -1,7 +1,7 @@
-"""The live Temporal harness: a real dev server, a scraping Prometheus and two real workload phases.
+"""The live Temporal harness: a real dev server, a scraping Prometheus and three real workload phases.
 
 ``tests/integration/conftest.py`` starts a :class:`LiveHarness` in a background thread as soon as
-collection finds a test that uses the ``live_temporal`` fixture, so the two phases (about 3.5 minutes)
+collection finds a test that uses the ``live_temporal`` fixture, so the three phases (about 5 minutes)
 run while the rest of the suite does; the fixture waits for them and returns a :class:`LiveTemporal`.
 
 What runs, on free ports in a temporary state directory (the session ``stack`` keeps PostgreSQL and S3):
@@ -10,9 +10,10 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
 - Prometheus, scraping that server and the workload runner's SDK metrics port every 10 s, with
   ``cluster="temporal-live"`` on every scraped series; it also holds one backfilled simulated hour
   (``healthy-150wps`` of cluster ``temporal-dev``, hours back), so backfill and scrape live side by side;
-- phase 1, workload ``steady``, then phase 2, workload ``incident`` (twice the starts, activity slots
-  cut to 2, slower activities, 15 % failed attempts), each :data:`PHASE_SECONDS` long, task queue
-  ``main-queue``. The fixture returns once Prometheus has scraped the end of phase 2.
+- workload ``steady`` twice (two healthy windows, which must compare as a pass), then workload
+  ``incident`` (twice the starts, activity slots cut to 2, slower activities, 15 % failed attempts),
+  each :data:`PHASE_SECONDS` long, task queue ``main-queue``. The fixture returns once Prometheus has
+  scraped the end of the last phase.
 
 :meth:`LiveHarness.unnamed` is another real server, started with ``metrics.breakdownByTaskQueue`` false
 (it leaves task queues unnamed in its metrics), after the first harness is done: one ``incident``
@@ -25,7 +26,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,8 +82,8 @@ class LiveTemporal:
     cluster: str
     namespace: str
     task_queue: str
-    phases: Mapping[str, LivePhase]
-    """Each phase by its workload's name, in the order they ran."""
+    phases: tuple[LivePhase, ...]
+    """Every phase, in the order they ran."""
     prometheus_url: str
     temporal_address: str
     """``host:port`` of the dev server's gRPC frontend."""
@@ -92,13 +92,17 @@ class LiveTemporal:
     state_dir: Path
     """The harness stack's state directory (``logs/`` has the server's, Prometheus's and the workloads' logs)."""
 
+    def phase(self, workload: str, nth: int = 0) -> LivePhase:
+        """The ``nth`` phase (from 0) that ran ``workload``."""
+        return [p for p in self.phases if p.workload == workload][nth]
+
     @property
     def steady(self) -> LivePhase:
-        return self.phases["steady"]
+        return self.phase("steady")
 
     @property
     def incident(self) -> LivePhase:
-        return self.phases["incident"]
+        return self.phase("incident")
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {key.lower(): value for key, value in self.env.items()}
@@ -115,7 +119,11 @@ class LiveHarness:
     """Runs the live stack and its phases in a background thread; ``wait`` collects, ``close`` stops."""
 
     state_dir: Path
-    phases: tuple[tuple[str, float], ...] = (("steady", PHASE_SECONDS), ("incident", PHASE_SECONDS))
+    phases: tuple[tuple[str, float], ...] = (
+        ("steady", PHASE_SECONDS),
+        ("steady", PHASE_SECONDS),
+        ("incident", PHASE_SECONDS),
+    )
     """(workload, seconds) in the order they run."""
     dynamic_config: tuple[tuple[str, str], ...] = ()
     """The dev server's dynamic config (:attr:`StackConfig.temporal_dynamic_config`)."""
@@ -213,7 +221,7 @@ class LiveHarness:
             cluster=self.stack.config.temporal_cluster,
             namespace=DEFAULT_NAMESPACE,
             task_queue=DEFAULT_TASK_QUEUE,
-            phases={r.workload: LivePhase.of(r) for r in self._reports},
+            phases=tuple(LivePhase.of(r) for r in self._reports),
             prometheus_url=self.stack.prometheus_url,
             temporal_address=self.stack.temporal_address,
             env=env,

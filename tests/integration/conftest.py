@@ -3,8 +3,8 @@
 The stack runs on free ports in a temporary state directory, in its own database, so it never touches
 a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator with the demo plan.
 
-``live_temporal`` is a real Temporal dev server with a scraping Prometheus after two real workload
-phases (see ``tests/live.py``). The phases take about 3.5 minutes, so they start in a background
+``live_temporal`` is a real Temporal dev server with a scraping Prometheus after three real workload
+phases (see ``tests/live.py``). The phases take about 5 minutes, so they start in a background
 thread as soon as collection finds a test that uses the fixture, and run while the other tests do.
 ``live_unnamed`` is another real server that leaves task queues unnamed in its metrics, run after the
 first (:meth:`tests.live.LiveHarness.unnamed`); the tests that use it run last.

@@ -1,6 +1,6 @@
 """The product on a real Temporal server: real dev server, real SDK worker, real Prometheus scrape.
 
-The ``live_temporal`` fixture runs a ``steady`` phase and then an ``incident`` phase (twice the starts,
+The ``live_temporal`` fixture runs two ``steady`` phases and then an ``incident`` phase (twice the starts,
 activity slots cut to 2, slower activities, about 15 % failed attempts). Profiles are created with
 the names a user types (``default``, ``main-queue``), although the server exports the task queue as
 ``main_queue``. A real server is the judge: what it exports decides what the catalogue and the
@@ -235,6 +235,24 @@ def test_the_incident_fails_and_names_what_regressed(judged: Judged) -> None:
     # more offered, less done: completions per start fell with twice the starts
     ratio = {d["metric"]: d for d in result["telemetry_diffs"]}.get("completion_ratio")
     assert ratio is not None and ratio["direction"] == "regressed", result["summary"]
+
+
+async def test_two_healthy_windows_compare_as_a_pass(judged: Judged, api: httpx.AsyncClient) -> None:
+    """Two steady runs back to back on a real server: short windows (too few points for a test), the first
+    one warming up (higher p99s), the Go heap growing as the caches fill. None of it is a regression."""
+    live = judged.live
+    again = await api.post("/profiles", json=live.profile_body(live.phase("steady", 1)))
+    assert again.status_code == 201, again.text
+    compared = await api.post(
+        "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": again.json()["id"]}
+    )
+    result = compared.json()
+    counted = [
+        d["metric"] for d in result["telemetry_diffs"] if d["counts_toward_verdict"] and d["direction"] == "regressed"
+    ]
+    assert result["verdict"] == "pass" and counted == [], result["summary"]
+    heap = {d["metric"]: d for d in result["telemetry_diffs"]}["memory_utilization.history"]
+    assert heap["direction"] in ("changed", "unchanged"), heap  # reported, never a regression
 
 
 def test_the_incident_regressions_are_placed_in_the_task_queue_as_exported(judged: Judged) -> None:

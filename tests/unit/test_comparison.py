@@ -333,10 +333,61 @@ def test_significance_level_is_an_option() -> None:
 
 def test_too_few_points_is_judged_on_the_threshold_alone() -> None:
     key = "persistence_latency_p95"
-    d = judge(key, ok(key, 10.0, [10.0, 10.0, 10.0]), ok(key, 20.0))
+    d = judge(key, ok(key, 40.0, [40.0, 40.0, 40.0]), ok(key, 80.0))
     assert d.evidence is None
     assert d.counts_toward_verdict and d.severity is Severity.CRITICAL
     assert "too few points" in d.reason and "3 old, 30 new" in d.reason
+    assert d.reason.endswith("so judged on the threshold alone")
+
+
+def test_too_few_points_and_under_the_warning_level_is_reported_not_counted() -> None:
+    """Two healthy 95 s windows of a real server moved p99s, start latency and busy slots this much:
+    untestable, and far from any level that matters, so not a regression that decides a verdict."""
+    for key, old_value, new_value in (
+        ("persistence_latency_p95", 10.0, 20.0),
+        ("workflow_schedule_to_start_p99", 22.4, 30.1),
+        ("worker_task_slot_utilization", 0.05, 0.10),
+    ):
+        d = judge(key, ok(key, old_value, [old_value] * 4), ok(key, new_value, [new_value] * 4))
+        assert d.evidence is None and d.direction is Direction.REGRESSED and d.beyond_threshold, key
+        assert d.severity is Severity.INFO and not d.counts_toward_verdict, key
+        assert "too few points" in d.reason and "is below the warning level" in d.reason, d.reason
+        assert d.reason.endswith("so not counted"), d.reason
+    # at or over the level, the threshold decides as before; with enough points, the test does
+    over = judge(
+        "worker_task_slot_utilization",
+        ok("worker_task_slot_utilization", 0.5, [0.5] * 4),
+        ok("worker_task_slot_utilization", 0.9, [0.9] * 4),
+    )
+    assert over.counts_toward_verdict and over.severity is Severity.CRITICAL
+    tested = judge(
+        "workflow_schedule_to_start_p99",
+        ok("workflow_schedule_to_start_p99", 10.0, [9.0, 10.0, 11.0, 10.0, 9.5, 10.5]),
+        ok("workflow_schedule_to_start_p99", 30.0, [29.0, 30.0, 31.0, 30.0, 29.5, 30.5]),
+    )
+    assert tested.evidence is not None and tested.counts_toward_verdict
+
+
+def test_the_summary_says_why_each_change_beyond_threshold_was_not_counted() -> None:
+    key = "worker_task_slot_utilization"
+    untested = judge(key, ok(key, 0.05, [0.05] * 4), ok(key, 0.10, [0.10] * 4))
+    verdict, summary = verdict_and_summary([untested])
+    assert verdict is Verdict.PASS
+    assert summary.endswith("(1 change beyond threshold under the metric's warning level, not counted).")
+    p99 = "persistence_latency_p99"
+    old, new = ok(p99, 60.0, [60, 61, 62, 63, 64, 65, 66, 67]), ok(p99, 78.0, [62, 63, 64, 65, 66, 67, 68, 69])
+    noisy = judge(p99, old, new, significance_level=0.01)
+    assert noisy.evidence is not None and not noisy.evidence.significant and noisy.beyond_threshold
+    _, mixed = verdict_and_summary([untested, noisy])
+    assert mixed.endswith(
+        "(2 changes beyond threshold not counted: 1 not statistically significant, 1 under the metric's warning level)."
+    ), mixed
+
+
+def test_the_go_heap_is_reported_as_changed_and_never_counted() -> None:
+    key = "memory_utilization.history"
+    d = judge(key, ok(key, 68e6, [68e6] * 4), ok(key, 124e6, [124e6] * 4))
+    assert d.direction is Direction.CHANGED and d.beyond_threshold  # listed, never a regression
 
 
 def test_not_significant_absolute_change_is_not_counted() -> None:

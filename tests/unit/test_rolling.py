@@ -70,14 +70,15 @@ def test_the_designated_baseline_alone_when_nothing_passed_after_it() -> None:
 
 
 def test_a_warning_is_not_a_pass() -> None:
-    # +30 % on a latency metric: beyond the 20 % threshold, within twice it
-    _, account = roll(at(0), [at(1, persistence_latency_p99=37.0 * 1.3)], n=5, options=OPTIONS)
+    # -30 % of the state transitions: beyond the 20 % threshold, within twice it
+    _, account = roll(at(0), [at(1, state_transitions_per_sec=1180.0 * 0.7)], n=5, options=OPTIONS)
     assert [o.verdict for o in account.left_out] == [Verdict.WARN]
 
 
 def test_looser_thresholds_pool_what_the_defaults_leave_out() -> None:
-    later = [at(1, persistence_latency_p99=37.0 * 1.3)]
-    pooled, _ = roll(at(0), later, n=5, options=CompareOptions(thresholds_pct={ThresholdClass.LATENCY: 50.0}))
+    later = [at(1, state_transitions_per_sec=1180.0 * 0.7)]
+    assert names(roll(at(0), later, n=5, options=OPTIONS)[0]) == ["hour 0"]
+    pooled, _ = roll(at(0), later, n=5, options=CompareOptions(thresholds_pct={ThresholdClass.THROUGHPUT: 50.0}))
     assert names(pooled) == ["hour 0", "hour 1"]
 
 

@@ -1163,11 +1163,13 @@ def _build() -> tuple[MetricSpec, ...]:
                 category=Category.RESOURCES,
                 title=f"Go heap in use ({service})",
                 unit="bytes",
-                better=Better.LOWER,
+                better=Better.NEUTRAL,
                 threshold_class=ThresholdClass.CAPACITY,
                 noise_floor=1_000_000.0,
                 computation=Direct(GaugeAgg((Term(same("memory_heapinuse"), (("service_name", "=", service),)),))),
-                description="memory_heapinuse: Go heap bytes in use (not RSS).",
+                description="memory_heapinuse: Go heap bytes in use (not RSS). Neutral: on a real server it grows "
+                "for many minutes after a start as the caches fill, whatever the load and health, so a change is "
+                "reported and never counted.",
                 per_unit=PER_1000_TRANSITIONS,
             )
         )

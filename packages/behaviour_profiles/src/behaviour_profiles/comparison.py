@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -419,7 +420,16 @@ def _judge(
             f"level {options.significance_level:g}), so not counted"
         )
     elif beyond and insufficient is not None:
-        reason += f"; {insufficient.reason}, so judged on the threshold alone"
+        # untested: a rise that stays under the metric's warning level is within what short real windows
+        # show between two healthy runs, so it is reported and not counted
+        level = (
+            _level_severity(spec, new_value) if change_pct is not None and direction is Direction.REGRESSED else None
+        )
+        if level is not None and level[0] is Severity.INFO:
+            severity, counts = Severity.INFO, False
+            reason += f"; {insufficient.reason}, and {level[1]}, so not counted"
+        else:
+            reason += f"; {insufficient.reason}, so judged on the threshold alone"
     return diff(direction, severity, change_pct, beyond, counts, evidence, reason, change_text)
 
 
@@ -646,7 +656,7 @@ def verdict_and_summary(diffs: Iterable[TelemetryDiff]) -> tuple[Verdict, str]:
     ordered = order_diffs(diffs)
     regressions = [d for d in ordered if d.direction is Direction.REGRESSED and d.counts_toward_verdict]
     missing = missing_key_metrics(ordered)
-    uncounted = sum(1 for d in ordered if d.beyond_threshold and not d.counts_toward_verdict)
+    uncounted = Counter(_why_uncounted(d) for d in ordered if d.beyond_threshold and not d.counts_toward_verdict)
 
     if any(d.severity is Severity.CRITICAL for d in regressions):
         verdict = Verdict.FAIL
@@ -679,9 +689,22 @@ def verdict_and_summary(diffs: Iterable[TelemetryDiff]) -> tuple[Verdict, str]:
         sentence = "Pass: no metric regressed beyond its threshold"
         if improved:
             sentence += f", {_plural(improved, 'metric')} improved"
-    if uncounted:
-        sentence += f" ({_plural(uncounted, 'change')} beyond threshold not statistically significant, not counted)"
+    if len(uncounted) == 1:
+        ((why, n),) = uncounted.items()
+        sentence += f" ({_plural(n, 'change')} beyond threshold {why}, not counted)"
+    elif uncounted:
+        whys = ", ".join(f"{n} {why}" for why, n in sorted(uncounted.items(), key=lambda item: (-item[1], item[0])))
+        sentence += f" ({_plural(uncounted.total(), 'change')} beyond threshold not counted: {whys})"
     return verdict, sentence + "."
+
+
+def _why_uncounted(diff: TelemetryDiff) -> str:
+    """Why a change beyond its threshold does not count toward the verdict, in a few words."""
+    if diff.load_label is LoadLabel.EXPLAINED_BY_LOAD:
+        return "explained by load"
+    if diff.evidence is not None and not diff.evidence.significant:
+        return "not statistically significant"
+    return "under the metric's warning level"
 
 
 # --- configuration -----------------------------------------------------------------------------
