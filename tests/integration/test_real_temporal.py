@@ -22,7 +22,7 @@ import pytest
 
 from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
 from copilot.dev.simulator import Placement, write_openmetrics
-from tests.live import LiveTemporal
+from tests.live import LivePhase, LiveTemporal
 from tests.support import serve
 
 pytestmark = pytest.mark.stack
@@ -237,9 +237,25 @@ def test_the_incident_fails_and_names_what_regressed(judged: Judged) -> None:
     assert ratio is not None and ratio["direction"] == "regressed", result["summary"]
 
 
-async def test_two_healthy_windows_compare_as_a_pass(judged: Judged, api: httpx.AsyncClient) -> None:
-    """Two steady runs back to back on a real server: short windows (too few points for a test), the first
-    one warming up (higher p99s), the Go heap growing as the caches fill. None of it is a regression."""
+def _nothing_under_its_level_counts(diffs: list[dict[str, Any]]) -> None:
+    """Between two healthy windows: no counted regression stays under its metric's warning level (short
+    windows cannot be tested, and that much moves between healthy runs), and the Go heap, which grows as
+    the server's caches fill, is never a regression. A level crossed on a busy machine still counts."""
+    levels = {spec.key: spec.warning_level for spec in CATALOGUE}
+    for d in diffs:
+        if d["direction"] == "regressed" and d["counts_toward_verdict"]:
+            level = levels.get(d["metric"])
+            assert level is None or d["new_value"] >= level, d
+        if d["metric"].startswith("memory_utilization."):
+            assert d["direction"] in ("changed", "unchanged"), d
+
+
+async def test_two_healthy_windows_raise_nothing_under_the_metrics_levels(
+    judged: Judged, api: httpx.AsyncClient
+) -> None:
+    """Two steady runs back to back on a real server: 95 s windows (too few points for a test), the first
+    one warming up, the heap growing. On an idle machine they compare as a pass; beside the rest of the
+    suite a p99 may cross its warning level, which is then rightly counted."""
     live = judged.live
     again = await api.post("/profiles", json=live.profile_body(live.phase("steady", 1)))
     assert again.status_code == 201, again.text
@@ -247,12 +263,42 @@ async def test_two_healthy_windows_compare_as_a_pass(judged: Judged, api: httpx.
         "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": again.json()["id"]}
     )
     result = compared.json()
-    counted = [
-        d["metric"] for d in result["telemetry_diffs"] if d["counts_toward_verdict"] and d["direction"] == "regressed"
-    ]
-    assert result["verdict"] == "pass" and counted == [], result["summary"]
-    heap = {d["metric"]: d for d in result["telemetry_diffs"]}["memory_utilization.history"]
-    assert heap["direction"] in ("changed", "unchanged"), heap  # reported, never a regression
+    _nothing_under_its_level_counts(result["telemetry_diffs"])
+    # the healthy workload keeps 1 or 2 of its 20 activity slots busy: never counted, whatever it moves
+    counted = {d["metric"] for d in result["telemetry_diffs"] if d["counts_toward_verdict"]}
+    assert "worker_task_slot_utilization" not in counted, result["summary"]
+
+
+async def test_drift_from_the_healthy_baseline_is_found_in_the_incident_and_not_in_noise(
+    judged: Judged, api: httpx.AsyncClient
+) -> None:
+    live = judged.live
+    designated = await api.post(f"/profiles/{judged.steady['id']}/baseline")
+    assert designated.status_code == 200, designated.text
+
+    async def drift(phase: LivePhase) -> dict[str, Any]:
+        answer = await api.post(
+            "/profiles/drift",
+            json={
+                "cluster_id": live.cluster,
+                "namespace": live.namespace,
+                "time_window_start": phase.start.isoformat(),
+                "time_window_end": phase.end.isoformat(),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    healthy = await drift(live.phase("steady", 1))
+    _nothing_under_its_level_counts(healthy["deviations"])
+    assert healthy["task_queue"] == live.task_queue  # the baseline's, as the user typed it
+    incident = await drift(live.incident)
+    assert incident["status"] == "drifted", incident["summary"]
+    drifted = {
+        d["metric"] for d in incident["deviations"] if d["direction"] == "regressed" and d["counts_toward_verdict"]
+    }
+    assert {"activity_schedule_to_start_p95", "worker_task_slot_utilization"} <= drifted, incident["summary"]
 
 
 def test_the_incident_regressions_are_placed_in_the_task_queue_as_exported(judged: Judged) -> None:
