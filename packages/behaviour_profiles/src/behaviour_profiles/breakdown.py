@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from behaviour_profiles.catalogue import MetricSpec
-from behaviour_profiles.models import MetricStatus, MetricSummary
+from behaviour_profiles.models import NO_SAMPLES, MetricStatus, MetricSummary
 
 UNNAMED_TASK_QUEUE = "__omitted__"
 """The ``taskqueue`` value the server writes for the task queues it does not name."""
@@ -49,13 +49,15 @@ def with_unnamed_queues(
     only_named = [spec.key for spec in specs if spec.named_queues_only and spec.key in metrics]
     empty = [key for key in only_named if metrics[key].status is MetricStatus.NO_DATA]
     thin = [key for key in only_named if key not in empty]
+    named = "none of those it names reported it" if named_too else "it names none"
     for key in empty:
-        out[key] = metrics[key].model_copy(
-            update={
-                "reason": "the server emits it only for the task queues it names, and it names none in this "
-                f"window ({_WHY}); {_HOW}"
-            }
-        )
+        if (metrics[key].reason or "").startswith(NO_SAMPLES):  # another reason (a partial answer) stands
+            out[key] = metrics[key].model_copy(
+                update={
+                    "reason": f"the server emits it only for the task queues it names, and {named} in this "
+                    f"window ({_WHY}); {_HOW}"
+                }
+            )
     which = "some of its task queues" if named_too else "its task queues"
     effects = []
     if empty:

@@ -187,6 +187,10 @@ class Contributors(BaseModel):
     series: int = Field(ge=0, description="How many series the metric was split into")
 
 
+NO_SAMPLES = "no samples in window"
+"""The reason of a metric without data when nothing more is known about why."""
+
+
 class MetricSummary(BaseModel):
     """Aggregates of one catalogue metric over the profile's window.
 

@@ -84,6 +84,7 @@ from behaviour_profiles.catalogue import (
 )
 from behaviour_profiles.errors import DependencyError, DependencyFailed, DependencyTimeout
 from behaviour_profiles.models import (
+    NO_SAMPLES,
     Contributors,
     Coverage,
     MetricStatus,
@@ -574,7 +575,7 @@ def summarise(key: str, unit: str, points: Sequence[tuple[float, float]], reason
     finite = [(t, v) for t, v in sorted(points) if math.isfinite(v)]
     stats = series_stats(v for _, v in finite)
     if stats is None:
-        return MetricSummary(key=key, status=MetricStatus.NO_DATA, unit=unit, reason=reason or "no samples in window")
+        return MetricSummary(key=key, status=MetricStatus.NO_DATA, unit=unit, reason=reason or NO_SAMPLES)
     return MetricSummary(
         key=key,
         status=MetricStatus.OK,
@@ -916,10 +917,8 @@ class CatalogueSummary:
                     reason=f"counter never incremented in the window while the rest of the {spec.family} "
                     "family reports: read as zero",
                 )
-            elif (
-                summary.status is MetricStatus.NO_DATA and spec.description and summary.reason == "no samples in window"
-            ):
-                summaries[spec.key] = summary.model_copy(update={"reason": f"no samples in window. {spec.description}"})
+            elif summary.status is MetricStatus.NO_DATA and spec.description and summary.reason == NO_SAMPLES:
+                summaries[spec.key] = summary.model_copy(update={"reason": f"{NO_SAMPLES}. {spec.description}"})
         return summaries
 
 
