@@ -38,6 +38,7 @@ from behaviour_profiles.telemetry import (
     scope_coverage,
     share_counters,
     shared_part,
+    short_window_note,
     summarise,
     summarise_catalogue,
 )
@@ -74,6 +75,22 @@ def test_plan_never_exceeds_prometheus_point_limit(span: int, scrape: int) -> No
     assert plan.step >= scrape
     assert (plan.end - plan.start) / plan.step + 1 <= 11_000
     assert T0.timestamp() < plan.start <= plan.end
+
+
+def test_a_window_too_short_for_a_test_is_noted_with_the_length_that_is_enough() -> None:
+    note = short_window_note(plan_window(T0, T0 + timedelta(seconds=95), 15))
+    assert note is not None and note.startswith("Short window: 4 points per metric (one every 15 s,")
+    assert "a comparison needs 5 on each side" in note and note.endswith("A window of at least 2 min gives 5.")
+    assert short_window_note(plan_window(T0, T0 + timedelta(minutes=2), 15)) is None
+
+
+@given(st.integers(min_value=60, max_value=24 * 3600), st.integers(min_value=1, max_value=120))
+def test_the_short_window_note_is_there_exactly_when_there_are_too_few_points(span: int, scrape: int) -> None:
+    plan = plan_window(T0, T0 + timedelta(seconds=span), scrape)
+    assert (short_window_note(plan) is None) == (len(plan.grid()) >= 5)
+    if len(plan.grid()) < 5:  # and the length it names is enough
+        longer = plan_window(T0, T0 + timedelta(seconds=plan.rate_window + 4 * plan.step), scrape)
+        assert len(longer.grid()) >= 5, longer
 
 
 def test_histogram_quantile_follows_prometheus_interpolation() -> None:

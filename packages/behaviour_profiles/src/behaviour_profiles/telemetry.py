@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import cache
 from itertools import accumulate, chain, repeat
@@ -83,6 +83,7 @@ from behaviour_profiles.catalogue import (
     with_cpu_platform,
 )
 from behaviour_profiles.errors import DependencyError, DependencyFailed, DependencyTimeout
+from behaviour_profiles.formatting import format_span
 from behaviour_profiles.models import (
     NO_SAMPLES,
     Contributors,
@@ -97,7 +98,7 @@ from behaviour_profiles.models import (
     TelemetrySummary,
 )
 from behaviour_profiles.scope import Scope as Scope  # re-exported: the collector's callers name it from here
-from behaviour_profiles.stats import finite_values, series_stats
+from behaviour_profiles.stats import MIN_SAMPLES, finite_values, series_stats
 
 PROMETHEUS = "Prometheus"
 TARGET_POINTS = 300
@@ -127,6 +128,21 @@ class QueryPlan:
     def grid(self) -> list[float]:
         count = int((self.end - self.start) // self.step) + 1
         return [self.start + i * self.step for i in range(count)]
+
+
+def short_window_note(plan: QueryPlan) -> str | None:
+    """A profile's note when its window gives each metric fewer points than a comparison needs to test a
+    change (:data:`~behaviour_profiles.stats.MIN_SAMPLES`), or None."""
+    points = len(plan.grid())
+    if points >= MIN_SAMPLES:
+        return None
+    enough = timedelta(seconds=plan.rate_window + (MIN_SAMPLES - 1) * plan.step)
+    return (
+        f"Short window: {points} point{'s' if points != 1 else ''} per metric (one every {plan.step} s, the first "
+        f"once a rate window has passed), where a comparison needs {MIN_SAMPLES} on each side to test a change: "
+        "changes of this profile are judged on their thresholds alone, and not counted under a metric's warning "
+        f"level. A window of at least {format_span(enough)} gives {MIN_SAMPLES}."
+    )
 
 
 def plan_window(
@@ -1627,6 +1643,9 @@ class TelemetryCollector:
             notes.append(CPU_OFF if self._cpu_source == CPU_NONE else CPU_EXPLANATION)
         if recorded.found or recorded.outdated:
             notes.append(recorded_note(recorded_states(specs, recorded)))
+        short = short_window_note(plan)
+        if short is not None:
+            notes.append(short)
         unnamed, named_too = names_queues(queues)
         if unnamed:
             metrics, note = with_unnamed_queues(metrics, specs, named_too=named_too)
