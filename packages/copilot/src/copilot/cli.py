@@ -93,6 +93,11 @@ def retry_after_seconds(response: httpx.Response) -> int | None:
     return int(value)
 
 
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without those that are None (an option not given), as a query or a body sends them."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _api(method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
     settings = Settings()
     base = settings.copilot_api_url.rstrip("/")
@@ -163,7 +168,7 @@ def profiles_create(
         "preset": preset,
     }
     with collecting_progress(err_console, f"Collecting telemetry for {cluster} {start} .. {end}"):
-        meta = _api("POST", "/profiles", body={k: v for k, v in body.items() if v is not None})
+        meta = _api("POST", "/profiles", body=_given(body))
     if as_json:
         _emit(meta)
         return
@@ -183,7 +188,7 @@ def profiles_list(
 ) -> None:
     """List profiles, newest first."""
     params = {"cluster": cluster, "namespace": namespace, "label": label, "task_queue": task_queue, "limit": limit}
-    items = _api("GET", "/profiles", params={k: v for k, v in params.items() if v is not None})
+    items = _api("GET", "/profiles", params=_given(params))
     if as_json:
         _emit(items)
     else:
@@ -335,7 +340,7 @@ def profiles_baseline_show(
 ) -> None:
     """Show the active baseline of a cluster and namespace."""
     params = {"cluster": cluster, "namespace": namespace}
-    meta = _api("GET", "/profiles/baseline", params={k: v for k, v in params.items() if v is not None})
+    meta = _api("GET", "/profiles/baseline", params=_given(params))
     if as_json:
         _emit(meta)
     else:
@@ -391,7 +396,7 @@ def profiles_drift(
     if config:
         body["config"] = config
     with console.status("Collecting the current window from Prometheus..."):
-        result = _api("POST", "/profiles/drift", body={k: v for k, v in body.items() if v is not None})
+        result = _api("POST", "/profiles/drift", body=_given(body))
     if as_json:
         _emit(result)
         return
@@ -434,7 +439,7 @@ def profiles_rolling_baseline(
 ) -> None:
     """Show which profiles a rolling baseline pools now, and which it leaves out, with why."""
     params = {"cluster": cluster, "namespace": namespace, "n": n}
-    rolling = _api("GET", "/profiles/baseline/rolling", params={k: v for k, v in params.items() if v is not None})
+    rolling = _api("GET", "/profiles/baseline/rolling", params=_given(params))
     if as_json:
         _emit(rolling)
     else:
@@ -452,7 +457,7 @@ def profiles_rules(
 ) -> None:
     """Check the recording rules: which metrics a profile of the window would read from them, and why not."""
     params = {"cluster": cluster, "namespace": namespace, "task_queue": task_queue, "start": start, "end": end}
-    status = _api("GET", "/profiles/recording-rules", params={k: v for k, v in params.items() if v is not None})
+    status = _api("GET", "/profiles/recording-rules", params=_given(params))
     if as_json:
         _emit(status)
         return
