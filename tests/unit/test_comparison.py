@@ -368,6 +368,61 @@ def test_too_few_points_and_under_the_warning_level_is_reported_not_counted() ->
     assert tested.evidence is not None and tested.counts_toward_verdict
 
 
+def test_a_capacity_metric_under_its_warning_level_has_headroom_and_is_not_counted() -> None:
+    """Two healthy 150 s windows of a real server: 1 then 2 busy activity slots of 20 at every point, a
+    significant +100 %, and 90 % of the slots still free."""
+    key = "worker_task_slot_utilization"
+    d = judge(key, ok(key, 0.05, [0.05] * 6), ok(key, 0.10, [0.10] * 6))
+    assert d.evidence is not None and d.evidence.significant and d.direction is Direction.REGRESSED
+    assert d.severity is Severity.INFO and not d.counts_toward_verdict
+    assert d.reason.endswith("10.0 % is below the warning level 80.0 %: headroom is left, so not counted"), d.reason
+    assert verdict_and_summary([d])[0] is Verdict.PASS
+    # at the level there is none left; and latency under its level is still a regression when tested
+    saturated = judge(key, ok(key, 0.05, [0.05] * 6), ok(key, 0.85, [0.85] * 6))
+    assert saturated.counts_toward_verdict and saturated.severity is Severity.CRITICAL
+    p95 = "persistence_latency_p95"
+    slower = judge(p95, ok(p95, 5.0, [5.0, 5.1, 4.9, 5.0, 5.2, 4.8]), ok(p95, 6.6, [6.6, 6.7, 6.5, 6.6, 6.8, 6.4]))
+    assert slower.counts_toward_verdict and slower.severity is Severity.WARNING
+
+
+# the backlog gauges of a real server during overload (updated about once a minute, so they plateau)
+GROWING_BACKLOG = [267.0, 267.0, 267.0, 357.0, 639.0, 639.0]
+
+
+def test_a_backlog_growing_through_the_window_counts_even_under_its_level() -> None:
+    key = "backlog_count"
+    zero = ok(key, 0.0, [0.0] * 6)
+    growing = judge(key, zero, ok(key, 406.0, GROWING_BACKLOG))
+    assert growing.change_pct is None and growing.direction is Direction.REGRESSED
+    assert growing.severity is Severity.WARNING and growing.counts_toward_verdict
+    assert "406 tasks is below the warning level 1,000 tasks" in growing.reason
+    assert growing.reason.endswith(
+        "but it rose through the window (267 tasks to 639 tasks, trend test p = 0.020): a backlog that keeps "
+        "growing reaches its level later, so counted as a warning"
+    ), growing.reason
+    assert verdict_and_summary([growing])[0] is Verdict.WARN
+    # the same mean, level and draining (the previous run's backlog at the first point), or flat: not counted
+    for series in ([697.0, 0.0, 0.0, 0.0, 0.0, 0.0], [116.0] * 6):
+        d = judge(key, zero, ok(key, sum(series) / 6, series))
+        assert d.severity is Severity.INFO and not d.counts_toward_verdict, series
+        assert "rose through the window" not in d.reason
+    # one jump at the end is not a trend
+    jump = judge(key, zero, ok(key, 100.0, [0.0] * 5 + [600.0]))
+    assert not jump.counts_toward_verdict
+
+
+def test_an_untested_backlog_growing_counts_and_a_growing_latency_does_not_by_growth() -> None:
+    age = "backlog_age"
+    d = judge(age, ok(age, 10.0, [10.0] * 4), ok(age, 30.0, [12.0, 25.0, 35.0, 48.0]))
+    assert d.evidence is None and "too few points" in d.reason
+    assert d.severity is Severity.WARNING and d.counts_toward_verdict
+    assert "but it rose through the window (12 s to 48 s" in d.reason, d.reason
+    # only a backlog accumulates: a rising latency under its level with too few points stays uncounted
+    p99 = "workflow_schedule_to_start_p99"
+    latency = judge(p99, ok(p99, 10.0, [10.0] * 4), ok(p99, 30.0, [12.0, 25.0, 35.0, 48.0]))
+    assert not latency.counts_toward_verdict and "rose through the window" not in latency.reason
+
+
 def test_the_summary_says_why_each_change_beyond_threshold_was_not_counted() -> None:
     key = "worker_task_slot_utilization"
     untested = judge(key, ok(key, 0.05, [0.05] * 4), ok(key, 0.10, [0.10] * 4))
@@ -427,7 +482,7 @@ def test_fail_with_ordered_diffs_and_summary() -> None:
         persistence_latency_p99=ok("persistence_latency_p99", typical(BY_KEY["persistence_latency_p99"]) * 4.12),
         occ_conflicts_per_sec=ok("occ_conflicts_per_sec", 2.1),
         sync_match_rate=scaled("sync_match_rate", 0.55),
-        backlog_count=scaled("backlog_count", 1.3),
+        backlog_age=scaled("backlog_age", 1.3),
         workflows_completed_per_sec=scaled("workflows_completed_per_sec", 1.5),
         workflows_started_per_sec=scaled("workflows_started_per_sec", 1.5),
         task_dispatch_latency=scaled("task_dispatch_latency", 1.1),
@@ -440,7 +495,7 @@ def test_fail_with_ordered_diffs_and_summary() -> None:
         ("sync_match_rate", Direction.REGRESSED, Severity.CRITICAL),
         ("workflows_completed_per_sec", Direction.IMPROVED, Severity.CRITICAL),
         ("workflows_started_per_sec", Direction.CHANGED, Severity.CRITICAL),
-        ("backlog_count", Direction.REGRESSED, Severity.WARNING),
+        ("backlog_age", Direction.REGRESSED, Severity.WARNING),
     ]
     assert result.summary == (
         "Fail: 4 metrics regressed beyond threshold: occ_conflicts_per_sec from none to 2.1/s "

@@ -335,12 +335,12 @@ def test_same_behaviour_is_no_drift() -> None:
 
 
 def test_regressions_beyond_threshold_are_drift_ordered_by_severity() -> None:
-    current = summary(with_changes(persistence_latency_p99=6.0, sync_match_rate=0.5, backlog_count=1.3))
+    current = summary(with_changes(persistence_latency_p99=6.0, sync_match_rate=0.5, backlog_age=1.3))
     result = assess_drift(baseline(), current, window=NOW, scope=SCOPE, options=CompareOptions())
     assert result.status is DriftStatus.DRIFTED and result.drifted is True and result.verdict is Verdict.FAIL
     metrics = [d.metric for d in result.deviations]
     assert metrics[:2] == ["persistence_latency_p99", "sync_match_rate"]  # critical, largest first
-    assert result.deviations[-1].metric == "backlog_count" and result.deviations[-1].severity.value == "warning"
+    assert result.deviations[-1].metric == "backlog_age" and result.deviations[-1].severity.value == "warning"
     assert result.explanation.startswith("Drifted: 3 metrics regressed beyond their thresholds, 2 critically.")
     assert "persistence_latency_p99: mean rose from 100 ms to 600 ms" in result.explanation
 
@@ -369,7 +369,7 @@ def test_missing_key_metric_without_regression_is_inconclusive_never_a_pass() ->
 
 
 def test_regression_with_a_missing_key_metric_is_still_drift() -> None:
-    current = summary(with_changes(persistence_latency_p99=0, backlog_count=1.3))
+    current = summary(with_changes(persistence_latency_p99=0, backlog_age=1.3))
     result = assess_drift(baseline(), current, window=NOW, scope=SCOPE, options=CompareOptions())
     assert result.status is DriftStatus.DRIFTED and result.drifted is True
     assert "No data for key metrics persistence_latency_p99" in result.explanation

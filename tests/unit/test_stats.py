@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from behaviour_profiles.stats import (
     MIN_SAMPLES,
+    MIN_TREND_POINTS,
     InsufficientData,
     MannWhitneyResult,
     average_ranks,
     compare_samples,
     mann_whitney_u,
+    rising_trend,
 )
 
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -147,3 +149,51 @@ def test_a_sample_against_itself_is_never_significant(sample: list[float]) -> No
     result = mann_whitney_u(sample, sample)
     assert result.effect_size == 0.0
     assert result.p_value == 1.0
+
+
+# --- the rising-trend test ---------------------------------------------------------------------
+
+
+def pair_sign_sum(series: list[float]) -> int:
+    """Mann-Kendall S by definition: later-larger pairs minus later-smaller pairs."""
+    return sum((b > a) - (b < a) for i, a in enumerate(series) for b in series[i + 1 :])
+
+
+def test_a_steady_rise_is_a_trend_and_a_fall_or_a_level_is_not() -> None:
+    rise = rising_trend([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert rise is not None and rise.s_statistic == 15 and rise.p_value < 0.01
+    fall = rising_trend([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    assert fall is not None and fall.p_value > 0.99
+    level = rising_trend([3.0] * 8)
+    assert level is not None and level.s_statistic == 0 and level.p_value == 1.0
+    # four points in a row is the least that can be significant at 0.05; three never is
+    four = rising_trend([1.0, 2.0, 3.0, 4.0])
+    assert four is not None and four.p_value < 0.05
+    assert rising_trend([1.0, 2.0, 3.0]) is None and MIN_TREND_POINTS == 4
+    assert rising_trend([1.0, math.nan, 2.0, math.inf]) is None  # two finite points
+
+
+trend_series = st.lists(st.one_of(values, tied_values), min_size=MIN_TREND_POINTS, max_size=30)
+
+
+@given(trend_series)
+def test_s_matches_the_pair_signs_and_p_is_a_probability(series: list[float]) -> None:
+    result = rising_trend(series)
+    assert result is not None and result.n == len(series)
+    assert result.s_statistic == pair_sign_sum(series)
+    assert 0.0 <= result.p_value <= 1.0
+
+
+@given(trend_series)
+def test_reversing_a_series_mirrors_its_trend(series: list[float]) -> None:
+    forward, backward = rising_trend(series), rising_trend(series[::-1])
+    assert forward is not None and backward is not None
+    assert forward.s_statistic == -backward.s_statistic
+    if forward.s_statistic > 0:
+        assert forward.p_value <= 0.5 <= backward.p_value
+
+
+@given(trend_series)
+def test_the_trend_depends_on_order_alone(series: list[float]) -> None:
+    # doubling is exact in floating point, so it keeps the order and the ties
+    assert rising_trend(series) == rising_trend([2 * v for v in series])

@@ -366,6 +366,10 @@ class MetricSpec:
     named_queues_only: bool = False
     """The server emits it only for the task queues it names in its metrics (see
     :mod:`behaviour_profiles.breakdown`): nothing for those it leaves unnamed."""
+    accumulates: bool = False
+    """A backlog: it piles up while demand outpaces what the workers take, so one that rises through the
+    new window (a significant rising trend) counts as a regression even below its warning level; the
+    level would only be crossed later."""
     offered_load: bool = False
     """The metric that measures offered load (one in the catalogue): load-aware comparison and steady
     state detection read it."""
@@ -843,6 +847,7 @@ def _build() -> tuple[MetricSpec, ...]:
             ),
             influences=_MATCHING_INFLUENCES,
             named_queues_only=True,
+            accumulates=True,
             warning_level=1_000.0,
             critical_level=10_000.0,
         ),
@@ -857,6 +862,7 @@ def _build() -> tuple[MetricSpec, ...]:
             computation=_gauge("approximate_backlog_age_seconds", "max", SERVER_SCOPES, split=_BY_QUEUE),
             influences=_MATCHING_INFLUENCES,
             named_queues_only=True,
+            accumulates=True,
             remedy=Remedy(
                 settings=(
                     "MaxConcurrentActivityExecutionSize",

@@ -67,6 +67,8 @@ from behaviour_profiles.stats import (
     MannWhitneyResult,
     benjamini_hochberg,
     compare_samples,
+    finite_values,
+    rising_trend,
     series_stats,
 )
 from behaviour_profiles.steady import trim_to_steady_state
@@ -233,6 +235,26 @@ def _level_severity(spec: MetricSpec, value: float) -> tuple[Severity, str] | No
     return Severity.INFO, f"{shown} is below the warning level {format_value(level, spec.unit)}"
 
 
+def _growth(spec: MetricSpec, new: MetricSummary | None, alpha: float) -> str | None:
+    """Words for a backlog (``spec.accumulates``) that rose through the new window, or None.
+
+    Rising means a significant rising trend (:func:`~behaviour_profiles.stats.rising_trend` at ``alpha``)
+    and a last point more than twice the noise floor above the first: demand outpaced the workers for
+    the whole window, so the backlog's level is only a matter of time.
+    """
+    if not spec.accumulates or new is None:
+        return None
+    values = finite_values(v for _, v in new.series)
+    trend = rising_trend(values)
+    if trend is None or trend.p_value >= alpha or values[-1] - values[0] <= 2 * spec.noise_floor:
+        return None
+    return (
+        f"it rose through the window ({format_value(values[0], spec.unit)} to "
+        f"{format_value(values[-1], spec.unit)}, trend test p = {format_p(trend.p_value)}): a backlog that "
+        "keeps growing reaches its level later"
+    )
+
+
 def judge_metric(
     spec: MetricSpec,
     old: MetricSummary | None,
@@ -364,7 +386,9 @@ def _judge(
         insufficient = outcome
 
     change_pct: float | None
-    counts = True
+    # set when the regression stays below the metric's warning level where that decides (from none,
+    # untested, or a capacity metric with headroom left): the words said before "so not counted"
+    under_level: str | None = None
     if abs(old_value) <= floor:
         # no activity before: a percentage would be meaningless, so the absolute value is judged
         change_pct = None
@@ -374,7 +398,7 @@ def _judge(
         if levels is not None:
             severity, judged = levels
             judged = f"judged by its level: {judged}"
-            counts = severity is not Severity.INFO
+            under_level = "" if severity is Severity.INFO else None
         else:
             severity = Severity.CRITICAL if spec.threshold_class is ThresholdClass.ERROR else Severity.WARNING
             judged = "critical for an error metric" if severity is Severity.CRITICAL else "a warning"
@@ -384,8 +408,6 @@ def _judge(
             f"{stat.value} went from {start} to {format_value(new_value, spec.unit)} "
             f"(from none there is no percentage: {judged}); {_better_phrase(spec.better)}"
         )
-        if not counts:
-            reason += ", so not counted"
     else:
         # rounded far below any threshold's precision, so the same ratio computed two ways (a cost
         # per unit of work at another load) lands on the same side of a threshold
@@ -408,8 +430,16 @@ def _judge(
             severity = Severity.CRITICAL if critical else Severity.WARNING
             direction = _direction(spec.better, rising=change_pct > 0)
             reason += f", beyond {CRITICAL_TIMES + ' ' if critical else ''}the {limit}; {_better_phrase(spec.better)}"
+            level = _level_severity(spec, new_value) if direction is Direction.REGRESSED else None
+            if level is not None and level[0] is Severity.INFO:
+                # untested, a rise under the level is within what short real windows show between two
+                # healthy runs; a capacity metric under its level still has headroom, tested or not
+                if insufficient is not None:
+                    under_level = f"; {insufficient.reason}, and {level[1]}"
+                elif spec.threshold_class is ThresholdClass.CAPACITY:
+                    under_level = f"; {level[1]}: headroom is left"
 
-    counts = counts and beyond
+    counts = beyond
     if beyond and evidence is not None and not evidence.significant:
         severity, counts = Severity.INFO, False
         adjusted_text = ""
@@ -419,17 +449,17 @@ def _judge(
             f"; not statistically significant (p = {format_p(evidence.p_value)}{adjusted_text}, "
             f"level {options.significance_level:g}), so not counted"
         )
-    elif beyond and insufficient is not None:
-        # untested: a rise that stays under the metric's warning level is within what short real windows
-        # show between two healthy runs, so it is reported and not counted
-        level = (
-            _level_severity(spec, new_value) if change_pct is not None and direction is Direction.REGRESSED else None
-        )
-        if level is not None and level[0] is Severity.INFO:
+    elif under_level is not None:
+        # below its warning level a regression is reported and not counted, unless it is a backlog growing
+        growth = _growth(spec, new, options.significance_level)
+        if growth is None:
             severity, counts = Severity.INFO, False
-            reason += f"; {insufficient.reason}, and {level[1]}, so not counted"
+            reason += f"{under_level}, so not counted"
         else:
-            reason += f"; {insufficient.reason}, so judged on the threshold alone"
+            severity = Severity.WARNING
+            reason += f"{under_level}, but {growth}, so counted as a warning"
+    elif beyond and insufficient is not None:
+        reason += f"; {insufficient.reason}, so judged on the threshold alone"
     return diff(direction, severity, change_pct, beyond, counts, evidence, reason, change_text)
 
 
