@@ -227,6 +227,7 @@ def test_histograms_cumulative_and_inf_equals_count(demo: Parsed) -> None:
         "task_dispatch_latency_milliseconds",
         "service_latency_milliseconds",
         "lock_latency_milliseconds",
+        "activity_start_to_close_latency_milliseconds",
     }
     for fam in families:
         groups: dict[tuple[tuple[str, str], ...], dict[float, list[tuple[float, float]]]] = defaultdict(dict)
@@ -439,6 +440,7 @@ _SERVER_SCOPED = {
     "activity_success_total": ("history", True),
     "activity_task_fail_total": ("history", True),
     "activity_task_timeout_total": ("history", True),
+    "activity_start_to_close_latency_milliseconds_count": ("history", True),
     "service_errors_total": ("frontend", False),
     "service_latency_milliseconds_count": ("frontend", False),
 }
@@ -643,6 +645,7 @@ _JUDGE_CHANGES: dict[str, set[str]] = {
     "dsql-family-missing": {"dsql_plugin"},
     "schedule-to-start-p99-up-150": {"workflow_schedule_to_start", "activity_schedule_to_start"},
     "backlog-age-from-none": {"backlog_age_s"},
+    "activities-slow-x5": {"activity_execution"},
     "backlog-x5000": {"backlog_count"},
     # one cause: load, with conflicts following it at the same rate per unit of work
     "same-efficiency-2.5x-load": {"wps", "tx_conflicts_per_s"},

@@ -494,6 +494,11 @@ _START_LATENCY = BucketRates(
         NAMESPACE_ONLY,
     )
 )
+# every activity attempt, from its start on a worker to its completion or failure, as history
+# records it when the worker answers (timed-out attempts are not in it: the worker never answered)
+_ACTIVITY_EXECUTION = BucketRates(
+    Term(server_timer_buckets("activity_start_to_close_latency"), (), SERVER_SCOPES), split=_BY_QUEUE
+)
 _SHARD_LOCK = BucketRates(Term(server_timer_buckets("lock_latency"), (("operation", "=", "ShardInfo"),)))
 
 
@@ -1130,6 +1135,20 @@ def _build() -> tuple[MetricSpec, ...]:
             "p95 under 150 ms).",
             warning_level=150.0,
             critical_level=500.0,
+        ),
+        MetricSpec(
+            key="activity_execution_latency_p95",
+            category=Category.LATENCY,
+            title="Activity execution latency p95",
+            unit="ms",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.LATENCY,
+            noise_floor=1.0,
+            computation=Quantile(_ACTIVITY_EXECUTION, 0.95),
+            description="activity_start_to_close_latency (history): each activity attempt from its start on a "
+            "worker to the worker's answer. The activities' own code and what it calls, not the cluster: no "
+            "Temporal setting speeds it up, so it has no influences and no levels, and when it rises the "
+            "slots it holds and the schedule-to-start behind them follow.",
         ),
         MetricSpec(
             key="shard_lock_latency_p95",

@@ -88,7 +88,7 @@ Demo layout (:func:`demo_plan`)
 Judgement layout (:func:`judgement_plan`)
     Cluster ``judge``, namespace ``default``, task queue ``main-queue``, load 1.0. With ``E`` = ``now``
     floored to the hour minus 1 h, the i-th scenario of ``("healthy-150wps", *JUDGEMENT_SCENARIOS)``
-    runs over ``[E - 1.5i h - 1 h, E - 1.5i h)``: one hour each, half an hour's gap between two, the
+    runs over ``[E - 80i min - 1 h, E - 80i min)``: one hour each, 20 minutes' gap between two, the
     oldest starting under 24 h before the floored ``now``.
 
 Not written: ``container_cpu_usage_seconds_total`` (Temporal exports no CPU metric, so a profile built
@@ -212,6 +212,9 @@ class Scenario:
     """StartWorkflowExecution latency at the frontend (``service_latency``)."""
     shard_lock: Latency = Latency(0.3, 3.0)
     """History shard lock latency (``lock_latency``, operation ShardInfo)."""
+    activity_execution: Latency = Latency(250.0, 1_500.0)
+    """Each activity attempt's time on its worker (``activity_start_to_close_latency``, completed and failed
+    attempts)."""
     ramp_up: float = 0.0
     """Share of the window over which every counter's rate rises linearly from zero (a load test's ramp-up)."""
     operation_latency: tuple[tuple[str, float], ...] = ()
@@ -429,6 +432,11 @@ _JUDGEMENT_V2: tuple[Scenario, ...] = (
         backlog_age_s=(3_600.0, 3_660.0),
     ),
     _one_change(
+        "activities-slow-x5",
+        "healthy-150wps with every activity attempt five times slower on its worker (median 250 ms to 1.25 s).",
+        activity_execution=_H.activity_execution.scaled(5.0),
+    ),
+    _one_change(
         "backlog-x5000",
         "healthy-150wps with 5,000 times the backlog (8 to 40,000 tasks per task queue).",
         backlog_count=(_H.backlog_count[0] * 5_000, _H.backlog_count[1] * 5_000),
@@ -495,7 +503,7 @@ JUDGEMENT_SCENARIOS: tuple[str, ...] = (
 """The one-change scenarios compared against ``healthy-150wps``, in :func:`judgement_plan` order."""
 
 JUDGEMENT_CLUSTER = "judge"
-JUDGEMENT_GAP = timedelta(minutes=30)
+JUDGEMENT_GAP = timedelta(minutes=20)
 """Between two judgement windows: no rate window reaches across it, and all of them fit in a day."""
 
 
@@ -1012,6 +1020,18 @@ _ACTIVITY_OUTCOMES: Mapping[str, str] = {
 """Outcome of an activity attempt -> the operation that counts it."""
 
 
+def _activity_labels(ctx: _Ctx, outcome: str) -> Labels:
+    """The labels history writes on an activity attempt's series: its type, workflow type and outcome."""
+    return _server(
+        ctx,
+        "history",
+        ("activityType", _ACTIVITY_TYPE),
+        ("operation", _ACTIVITY_OUTCOMES[outcome]),
+        ("versioning_behavior", "Unspecified"),
+        ("workflowType", _WORKFLOW_TYPE),
+    )
+
+
 def _emit_activities(outcome: str) -> Emit:
     """Activity attempts completed, failed or timed out (history counts each attempt)."""
 
@@ -1021,17 +1041,24 @@ def _emit_activities(outcome: str) -> Emit:
         shares["completed"] = 1.0 - sum(shares.values())
         attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
         rate = attempts * shares[outcome]
-        labels = _server(
-            ctx,
-            "history",
-            ("activityType", _ACTIVITY_TYPE),
-            ("operation", _ACTIVITY_OUTCOMES[outcome]),
-            ("versioning_behavior", "Unspecified"),
-            ("workflowType", _WORKFLOW_TYPE),
-        )
+        labels = _activity_labels(ctx, outcome)
         w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
 
     return emit
+
+
+def _emit_activity_execution(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    """Start-to-close time of the attempts the worker answered (a timed-out one never answers)."""
+    s = ctx.scenario
+    attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
+    for outcome, share in (
+        ("completed", 1.0 - s.activity_failure_ratio - s.activity_timeout_ratio),
+        ("failed", s.activity_failure_ratio),
+    ):
+        if share <= 0:
+            continue
+        labels = _activity_labels(ctx, outcome)
+        w.histogram(fam, ctx, labels, attempts * share, s.activity_execution, _MS_BUCKETS)
 
 
 def _emit_service_errors(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
@@ -1066,6 +1093,7 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("activity_success", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("completed"))),
     (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("failed"))),
     (_Family("activity_task_timeout", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("timed_out"))),
+    (_Family("activity_start_to_close_latency", _Kind.TIMER), _per_queue(_emit_activity_execution)),
     (_Family("service_errors", _Kind.SERVER_COUNTER), _emit_service_errors),
     (_Family("service_latency", _Kind.TIMER), _emit_start_latency),
 )
