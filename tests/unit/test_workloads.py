@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import statistics
 from datetime import UTC, datetime
 
 import pytest
 
-from copilot.dev.workload import WORKLOADS, RunReport, Workload
+from copilot.dev.workload import WORKLOADS, RunReport, Workload, next_start
+from copilot.dev.workload_flows import attempt_seconds
 
 GO_NAMES = {
     "MaxConcurrentActivityExecutionSize",
@@ -105,3 +108,22 @@ def test_a_report_survives_its_json_form() -> None:
     text = "\n".join(report.lines())
     assert "started 475 workflows (5.0/s)" in text
     assert "MaxConcurrentActivityExecutionSize=20" in text
+
+
+def test_starts_arrive_at_random_instants_at_the_workloads_rate_on_average() -> None:
+    """Independent arrivals: the mean gap is 1 / rate and the gaps vary as much as they average (an
+    exponential's spread), so no two scrapes 10 s apart see the worker in the same phase."""
+    rng = random.Random(7)
+    gaps = [next_start(rng, 5.0) for _ in range(20_000)]
+    assert statistics.fmean(gaps) == pytest.approx(0.2, rel=0.03)
+    assert statistics.pstdev(gaps) == pytest.approx(0.2, rel=0.05)
+    assert min(gaps) > 0
+    assert [next_start(random.Random(1), 5.0) for _ in range(3)] == [next_start(random.Random(1), 5.0)] * 3
+
+
+def test_activity_attempts_vary_around_the_workloads_length() -> None:
+    rng = random.Random(11)
+    lengths = [attempt_seconds(rng, 0.3) for _ in range(20_000)]
+    assert min(lengths) >= 0.15 and max(lengths) <= 0.45
+    assert statistics.fmean(lengths) == pytest.approx(0.3, rel=0.02)
+    assert len({round(v, 3) for v in lengths}) > 100  # not one exact length

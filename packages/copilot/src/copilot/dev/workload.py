@@ -9,8 +9,10 @@ The runner is a child process, ``python -m copilot.dev.workload NAME --address .
 
 - one worker on the task queue with the workload's options, its SDK metrics served for Prometheus on
   ``--metrics-address`` (the stack's fixed SDK metrics port, so every run is the same scrape target);
-- a starter starting ``WorkloadWorkflow`` at a steady rate for ``--duration`` seconds; each workflow
-  runs its activities one after the other, each retried up to ``max_attempts`` attempts;
+- a starter starting ``WorkloadWorkflow`` at the workload's rate on average, at random instants (a
+  Poisson process, :func:`next_start`), for ``--duration`` seconds; each workflow runs its activities one
+  after the other, each retried up to ``max_attempts`` attempts and each attempt lasting its
+  ``activity_seconds`` on average (:func:`~copilot.dev.workload_flows.attempt_seconds`);
 - then the activity backlog is read (``DescribeTaskQueue``), the worker stops, and the workflows still
   running on the task queue are terminated, so that the next run starts on an empty queue;
 - the report (window, worker options under their Go SDK names, counts) is written as JSON.
@@ -44,6 +46,7 @@ __all__ = [
     "Workload",
     "WorkloadError",
     "WorkloadProcess",
+    "next_start",
     "run_phases",
     "start_workload",
 ]
@@ -406,6 +409,16 @@ async def _terminate_running(client: Any, task_queue: str, deadline: float) -> i
     return done
 
 
+def next_start(rng: random.Random, per_second: float) -> float:
+    """Seconds to the next start: independent arrivals at ``per_second`` on average (a Poisson process).
+
+    Starts at exact intervals and activities of one exact length make the worker's slot gauges periodic;
+    a scrape every 10 s then reads the same phase at every scrape (1 busy slot of 2 at all 15 scrapes where
+    0, 1 and 2 alternate), which no real load does.
+    """
+    return rng.expovariate(per_second)
+
+
 async def run(
     workload: Workload,
     *,
@@ -464,9 +477,8 @@ async def run(
         t0 = time.monotonic()
         log(f"{workload.name}: worker and starter running for {duration_s:.0f} s ({workload.summary})")
         n = 0
-        interval = 1.0 / workload.starts_per_second
+        due = t0
         while not stop.is_set():
-            due = t0 + n * interval
             now = time.monotonic()
             if due - t0 >= duration_s:
                 break
@@ -478,6 +490,7 @@ async def run(
             pending.add(task)
             task.add_done_callback(pending.discard)
             n += 1
+            due += next_start(rng, workload.starts_per_second)
         if pending:
             await asyncio.wait(pending, timeout=10)
         end = datetime.now(UTC)

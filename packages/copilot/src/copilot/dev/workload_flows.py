@@ -15,7 +15,7 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-__all__ = ["ActivityInput", "Counters", "WorkActivities", "WorkflowInput", "WorkloadWorkflow"]
+__all__ = ["ActivityInput", "Counters", "WorkActivities", "WorkflowInput", "WorkloadWorkflow", "attempt_seconds"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class WorkflowInput:
     """Activities run one after the other by each workflow."""
     max_attempts: int
     """Attempts per activity (the first one and its retries); after the last one the workflow fails."""
+
+
+def attempt_seconds(rng: random.Random, mean: float) -> float:
+    """How long one activity attempt takes: uniform within half of ``mean`` either side, so ``mean`` on
+    average, as real activities vary (and never in step with a scrape)."""
+    return mean * (0.5 + rng.random())
 
 
 @dataclass
@@ -50,9 +56,10 @@ class WorkActivities:
 
     @activity.defn(name="work")
     async def work(self, spec: ActivityInput) -> None:
-        """Sleep ``seconds`` (busy for a slot, idle for the CPU), then fail a ``failure_fraction`` of attempts."""
+        """Sleep about ``seconds`` (busy for a slot, idle for the CPU), then fail a ``failure_fraction`` of
+        attempts."""
         self._counters.attempts += 1
-        await asyncio.sleep(spec.seconds)
+        await asyncio.sleep(attempt_seconds(self._rng, spec.seconds))
         if self._rng.random() < spec.failure_fraction:
             self._counters.failures += 1
             raise ApplicationError("injected activity failure (workload's failure fraction)", type="InjectedFailure")
