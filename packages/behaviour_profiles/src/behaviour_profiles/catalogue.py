@@ -358,7 +358,8 @@ class MetricSpec:
     floor_points: float | None = None
     """Ratio metrics: a change of fewer percentage points than this is noise, whatever its percentage."""
     warning_level: float | None = None
-    """In the metric's unit: a regression from none to at least this is a warning (below it: info)."""
+    """In the metric's unit: a regression from none to at least this is a warning (below it: info); an
+    untested regression, or a capacity metric's, that ends below it is info too (docs/comparison.md)."""
     critical_level: float | None = None
     """In the metric's unit: a regression from none to at least this is critical."""
     per_unit: PerUnit | None = None
