@@ -224,6 +224,21 @@ async def test_the_rules_check_sees_rules_that_start_within_a_window_of_the_head
     assert during["task_dispatch_latency"] == during["workflows_started_per_sec"] == "recorded", during
 
 
+async def test_a_run_leaves_its_task_queue_empty_for_the_next(judged: Judged) -> None:
+    """The incident ends with hundreds of activity tasks queued; the runner terminates its workflows
+    while its worker still polls, so their tasks are handed out and dropped, not left to the next run."""
+    from temporalio.client import Client
+
+    from copilot.dev.workload import activity_backlog
+
+    live = judged.live
+    incident = live.incident.report
+    assert incident.activity_backlog is not None and incident.activity_backlog > 100, incident.lines()
+    assert not any("still queued" in note for note in incident.notes), incident.notes
+    client = await Client.connect(live.temporal_address, namespace=live.namespace)
+    assert await activity_backlog(client, live.namespace, live.task_queue) == 0
+
+
 def test_the_incident_fails_and_names_what_regressed(judged: Judged) -> None:
     result = judged.comparison
     assert result["verdict"] == "fail", result["summary"]

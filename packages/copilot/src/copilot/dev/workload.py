@@ -13,8 +13,10 @@ The runner is a child process, ``python -m copilot.dev.workload NAME --address .
   Poisson process, :func:`next_start`), for ``--duration`` seconds; each workflow runs its activities one
   after the other, each retried up to ``max_attempts`` attempts and each attempt lasting its
   ``activity_seconds`` on average (:func:`~copilot.dev.workload_flows.attempt_seconds`);
-- then the activity backlog is read (``DescribeTaskQueue``), the worker stops, and the workflows still
-  running on the task queue are terminated, so that the next run starts on an empty queue;
+- then the activity backlog is read (``DescribeTaskQueue``), the workflows still running on the task
+  queue are terminated and, the worker still polling, the run waits (up to :data:`DRAIN_SECONDS`) for
+  their queued activity tasks to be handed out and dropped, so that the next run starts on an empty
+  queue; then the worker stops;
 - the report (window, worker options under their Go SDK names, counts) is written as JSON.
 
 It runs in a process of its own because the SDK's metrics endpoint lives as long as its runtime, and a
@@ -46,6 +48,7 @@ __all__ = [
     "Workload",
     "WorkloadError",
     "WorkloadProcess",
+    "activity_backlog",
     "next_start",
     "run_phases",
     "start_workload",
@@ -230,8 +233,9 @@ class WorkloadProcess:
         return self.proc.pid
 
     def wait(self, timeout: float | None = None) -> RunReport:
-        """Wait for the run to end (by default its duration plus two minutes); its report."""
-        limit = self.duration_s + 120 if timeout is None else timeout
+        """Wait for the run to end (by default its duration plus three minutes: connecting, the last starts,
+        terminating and draining are each bounded, together under two and a half); its report."""
+        limit = self.duration_s + 180 if timeout is None else timeout
         try:
             code = self.proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -362,7 +366,8 @@ async def _connect(address: str, namespace: str, metrics_address: str, deadline:
     raise WorkloadError(f"no Temporal namespace {namespace!r} answering at {address}: {last}")
 
 
-async def _activity_backlog(client: Any, namespace: str, task_queue: str) -> int | None:
+async def activity_backlog(client: Any, namespace: str, task_queue: str) -> int | None:
+    """The task queue's approximate activity backlog as ``DescribeTaskQueue`` reports it; None when it fails."""
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -379,6 +384,19 @@ async def _activity_backlog(client: Any, namespace: str, task_queue: str) -> int
     except RPCError:
         return None
     return int(answer.stats.approximate_backlog_count)
+
+
+DRAIN_SECONDS = 30.0
+"""How long a run waits, its worker still polling, for the tasks of the workflows it terminated to leave."""
+
+
+async def _drain(client: Any, namespace: str, task_queue: str, deadline: float) -> int:
+    """Wait until the activity backlog is empty (or ``deadline``); the backlog then, 0 when unknown."""
+    while True:
+        left = await activity_backlog(client, namespace, task_queue)
+        if not left or time.monotonic() > deadline:
+            return left or 0
+        await asyncio.sleep(1.0)
 
 
 async def _terminate_running(client: Any, task_queue: str, deadline: float) -> int:
@@ -494,8 +512,16 @@ async def run(
         if pending:
             await asyncio.wait(pending, timeout=10)
         end = datetime.now(UTC)
-        backlog = await _activity_backlog(client, namespace, task_queue)
-    terminated = await _terminate_running(client, task_queue, time.monotonic() + 30)
+        backlog = await activity_backlog(client, namespace, task_queue)
+        # terminated while the worker still polls: the tasks of closed workflows left queued are handed to
+        # its pollers, refused by history and dropped, instead of waiting for the next run's worker
+        terminated = await _terminate_running(client, task_queue, time.monotonic() + 30)
+        left = await _drain(client, namespace, task_queue, time.monotonic() + DRAIN_SECONDS)
+        if left:
+            notes.append(
+                f"{left} activity tasks of the terminated workflows were still queued {DRAIN_SECONDS:.0f} s later: "
+                "the next run's worker is handed them first"
+            )
     return RunReport(
         workload=workload.name,
         address=address,
