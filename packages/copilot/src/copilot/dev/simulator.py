@@ -1032,15 +1032,20 @@ def _activity_labels(ctx: _Ctx, outcome: str) -> Labels:
     )
 
 
+def _attempt_rates(ctx: _Ctx) -> dict[str, float]:
+    """Activity attempts per second by outcome (completed, failed, timed out): each attempt counts."""
+    s = ctx.scenario
+    shares = {"failed": s.activity_failure_ratio, "timed_out": s.activity_timeout_ratio}
+    shares["completed"] = 1.0 - sum(shares.values())
+    attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
+    return {outcome: attempts * share for outcome, share in shares.items()}
+
+
 def _emit_activities(outcome: str) -> Emit:
     """Activity attempts completed, failed or timed out (history counts each attempt)."""
 
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
-        s = ctx.scenario
-        shares = {"failed": s.activity_failure_ratio, "timed_out": s.activity_timeout_ratio}
-        shares["completed"] = 1.0 - sum(shares.values())
-        attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
-        rate = attempts * shares[outcome]
+        rate = _attempt_rates(ctx)[outcome]
         labels = _activity_labels(ctx, outcome)
         w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
 
@@ -1049,16 +1054,11 @@ def _emit_activities(outcome: str) -> Emit:
 
 def _emit_activity_execution(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     """Start-to-close time of the attempts the worker answered (a timed-out one never answers)."""
-    s = ctx.scenario
-    attempts = _closes_per_s(ctx) * _TASKS_PER_CLOSE["Activity"]
-    for outcome, share in (
-        ("completed", 1.0 - s.activity_failure_ratio - s.activity_timeout_ratio),
-        ("failed", s.activity_failure_ratio),
-    ):
-        if share <= 0:
-            continue
-        labels = _activity_labels(ctx, outcome)
-        w.histogram(fam, ctx, labels, attempts * share, s.activity_execution, _MS_BUCKETS)
+    rates = _attempt_rates(ctx)
+    for outcome in ("completed", "failed"):
+        if rates[outcome] > 0:
+            labels = _activity_labels(ctx, outcome)
+            w.histogram(fam, ctx, labels, rates[outcome], ctx.scenario.activity_execution, _MS_BUCKETS)
 
 
 def _emit_service_errors(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
