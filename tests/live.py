@@ -15,9 +15,10 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
   each :data:`PHASE_SECONDS` long, task queue ``main-queue``. The fixture returns once Prometheus has
   scraped the end of the last phase.
 
-:meth:`LiveHarness.unnamed` is another real server, started with ``metrics.breakdownByTaskQueue`` false
-(it leaves task queues unnamed in its metrics), after the first harness is done: one ``incident``
-phase, no backfill.
+:meth:`LiveHarness.unnamed` is another real server, constrained as operators constrain one at scale:
+started with ``metrics.breakdownByTaskQueue`` false (it leaves task queues unnamed in its metrics) and a
+namespace request rate limit the incident exceeds (``frontend.namespaceRPS``), after the first harness is
+done: one ``incident`` phase, no backfill.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ SETTLE_SECONDS = 15.0
 
 WAIT_SECONDS = 900.0
 """How long the fixture waits for the harness before failing."""
+
+NAMESPACE_RPS_LIMIT = 20
+"""The unnamed server's ``frontend.namespaceRPS``: the incident's 10 starts/s and its worker's polls and
+answers ask for more, so the server refuses some of them (ResourceExhausted, RpsLimit)."""
 
 UNNAMED_PHASE_SECONDS = 75.0
 """The unnamed server's one phase: long enough for a few scrapes of a loaded queue (it has no backlog
@@ -150,11 +155,15 @@ class LiveHarness:
 
     @classmethod
     def unnamed(cls, after: LiveHarness | None) -> LiveHarness:
-        """A real server that leaves task queues unnamed in its metrics, one ``incident`` phase."""
+        """A real server that leaves task queues unnamed in its metrics and limits the namespace's requests to
+        :data:`NAMESPACE_RPS_LIMIT` a second, one ``incident`` phase."""
         return cls(
             Path(tempfile.mkdtemp(prefix="bp-live-unnamed-")),
             phases=(("incident", UNNAMED_PHASE_SECONDS),),
-            dynamic_config=(("metrics.breakdownByTaskQueue", "false"),),
+            dynamic_config=(
+                ("metrics.breakdownByTaskQueue", "false"),
+                ("frontend.namespaceRPS", str(NAMESPACE_RPS_LIMIT)),
+            ),
             backfill=False,
             after=after,
         )

@@ -36,6 +36,7 @@ INJECTED = (
     "sync_match_rate",
     "occ_conflicts_per_sec",
     "exhausted_retries_per_sec",
+    "throttled_requests_per_sec",
     "reservoir_size",
     "reservoir_fill",
     "worker_task_slot_utilization",

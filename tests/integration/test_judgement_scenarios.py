@@ -94,6 +94,8 @@ EXPECTED: dict[str, Expect] = {
     # 8 to 40,000 tasks reads as a multiple, and is critical
     # the activities' own time on their workers, as a real server's history records it
     "activities-slow-x5": Expect(frozenset({"fail"}), regressed=frozenset({"activity_execution_latency_p95"})),
+    # polls refused by the namespace's rate limit: an error from none, critical
+    "polls-throttled": Expect(frozenset({"fail"}), regressed=frozenset({"throttled_requests_per_sec"})),
     "backlog-x5000": Expect(frozenset({"fail"}), regressed=frozenset({"backlog_count"})),
     # 2.5 times the load with the same conflicts and workflow failures per state transition: both rises
     # are explained by load (listed, not counted); more completions and transitions are improvements,

@@ -131,7 +131,7 @@ def _mean(values: list[Any]) -> float:
     return sum(finite) / len(finite)
 
 
-async def _direct(live: LiveTemporal, promql: str, profile: dict[str, Any]) -> float:
+async def direct_mean(live: LiveTemporal, promql: str, profile: dict[str, Any]) -> float:
     """The mean over the profile's own grid of ``promql`` run directly against Prometheus."""
     return _mean([point for item in await _range(live, promql, profile) for point in item["values"]])
 
@@ -163,7 +163,7 @@ async def test_values_agree_with_the_same_promql_run_directly(judged: Judged) ->
     for profile in (judged.steady, judged.incident):
         metrics = profile["telemetry"]["metrics"]
         for key, promql in direct.items():
-            ours, theirs = metrics[key]["mean"], await _direct(live, promql, profile)
+            ours, theirs = metrics[key]["mean"], await direct_mean(live, promql, profile)
             assert ours == pytest.approx(theirs, rel=0.15), (key, profile["name"], ours, theirs)
         # per task type, the type matched worst over the window (an activity backlog is not hidden by
         # sync-matched workflow tasks)
@@ -174,7 +174,7 @@ async def test_values_agree_with_the_same_promql_run_directly(judged: Judged) ->
         )
         worst = min((await _direct_by(live, per_type, profile, "task_type")).values())
         assert metrics["sync_match_rate"]["mean"] == pytest.approx(worst, rel=0.15), (profile["name"], worst)
-    backlog = await _direct(live, f"sum(approximate_backlog_count{{{queue}}})", judged.incident)
+    backlog = await direct_mean(live, f"sum(approximate_backlog_count{{{queue}}})", judged.incident)
     assert judged.incident["telemetry"]["metrics"]["backlog_count"]["mean"] == pytest.approx(backlog, rel=0.15)
     assert judged.incident["telemetry"]["metrics"]["backlog_count"]["max"] > 100  # a real backlog
 
@@ -369,7 +369,7 @@ async def test_a_misspelt_task_queue_is_refused_naming_what_exists(judged: Judge
     assert typed.status_code == 201, typed.text  # exported as temporal_system, matched as typed
 
 
-def _label_keys(series: list[dict[str, str]]) -> set[frozenset[str]]:
+def label_keys(series: list[dict[str, str]]) -> set[frozenset[str]]:
     scrape_added = {"__name__", "cluster", "instance", "job"}
     return {frozenset(k for k, v in s.items() if k not in scrape_added and v != "") for s in series}
 
@@ -398,9 +398,9 @@ async def test_the_simulator_exports_the_names_and_label_keys_of_a_real_server(j
             if not series:
                 continue  # never happened on the real server in these phases (e.g. workflow_terminate)
             checked.append(name)
-            if simulated.get(name) != _label_keys(series):
+            if simulated.get(name) != label_keys(series):
                 differ[name] = {
-                    "real": sorted(sorted(keys) for keys in _label_keys(series)),
+                    "real": sorted(sorted(keys) for keys in label_keys(series)),
                     "simulated": sorted(sorted(keys) for keys in simulated.get(name, set())),
                 }
     assert not differ, f"the simulator must write what the real server exports, under the same label keys: {differ}"

@@ -1,9 +1,12 @@
-"""The product on a real Temporal server that leaves task queues unnamed in its metrics.
+"""The product on a real Temporal server constrained as operators constrain one at scale.
 
 ``live_unnamed`` is a real dev server started with ``metrics.breakdownByTaskQueue=false`` (operators turn
-it off to bound the ``taskqueue`` label's cardinality), a real SDK worker and one ``incident`` phase. The
-server then writes ``taskqueue="__omitted__"`` on its matching and history series and no backlog gauges;
-the SDK keeps ``main-queue``. A real server is the judge: the simulator must write the same.
+it off to bound the ``taskqueue`` label's cardinality) and a namespace request rate limit
+(``frontend.namespaceRPS``) that its one ``incident`` phase exceeds, with a real SDK worker. The server then
+writes ``taskqueue="__omitted__"`` on its matching and history series and no backlog gauges (the SDK keeps
+``main-queue``), and refuses some requests with ResourceExhausted, counted in
+``service_errors_resource_exhausted`` and not in ``service_errors``. A real server is the judge: the
+simulator must write the same.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import pytest
 
 from behaviour_profiles.breakdown import BREAKDOWN_SETTING, UNNAMED_TASK_QUEUE
 from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
-from tests.integration.test_real_temporal import NO_DSQL_HERE, simulated_series
+from tests.integration.test_real_temporal import NO_DSQL_HERE, direct_mean, label_keys, simulated_series
 from tests.live import LiveTemporal
 from tests.support import serve
 
@@ -58,7 +61,9 @@ async def test_a_namespace_profile_reads_everything_but_the_backlog_gauges_and_s
     # the incident's slow activities are placed where the server put them, and said so in words
     top = metrics["activity_schedule_to_start_p95"]["contributors"]["top"]
     assert [c["labels"] for c in top] == [{"namespace": "default", "taskqueue": UNNAMED_TASK_QUEUE}]
-    assert metrics["worker_task_slot_utilization.activity"]["max"] == 1.0  # the SDK still names its queue
+    # the SDK still names its queue (its slots are not all busy: the rate limit refuses some of its polls)
+    slots = metrics["worker_task_slot_utilization.activity"]
+    assert slots["status"] == "ok" and slots["max"] > 0, slots
 
 
 async def test_where_the_server_names_its_queues_a_namespace_profile_has_no_such_note(
@@ -96,3 +101,29 @@ async def test_the_simulator_leaves_task_queues_unnamed_as_the_real_server_does(
     # and neither writes a backlog gauge
     for gauge in ("approximate_backlog_count", "approximate_backlog_age_seconds"):
         assert gauge not in real and gauge not in simulated
+
+
+async def test_requests_the_rate_limit_refused_are_read_and_placed_by_the_limit_that_refused_them(
+    live_unnamed: LiveTemporal,
+) -> None:
+    live = live_unnamed
+    # raw series, to agree with the same PromQL run directly (the recorded ones lag by up to one rule interval)
+    async with serve(live.settings(prometheus_recording_rules=False)) as api:
+        created = await api.post("/profiles", json=live.profile_body(live.incident, task_queue=None))
+        assert created.status_code == 201, created.text
+        profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    throttled = profile["telemetry"]["metrics"]["throttled_requests_per_sec"]
+    assert throttled["status"] == "ok" and throttled["mean"] > 0.1, throttled
+    promql = f'sum(rate(service_errors_resource_exhausted{{cluster="{live.cluster}",namespace="default"}}[1m]))'
+    assert throttled["mean"] == pytest.approx(await direct_mean(live, promql, profile), rel=0.15)
+    # the contributors name the limit and what it refused: the worker's polls
+    top = throttled["contributors"]["top"]
+    assert top and {c["labels"]["resource_exhausted_cause"] for c in top} == {"RpsLimit"}, top
+    assert top[0]["labels"]["operation"].startswith("Poll"), top
+    # the simulator writes the family under the real server's label keys
+    async with httpx.AsyncClient(base_url=live.prometheus_url, timeout=30) as http:
+        match = f'service_errors_resource_exhausted{{cluster="{live.cluster}"}}'
+        real = (await http.get("/api/v1/series", params={"match[]": match})).json()["data"]
+    simulated = simulated_series()["service_errors_resource_exhausted"]
+    assert label_keys(real) == {frozenset(s) for s in simulated}
+    assert {s["resource_exhausted_cause"] for s in real} == {"RpsLimit"}

@@ -442,6 +442,7 @@ _SERVER_SCOPED = {
     "activity_task_timeout_total": ("history", True),
     "activity_start_to_close_latency_milliseconds_count": ("history", True),
     "service_errors_total": ("frontend", False),
+    "service_errors_resource_exhausted_total": ("frontend", False),
     "service_latency_milliseconds_count": ("frontend", False),
 }
 _CLUSTER_WIDE = {
@@ -485,6 +486,11 @@ def test_label_sets(demo: Parsed) -> None:
             assert name in _CLUSTER_WIDE, name
             assert "namespace" not in d and d["service_name"] in {"history", "matching", "frontend", "worker"}
     assert {dict(k[1])["operation"] for k in demo.of("service_requests_total")} == {"StartWorkflowExecution"}
+    # refusals carry the limit that refused them, as a real server labels them (seen on 1.32)
+    refused = [dict(k[1]) for k in demo.of("service_errors_resource_exhausted_total")]
+    assert {(d["resource_exhausted_cause"], d["resource_exhausted_scope"]) for d in refused} == {
+        ("RpsLimit", "Namespace")
+    }
     assert {dict(k[1])["task_type"] for k in demo.of("task_schedule_to_start_latency_milliseconds_count")} == {
         "Workflow",
         "Activity",
@@ -646,6 +652,7 @@ _JUDGE_CHANGES: dict[str, set[str]] = {
     "schedule-to-start-p99-up-150": {"workflow_schedule_to_start", "activity_schedule_to_start"},
     "backlog-age-from-none": {"backlog_age_s"},
     "activities-slow-x5": {"activity_execution"},
+    "polls-throttled": {"refusals"},
     "backlog-x5000": {"backlog_count"},
     # one cause: load, with conflicts following it at the same rate per unit of work
     "same-efficiency-2.5x-load": {"wps", "tx_conflicts_per_s"},
@@ -714,6 +721,10 @@ def test_judgement_scenarios_write_the_healthy_series(judged: dict[str, Parsed])
             assert {k[0] for k in healthy if k[0].startswith("dsql_")}  # there was something to drop
         elif name == "exhausted-from-zero":
             assert {k[0] for k in keys - healthy} == {"dsql_tx_exhausted_total"} and healthy <= keys
+        elif name == "polls-throttled":
+            added = keys - healthy
+            assert {k[0] for k in added} == {"service_errors_resource_exhausted_total"} and healthy <= keys
+            assert {dict(k[1])["operation"] for k in added} == {"PollWorkflowTaskQueue", "PollActivityTaskQueue"}
         else:
             assert keys == healthy, name
 

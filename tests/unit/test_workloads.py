@@ -21,9 +21,15 @@ GO_NAMES = {
 
 
 def test_the_named_workloads_exist() -> None:
-    assert {"steady", "overload", "activity-failures", "slow-activities", "slot-starvation", "incident"} <= set(
-        WORKLOADS
-    )
+    assert {
+        "steady",
+        "overload",
+        "activity-failures",
+        "slow-activities",
+        "slot-starvation",
+        "incident",
+        "surge",
+    } <= set(WORKLOADS)
     for name, workload in WORKLOADS.items():
         assert workload.name == name
         assert workload.summary
@@ -55,6 +61,7 @@ def test_single_cause_workloads_change_one_thing_from_steady() -> None:
         "activity-failures": {"activity_failure_fraction"},
         "slow-activities": {"activity_seconds"},
         "slot-starvation": {"activity_slots"},
+        "surge": {"starts_per_second"},
     }
     for name, fields in expected.items():
         changed = {
@@ -66,6 +73,9 @@ def test_single_cause_workloads_change_one_thing_from_steady() -> None:
     assert WORKLOADS["activity-failures"].activity_failure_fraction == pytest.approx(0.15)
     assert WORKLOADS["slot-starvation"].activity_slots == 2
     assert WORKLOADS["slot-starvation"].activity_slot_demand < 1  # busy slots, not a runaway backlog
+    # three times the starts, still within the slots: what it changes is the requests a limit counts
+    assert WORKLOADS["surge"].starts_per_second == 3 * steady.starts_per_second
+    assert WORKLOADS["surge"].activity_slot_demand < 0.5
 
 
 def test_worker_options_use_the_go_sdk_names_and_the_workloads_values() -> None:

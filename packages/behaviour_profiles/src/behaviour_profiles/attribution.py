@@ -45,6 +45,7 @@ _LABEL_WORDS: tuple[tuple[str, str, str], ...] = (
     ("taskqueue", "task queue {}", "task queue {}"),
     ("task_queue", "task queue {}", "task queue {}"),
     ("operation", "operation {}", "operation {}"),
+    ("resource_exhausted_cause", "requests refused by {}", "refused by {}"),
     ("worker_type", "worker type {}", "worker type {}"),
     ("namespace", "namespace {}", "in namespace {}"),
     ("service_name", "service {}", "on {}"),

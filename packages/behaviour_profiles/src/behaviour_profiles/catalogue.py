@@ -403,6 +403,7 @@ _BY_NAMESPACE: Split = ("namespace",)
 _BY_PERSISTENCE_OP: Split = ("operation", "service_name")
 _BY_PLUGIN_OP: Split = ("operation",)
 _BY_NAMESPACE_OP: Split = ("namespace", "operation")
+_BY_THROTTLE: Split = ("namespace", "operation", "resource_exhausted_cause")
 _START_OPS = "StartWorkflowExecution|SignalWithStartWorkflowExecution"
 _STARTS = RateSum(
     (
@@ -488,6 +489,11 @@ _WORKFLOW_FAILURES = RateSum(
     split=_BY_QUEUE,
 )
 _SERVICE_ERRORS = RateSum((Term(server_counter("service_errors"), (), NAMESPACE_ONLY),), split=_BY_NAMESPACE_OP)
+# requests refused with ResourceExhausted (a rate, concurrency or persistence limit): each service counts
+# them here, by cause and scope, and not in service_errors (seen on a real 1.32 server)
+_THROTTLED = RateSum(
+    (Term(server_counter("service_errors_resource_exhausted"), (), NAMESPACE_ONLY),), split=_BY_THROTTLE
+)
 _START_LATENCY = BucketRates(
     Term(
         server_timer_buckets("service_latency"),
@@ -619,6 +625,17 @@ _PERSISTENCE_LIMITS = (
     "DSQL_CONNECTION_RATE_LIMIT",
 )
 _TRANSACTION_LIMITS = ("TEMPORAL_SQL_MAX_CONNS", "history.persistenceMaxQPS")
+_REQUEST_LIMITS = (
+    "frontend.namespaceRPS",
+    "frontend.globalNamespaceRPS",
+    "frontend.namespaceBurstRatio",
+    "frontend.rps",
+    "frontend.namespaceCount",
+    "history.persistenceMaxQPS",
+    "frontend.persistenceMaxQPS",
+    "matching.persistenceMaxQPS",
+)
+_POLLERS = ("MaxConcurrentWorkflowTaskPollers", "MaxConcurrentActivityTaskPollers")
 _RESERVOIR_FILL = (
     "DSQL_RESERVOIR_TARGET_READY",
     "DSQL_RESERVOIR_INFLIGHT_LIMIT",
@@ -662,6 +679,16 @@ _POLLERS_WAITING = Effect(
     Raising.IMPROVES,
     "with more partitions or pollers, tasks more often find a waiting poller: more sync matches, "
     "shorter schedule-to-start and a smaller backlog",
+)
+_FEWER_REFUSED = Effect(
+    Raising.IMPROVES,
+    "a request over a rate, concurrent-poll or persistence limit is refused with ResourceExhausted: a higher "
+    "limit refuses fewer",
+)
+_MORE_POLLS = Effect(
+    Raising.WORSENS,
+    "each poller sends its own long polls, and the namespace's rate and concurrent-poll limits count every "
+    "one: more pollers, more of them refused once the limit is reached",
 )
 _FREE_SLOTS = Effect(Raising.IMPROVES, "more task slots per worker leave free slots, so tasks do not wait for one")
 _FEWER_RECYCLES = Effect(Raising.IMPROVES, "longer connection lifetimes recycle connections less often")
@@ -1120,7 +1147,24 @@ def _build() -> tuple[MetricSpec, ...]:
             influences=influences(("frontend.persistenceMaxQPS", "history.persistenceMaxQPS")),
             family="service_requests",
             absent_is_zero=True,
-            description="service_errors: requests the services answered with an error.",
+            description="service_errors: requests the services answered with an unexpected error. Requests "
+            "refused by a limit are not in it: see throttled_requests_per_sec.",
+        ),
+        MetricSpec(
+            key="throttled_requests_per_sec",
+            category=Category.ERRORS,
+            title="Throttled requests/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_THROTTLED),
+            influences=influences(_FEWER_REFUSED.of(*_REQUEST_LIMITS), _MORE_POLLS.of(*_POLLERS)),
+            family="service_requests",
+            absent_is_zero=True,
+            description="service_errors_resource_exhausted: requests refused with ResourceExhausted, by the "
+            "limit that refused them (resource_exhausted_cause: RpsLimit, ConcurrentLimit, PersistenceLimit, "
+            "...) and the operation. Refused polls leave tasks waiting however many workers run.",
         ),
         MetricSpec(
             key="start_workflow_latency_p95",

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 from time import sleep
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -33,6 +33,9 @@ from copilot.render import (
     window_text,
 )
 from copilot.settings import Settings
+
+if TYPE_CHECKING:
+    from copilot.dev.local import StackInfo
 
 app = typer.Typer(help="The Copilot: Behaviour Profiles for Temporal on Aurora DSQL.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Create, list, show, baseline and compare profiles (talks to the API).")
@@ -616,11 +619,24 @@ def dev_up(
     temporal: Annotated[
         bool, typer.Option("--temporal", help="Also run a real Temporal dev server, scraped by the stack's Prometheus")
     ] = False,
+    dynamic_config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dynamic-config",
+            metavar="KEY=VALUE",
+            help="A dynamic config value for the Temporal dev server as it starts (with --temporal; repeat for "
+            "more), e.g. frontend.namespaceRPS=50",
+        ),
+    ] = None,
 ) -> None:
     """Start PostgreSQL, SeaweedFS S3, Prometheus (loaded with the simulator's scenarios) and the API."""
-    from copilot.dev.local import bring_up
+    from copilot.dev.local import bring_up, dynamic_config_values
 
-    info = _stack_call(lambda: bring_up(state_dir, start_api=True, temporal=temporal, log=console.print))
+    def up() -> StackInfo:
+        values = dynamic_config_values(dynamic_config or ())
+        return bring_up(state_dir, start_api=True, temporal=temporal, temporal_dynamic_config=values, log=console.print)
+
+    info = _stack_call(up)
     console.print(f"[green]Stack up.[/] API at {info.api_url}  (stop with `copilot dev down`)")
     talks_to = Settings().copilot_api_url.rstrip("/")
     if info.api_url and info.api_url.rstrip("/") != talks_to:

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,21 +92,50 @@ def load_scenarios(
     (stack.config.state_dir / "manifest.json").write_text(json.dumps(placements_manifest(placements), indent=2))
 
 
+def dynamic_config_values(values: Collection[str]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` options for the Temporal dev server's dynamic config, as (key, value) pairs; a
+    StackError naming the first one without a key, an ``=`` or a JSON value (the dev server takes JSON)."""
+    pairs: list[tuple[str, str]] = []
+    for item in values:
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise StackError(f"--dynamic-config {item!r}: expected KEY=VALUE (e.g. frontend.namespaceRPS=50)")
+        try:
+            json.loads(value)
+        except ValueError:
+            raise StackError(
+                f"--dynamic-config {item!r}: the value must be JSON, as the dev server reads it: a number, true "
+                f'or false, or a string in double quotes ({key}="text")'
+            ) from None
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
 def bring_up(
     state_dir: Path,
     *,
     start_api: bool,
     temporal: bool = False,
+    temporal_dynamic_config: tuple[tuple[str, str], ...] = (),
     now: datetime | None = None,
     log: Callable[[str], None] = print,
 ) -> StackInfo:
+    """Start the local stack (``temporal``: with a real Temporal dev server, given
+    ``temporal_dynamic_config`` when this call starts it)."""
     import asyncio
 
     from copilot.index import apply_schema
     from copilot.settings import Settings
 
+    if temporal_dynamic_config and not temporal:
+        raise StackError("--dynamic-config sets the Temporal dev server's dynamic config: add --temporal")
     ensure_prometheus()
-    stack = LocalStack(stack_config(state_dir))
+    stack = LocalStack(replace(stack_config(state_dir), temporal_dynamic_config=temporal_dynamic_config))
+    if temporal_dynamic_config and stack.temporal_running:
+        raise StackError(
+            "the stack's Temporal dev server is already running, and dynamic config is given when it starts: "
+            "run `copilot dev down` first"
+        )
     log("starting PostgreSQL ...")
     stack.start_postgres()
     log("starting SeaweedFS S3 ...")

@@ -155,6 +155,18 @@ Span = tuple[float, float]
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Requests one service refuses with ResourceExhausted (``service_errors_resource_exhausted``), per second
+    at load 1.0: which operation, which limit refused them and at what scope (as a real server labels them)."""
+
+    operation: str
+    cause: str
+    per_second: float
+    scope: str = "Namespace"
+    service: str = "frontend"
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Parameters of a simulated workload. Rates are per second at ``load_factor`` 1.0."""
 
@@ -208,6 +220,9 @@ class Scenario:
     """Workflows terminated (``workflow_terminate``) per workflow started."""
     service_error_ratio: float = 0.0
     """Start requests answered with an error (``service_errors``) per request."""
+    refusals: tuple[Refusal, ...] = ()
+    """Requests refused by a limit (``service_errors_resource_exhausted``; a real server does not count them in
+    ``service_errors``)."""
     start_latency: Latency = Latency(12.0, 90.0)
     """StartWorkflowExecution latency at the frontend (``service_latency``)."""
     shard_lock: Latency = Latency(0.3, 3.0)
@@ -298,6 +313,12 @@ FAILING_400 = Scenario(
     activity_timeout_ratio=0.02,
     terminate_ratio=0.01,
     service_error_ratio=0.02,
+    # the namespace's request rate limit reached: polls (the lowest priority) refused first, then starts
+    refusals=(
+        Refusal("PollWorkflowTaskQueue", "RpsLimit", 6.0),
+        Refusal("PollActivityTaskQueue", "RpsLimit", 4.0),
+        Refusal("StartWorkflowExecution", "RpsLimit", 1.0),
+    ),
     start_latency=Latency(60.0, 1200.0),
     shard_lock=Latency(2.0, 40.0),
 )
@@ -435,6 +456,11 @@ _JUDGEMENT_V2: tuple[Scenario, ...] = (
         "activities-slow-x5",
         "healthy-150wps with every activity attempt five times slower on its worker (median 250 ms to 1.25 s).",
         activity_execution=_H.activity_execution.scaled(5.0),
+    ),
+    _one_change(
+        "polls-throttled",
+        "healthy-150wps with the namespace's request rate limit refusing 5 polls/s (ResourceExhausted, RpsLimit).",
+        refusals=(Refusal("PollWorkflowTaskQueue", "RpsLimit", 3.0), Refusal("PollActivityTaskQueue", "RpsLimit", 2.0)),
     ),
     _one_change(
         "backlog-x5000",
@@ -1067,6 +1093,20 @@ def _emit_service_errors(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
 
 
+def _emit_refusals(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for refusal in ctx.scenario.refusals:
+        labels = _server(
+            ctx,
+            refusal.service,
+            ("operation", refusal.operation),
+            ("resource_exhausted_cause", refusal.cause),
+            ("resource_exhausted_scope", refusal.scope),
+            queue=False,
+        )
+        rate = refusal.per_second * ctx.load
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+
 def _emit_start_latency(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
     w.histogram(fam, ctx, labels, ctx.scenario.wps * ctx.load, ctx.scenario.start_latency, _MS_BUCKETS)
@@ -1095,6 +1135,7 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("activity_task_timeout", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("timed_out"))),
     (_Family("activity_start_to_close_latency", _Kind.TIMER), _per_queue(_emit_activity_execution)),
     (_Family("service_errors", _Kind.SERVER_COUNTER), _emit_service_errors),
+    (_Family("service_errors_resource_exhausted", _Kind.SERVER_COUNTER), _emit_refusals),
     (_Family("service_latency", _Kind.TIMER), _emit_start_latency),
 )
 

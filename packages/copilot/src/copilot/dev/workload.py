@@ -154,6 +154,13 @@ WORKLOADS: Mapping[str, Workload] = {
             activity_slots=2,
         ),
         Workload(
+            name="surge",
+            summary="three times steady's starts, within the slots; under a namespace request limit "
+            "(frontend.namespaceRPS=50) the frontend refuses the worker's polls",
+            starts_per_second=_STEADY.starts_per_second * 3,
+            activity_seconds=_STEADY.activity_seconds,
+        ),
+        Workload(
             name="incident",
             summary="twice steady's starts, activity slots cut to 2, 0.6 s activities, 15 % failed attempts",
             starts_per_second=_STEADY.starts_per_second * 2,
