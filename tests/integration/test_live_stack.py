@@ -81,7 +81,10 @@ def test_sdk_series_keep_the_real_task_queue_name_and_carry_the_cluster_label(li
 def test_the_incident_runs_out_of_activity_slots_that_steady_never_fills(live_temporal: LiveTemporal) -> None:
     def peak(phase: Any, metric: str) -> float:
         query = f'{metric}{{task_queue="main-queue", worker_type="ActivityWorker", cluster="{live_temporal.cluster}"}}'
-        return max(_values(_range(live_temporal.prometheus_url, query, phase.start, phase.end)))
+        # from the phase's first scrape on: until then the look-back reads the previous phase's worker, whose
+        # process served the same series on the same port (no failed scrape between them marks it stale)
+        first_scrape = phase.start + timedelta(seconds=15)
+        return max(_values(_range(live_temporal.prometheus_url, query, first_scrape, phase.end)))
 
     steady, incident = live_temporal.steady, live_temporal.incident
     assert steady.worker_options["MaxConcurrentActivityExecutionSize"] == WORKLOADS["steady"].activity_slots
