@@ -385,6 +385,31 @@ def test_a_capacity_metric_under_its_warning_level_has_headroom_and_is_not_count
     assert slower.counts_toward_verdict and slower.severity is Severity.WARNING
 
 
+def test_a_capacity_metric_whose_peak_reached_its_level_had_no_headroom() -> None:
+    """A real incident (2 activity slots, hundreds of tasks queued) read 1 of 2 slots busy at some of its 4
+    points, between a task and the next poll: its mean under the 80 % warning level, its peak 2 of 2."""
+    key = "worker_task_slot_utilization"
+    old = ok(key, 0.05, [0.05] * 4)
+    saturated = judge(key, old, ok(key, 0.75, [1.0, 0.5, 1.0, 0.5], max=1.0))
+    assert saturated.evidence is None and saturated.direction is Direction.REGRESSED
+    assert saturated.counts_toward_verdict and saturated.severity is Severity.CRITICAL
+    assert (
+        "75.0 % is below the warning level 80.0 %, but its peak 100.0 % is at or above the critical level 95.0 %: "
+        "no headroom at its busiest" in saturated.reason
+    ), saturated.reason
+    assert saturated.reason.endswith("so judged on the threshold alone"), saturated.reason
+    # tested, the same: the peak decides headroom
+    tested = judge(key, ok(key, 0.05, [0.05] * 6), ok(key, 0.75, [1.0, 0.5] * 3, max=1.0))
+    assert tested.counts_toward_verdict and "no headroom at its busiest" in tested.reason
+    # a peak under the level leaves headroom, as before
+    calm = judge(key, ok(key, 0.05, [0.05] * 6), ok(key, 0.10, [0.10] * 5 + [0.15], max=0.15))
+    assert not calm.counts_toward_verdict and calm.reason.endswith("headroom is left, so not counted")
+    # latency has no headroom rule: a p95 whose peak crossed its level is judged as before (untested, under)
+    p95 = "persistence_latency_p95"
+    spiky = judge(p95, ok(p95, 10.0, [10.0] * 4), ok(p95, 20.0, [20.0] * 4, max=500.0))
+    assert not spiky.counts_toward_verdict and "no headroom" not in spiky.reason
+
+
 # the backlog gauges of a real server during overload (updated about once a minute, so they plateau)
 GROWING_BACKLOG = [267.0, 267.0, 267.0, 357.0, 639.0, 639.0]
 

@@ -235,6 +235,21 @@ def _level_severity(spec: MetricSpec, value: float) -> tuple[Severity, str] | No
     return Severity.INFO, f"{shown} is below the warning level {format_value(level, spec.unit)}"
 
 
+def _peak_at_level(spec: MetricSpec, new: MetricSummary | None) -> str | None:
+    """Words for a capacity metric whose peak in the new window reached its warning level, or None.
+
+    Its statistic may sit under the level while the busiest instants were at it (a 2-slot worker with a
+    growing backlog reads 1 of 2 slots busy at some scrapes, between a task and its next poll): that is no
+    headroom.
+    """
+    if spec.threshold_class is not ThresholdClass.CAPACITY or new is None or new.max is None:
+        return None
+    peak = _level_severity(spec, new.max)
+    if peak is None or peak[0] is Severity.INFO:
+        return None
+    return f"its peak {peak[1]}: no headroom at its busiest"
+
+
 def _growth(spec: MetricSpec, new: MetricSummary | None, alpha: float) -> str | None:
     """Words for a backlog (``spec.accumulates``) that rose through the new window, or None.
 
@@ -433,8 +448,12 @@ def _judge(
             level = _level_severity(spec, new_value) if direction is Direction.REGRESSED else None
             if level is not None and level[0] is Severity.INFO:
                 # untested, a rise under the level is within what short real windows show between two
-                # healthy runs; a capacity metric under its level still has headroom, tested or not
-                if insufficient is not None:
+                # healthy runs; a capacity metric under its level still has headroom, tested or not,
+                # unless its peak reached the level
+                busiest = _peak_at_level(spec, new)
+                if busiest is not None:
+                    reason += f"; {level[1]}, but {busiest}"
+                elif insufficient is not None:
                     under_level = f"; {insufficient.reason}, and {level[1]}"
                 elif spec.threshold_class is ThresholdClass.CAPACITY:
                     under_level = f"; {level[1]}: headroom is left"
