@@ -18,7 +18,9 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
 :meth:`LiveHarness.unnamed` is another real server, constrained as operators constrain one at scale:
 started with ``metrics.breakdownByTaskQueue`` false (it leaves task queues unnamed in its metrics) and a
 namespace request rate limit the incident exceeds (``frontend.namespaceRPS``), after the first harness is
-done: one ``incident`` phase, no backfill.
+done: one ``incident`` phase, no backfill. :meth:`LiveHarness.persistence_limited` is a third, started
+with a history persistence QPS limit that ``steady`` exceeds (``history.persistenceMaxQPS``), after the
+second: one ``steady`` phase, no backfill.
 """
 
 from __future__ import annotations
@@ -52,9 +54,13 @@ NAMESPACE_RPS_LIMIT = 20
 """The unnamed server's ``frontend.namespaceRPS``: the incident's 10 starts/s and its worker's polls and
 answers ask for more, so the server refuses some of them (ResourceExhausted, RpsLimit)."""
 
-UNNAMED_PHASE_SECONDS = 75.0
-"""The unnamed server's one phase: long enough for a few scrapes of a loaded queue (it has no backlog
-gauges to wait for)."""
+PERSISTENCE_QPS_LIMIT = 30
+"""The limited server's ``history.persistenceMaxQPS``: ``steady`` asks history for more persistence requests
+a second, so it refuses many of them (ResourceExhausted) and the workflows barely progress."""
+
+LATER_PHASE_SECONDS = 75.0
+"""The one phase of each later server (unnamed, limited): long enough for a few scrapes of a loaded queue
+(neither has backlog gauges to wait for)."""
 
 
 @dataclass(frozen=True)
@@ -159,11 +165,23 @@ class LiveHarness:
         :data:`NAMESPACE_RPS_LIMIT` a second, one ``incident`` phase."""
         return cls(
             Path(tempfile.mkdtemp(prefix="bp-live-unnamed-")),
-            phases=(("incident", UNNAMED_PHASE_SECONDS),),
+            phases=(("incident", LATER_PHASE_SECONDS),),
             dynamic_config=(
                 ("metrics.breakdownByTaskQueue", "false"),
                 ("frontend.namespaceRPS", str(NAMESPACE_RPS_LIMIT)),
             ),
+            backfill=False,
+            after=after,
+        )
+
+    @classmethod
+    def persistence_limited(cls, after: LiveHarness | None) -> LiveHarness:
+        """A real server whose history persistence QPS limit is :data:`PERSISTENCE_QPS_LIMIT`, one ``steady``
+        phase."""
+        return cls(
+            Path(tempfile.mkdtemp(prefix="bp-live-limited-")),
+            phases=(("steady", LATER_PHASE_SECONDS),),
+            dynamic_config=(("history.persistenceMaxQPS", str(PERSISTENCE_QPS_LIMIT)),),
             backfill=False,
             after=after,
         )

@@ -7,7 +7,9 @@ a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator 
 phases (see ``tests/live.py``). The phases take about 5 minutes, so they start in a background
 thread as soon as collection finds a test that uses the fixture, and run while the other tests do.
 ``live_unnamed`` is another real server that leaves task queues unnamed in its metrics, run after the
-first (:meth:`tests.live.LiveHarness.unnamed`); the tests that use it run last.
+first (:meth:`tests.live.LiveHarness.unnamed`), and ``live_limited`` a third one with a low history
+persistence QPS limit, run after that (:meth:`tests.live.LiveHarness.persistence_limited`); the tests
+that use them run last, in that order.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from tests.live import LiveHarness, LiveTemporal
 
 _LIVE_HARNESS = pytest.StashKey[LiveHarness]()
 _UNNAMED_HARNESS = pytest.StashKey[LiveHarness]()
+_LIMITED_HARNESS = pytest.StashKey[LiveHarness]()
+_LATER_SERVERS = ("live_unnamed", "live_limited")
+"""The fixtures of the servers that run one after the other once ``live_temporal``'s phases are done."""
 
 
 def _wants(items: list[pytest.Item], fixture: str) -> bool:
@@ -43,8 +48,13 @@ def _wants(items: list[pytest.Item], fixture: str) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of the unnamed server last: its harness runs after the first one."""
-    items.sort(key=lambda item: "live_unnamed" in getattr(item, "fixturenames", ()))
+    """The tests of the later servers last, in the order their harnesses run."""
+
+    def rank(item: pytest.Item) -> int:
+        names = getattr(item, "fixturenames", ())
+        return next((i + 1 for i, name in enumerate(_LATER_SERVERS) if name in names), 0)
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -55,13 +65,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_LIVE_HARNESS] = first
         first.start()
     if _wants(session.items, "live_unnamed"):
-        unnamed = LiveHarness.unnamed(after=first)
-        session.config.stash[_UNNAMED_HARNESS] = unnamed
-        unnamed.start()
+        first = LiveHarness.unnamed(after=first)
+        session.config.stash[_UNNAMED_HARNESS] = first
+        first.start()
+    if _wants(session.items, "live_limited"):
+        limited = LiveHarness.persistence_limited(after=first)
+        session.config.stash[_LIMITED_HARNESS] = limited
+        limited.start()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for key in (_UNNAMED_HARNESS, _LIVE_HARNESS):
+    for key in (_LIMITED_HARNESS, _UNNAMED_HARNESS, _LIVE_HARNESS):
         harness = session.config.stash.get(key, None)
         if harness is not None:
             harness.close()
@@ -170,4 +184,16 @@ def live_unnamed(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
     if harness is None:
         harness = LiveHarness.unnamed(after=request.config.stash.get(_LIVE_HARNESS, None))
         request.config.stash[_UNNAMED_HARNESS] = harness
+    return harness.wait(stack.env)
+
+
+@pytest.fixture(scope="session")
+def live_limited(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
+    """A real Temporal started with a low ``history.persistenceMaxQPS`` after one ``steady`` phase, scraped by
+    its own Prometheus (no backfilled hour)."""
+    harness = request.config.stash.get(_LIMITED_HARNESS, None)
+    if harness is None:
+        after = request.config.stash.get(_UNNAMED_HARNESS, None) or request.config.stash.get(_LIVE_HARNESS, None)
+        harness = LiveHarness.persistence_limited(after=after)
+        request.config.stash[_LIMITED_HARNESS] = harness
     return harness.wait(stack.env)

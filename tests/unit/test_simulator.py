@@ -432,6 +432,7 @@ _SERVER_SCOPED = {
     "state_transition_count_ratio_count": ("history", False),
     "task_schedule_to_start_latency_milliseconds_count": ("history", True),
     "persistence_latency_milliseconds_count": ("history", False),
+    "persistence_error_with_type_total": ("history", False),
     "task_dispatch_latency_milliseconds_count": ("matching", True),
     "poll_success_total": ("matching", True),
     "poll_success_sync_total": ("matching", True),
@@ -902,11 +903,15 @@ def test_the_demo_windows_carry_configuration_and_versions_that_explain_the_inci
         "occ_conflicts_per_sec": scaled("occ_conflicts_per_sec", 4.0),
         "persistence_latency_p99": scaled("persistence_latency_p99", 5.0),
         "reservoir_size": scaled("reservoir_size", 0.1),
+        "throttled_persistence_per_sec": scaled("throttled_persistence_per_sec", 20.0),
     }
     judged = judge_telemetry(telemetry, incident, CompareOptions())
     links = {(c.setting, c.metric): c.relation for c in correlate(diffs, judged)}
     assert links[("TEMPORAL_SQL_MAX_CONNS", "occ_conflicts_per_sec")] is CorrelationRelation.EXPECTED
-    assert links[("history.persistenceMaxQPS", "persistence_latency_p99")] is CorrelationRelation.EXPECTED
+    # a lower persistence QPS limit refuses more (a real server refuses what is over it, it does not queue it),
+    # and the more connections of the larger pool queue less: neither explains slower persistence
+    assert links[("history.persistenceMaxQPS", "throttled_persistence_per_sec")] is CorrelationRelation.EXPECTED
+    assert links[("history.persistenceMaxQPS", "persistence_latency_p99")] is CorrelationRelation.POSSIBLE
     assert links[("DSQL_RESERVOIR_TARGET_READY", "reservoir_size")] is CorrelationRelation.EXPECTED
 
 

@@ -489,6 +489,19 @@ _WORKFLOW_FAILURES = RateSum(
     split=_BY_QUEUE,
 )
 _SERVICE_ERRORS = RateSum((Term(server_counter("service_errors"), (), NAMESPACE_ONLY),), split=_BY_NAMESPACE_OP)
+# persistence requests a service's QPS limit refused (history's, mostly: it retries them), by operation;
+# on a real 1.32 server they are in persistence_error_with_type only (tally writes the type with "_",
+# OpenTelemetry keeps the Go package's ".")
+_PERSISTENCE_THROTTLED = RateSum(
+    (
+        Term(
+            server_counter("persistence_error_with_type"),
+            (("error_type", "=~", "serviceerror[._]ResourceExhausted"),),
+            NAMESPACE_ONLY,
+        ),
+    ),
+    split=_BY_PERSISTENCE_OP,
+)
 # requests refused with ResourceExhausted (a rate, concurrency or persistence limit): each service counts
 # them here, by cause and scope, and not in service_errors (seen on a real 1.32 server)
 _THROTTLED = RateSum(
@@ -617,13 +630,8 @@ WORKER_KEY_TYPES: Mapping[str, str] = {key: suffix for suffix, keys in _SLOT_KEY
 # Each known effect once, by what it does; each metric's entry below declares which settings
 # influence it (:attr:`MetricSpec.influences`), with these effects where the direction is known.
 
-_PERSISTENCE_LIMITS = (
-    "TEMPORAL_SQL_MAX_CONNS",
-    "history.persistenceMaxQPS",
-    "frontend.persistenceMaxQPS",
-    "matching.persistenceMaxQPS",
-    "DSQL_CONNECTION_RATE_LIMIT",
-)
+_CONNECTION_LIMITS = ("TEMPORAL_SQL_MAX_CONNS", "DSQL_CONNECTION_RATE_LIMIT")
+_PERSISTENCE_QPS_LIMITS = ("history.persistenceMaxQPS", "frontend.persistenceMaxQPS", "matching.persistenceMaxQPS")
 _TRANSACTION_LIMITS = ("TEMPORAL_SQL_MAX_CONNS", "history.persistenceMaxQPS")
 _REQUEST_LIMITS = (
     "frontend.namespaceRPS",
@@ -654,10 +662,15 @@ _SLOT_SIZES = (
     "MaxConcurrentLocalActivityExecutionSize",
 )
 
-_QUEUES_BEHIND_LIMIT = Effect(
+_QUEUES_FOR_A_CONNECTION = Effect(
     Raising.IMPROVES,
-    "persistence requests queue behind a connection or QPS limit: a higher limit queues less, so "
-    "latency falls and history keeps up",
+    "persistence requests queue for a connection when the pool is full or new connections are rate "
+    "limited: a higher limit queues less, so latency falls and history keeps up",
+)
+_REFUSED_OVER_QPS = Effect(
+    Raising.IMPROVES,
+    "a service's persistence requests over its QPS limit are refused with ResourceExhausted, not queued, "
+    "and retried later, so work progresses no faster than the limit: a higher limit refuses fewer",
 )
 _MORE_CONCURRENT_TRANSACTIONS = Effect(
     Raising.WORSENS,
@@ -694,7 +707,9 @@ _FREE_SLOTS = Effect(Raising.IMPROVES, "more task slots per worker leave free sl
 _FEWER_RECYCLES = Effect(Raising.IMPROVES, "longer connection lifetimes recycle connections less often")
 
 _PERSISTENCE_INFLUENCES = influences(
-    _QUEUES_BEHIND_LIMIT.of(*_PERSISTENCE_LIMITS),
+    # a QPS limit refuses what is over it rather than queue it (seen on a real server: persistence latency
+    # fell, the refused requests answered at once), so it influences latency in no known direction
+    _QUEUES_FOR_A_CONNECTION.of(*_CONNECTION_LIMITS),
     _IDLE_CONNECTIONS_KEPT.of("TEMPORAL_SQL_MAX_IDLE_CONNS"),
     _CONNECTIONS_OFF_THE_REQUEST_PATH.of("DSQL_RESERVOIR_ENABLED", "DSQL_RESERVOIR_TARGET_READY"),
     PERSISTENCE_KEYS + POOL_KEYS,
@@ -764,7 +779,8 @@ def _build() -> tuple[MetricSpec, ...]:
             noise_floor=0.05,
             computation=Direct(_CLOSES),
             influences=influences(
-                _QUEUES_BEHIND_LIMIT.of(*_PERSISTENCE_LIMITS),
+                _QUEUES_FOR_A_CONNECTION.of(*_CONNECTION_LIMITS),
+                _REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS),
                 _FREE_SLOTS.of(*_SLOT_SIZES),
                 ("history.persistenceMaxQPS", *WORKER_KEYS),
             ),
@@ -781,7 +797,9 @@ def _build() -> tuple[MetricSpec, ...]:
             threshold_class=ThresholdClass.THROUGHPUT,
             noise_floor=0.5,
             computation=Direct(_STATE_TRANSITIONS),
-            influences=influences(_QUEUES_BEHIND_LIMIT.of(*_PERSISTENCE_LIMITS)),
+            influences=influences(
+                _QUEUES_FOR_A_CONNECTION.of(*_CONNECTION_LIMITS), _REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS)
+            ),
             remedy=Remedy(
                 settings=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
                 why="history progresses no faster than its persistence limit and pool allow",
@@ -809,6 +827,7 @@ def _build() -> tuple[MetricSpec, ...]:
                     computation=Quantile(hist, q / 100),
                     influences=latency_influences,
                     remedy=_LATENCY_REMEDIES.get(f"{key}_p{q}"),
+                    family="persistence" if key == "persistence_latency" else None,
                     key_metric=True,
                     warning_level=_LATENCY_LEVELS[key][0],
                     critical_level=_LATENCY_LEVELS[key][1],
@@ -1165,6 +1184,23 @@ def _build() -> tuple[MetricSpec, ...]:
             description="service_errors_resource_exhausted: requests refused with ResourceExhausted, by the "
             "limit that refused them (resource_exhausted_cause: RpsLimit, ConcurrentLimit, PersistenceLimit, "
             "...) and the operation. Refused polls leave tasks waiting however many workers run.",
+        ),
+        MetricSpec(
+            key="throttled_persistence_per_sec",
+            category=Category.ERRORS,
+            title="Throttled persistence requests/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_PERSISTENCE_THROTTLED),
+            influences=influences(_REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS)),
+            family="persistence",
+            absent_is_zero=True,
+            description="persistence_error_with_type with error_type ResourceExhausted: persistence requests a "
+            "service's QPS limit (history.persistenceMaxQPS and the like) refused, by operation and service. "
+            "The limit refuses rather than queues, so persistence latency does not show it; the work waits "
+            "instead (schedule-to-start, completions, state transitions).",
         ),
         MetricSpec(
             key="start_workflow_latency_p95",

@@ -221,6 +221,9 @@ class Scenario:
     service_error_ratio: float = 0.0
     """Start requests answered with an error (``service_errors``) per request."""
     refusals: tuple[Refusal, ...] = ()
+    persistence_refusals: tuple[tuple[str, float], ...] = ()
+    """(persistence operation, per second at load 1.0) that history's persistence QPS limit refuses
+    (``persistence_error_with_type``, ResourceExhausted): a real server refuses them rather than queue them."""
     """Requests refused by a limit (``service_errors_resource_exhausted``; a real server does not count them in
     ``service_errors``)."""
     start_latency: Latency = Latency(12.0, 90.0)
@@ -319,6 +322,8 @@ FAILING_400 = Scenario(
         Refusal("PollActivityTaskQueue", "RpsLimit", 4.0),
         Refusal("StartWorkflowExecution", "RpsLimit", 1.0),
     ),
+    # and history's persistence QPS limit (lowered from 9000 to 3000 in its deployment) refuses requests
+    persistence_refusals=(("UpdateWorkflowExecution", 8.0), ("GetWorkflowExecution", 4.0)),
     start_latency=Latency(60.0, 1200.0),
     shard_lock=Latency(2.0, 40.0),
 )
@@ -374,8 +379,8 @@ DEMO_DEPLOYMENTS: Mapping[str, Deployment] = MappingProxyType(
             environment={**_HEALTHY_DEPLOYMENT.environment, "TEMPORAL_SQL_MAX_CONNS": "20"},
         ),
         # the incident's changes: more SQL connections (more concurrent transactions: OCC conflicts on
-        # DSQL), a lower history persistence QPS limit (queueing), a smaller reservoir target (drained
-        # under load) and a new DSQL plugin version
+        # DSQL), a lower history persistence QPS limit (persistence requests refused), a smaller
+        # reservoir target (drained under load) and a new DSQL plugin version
         "failing-400wps": replace(
             _HEALTHY_DEPLOYMENT,
             environment={
@@ -948,6 +953,15 @@ def _emit_persistence(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         w.histogram(fam, ctx, labels, base * per_workflow, latency, _MS_BUCKETS)
 
 
+def _emit_persistence_refusals(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for operation, per_second in ctx.scenario.persistence_refusals:
+        labels = _server(
+            ctx, "history", ("error_type", "serviceerror.ResourceExhausted"), ("operation", operation), queue=False
+        )
+        rate = per_second * ctx.load
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+
 def _emit_dispatch(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     for task_type in _TASK_TYPES:
         rate = _closes_per_s(ctx) * _TASKS_PER_CLOSE[task_type]
@@ -1120,6 +1134,7 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("state_transition_count", _Kind.RATIO), _emit_transitions),
     (_Family("task_schedule_to_start_latency", _Kind.TIMER), _per_queue(_emit_schedule_to_start)),
     (_Family("persistence_latency", _Kind.TIMER), _emit_persistence),
+    (_Family("persistence_error_with_type", _Kind.SERVER_COUNTER), _emit_persistence_refusals),
     (_Family("task_dispatch_latency", _Kind.TIMER), _per_queue(_emit_dispatch)),
     (_POLL_SUCCESS, _per_queue(_emit_polls)),
     (_Family("poll_success_sync", _Kind.SERVER_COUNTER), _per_queue(_emit_sync_polls)),
