@@ -374,6 +374,19 @@ def label_keys(series: list[dict[str, str]]) -> set[frozenset[str]]:
     return {frozenset(k for k, v in s.items() if k not in scrape_added and v != "") for s in series}
 
 
+async def assert_simulated_like_real(live: LiveTemporal, family: str, matchers: str = "") -> list[dict[str, str]]:
+    """Assert that the simulator writes ``family`` (tally) under the label keys of the real server's series
+    matching ``matchers``; the real series."""
+    selector = ",".join(m for m in (f'cluster="{live.cluster}"', matchers) if m)
+    async with httpx.AsyncClient(base_url=live.prometheus_url, timeout=30) as http:
+        real: list[dict[str, str]] = (
+            await http.get("/api/v1/series", params={"match[]": f"{family}{{{selector}}}"})
+        ).json()["data"]
+    assert real, f"the real server wrote no {family}{{{selector}}}"
+    assert label_keys(real) == {frozenset(s) for s in simulated_series()[family]}, family
+    return real
+
+
 async def test_the_simulator_exports_the_names_and_label_keys_of_a_real_server(judged: Judged) -> None:
     """Every catalogue family the real server and SDK exported here, the simulator writes under the
     same name with the same label keys (tally dialect), so the two cannot drift apart again."""

@@ -18,7 +18,12 @@ import pytest
 
 from behaviour_profiles.breakdown import BREAKDOWN_SETTING, UNNAMED_TASK_QUEUE
 from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
-from tests.integration.test_real_temporal import NO_DSQL_HERE, direct_mean, label_keys, simulated_series
+from tests.integration.test_real_temporal import (
+    NO_DSQL_HERE,
+    assert_simulated_like_real,
+    direct_mean,
+    simulated_series,
+)
 from tests.live import LiveTemporal
 from tests.support import serve
 
@@ -121,9 +126,5 @@ async def test_requests_the_rate_limit_refused_are_read_and_placed_by_the_limit_
     assert top and {c["labels"]["resource_exhausted_cause"] for c in top} == {"RpsLimit"}, top
     assert top[0]["labels"]["operation"].startswith("Poll"), top
     # the simulator writes the family under the real server's label keys
-    async with httpx.AsyncClient(base_url=live.prometheus_url, timeout=30) as http:
-        match = f'service_errors_resource_exhausted{{cluster="{live.cluster}"}}'
-        real = (await http.get("/api/v1/series", params={"match[]": match})).json()["data"]
-    simulated = simulated_series()["service_errors_resource_exhausted"]
-    assert label_keys(real) == {frozenset(s) for s in simulated}
+    real = await assert_simulated_like_real(live, "service_errors_resource_exhausted")
     assert {s["resource_exhausted_cause"] for s in real} == {"RpsLimit"}
