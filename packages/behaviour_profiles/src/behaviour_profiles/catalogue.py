@@ -639,9 +639,7 @@ _REQUEST_LIMITS = (
     "frontend.namespaceBurstRatio",
     "frontend.rps",
     "frontend.namespaceCount",
-    "history.persistenceMaxQPS",
-    "frontend.persistenceMaxQPS",
-    "matching.persistenceMaxQPS",
+    *_PERSISTENCE_QPS_LIMITS,
 )
 _POLLERS = ("MaxConcurrentWorkflowTaskPollers", "MaxConcurrentActivityTaskPollers")
 _RESERVOIR_FILL = (

@@ -221,11 +221,11 @@ class Scenario:
     service_error_ratio: float = 0.0
     """Start requests answered with an error (``service_errors``) per request."""
     refusals: tuple[Refusal, ...] = ()
+    """Requests refused by a limit (``service_errors_resource_exhausted``; a real server does not count them in
+    ``service_errors``)."""
     persistence_refusals: tuple[tuple[str, float], ...] = ()
     """(persistence operation, per second at load 1.0) that history's persistence QPS limit refuses
     (``persistence_error_with_type``, ResourceExhausted): a real server refuses them rather than queue them."""
-    """Requests refused by a limit (``service_errors_resource_exhausted``; a real server does not count them in
-    ``service_errors``)."""
     start_latency: Latency = Latency(12.0, 90.0)
     """StartWorkflowExecution latency at the frontend (``service_latency``)."""
     shard_lock: Latency = Latency(0.3, 3.0)
