@@ -1,7 +1,7 @@
-"""The live Temporal harness: a real dev server, a scraping Prometheus and three real workload phases.
+"""The live Temporal harness: a real dev server, a scraping Prometheus and four real workload phases.
 
 ``tests/integration/conftest.py`` starts a :class:`LiveHarness` in a background thread as soon as
-collection finds a test that uses the ``live_temporal`` fixture, so the three phases (about 5 minutes)
+collection finds a test that uses the ``live_temporal`` fixture, so the four phases (about 7 minutes)
 run while the rest of the suite does; the fixture waits for them and returns a :class:`LiveTemporal`.
 
 What runs, on free ports in a temporary state directory (the session ``stack`` keeps PostgreSQL and S3):
@@ -12,8 +12,9 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
   (``healthy-150wps`` of cluster ``temporal-dev``, hours back), so backfill and scrape live side by side;
 - workload ``steady`` twice (two healthy windows, which must compare as a pass), then workload
   ``incident`` (twice the starts, activity slots cut to 2, slower activities, 15 % failed attempts),
-  each :data:`PHASE_SECONDS` long, task queue ``main-queue``. The fixture returns once Prometheus has
-  scraped the end of the last phase.
+  each :data:`PHASE_SECONDS` long, then workload ``workflow-bug`` (a third of the workflows raise in
+  workflow code, so their workflow tasks fail and time out at every retry) for :data:`LATER_PHASE_SECONDS`;
+  task queue ``main-queue``. The fixture returns once Prometheus has scraped the end of the last phase.
 
 :meth:`LiveHarness.unnamed` is another real server, constrained as operators constrain one at scale:
 started with ``metrics.breakdownByTaskQueue`` false (it leaves task queues unnamed in its metrics) and a
@@ -59,8 +60,8 @@ PERSISTENCE_QPS_LIMIT = 30
 a second, so it refuses many of them (ResourceExhausted) and the workflows barely progress."""
 
 LATER_PHASE_SECONDS = 75.0
-"""The one phase of each later server (unnamed, limited): long enough for a few scrapes of a loaded queue
-(neither has backlog gauges to wait for)."""
+"""The one phase of each later server (unnamed, limited), and the first server's ``workflow-bug``: long
+enough for a few scrapes of a loaded queue (none of them has backlog gauges to wait for)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class LivePhase:
 
 @dataclass(frozen=True)
 class LiveTemporal:
-    """What ``live_temporal`` returns: a real Temporal after a ``steady`` then an ``incident`` phase.
+    """What ``live_temporal`` returns: a real Temporal after its phases (``steady`` twice, ``incident``,
+    ``workflow-bug``).
 
     Profile a phase with the names a user types: ``cluster_id=cluster`` (``temporal-live``),
     ``namespace`` (``default``), ``task_queue`` (``main-queue``), the phase's ``start``/``end`` and
@@ -134,6 +136,7 @@ class LiveHarness:
         ("steady", PHASE_SECONDS),
         ("steady", PHASE_SECONDS),
         ("incident", PHASE_SECONDS),
+        ("workflow-bug", LATER_PHASE_SECONDS),
     )
     """(workload, seconds) in the order they run."""
     dynamic_config: tuple[tuple[str, str], ...] = ()

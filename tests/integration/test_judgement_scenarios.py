@@ -96,6 +96,10 @@ EXPECTED: dict[str, Expect] = {
     "activities-slow-x5": Expect(frozenset({"fail"}), regressed=frozenset({"activity_execution_latency_p95"})),
     # polls refused by the namespace's rate limit: an error from none, critical
     "polls-throttled": Expect(frozenset({"fail"}), regressed=frozenset({"throttled_requests_per_sec"})),
+    # workflow code that raises: its tasks fail and time out at their retries, errors from none, critical
+    "workflow-tasks-failing": Expect(
+        frozenset({"fail"}), regressed=frozenset({"workflow_task_failures_per_sec", "workflow_task_timeouts_per_sec"})
+    ),
     "backlog-x5000": Expect(frozenset({"fail"}), regressed=frozenset({"backlog_count"})),
     # 2.5 times the load with the same conflicts and workflow failures per state transition: both rises
     # are explained by load (listed, not counted); more completions and transitions are improvements,

@@ -452,3 +452,46 @@ def simulated_series(**placement: Any) -> dict[str, list[dict[str, str]]]:
 
 def _simulated_label_keys() -> dict[str, set[frozenset[str]]]:
     return {name: {frozenset(labels) for labels in series} for name, series in simulated_series().items()}
+
+
+async def test_a_workflow_bug_is_named_by_its_failed_workflow_tasks(judged: Judged, api: httpx.AsyncClient) -> None:
+    """A third of ``workflow-bug``'s workflows raise in workflow code: the real server counts the first
+    failure in ``failed_workflow_tasks`` (cause WorkflowWorkerUnhandledFailure) and each retry after that
+    as a workflow task timeout, and their workflows neither complete nor fail. The comparison with
+    ``steady`` must name both, and the cause, not only the completions that fell."""
+    live = judged.live
+    phase = live.phase("workflow-bug")
+    created = await api.post("/profiles", json=live.profile_body(phase))
+    assert created.status_code == 201, created.text
+    profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    metrics = profile["telemetry"]["metrics"]
+    selector = f'cluster="{live.cluster}",namespace="default"'
+    for key, promql in (
+        ("workflow_task_failures_per_sec", f"sum(rate(failed_workflow_tasks{{{selector}}}[1m]))"),
+        (
+            "workflow_task_timeouts_per_sec",
+            f'sum(rate(start_to_close_timeout{{{selector},operation="TimerActiveTaskWorkflowTaskTimeout"}}[1m]))',
+        ),
+    ):
+        assert metrics[key]["status"] == "ok" and metrics[key]["mean"] > 0.1, metrics[key]
+        assert metrics[key]["mean"] == pytest.approx(await direct_mean(live, promql, profile), rel=0.15), key
+        # healthy: none (the family reports, so absent reads 0)
+        healthy = judged.steady["telemetry"]["metrics"][key]
+        assert healthy["status"] == "ok" and healthy["mean"] == 0, healthy
+    top = metrics["workflow_task_failures_per_sec"]["contributors"]["top"]
+    assert top[0]["labels"] == {"namespace": "default", "failure": "WorkflowWorkerUnhandledFailure"}, top
+
+    compared = await api.post(
+        "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": profile["id"]}
+    )
+    assert compared.status_code == 200, compared.text
+    result = compared.json()
+    diffs = {d["metric"]: d for d in result["telemetry_diffs"]}
+    for key in ("workflow_task_failures_per_sec", "workflow_task_timeouts_per_sec"):
+        assert diffs[key]["direction"] == "regressed" and diffs[key]["severity"] == "critical", diffs[key]
+        assert diffs[key]["counts_toward_verdict"], diffs[key]
+    assert result["verdict"] == "fail", result["summary"]
+    # the sentence starts with the failed tasks (key metrics from none come first), and says the cause
+    assert result["summary"].startswith("Fail: ") and "workflow_task_failures_per_sec" in result["summary"]
+    placed = {a["metric"]: a["statement"] for a in result["attributions"]}
+    assert "failed with WorkflowWorkerUnhandledFailure in namespace default" in placed["workflow_task_failures_per_sec"]

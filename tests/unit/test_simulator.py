@@ -442,6 +442,8 @@ _SERVER_SCOPED = {
     "activity_task_fail_total": ("history", True),
     "activity_task_timeout_total": ("history", True),
     "activity_start_to_close_latency_milliseconds_count": ("history", True),
+    "failed_workflow_tasks_total": ("history", False),
+    "start_to_close_timeout_total": ("history", False),
     "service_errors_total": ("frontend", False),
     "service_errors_resource_exhausted_total": ("frontend", False),
     "service_latency_milliseconds_count": ("frontend", False),
@@ -654,6 +656,7 @@ _JUDGE_CHANGES: dict[str, set[str]] = {
     "backlog-age-from-none": {"backlog_age_s"},
     "activities-slow-x5": {"activity_execution"},
     "polls-throttled": {"refusals"},
+    "workflow-tasks-failing": {"workflow_task_failures", "workflow_task_timeouts_per_s"},
     "backlog-x5000": {"backlog_count"},
     # one cause: load, with conflicts following it at the same rate per unit of work
     "same-efficiency-2.5x-load": {"wps", "tx_conflicts_per_s"},
@@ -726,6 +729,11 @@ def test_judgement_scenarios_write_the_healthy_series(judged: dict[str, Parsed])
             added = keys - healthy
             assert {k[0] for k in added} == {"service_errors_resource_exhausted_total"} and healthy <= keys
             assert {dict(k[1])["operation"] for k in added} == {"PollWorkflowTaskQueue", "PollActivityTaskQueue"}
+        elif name == "workflow-tasks-failing":
+            added = keys - healthy
+            assert {k[0] for k in added} == {"failed_workflow_tasks_total", "start_to_close_timeout_total"}
+            assert healthy <= keys
+            assert {dict(k[1]).get("failure") for k in added} == {"WorkflowWorkerUnhandledFailure", None}
         else:
             assert keys == healthy, name
 
@@ -775,6 +783,10 @@ def test_judgement_scenarios_move_their_cause(judged: dict[str, Parsed]) -> None
         h, "dsql_reservoir_target", JUDGE_WINDOW
     ) == pytest.approx(0.96, abs=0.03)
     assert _rate(judged["exhausted-from-zero"], "dsql_tx_exhausted_total", JUDGE_WINDOW) == pytest.approx(0.2, rel=0.1)
+    failing = judged["workflow-tasks-failing"]
+    assert _rate(failing, "failed_workflow_tasks_total", JUDGE_WINDOW) == pytest.approx(2.0, rel=0.1)
+    timeouts = {"operation": "TimerActiveTaskWorkflowTaskTimeout"}
+    assert _rate(failing, "start_to_close_timeout_total", JUDGE_WINDOW, **timeouts) == pytest.approx(3.0, rel=0.1)
 
 
 # --- the real tools ----------------------------------------------------------------------------

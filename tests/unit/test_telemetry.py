@@ -247,6 +247,28 @@ def test_absent_counter_is_zero_only_when_its_family_reports() -> None:
     assert summaries["exhausted_retries_per_sec"].status is MetricStatus.NO_DATA
 
 
+def test_a_namespace_wide_counter_does_not_vouch_for_a_task_queue_counter_of_its_family() -> None:
+    """workflow_task_failures_per_sec (namespace-wide) reporting says nothing of a task queue's closes: where
+    the server leaves the queue unnamed, its workflow counters stay "no data"; where the queue's completions
+    report, the namespace-wide counters of the family absent read 0."""
+    plan = QueryPlan(0, 600, 60, 60)
+    grid = plan.grid()
+    results: dict[object, object] = {q: {} for spec in CATALOGUE for q in series_queries(spec)}
+    (failures,) = series_queries(BY_KEY["workflow_task_failures_per_sec"])
+    results[failures] = {("ns", "WorkflowWorkerUnhandledFailure"): {ts: 2.0 for ts in grid}}
+    summaries = summarise_catalogue(results, Dialect.TALLY, plan)  # type: ignore[arg-type]
+    assert summaries["workflow_task_failures_per_sec"].mean == 2.0
+    assert summaries["workflow_task_timeouts_per_sec"].status is MetricStatus.OK  # same scope: read as zero
+    assert summaries["workflow_failures_per_sec"].status is MetricStatus.NO_DATA  # narrower: not vouched for
+
+    results[failures] = {}
+    (completions,) = series_queries(BY_KEY["workflows_completed_per_sec"])
+    results[completions] = {("ns", "q"): {ts: 5.0 for ts in grid}}
+    summaries = summarise_catalogue(results, Dialect.TALLY, plan)  # type: ignore[arg-type]
+    for key in ("workflow_failures_per_sec", "workflow_task_failures_per_sec", "workflow_task_timeouts_per_sec"):
+        assert summaries[key].status is MetricStatus.OK and summaries[key].max == 0.0, key
+
+
 def test_metrics_are_summarised_as_their_answers_arrive_and_end_as_all_at_once() -> None:
     plan = QueryPlan(0, 600, 60, 60)
     grid = plan.grid()

@@ -46,6 +46,7 @@ _LABEL_WORDS: tuple[tuple[str, str, str], ...] = (
     ("task_queue", "task queue {}", "task queue {}"),
     ("operation", "operation {}", "operation {}"),
     ("resource_exhausted_cause", "requests refused by {}", "refused by {}"),
+    ("failure", "workflow tasks failed with {}", "failed with {}"),
     ("worker_type", "worker type {}", "worker type {}"),
     ("namespace", "namespace {}", "in namespace {}"),
     ("service_name", "service {}", "on {}"),

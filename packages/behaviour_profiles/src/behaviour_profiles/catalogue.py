@@ -332,6 +332,10 @@ class PerUnit:
 PER_1000_TRANSITIONS = PerUnit("state_transitions_per_sec", 1000.0, "per 1,000 state transitions")
 """Work done: a cost metric's rate (or level) for each 1,000 state transitions per second."""
 
+PER_1000_STARTS = PerUnit("workflows_started_per_sec", 1000.0, "per 1,000 workflows started")
+"""Work offered: for a cost that makes state transitions of its own (a failed workflow task is retried, and
+each attempt transitions), so that transitions would hide it."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class MetricSpec:
@@ -404,6 +408,7 @@ _BY_PERSISTENCE_OP: Split = ("operation", "service_name")
 _BY_PLUGIN_OP: Split = ("operation",)
 _BY_NAMESPACE_OP: Split = ("namespace", "operation")
 _BY_THROTTLE: Split = ("namespace", "operation", "resource_exhausted_cause")
+_BY_WORKFLOW_TASK_FAILURE: Split = ("namespace", "failure")
 _START_OPS = "StartWorkflowExecution|SignalWithStartWorkflowExecution"
 _STARTS = RateSum(
     (
@@ -506,6 +511,23 @@ _PERSISTENCE_THROTTLED = RateSum(
 # them here, by cause and scope, and not in service_errors (seen on a real 1.32 server)
 _THROTTLED = RateSum(
     (Term(server_counter("service_errors_resource_exhausted"), (), NAMESPACE_ONLY),), split=_BY_THROTTLE
+)
+# workflow tasks a worker failed, by cause (label failure: WorkflowWorkerUnhandledFailure for workflow code
+# that raised, NonDeterministicError, ...), and those a worker took and never answered (history's workflow
+# task timeout timer). On a real 1.32 server a workflow whose code keeps raising reports its first failure
+# and then times out at each retry: the SDK does not report the same failure again.
+_WORKFLOW_TASK_FAILURES = RateSum(
+    (Term(server_counter("failed_workflow_tasks"), (), NAMESPACE_ONLY),), split=_BY_WORKFLOW_TASK_FAILURE
+)
+_WORKFLOW_TASK_TIMEOUTS = RateSum(
+    (
+        Term(
+            server_counter("start_to_close_timeout"),
+            (("operation", "=", "TimerActiveTaskWorkflowTaskTimeout"),),
+            NAMESPACE_ONLY,
+        ),
+    ),
+    split=_BY_NAMESPACE,
 )
 _START_LATENCY = BucketRates(
     Term(
@@ -1153,6 +1175,42 @@ def _build() -> tuple[MetricSpec, ...]:
             description="workflow_failed + workflow_timeout.",
         ),
         MetricSpec(
+            key="workflow_task_failures_per_sec",
+            category=Category.ERRORS,
+            title="Workflow task failures/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_WORKFLOW_TASK_FAILURES),
+            family="workflow_outcomes",
+            absent_is_zero=True,
+            key_metric=True,
+            per_unit=PER_1000_STARTS,
+            description="failed_workflow_tasks, by cause: WorkflowWorkerUnhandledFailure is workflow code that "
+            "raised, NonDeterministicError a replay that took another path. The server retries the task, so its "
+            "workflow neither completes nor fails: after a bad deploy this and workflow task timeouts are the "
+            "errors that move while completions fall.",
+        ),
+        MetricSpec(
+            key="workflow_task_timeouts_per_sec",
+            category=Category.ERRORS,
+            title="Workflow task timeouts/s",
+            unit="1/s",
+            better=Better.LOWER,
+            threshold_class=ThresholdClass.ERROR,
+            noise_floor=0.01,
+            computation=Direct(_WORKFLOW_TASK_TIMEOUTS),
+            family="workflow_outcomes",
+            absent_is_zero=True,
+            key_metric=True,
+            per_unit=PER_1000_STARTS,
+            description="start_to_close_timeout of workflow tasks: tasks a worker took and did not answer in "
+            "time (a hung or starved worker, one that died holding them), retried by the server. Workflow code "
+            "that keeps raising shows here too: the SDK reports its first failure (workflow_task_failures_per_sec) "
+            "and lets each retry time out.",
+        ),
+        MetricSpec(
             key="service_errors_per_sec",
             category=Category.ERRORS,
             title="Service errors/s",
@@ -1375,6 +1433,11 @@ def scoped_sources(spec: MetricSpec, dimension: str) -> frozenset[Source]:
     if not terms or not all(dimension in dict(term.scopes) for term in terms):
         return frozenset()
     return frozenset(term.source for term in terms)
+
+
+def scope_dimensions(spec: MetricSpec) -> frozenset[str]:
+    """The dimensions every series of this metric is narrowed by when they are in scope."""
+    return frozenset(dimension for dimension, _ in SERVER_SCOPES if scoped_sources(spec, dimension))
 
 
 def scope_label(source: Source, dimension: str) -> str | None:

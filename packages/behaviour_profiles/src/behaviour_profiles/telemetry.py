@@ -74,6 +74,7 @@ from behaviour_profiles.catalogue import (
     recorded_name,
     rule_tiers,
     rule_views,
+    scope_dimensions,
     scope_label,
     scoped_sources,
     series_queries,
@@ -918,14 +919,22 @@ class CatalogueSummary:
         self._pending = []
         summaries = {spec.key: self._summaries[spec.key] for spec in self._specs}
         specs = self._specs
-        families_present = {
-            spec.family for spec in specs if spec.family and summaries[spec.key].status is MetricStatus.OK
+        # (family, dimensions) of the members with data: a member vouches for an absent counter of its family
+        # only where it is narrowed by every dimension the counter is (a namespace-wide counter says nothing
+        # of a task queue the server leaves unnamed)
+        present = {
+            (spec.family, scope_dimensions(spec))
+            for spec in specs
+            if spec.family and summaries[spec.key].status is MetricStatus.OK
         }
         for spec in specs:
             summary = summaries[spec.key]
             if spec.key in self._not_collected:
                 continue
-            if spec.absent_is_zero and summary.status is MetricStatus.NO_DATA and spec.family in families_present:
+            vouched = any(
+                family == spec.family and dimensions >= scope_dimensions(spec) for family, dimensions in present
+            )
+            if spec.absent_is_zero and summary.status is MetricStatus.NO_DATA and vouched:
                 summaries[spec.key] = summarise(
                     spec.key,
                     spec.unit,

@@ -88,7 +88,7 @@ Demo layout (:func:`demo_plan`)
 Judgement layout (:func:`judgement_plan`)
     Cluster ``judge``, namespace ``default``, task queue ``main-queue``, load 1.0. With ``E`` = ``now``
     floored to the hour minus 1 h, the i-th scenario of ``("healthy-150wps", *JUDGEMENT_SCENARIOS)``
-    runs over ``[E - 80i min - 1 h, E - 80i min)``: one hour each, 20 minutes' gap between two, the
+    runs over ``[E - 72i min - 1 h, E - 72i min)``: one hour each, 12 minutes' gap between two, the
     oldest starting under 24 h before the floored ``now``.
 
 Not written: ``container_cpu_usage_seconds_total`` (Temporal exports no CPU metric, so a profile built
@@ -226,6 +226,12 @@ class Scenario:
     persistence_refusals: tuple[tuple[str, float], ...] = ()
     """(persistence operation, per second at load 1.0) that history's persistence QPS limit refuses
     (``persistence_error_with_type``, ResourceExhausted): a real server refuses them rather than queue them."""
+    workflow_task_failures: tuple[tuple[str, float], ...] = ()
+    """(cause, per second at load 1.0) of workflow tasks a worker failed (``failed_workflow_tasks``, label
+    ``failure``: WorkflowWorkerUnhandledFailure for workflow code that raises)."""
+    workflow_task_timeouts_per_s: float = 0.0
+    """Workflow tasks a worker took and never answered, per second at load 1.0 (history's timer,
+    ``start_to_close_timeout`` with operation TimerActiveTaskWorkflowTaskTimeout)."""
     start_latency: Latency = Latency(12.0, 90.0)
     """StartWorkflowExecution latency at the frontend (``service_latency``)."""
     shard_lock: Latency = Latency(0.3, 3.0)
@@ -324,6 +330,10 @@ FAILING_400 = Scenario(
     ),
     # and history's persistence QPS limit (lowered from 9000 to 3000 in its deployment) refuses requests
     persistence_refusals=(("UpdateWorkflowExecution", 8.0), ("GetWorkflowExecution", 4.0)),
+    # CPU-starved workers: some workflow tasks overrun the SDK's deadlock detector (failed), others are
+    # answered after their timeout (timed out)
+    workflow_task_failures=(("WorkflowWorkerUnhandledFailure", 0.5),),
+    workflow_task_timeouts_per_s=1.5,
     start_latency=Latency(60.0, 1200.0),
     shard_lock=Latency(2.0, 40.0),
 )
@@ -468,6 +478,13 @@ _JUDGEMENT_V2: tuple[Scenario, ...] = (
         refusals=(Refusal("PollWorkflowTaskQueue", "RpsLimit", 3.0), Refusal("PollActivityTaskQueue", "RpsLimit", 2.0)),
     ),
     _one_change(
+        "workflow-tasks-failing",
+        "healthy-150wps with workflow code that raises after a deploy: 2 workflow tasks/s failed "
+        "(WorkflowWorkerUnhandledFailure) and 3/s timed out at their retries.",
+        workflow_task_failures=(("WorkflowWorkerUnhandledFailure", 2.0),),
+        workflow_task_timeouts_per_s=3.0,
+    ),
+    _one_change(
         "backlog-x5000",
         "healthy-150wps with 5,000 times the backlog (8 to 40,000 tasks per task queue).",
         backlog_count=(_H.backlog_count[0] * 5_000, _H.backlog_count[1] * 5_000),
@@ -534,7 +551,7 @@ JUDGEMENT_SCENARIOS: tuple[str, ...] = (
 """The one-change scenarios compared against ``healthy-150wps``, in :func:`judgement_plan` order."""
 
 JUDGEMENT_CLUSTER = "judge"
-JUDGEMENT_GAP = timedelta(minutes=20)
+JUDGEMENT_GAP = timedelta(minutes=12)
 """Between two judgement windows: no rate window reaches across it, and all of them fit in a day."""
 
 
@@ -1121,6 +1138,39 @@ def _emit_refusals(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
 
 
+_WORKFLOW_TASK_OUTCOME = (("versioning_behavior", "Unspecified"),)
+
+
+def _emit_workflow_task_failures(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    for cause, per_second in ctx.scenario.workflow_task_failures:
+        labels = _server(
+            ctx,
+            "history",
+            ("failure", cause),
+            ("first_attempt", "true"),
+            ("operation", "RespondWorkflowTaskFailed"),
+            *_WORKFLOW_TASK_OUTCOME,
+            queue=False,
+        )
+        rate = per_second * ctx.load
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+
+def _emit_workflow_task_timeouts(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
+    if ctx.scenario.workflow_task_timeouts_per_s > 0:
+        # a timeout follows a first attempt that failed or timed out, so it is never a first attempt here
+        labels = _server(
+            ctx,
+            "history",
+            ("first_attempt", "false"),
+            ("operation", "TimerActiveTaskWorkflowTaskTimeout"),
+            *_WORKFLOW_TASK_OUTCOME,
+            queue=False,
+        )
+        rate = ctx.scenario.workflow_task_timeouts_per_s * ctx.load
+        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
+
 def _emit_start_latency(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
     w.histogram(fam, ctx, labels, ctx.scenario.wps * ctx.load, ctx.scenario.start_latency, _MS_BUCKETS)
@@ -1149,6 +1199,8 @@ _PLACEMENT_FAMILIES: tuple[tuple[_Family, Emit], ...] = (
     (_Family("activity_task_fail", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("failed"))),
     (_Family("activity_task_timeout", _Kind.SERVER_COUNTER), _per_queue(_emit_activities("timed_out"))),
     (_Family("activity_start_to_close_latency", _Kind.TIMER), _per_queue(_emit_activity_execution)),
+    (_Family("failed_workflow_tasks", _Kind.SERVER_COUNTER), _emit_workflow_task_failures),
+    (_Family("start_to_close_timeout", _Kind.SERVER_COUNTER), _emit_workflow_task_timeouts),
     (_Family("service_errors", _Kind.SERVER_COUNTER), _emit_service_errors),
     (_Family("service_errors_resource_exhausted", _Kind.SERVER_COUNTER), _emit_refusals),
     (_Family("service_latency", _Kind.TIMER), _emit_start_latency),

@@ -75,6 +75,9 @@ class Workload:
     activities_per_workflow: int = 1
     max_attempts: int = 3
     """Attempts per activity, the first included; a workflow whose activity fails them all fails."""
+    workflow_bug_fraction: float = 0.0
+    """Share of workflows whose code raises after their activities: their workflow task fails at every
+    attempt (the server retries it), so they stay running, as after a bad deploy."""
     activity_slots: int = 20
     workflow_slots: int = 100
     local_activity_slots: int = 100
@@ -159,6 +162,14 @@ WORKLOADS: Mapping[str, Workload] = {
             "(frontend.namespaceRPS=50) the frontend refuses the worker's polls",
             starts_per_second=_STEADY.starts_per_second * 3,
             activity_seconds=_STEADY.activity_seconds,
+        ),
+        Workload(
+            name="workflow-bug",
+            summary="steady, but a third of the workflows hit a bug in workflow code after their activity: "
+            "their workflow task fails at every attempt, so they never complete (a bad deploy)",
+            starts_per_second=_STEADY.starts_per_second,
+            activity_seconds=_STEADY.activity_seconds,
+            workflow_bug_fraction=1 / 3,
         ),
         Workload(
             name="incident",
@@ -481,6 +492,7 @@ async def run(
         activity=ActivityInput(workload.activity_seconds, workload.activity_failure_fraction),
         activities=workload.activities_per_workflow,
         max_attempts=workload.max_attempts,
+        bug_fraction=workload.workflow_bug_fraction,
     )
     run_id = f"{workload.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
     started = errors = 0
@@ -567,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     # The SDK logs every failed activity attempt with its traceback; the failures are the point here.
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     logging.getLogger("temporalio.worker._activity").setLevel(logging.ERROR)
+    # likewise every failed workflow activation of a workload with a workflow bug (one per retry)
+    logging.getLogger("temporalio.worker._workflow_instance").setLevel(logging.ERROR)
 
     async def go() -> RunReport:
         stop = asyncio.Event()

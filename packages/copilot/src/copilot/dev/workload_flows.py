@@ -31,6 +31,9 @@ class WorkflowInput:
     """Activities run one after the other by each workflow."""
     max_attempts: int
     """Attempts per activity (the first one and its retries); after the last one the workflow fails."""
+    bug_fraction: float = 0.0
+    """Share of workflows whose code raises after their activities (a bug, not an application failure):
+    their workflow task fails, and fails again at every retry, so they neither complete nor fail."""
 
 
 def attempt_seconds(rng: random.Random, mean: float) -> float:
@@ -80,3 +83,6 @@ class WorkloadWorkflow:
                     maximum_attempts=spec.max_attempts,
                 ),
             )
+        if workflow.random().random() < spec.bug_fraction:
+            # deterministic per workflow: every retry of the workflow task replays to the same bug
+            raise RuntimeError("injected workflow bug (workload's bug fraction)")
