@@ -1,7 +1,7 @@
-"""The live Temporal harness: a real dev server, a scraping Prometheus and four real workload phases.
+"""The live Temporal harness: a real dev server, a scraping Prometheus and five real workload phases.
 
 ``tests/integration/conftest.py`` starts a :class:`LiveHarness` in a background thread as soon as
-collection finds a test that uses the ``live_temporal`` fixture, so the four phases (about 7 minutes)
+collection finds a test that uses the ``live_temporal`` fixture, so the five phases (about 8 minutes)
 run while the rest of the suite does; the fixture waits for them and returns a :class:`LiveTemporal`.
 
 What runs, on free ports in a temporary state directory (the session ``stack`` keeps PostgreSQL and S3):
@@ -13,8 +13,10 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
 - workload ``steady`` twice (two healthy windows, which must compare as a pass), then workload
   ``incident`` (twice the starts, activity slots cut to 2, slower activities, 15 % failed attempts),
   each :data:`PHASE_SECONDS` long, then workload ``workflow-bug`` (a third of the workflows raise in
-  workflow code, so their workflow tasks fail and time out at every retry) for :data:`LATER_PHASE_SECONDS`;
-  task queue ``main-queue``. The fixture returns once Prometheus has scraped the end of the last phase.
+  workflow code, so their workflow tasks fail and time out at every retry) for :data:`LATER_PHASE_SECONDS`
+  and workload ``no-worker`` (steady's starts, no worker polling) for :data:`PHASE_SECONDS`; task queue
+  ``main-queue``.
+  The fixture returns once Prometheus has scraped the end of the last phase.
 
 :meth:`LiveHarness.unnamed` is another real server, constrained as operators constrain one at scale:
 started with ``metrics.breakdownByTaskQueue`` false (it leaves task queues unnamed in its metrics) and a
@@ -84,7 +86,7 @@ class LivePhase:
 @dataclass(frozen=True)
 class LiveTemporal:
     """What ``live_temporal`` returns: a real Temporal after its phases (``steady`` twice, ``incident``,
-    ``workflow-bug``).
+    ``workflow-bug``, ``no-worker``).
 
     Profile a phase with the names a user types: ``cluster_id=cluster`` (``temporal-live``),
     ``namespace`` (``default``), ``task_queue`` (``main-queue``), the phase's ``start``/``end`` and
@@ -137,6 +139,7 @@ class LiveHarness:
         ("steady", PHASE_SECONDS),
         ("incident", PHASE_SECONDS),
         ("workflow-bug", LATER_PHASE_SECONDS),
+        ("no-worker", PHASE_SECONDS),
     )
     """(workload, seconds) in the order they run."""
     dynamic_config: tuple[tuple[str, str], ...] = ()

@@ -3,8 +3,8 @@
 The stack runs on free ports in a temporary state directory, in its own database, so it never touches
 a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator with the demo plan.
 
-``live_temporal`` is a real Temporal dev server with a scraping Prometheus after four real workload
-phases (see ``tests/live.py``). The phases take about 7 minutes, so they start in a background
+``live_temporal`` is a real Temporal dev server with a scraping Prometheus after five real workload
+phases (see ``tests/live.py``). The phases take about 8 minutes, so they start in a background
 thread as soon as collection finds a test that uses the fixture, and run while the other tests do.
 ``live_unnamed`` is another real server that leaves task queues unnamed in its metrics, run after the
 first (:meth:`tests.live.LiveHarness.unnamed`), and ``live_limited`` a third one with a low history
@@ -164,8 +164,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 def live_temporal(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
-    """A real Temporal after its workload phases (``steady`` twice, ``incident``, ``workflow-bug``), scraped
-    by its own Prometheus.
+    """A real Temporal after its workload phases (``steady`` twice, ``incident``, ``workflow-bug``,
+    ``no-worker``), scraped by its own Prometheus.
 
     See :class:`tests.live.LiveTemporal` for the fields; its ``settings()`` run an app on it with the
     session stack's PostgreSQL and S3.

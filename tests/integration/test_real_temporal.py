@@ -495,3 +495,38 @@ async def test_a_workflow_bug_is_named_by_its_failed_workflow_tasks(judged: Judg
     assert result["summary"].startswith("Fail: ") and "workflow_task_failures_per_sec" in result["summary"]
     placed = {a["metric"]: a["statement"] for a in result["attributions"]}
     assert "failed with WorkflowWorkerUnhandledFailure in namespace default" in placed["workflow_task_failures_per_sec"]
+
+
+async def test_a_window_no_worker_polled_says_so(judged: Judged, api: httpx.AsyncClient) -> None:
+    """``no-worker`` starts steady's workflows with no worker polling: nothing is taken, tasks pile up.
+    The comparison with ``steady`` fails on completions, and what has no data says why (no task taken while
+    tasks waited; the queue's workers reported before the window but not in it), not "not scraped?"."""
+    live = judged.live
+    phase = live.phase("no-worker")
+    assert any("no worker polled" in note for note in phase.report.notes), phase.report.notes
+    # From 35 s in: the first point of a window under two rate windows (60 s) long looks back before the
+    # window's start (docs/metrics.md, plan_window), which would read the last tasks the previous phase's
+    # worker took a moment before it stopped. 35 s into a 95 s phase, it starts 5 s after the phase does.
+    start = phase.start + timedelta(seconds=35)
+    created = await api.post("/profiles", json=live.profile_body(phase, time_window_start=start.isoformat()))
+    assert created.status_code == 201, created.text
+    profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    metrics = profile["telemetry"]["metrics"]
+    assert metrics["backlog_count"]["status"] == "ok" and metrics["backlog_count"]["max"] > 0, metrics["backlog_count"]
+    for key in ("workflow_schedule_to_start_p95", "activity_schedule_to_start_p95", "sync_match_rate"):
+        assert metrics[key]["status"] == "no_data", metrics[key]
+        assert "No task was taken in the window while up to" in metrics[key]["reason"], metrics[key]
+    sdk_notes = [note for note in profile["telemetry"]["notes"] if note.startswith("SDK workers")]
+    assert sdk_notes, profile["telemetry"]["notes"]
+    for note in sdk_notes:  # earlier phases' workers named the queue: never "report main-queue but not main-queue"
+        assert "around this window but not in it" in note and "no worker of it reported in the window" in note, note
+
+    compared = await api.post(
+        "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": profile["id"]}
+    )
+    assert compared.status_code == 200, compared.text
+    result = compared.json()
+    assert result["verdict"] == "fail", result["summary"]
+    diffs = {d["metric"]: d for d in result["telemetry_diffs"]}
+    assert diffs["completion_ratio"]["direction"] == "regressed", diffs["completion_ratio"]
+    assert "no worker polled this scope" in diffs["workflow_schedule_to_start_p95"]["reason"]

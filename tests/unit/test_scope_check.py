@@ -103,6 +103,19 @@ async def test_a_name_the_sdk_does_not_report_is_kept_with_a_note() -> None:
     ]
 
 
+async def test_workers_reported_around_the_window_but_not_in_it_are_not_called_unknown() -> None:
+    """Prometheus looks names up by index block: SDK series of the queue from before the window are found
+    while none has a sample in it (no worker polled). The note must not say the name is not reported."""
+    collector = Known(sdk=["main-queue", "other-queue"])
+    summary = telemetry("main-queue", server=True, sdk=False)
+    checked = await check_scope(collector, Scope("c", "default", "main-queue"), summary, START, END)
+    assert checked.notes == [
+        "SDK workers report task queue 'main-queue' around this window but not in it, so "
+        "worker_task_slot_utilization has no data: no worker of it reported in the window. Were its workers "
+        "down, or polling another task queue? Or their metrics not scraped then?"
+    ]
+
+
 async def test_a_server_that_reports_no_names_while_sdk_workers_match_is_noted() -> None:
     summary = telemetry("main-queue", server=False, sdk=True)
     checked = await check_scope(Known(), Scope("c", "default", "main-queue"), summary, START, END)

@@ -269,6 +269,30 @@ def test_a_namespace_wide_counter_does_not_vouch_for_a_task_queue_counter_of_its
         assert summaries[key].status is MetricStatus.OK and summaries[key].max == 0.0, key
 
 
+def test_no_task_taken_while_tasks_wait_says_no_worker_polled() -> None:
+    """A window in which no worker polled (seen on a real server): tasks pile up in the backlog and nothing
+    that needs a task taken (schedule-to-start, matches, activity outcomes) has a sample. Their "no data"
+    says so, instead of reading like a scrape problem; without a backlog it stays as it was."""
+    plan = QueryPlan(0, 600, 60, 60)
+    grid = plan.grid()
+    results: dict[object, object] = {q: {} for spec in CATALOGUE for q in series_queries(spec)}
+    (backlog,) = series_queries(BY_KEY["backlog_count"])
+    results[backlog] = {("ns", "q"): {ts: 40.0 * i for i, ts in enumerate(grid)}}
+    summaries = summarise_catalogue(results, Dialect.TALLY, plan)  # type: ignore[arg-type]
+    taken = [spec.key for spec in CATALOGUE if spec.taken]
+    assert {"workflow_schedule_to_start_p95", "activity_schedule_to_start_p99", "sync_match_rate"} <= set(taken)
+    assert "persistence_latency_p95" not in taken
+    for key in taken:
+        assert summaries[key].status is MetricStatus.NO_DATA, key
+        assert "No task was taken in the window while up to 400 tasks waited" in (summaries[key].reason or ""), key
+        assert "no worker polled this scope" in (summaries[key].reason or ""), key
+    assert "No task was taken" not in (summaries["persistence_latency_p95"].reason or "")
+
+    results[backlog] = {("ns", "q"): {ts: 0.0 for ts in grid}}
+    summaries = summarise_catalogue(results, Dialect.TALLY, plan)  # type: ignore[arg-type]
+    assert not any("No task was taken" in (summaries[key].reason or "") for key in taken)
+
+
 def test_metrics_are_summarised_as_their_answers_arrive_and_end_as_all_at_once() -> None:
     plan = QueryPlan(0, 600, 60, 60)
     grid = plan.grid()

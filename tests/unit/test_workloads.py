@@ -29,6 +29,8 @@ def test_the_named_workloads_exist() -> None:
         "slot-starvation",
         "incident",
         "surge",
+        "workflow-bug",
+        "no-worker",
     } <= set(WORKLOADS)
     for name, workload in WORKLOADS.items():
         assert workload.name == name
@@ -62,6 +64,8 @@ def test_single_cause_workloads_change_one_thing_from_steady() -> None:
         "slow-activities": {"activity_seconds"},
         "slot-starvation": {"activity_slots"},
         "surge": {"starts_per_second"},
+        "workflow-bug": {"workflow_bug_fraction"},
+        "no-worker": {"worker_running"},
     }
     for name, fields in expected.items():
         changed = {
@@ -76,6 +80,9 @@ def test_single_cause_workloads_change_one_thing_from_steady() -> None:
     # three times the starts, still within the slots: what it changes is the requests a limit counts
     assert WORKLOADS["surge"].starts_per_second == 3 * steady.starts_per_second
     assert WORKLOADS["surge"].activity_slot_demand < 0.5
+    # a bad deploy: a third of the workflows raise in workflow code (steady never does)
+    assert steady.workflow_bug_fraction == 0 < WORKLOADS["workflow-bug"].workflow_bug_fraction < 0.5
+    assert steady.worker_running and not WORKLOADS["no-worker"].worker_running
 
 
 def test_worker_options_use_the_go_sdk_names_and_the_workloads_values() -> None:

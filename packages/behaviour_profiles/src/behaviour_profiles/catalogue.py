@@ -25,6 +25,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
+from typing import Any
 
 from behaviour_profiles.models import Better, Category, ThresholdClass
 
@@ -332,6 +333,10 @@ class PerUnit:
 PER_1000_TRANSITIONS = PerUnit("state_transitions_per_sec", 1000.0, "per 1,000 state transitions")
 """Work done: a cost metric's rate (or level) for each 1,000 state transitions per second."""
 
+WAITING_METRIC = "backlog_count"
+"""Tasks waiting in the backlog: where they wait while a metric that needs a task taken (``taken``) has
+no samples, no worker took any."""
+
 PER_1000_STARTS = PerUnit("workflows_started_per_sec", 1000.0, "per 1,000 workflows started")
 """Work offered: for a cost that makes state transitions of its own (a failed workflow task is retried, and
 each attempt transitions), so that transitions would hide it."""
@@ -371,6 +376,9 @@ class MetricSpec:
     named_queues_only: bool = False
     """The server emits it only for the task queues it names in its metrics (see
     :mod:`behaviour_profiles.breakdown`): nothing for those it leaves unnamed."""
+    taken: bool = False
+    """Observed only when a worker takes a task (schedule-to-start, poll matches, activity outcomes): with no
+    task taken it has no samples, however many wait."""
     accumulates: bool = False
     """A backlog: it piles up while demand outpaces what the workers take, so one that rises through the
     new window (a significant rising trend) counts as a regression even below its warning level; the
@@ -493,41 +501,30 @@ _WORKFLOW_FAILURES = RateSum(
     ),
     split=_BY_QUEUE,
 )
-_SERVICE_ERRORS = RateSum((Term(server_counter("service_errors"), (), NAMESPACE_ONLY),), split=_BY_NAMESPACE_OP)
+
+
+def _namespace_rates(base: str, split: Split, matchers: Matchers = ()) -> RateSum:
+    """The rate of one server counter whose series carry a namespace and no task queue."""
+    return RateSum((Term(server_counter(base), matchers, NAMESPACE_ONLY),), split=split)
+
+
+_SERVICE_ERRORS = _namespace_rates("service_errors", _BY_NAMESPACE_OP)
 # persistence requests a service's QPS limit refused (history's, mostly: it retries them), by operation;
 # on a real 1.32 server they are in persistence_error_with_type only (tally writes the type with "_",
 # OpenTelemetry keeps the Go package's ".")
-_PERSISTENCE_THROTTLED = RateSum(
-    (
-        Term(
-            server_counter("persistence_error_with_type"),
-            (("error_type", "=~", "serviceerror[._]ResourceExhausted"),),
-            NAMESPACE_ONLY,
-        ),
-    ),
-    split=_BY_PERSISTENCE_OP,
+_PERSISTENCE_THROTTLED = _namespace_rates(
+    "persistence_error_with_type", _BY_PERSISTENCE_OP, (("error_type", "=~", "serviceerror[._]ResourceExhausted"),)
 )
 # requests refused with ResourceExhausted (a rate, concurrency or persistence limit): each service counts
 # them here, by cause and scope, and not in service_errors (seen on a real 1.32 server)
-_THROTTLED = RateSum(
-    (Term(server_counter("service_errors_resource_exhausted"), (), NAMESPACE_ONLY),), split=_BY_THROTTLE
-)
+_THROTTLED = _namespace_rates("service_errors_resource_exhausted", _BY_THROTTLE)
 # workflow tasks a worker failed, by cause (label failure: WorkflowWorkerUnhandledFailure for workflow code
 # that raised, NonDeterministicError, ...), and those a worker took and never answered (history's workflow
 # task timeout timer). On a real 1.32 server a workflow whose code keeps raising reports its first failure
 # and then times out at each retry: the SDK does not report the same failure again.
-_WORKFLOW_TASK_FAILURES = RateSum(
-    (Term(server_counter("failed_workflow_tasks"), (), NAMESPACE_ONLY),), split=_BY_WORKFLOW_TASK_FAILURE
-)
-_WORKFLOW_TASK_TIMEOUTS = RateSum(
-    (
-        Term(
-            server_counter("start_to_close_timeout"),
-            (("operation", "=", "TimerActiveTaskWorkflowTaskTimeout"),),
-            NAMESPACE_ONLY,
-        ),
-    ),
-    split=_BY_NAMESPACE,
+_WORKFLOW_TASK_FAILURES = _namespace_rates("failed_workflow_tasks", _BY_WORKFLOW_TASK_FAILURE)
+_WORKFLOW_TASK_TIMEOUTS = _namespace_rates(
+    "start_to_close_timeout", _BY_NAMESPACE, (("operation", "=", "TimerActiveTaskWorkflowTaskTimeout"),)
 )
 _START_LATENCY = BucketRates(
     Term(
@@ -773,6 +770,32 @@ _LATENCY_LEVELS: Mapping[str, tuple[float, float]] = {
 """Warning and critical levels (ms) of the latency families, for a change from none."""
 
 
+def _error_rate(key: str, title: str, rates: RateSum, family: str, **judgement: Any) -> MetricSpec:
+    """Errors per second: lower is better, judged by the error threshold, and read as zero while the rest of
+    its family reports (a counter that never incremented has no series)."""
+    return MetricSpec(
+        key=key,
+        category=Category.ERRORS,
+        title=title,
+        unit="1/s",
+        better=Better.LOWER,
+        threshold_class=ThresholdClass.ERROR,
+        noise_floor=0.01,
+        computation=Direct(rates),
+        family=family,
+        absent_is_zero=True,
+        **judgement,
+    )
+
+
+def _workflow_task_errors(key: str, title: str, rates: RateSum, description: str) -> MetricSpec:
+    """Workflow tasks that did not complete: key errors, judged per workflow started (each retry of such a
+    task makes state transitions of its own)."""
+    return _error_rate(
+        key, title, rates, "workflow_outcomes", key_metric=True, per_unit=PER_1000_STARTS, description=description
+    )
+
+
 def _build() -> tuple[MetricSpec, ...]:
     specs: list[MetricSpec] = [
         MetricSpec(
@@ -848,6 +871,7 @@ def _build() -> tuple[MetricSpec, ...]:
                     influences=latency_influences,
                     remedy=_LATENCY_REMEDIES.get(f"{key}_p{q}"),
                     family="persistence" if key == "persistence_latency" else None,
+                    taken=key != "persistence_latency",
                     key_metric=True,
                     warning_level=_LATENCY_LEVELS[key][0],
                     critical_level=_LATENCY_LEVELS[key][1],
@@ -877,6 +901,7 @@ def _build() -> tuple[MetricSpec, ...]:
             description="poll_success_sync / poll_success per task type, the lower of workflow and activity "
             "tasks: tasks handed straight to a waiting poller.",
             floor_points=2.0,
+            taken=True,
         ),
         MetricSpec(
             key="async_match_rate",
@@ -890,6 +915,7 @@ def _build() -> tuple[MetricSpec, ...]:
             influences=_MATCHING_INFLUENCES,
             description="Share of polls served from the backlog (1 - sync match rate), the higher of the task types.",
             floor_points=2.0,
+            taken=True,
             warning_level=0.2,
             critical_level=0.5,
         ),
@@ -1143,116 +1169,69 @@ def _build() -> tuple[MetricSpec, ...]:
             influences=influences(WORKER_KEYS),
             family="activity_outcomes",
             key_metric=True,
+            taken=True,
             description="(activity_task_fail + activity_task_timeout) / (activity_success + both): the share "
             "of activity attempts that failed or timed out, retried ones included.",
             floor_points=1.0,
         ),
-        MetricSpec(
-            key="activity_failures_per_sec",
-            category=Category.ERRORS,
-            title="Activity failures and timeouts/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_ACTIVITY_FAILURES),
+        _error_rate(
+            "activity_failures_per_sec",
+            "Activity failures and timeouts/s",
+            _ACTIVITY_FAILURES,
+            "activity_outcomes",
             influences=influences(WORKER_KEYS),
-            family="activity_outcomes",
-            absent_is_zero=True,
         ),
-        MetricSpec(
-            key="workflow_failures_per_sec",
-            category=Category.ERRORS,
-            title="Workflow failures and timeouts/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_WORKFLOW_FAILURES),
-            family="workflow_outcomes",
-            absent_is_zero=True,
+        _error_rate(
+            "workflow_failures_per_sec",
+            "Workflow failures and timeouts/s",
+            _WORKFLOW_FAILURES,
+            "workflow_outcomes",
             per_unit=PER_1000_TRANSITIONS,
             description="workflow_failed + workflow_timeout.",
         ),
-        MetricSpec(
-            key="workflow_task_failures_per_sec",
-            category=Category.ERRORS,
-            title="Workflow task failures/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_WORKFLOW_TASK_FAILURES),
-            family="workflow_outcomes",
-            absent_is_zero=True,
-            key_metric=True,
-            per_unit=PER_1000_STARTS,
-            description="failed_workflow_tasks, by cause: WorkflowWorkerUnhandledFailure is workflow code that "
-            "raised, NonDeterministicError a replay that took another path. The server retries the task, so its "
-            "workflow neither completes nor fails: after a bad deploy this and workflow task timeouts are the "
-            "errors that move while completions fall.",
+        _workflow_task_errors(
+            "workflow_task_failures_per_sec",
+            "Workflow task failures/s",
+            _WORKFLOW_TASK_FAILURES,
+            "failed_workflow_tasks, by cause: WorkflowWorkerUnhandledFailure is workflow code that raised, "
+            "NonDeterministicError a replay that took another path. The server retries the task, so its workflow "
+            "neither completes nor fails: after a bad deploy this and workflow task timeouts are the errors that "
+            "move while completions fall.",
         ),
-        MetricSpec(
-            key="workflow_task_timeouts_per_sec",
-            category=Category.ERRORS,
-            title="Workflow task timeouts/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_WORKFLOW_TASK_TIMEOUTS),
-            family="workflow_outcomes",
-            absent_is_zero=True,
-            key_metric=True,
-            per_unit=PER_1000_STARTS,
-            description="start_to_close_timeout of workflow tasks: tasks a worker took and did not answer in "
-            "time (a hung or starved worker, one that died holding them), retried by the server. Workflow code "
-            "that keeps raising shows here too: the SDK reports its first failure (workflow_task_failures_per_sec) "
-            "and lets each retry time out.",
+        _workflow_task_errors(
+            "workflow_task_timeouts_per_sec",
+            "Workflow task timeouts/s",
+            _WORKFLOW_TASK_TIMEOUTS,
+            "start_to_close_timeout of workflow tasks: tasks a worker took and did not answer in time (a hung or "
+            "starved worker, one that died holding them), retried by the server. Workflow code that keeps raising "
+            "shows here too: the SDK reports its first failure (workflow_task_failures_per_sec) and lets each retry "
+            "time out.",
         ),
-        MetricSpec(
-            key="service_errors_per_sec",
-            category=Category.ERRORS,
-            title="Service errors/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_SERVICE_ERRORS),
+        _error_rate(
+            "service_errors_per_sec",
+            "Service errors/s",
+            _SERVICE_ERRORS,
+            "service_requests",
             influences=influences(("frontend.persistenceMaxQPS", "history.persistenceMaxQPS")),
-            family="service_requests",
-            absent_is_zero=True,
             description="service_errors: requests the services answered with an unexpected error. Requests "
             "refused by a limit are not in it: see throttled_requests_per_sec.",
         ),
-        MetricSpec(
-            key="throttled_requests_per_sec",
-            category=Category.ERRORS,
-            title="Throttled requests/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_THROTTLED),
+        _error_rate(
+            "throttled_requests_per_sec",
+            "Throttled requests/s",
+            _THROTTLED,
+            "service_requests",
             influences=influences(_FEWER_REFUSED.of(*_REQUEST_LIMITS), _MORE_POLLS.of(*_POLLERS)),
-            family="service_requests",
-            absent_is_zero=True,
             description="service_errors_resource_exhausted: requests refused with ResourceExhausted, by the "
             "limit that refused them (resource_exhausted_cause: RpsLimit, ConcurrentLimit, PersistenceLimit, "
             "...) and the operation. Refused polls leave tasks waiting however many workers run.",
         ),
-        MetricSpec(
-            key="throttled_persistence_per_sec",
-            category=Category.ERRORS,
-            title="Throttled persistence requests/s",
-            unit="1/s",
-            better=Better.LOWER,
-            threshold_class=ThresholdClass.ERROR,
-            noise_floor=0.01,
-            computation=Direct(_PERSISTENCE_THROTTLED),
+        _error_rate(
+            "throttled_persistence_per_sec",
+            "Throttled persistence requests/s",
+            _PERSISTENCE_THROTTLED,
+            "persistence",
             influences=influences(_REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS)),
-            family="persistence",
-            absent_is_zero=True,
             description="persistence_error_with_type with error_type ResourceExhausted: persistence requests a "
             "service's QPS limit (history.persistenceMaxQPS and the like) refused, by operation and service. "
             "The limit refuses rather than queues, so persistence latency does not show it; the work waits "

@@ -193,6 +193,12 @@ _SCRAPED = {
     Source.SERVER: "is the server's metrics endpoint scraped into this Prometheus?",
     Source.SDK: "are the workers' metrics scraped into this Prometheus?",
 }
+_WORKERS_GONE = (
+    "no worker of it reported in the window. Were its workers down, or polling another {word}? Or their metrics "
+    "not scraped then?"
+)
+"""Why SDK workers that report a name around a window have nothing of it in the window (a server in that case
+refuses the name instead)."""
 NEARBY = 8
 """How many existing names a refusal lists, closest first."""
 
@@ -264,11 +270,19 @@ async def check_scope(
             source = Source(match.source)
             names = known[source]
             report = f"report{_VERB_ENDING[source]}"
+            have = f"ha{'s' if len(match.without_data) == 1 else 've'} no data"
+            if source is Source.SDK and match.exported_as in names:
+                # the name look-up is as coarse as Prometheus's series index (a block): it can name a series
+                # whose samples all lie outside the window
+                notes.append(
+                    f"{_sentence(_SOURCE_WORDS[source])} {report} {word} {value!r} around this window but not in "
+                    f"it, so {', '.join(match.without_data)} {have}: {_WORKERS_GONE.format(word=word)}"
+                )
+                continue
             reported = f"{report} {words} {_nearby(match.exported_as, names)} but not" if names else f"{report} no"
             notes.append(
                 f"{_sentence(_SOURCE_WORDS[source])} {reported} {word} {value!r} in this window, "
-                f"so {', '.join(match.without_data)} ha{'s' if len(match.without_data) == 1 else 've'} no data; "
-                f"{_SCRAPED[source]}"
+                f"so {', '.join(match.without_data)} {have}; {_SCRAPED[source]}"
             )
     return telemetry.model_copy(update={"notes": notes}) if notes != telemetry.notes else telemetry
 

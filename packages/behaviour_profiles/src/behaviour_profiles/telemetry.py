@@ -52,6 +52,7 @@ from behaviour_profiles.catalogue import (
     CPU_OFF,
     CPU_PLATFORMS,
     RULE_TIERS,
+    WAITING_METRIC,
     BucketRates,
     CpuPlatform,
     Dialect,
@@ -84,7 +85,7 @@ from behaviour_profiles.catalogue import (
     with_cpu_platform,
 )
 from behaviour_profiles.errors import DependencyError, DependencyFailed, DependencyTimeout
-from behaviour_profiles.formatting import format_span
+from behaviour_profiles.formatting import format_span, format_value
 from behaviour_profiles.models import (
     NO_SAMPLES,
     Contributors,
@@ -927,6 +928,7 @@ class CatalogueSummary:
             for spec in specs
             if spec.family and summaries[spec.key].status is MetricStatus.OK
         }
+        untaken = _untaken(summaries.get(WAITING_METRIC))
         for spec in specs:
             summary = summaries[spec.key]
             if spec.key in self._not_collected:
@@ -942,9 +944,21 @@ class CatalogueSummary:
                     reason=f"counter never incremented in the window while the rest of the {spec.family} "
                     "family reports: read as zero",
                 )
-            elif summary.status is MetricStatus.NO_DATA and spec.description and summary.reason == NO_SAMPLES:
-                summaries[spec.key] = summary.model_copy(update={"reason": f"{NO_SAMPLES}. {spec.description}"})
+            elif summary.status is MetricStatus.NO_DATA and summary.reason == NO_SAMPLES:
+                why = untaken if spec.taken and untaken else spec.description
+                if why:
+                    summaries[spec.key] = summary.model_copy(update={"reason": f"{NO_SAMPLES}. {why}"})
         return summaries
+
+
+def _untaken(waiting: MetricSummary | None) -> str:
+    """Why a metric that needs a task taken has no samples while tasks waited ("" when none waited)."""
+    if waiting is None or waiting.status is not MetricStatus.OK or not waiting.max:
+        return ""
+    return (
+        f"No task was taken in the window while up to {format_value(waiting.max, waiting.unit)} waited in the "
+        f"backlog ({WAITING_METRIC}): no worker polled this scope (workers down, or polling another task queue)."
+    )
 
 
 def summarise_catalogue(

@@ -78,6 +78,9 @@ class Workload:
     workflow_bug_fraction: float = 0.0
     """Share of workflows whose code raises after their activities: their workflow task fails at every
     attempt (the server retries it), so they stay running, as after a bad deploy."""
+    worker_running: bool = True
+    """False: no worker polls the task queue while the starter runs (a worker fleet that is down, or polls
+    another queue); one starts afterwards, only to take the terminated workflows' tasks away."""
     activity_slots: int = 20
     workflow_slots: int = 100
     local_activity_slots: int = 100
@@ -170,6 +173,14 @@ WORKLOADS: Mapping[str, Workload] = {
             starts_per_second=_STEADY.starts_per_second,
             activity_seconds=_STEADY.activity_seconds,
             workflow_bug_fraction=1 / 3,
+        ),
+        Workload(
+            name="no-worker",
+            summary="steady's starts with no worker polling the task queue (the worker fleet is down): "
+            "nothing runs, workflow tasks pile up",
+            starts_per_second=_STEADY.starts_per_second,
+            activity_seconds=_STEADY.activity_seconds,
+            worker_running=False,
         ),
         Workload(
             name="incident",
@@ -384,18 +395,17 @@ async def _connect(address: str, namespace: str, metrics_address: str, deadline:
     raise WorkloadError(f"no Temporal namespace {namespace!r} answering at {address}: {last}")
 
 
-async def activity_backlog(client: Any, namespace: str, task_queue: str) -> int | None:
-    """The task queue's approximate activity backlog as ``DescribeTaskQueue`` reports it; None when it fails."""
+async def task_backlog(client: Any, namespace: str, task_queue: str, task_type: str = "activity") -> int | None:
+    """The task queue's approximate backlog of ``task_type`` (``activity`` or ``workflow``) tasks as
+    ``DescribeTaskQueue`` reports it; None when it fails."""
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
     from temporalio.service import RPCError
 
+    kinds = {"workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY}
     request = DescribeTaskQueueRequest(
-        namespace=namespace,
-        task_queue=TaskQueue(name=task_queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        report_stats=True,
+        namespace=namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kinds[task_type], report_stats=True
     )
     try:
         answer = await client.workflow_service.describe_task_queue(request)
@@ -404,16 +414,23 @@ async def activity_backlog(client: Any, namespace: str, task_queue: str) -> int 
     return int(answer.stats.approximate_backlog_count)
 
 
+async def activity_backlog(client: Any, namespace: str, task_queue: str) -> int | None:
+    """The task queue's approximate activity backlog (:func:`task_backlog`)."""
+    return await task_backlog(client, namespace, task_queue, "activity")
+
+
 DRAIN_SECONDS = 30.0
 """How long a run waits, its worker still polling, for the tasks of the workflows it terminated to leave."""
 
 
 async def _drain(client: Any, namespace: str, task_queue: str, deadline: float) -> int:
-    """Wait until the activity backlog is empty (or ``deadline``); the backlog then, 0 when unknown."""
+    """Wait until the activity and workflow backlogs are empty (or ``deadline``); the tasks left then, 0 when
+    unknown."""
     while True:
-        left = await activity_backlog(client, namespace, task_queue)
+        backlogs = [await task_backlog(client, namespace, task_queue, kind) for kind in ("activity", "workflow")]
+        left = sum(b or 0 for b in backlogs)
         if not left or time.monotonic() > deadline:
-            return left or 0
+            return left
         await asyncio.sleep(1.0)
 
 
@@ -509,10 +526,13 @@ async def run(
             if errors <= 3:
                 notes.append(f"start failed: {exc}")
 
-    async with worker:
+    async with contextlib.AsyncExitStack() as running:
+        if workload.worker_running:
+            await running.enter_async_context(worker)
         start = datetime.now(UTC)
         t0 = time.monotonic()
-        log(f"{workload.name}: worker and starter running for {duration_s:.0f} s ({workload.summary})")
+        who = "worker and starter" if workload.worker_running else "starter (no worker)"
+        log(f"{workload.name}: {who} running for {duration_s:.0f} s ({workload.summary})")
         n = 0
         due = t0
         while not stop.is_set():
@@ -532,13 +552,19 @@ async def run(
             await asyncio.wait(pending, timeout=10)
         end = datetime.now(UTC)
         backlog = await activity_backlog(client, namespace, task_queue)
+        if not workload.worker_running:
+            notes.append(
+                f"no worker polled during the window; {await task_backlog(client, namespace, task_queue, 'workflow')} "
+                "workflow tasks were queued at its end"
+            )
+            await running.enter_async_context(worker)
         # terminated while the worker still polls: the tasks of closed workflows left queued are handed to
         # its pollers, refused by history and dropped, instead of waiting for the next run's worker
         terminated = await _terminate_running(client, task_queue, time.monotonic() + 30)
         left = await _drain(client, namespace, task_queue, time.monotonic() + DRAIN_SECONDS)
         if left:
             notes.append(
-                f"{left} activity tasks of the terminated workflows were still queued {DRAIN_SECONDS:.0f} s later: "
+                f"{left} tasks of the terminated workflows were still queued {DRAIN_SECONDS:.0f} s later: "
                 "the next run's worker is handed them first"
             )
     return RunReport(
@@ -548,7 +574,8 @@ async def run(
         task_queue=task_queue,
         start=start,
         end=end,
-        worker_options=workload.worker_options(),
+        # no worker polled in the window: no worker options were in effect there
+        worker_options=workload.worker_options() if workload.worker_running else {},
         started=started,
         start_errors=errors,
         activity_attempts=counters.attempts,
