@@ -192,9 +192,11 @@ def test_every_metric_reads_the_same_from_recorded_and_raw_series(collected: Col
                 # (a rare counter's rate moves by one event per sampled span of its rate window: four samples
                 # 15 s apart span 45 s of the 60 s, so 1/45 per second, whatever the phase; a gauge of a
                 # few tasks moves by one task when a lagged recorded point lands on its neighbour; a noisy
-                # ratio's percentile by a fraction of a point, half the ratios' 0.01 noise floor)
+                # ratio's percentile by up to its noise floor, what a comparison calls no change: half of it
+                # was seen exceeded, 0.0657 against 0.0606 for async_match_rate's p95, depending on where the
+                # rule evaluations fell against the grid)
                 mine, theirs = getattr(r, stat) or 0, getattr(w, stat) or 0
-                step = 1 / 45 if rare else {"tasks": 1.0, "ratio": 0.005}.get(r.unit, 1e-9)
+                step = 1 / 45 if rare else {"tasks": 1.0, "ratio": BY_KEY[key].noise_floor}.get(r.unit, 1e-9)
                 close = math.isclose(mine, theirs, rel_tol=POINT_TOLERANCE, abs_tol=step)
                 assert close, (scope, scenario, key, stat, mine, theirs)
 

@@ -1222,6 +1222,8 @@ def _build() -> tuple[MetricSpec, ...]:
             _THROTTLED,
             "service_requests",
             influences=influences(_FEWER_REFUSED.of(*_REQUEST_LIMITS), _MORE_POLLS.of(*_POLLERS)),
+            # key: a limit that refuses is the cause the verdict should name first, not its symptoms
+            key_metric=True,
             description="service_errors_resource_exhausted: requests refused with ResourceExhausted, by the "
             "limit that refused them (resource_exhausted_cause: RpsLimit, ConcurrentLimit, PersistenceLimit, "
             "...) and the operation. Refused polls leave tasks waiting however many workers run.",
@@ -1232,6 +1234,7 @@ def _build() -> tuple[MetricSpec, ...]:
             _PERSISTENCE_THROTTLED,
             "persistence",
             influences=influences(_REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS)),
+            key_metric=True,
             description="persistence_error_with_type with error_type ResourceExhausted: persistence requests a "
             "service's QPS limit (history.persistenceMaxQPS and the like) refused, by operation and service. "
             "The limit refuses rather than queues, so persistence latency does not show it; the work waits "

@@ -1158,7 +1158,7 @@ def _emit_workflow_task_failures(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 
 def _emit_workflow_task_timeouts(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     if ctx.scenario.workflow_task_timeouts_per_s > 0:
-        # a timeout follows a first attempt that failed or timed out, so it is never a first attempt here
+        # retries of tasks whose first attempt failed, as the real server's timeouts were (first_attempt false)
         labels = _server(
             ctx,
             "history",
