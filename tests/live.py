@@ -234,7 +234,7 @@ class LiveHarness:
             process.stop()
 
     def wait(self, storage_env: dict[str, str], timeout: float = WAIT_SECONDS) -> LiveTemporal:
-        """Block until both phases ran and were scraped; the result, or an AssertionError saying why not."""
+        """Block until its phases ran and were scraped; the result, or an AssertionError saying why not."""
         self.start()
         assert self._thread is not None
         self._thread.join(timeout)

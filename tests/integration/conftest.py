@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,15 +36,32 @@ from copilot.index import apply_schema
 from copilot.settings import Settings
 from tests.live import LiveHarness, LiveTemporal
 
-_LIVE_HARNESS = pytest.StashKey[LiveHarness]()
-_UNNAMED_HARNESS = pytest.StashKey[LiveHarness]()
-_LIMITED_HARNESS = pytest.StashKey[LiveHarness]()
-_LATER_SERVERS = ("live_unnamed", "live_limited")
-"""The fixtures of the servers that run one after the other once ``live_temporal``'s phases are done."""
+_SERVERS: tuple[tuple[str, Callable[[LiveHarness | None], LiveHarness]], ...] = (
+    ("live_temporal", lambda after: LiveHarness.in_temporary_directory()),
+    ("live_unnamed", LiveHarness.unnamed),
+    ("live_limited", LiveHarness.persistence_limited),
+)
+"""The real servers' fixtures and how each harness is made, in the order they run: each after the one
+before it that the session has (two never load the machine's two cores at once)."""
+_HARNESSES = {fixture: pytest.StashKey[LiveHarness]() for fixture, _ in _SERVERS}
 
 
 def _wants(items: list[pytest.Item], fixture: str) -> bool:
     return any(fixture in getattr(item, "fixturenames", ()) for item in items)
+
+
+def _harness(config: pytest.Config, fixture: str) -> LiveHarness:
+    """The session's harness of ``fixture``, made the first time it is asked for."""
+    harness = config.stash.get(_HARNESSES[fixture], None)
+    if harness is None:
+        after: LiveHarness | None = None
+        for name, make in _SERVERS:
+            if name == fixture:
+                harness = config.stash[_HARNESSES[fixture]] = make(after)
+                break
+            after = config.stash.get(_HARNESSES[name], None) or after
+    assert harness is not None, fixture
+    return harness
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,31 +69,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def rank(item: pytest.Item) -> int:
         names = getattr(item, "fixturenames", ())
-        return next((i + 1 for i, name in enumerate(_LATER_SERVERS) if name in names), 0)
+        return next((i for i, (fixture, _) in enumerate(_SERVERS) if i and fixture in names), 0)
 
     items.sort(key=rank)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the live Temporal phases early when a collected test will want them."""
-    first = None
-    if _wants(session.items, "live_temporal"):
-        first = LiveHarness.in_temporary_directory()
-        session.config.stash[_LIVE_HARNESS] = first
-        first.start()
-    if _wants(session.items, "live_unnamed"):
-        first = LiveHarness.unnamed(after=first)
-        session.config.stash[_UNNAMED_HARNESS] = first
-        first.start()
-    if _wants(session.items, "live_limited"):
-        limited = LiveHarness.persistence_limited(after=first)
-        session.config.stash[_LIMITED_HARNESS] = limited
-        limited.start()
+    for fixture, _ in _SERVERS:
+        if _wants(session.items, fixture):
+            _harness(session.config, fixture).start()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for key in (_LIMITED_HARNESS, _UNNAMED_HARNESS, _LIVE_HARNESS):
-        harness = session.config.stash.get(key, None)
+    for fixture, _ in reversed(_SERVERS):
+        harness = session.config.stash.get(_HARNESSES[fixture], None)
         if harness is not None:
             harness.close()
 
@@ -170,31 +177,19 @@ def live_temporal(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
     See :class:`tests.live.LiveTemporal` for the fields; its ``settings()`` run an app on it with the
     session stack's PostgreSQL and S3.
     """
-    harness = request.config.stash.get(_LIVE_HARNESS, None)
-    if harness is None:  # asked for without collection seeing it (getfixturevalue): start it now
-        harness = LiveHarness.in_temporary_directory()
-        request.config.stash[_LIVE_HARNESS] = harness
-    return harness.wait(stack.env)
+    # made here when asked for without collection seeing it (getfixturevalue); wait() starts it
+    return _harness(request.config, "live_temporal").wait(stack.env)
 
 
 @pytest.fixture(scope="session")
 def live_unnamed(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
     """A real Temporal started with ``metrics.breakdownByTaskQueue`` false after one ``incident`` phase,
     scraped by its own Prometheus (no backfilled hour)."""
-    harness = request.config.stash.get(_UNNAMED_HARNESS, None)
-    if harness is None:
-        harness = LiveHarness.unnamed(after=request.config.stash.get(_LIVE_HARNESS, None))
-        request.config.stash[_UNNAMED_HARNESS] = harness
-    return harness.wait(stack.env)
+    return _harness(request.config, "live_unnamed").wait(stack.env)
 
 
 @pytest.fixture(scope="session")
 def live_limited(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
     """A real Temporal started with a low ``history.persistenceMaxQPS`` after one ``steady`` phase, scraped by
     its own Prometheus (no backfilled hour)."""
-    harness = request.config.stash.get(_LIMITED_HARNESS, None)
-    if harness is None:
-        after = request.config.stash.get(_UNNAMED_HARNESS, None) or request.config.stash.get(_LIVE_HARNESS, None)
-        harness = LiveHarness.persistence_limited(after=after)
-        request.config.stash[_LIMITED_HARNESS] = harness
-    return harness.wait(stack.env)
+    return _harness(request.config, "live_limited").wait(stack.env)

@@ -74,17 +74,27 @@ async def api(live_temporal: LiveTemporal) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def created_profile(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /profiles`` with ``body`` (asserting 201), then the whole profile."""
+    created = await api.post("/profiles", json=body)
+    assert created.status_code == 201, created.text
+    profile: dict[str, Any] = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    return profile
+
+
+async def compared(api: httpx.AsyncClient, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The comparison of profile ``a`` (before) with ``b`` (after), asserting 200."""
+    answer = await api.post("/profiles/compare", json={"profile_a_id": a["id"], "profile_b_id": b["id"]})
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
 @pytest.fixture(scope="module")
 async def judged(live_temporal: LiveTemporal, api: httpx.AsyncClient) -> Judged:
-    profiles = []
-    for phase in (live_temporal.steady, live_temporal.incident):
-        created = await api.post("/profiles", json=live_temporal.profile_body(phase))
-        assert created.status_code == 201, created.text
-        profiles.append((await api.get(f"/profiles/{created.json()['id']}")).json())
-    steady, incident = profiles
-    compared = await api.post("/profiles/compare", json={"profile_a_id": steady["id"], "profile_b_id": incident["id"]})
-    assert compared.status_code == 200, compared.text
-    return Judged(live_temporal, steady, incident, compared.json())
+    steady = await created_profile(api, live_temporal.profile_body(live_temporal.steady))
+    incident = await created_profile(api, live_temporal.profile_body(live_temporal.incident))
+    return Judged(live_temporal, steady, incident, await compared(api, steady, incident))
 
 
 def test_every_metric_the_server_and_sdk_produce_has_data_in_both_profiles(judged: Judged) -> None:
@@ -182,7 +192,7 @@ async def test_values_agree_with_the_same_promql_run_directly(judged: Judged) ->
 async def test_the_cluster_view_is_recorded_live_as_the_scoped_view_added_up(judged: Judged) -> None:
     """Scraped live, Prometheus evaluates a group's rules in order at one instant: each cluster-view rule
     adds up what the scoped rules before it recorded at that same evaluation (not the one before)."""
-    compared = 0
+    nonzero = 0
     for family in ("task_dispatch_latency:rate1m_bucket", "workflow_schedule_to_start:rate1m_bucket"):
         where = f'{{cluster="{judged.live.cluster}"}}'
         view = await _range(judged.live, f"sum(bp_tally_cluster:{family}{where})", judged.incident)
@@ -192,8 +202,8 @@ async def test_the_cluster_view_is_recorded_live_as_the_scoped_view_added_up(jud
         assert mine.keys() == theirs.keys(), family
         for at, value in mine.items():
             assert math.isclose(float(value), float(theirs[at]), rel_tol=1e-9, abs_tol=1e-12), (family, at)
-        compared += sum(float(v) > 0 for v in mine.values())
-    assert compared > 5  # the incident's tasks were recorded in both views
+        nonzero += sum(float(v) > 0 for v in mine.values())
+    assert nonzero > 5  # the incident's tasks were recorded in both views
 
 
 async def test_the_rules_check_sees_rules_that_start_within_a_window_of_the_head_block(
@@ -277,12 +287,8 @@ async def test_two_healthy_windows_raise_nothing_under_the_metrics_levels(
     one warming up, the heap growing. On an idle machine they compare as a pass; beside the rest of the
     suite a p99 may cross its warning level, which is then rightly counted."""
     live = judged.live
-    again = await api.post("/profiles", json=live.profile_body(live.phase("steady", 1)))
-    assert again.status_code == 201, again.text
-    compared = await api.post(
-        "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": again.json()["id"]}
-    )
-    result = compared.json()
+    again = await created_profile(api, live.profile_body(live.phase("steady", 1)))
+    result = await compared(api, judged.steady, again)
     _nothing_under_its_level_counts(result["telemetry_diffs"])
     # the healthy workload keeps 1 or 2 of its 20 activity slots busy: never a counted regression, whichever
     # way it moves (headroom)
@@ -461,9 +467,7 @@ async def test_a_workflow_bug_is_named_by_its_failed_workflow_tasks(judged: Judg
     ``steady`` must name both, and the cause, not only the completions that fell."""
     live = judged.live
     phase = live.phase("workflow-bug")
-    created = await api.post("/profiles", json=live.profile_body(phase))
-    assert created.status_code == 201, created.text
-    profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    profile = await created_profile(api, live.profile_body(phase))
     metrics = profile["telemetry"]["metrics"]
     selector = f'cluster="{live.cluster}",namespace="default"'
     for key, promql in (
@@ -481,11 +485,7 @@ async def test_a_workflow_bug_is_named_by_its_failed_workflow_tasks(judged: Judg
     top = metrics["workflow_task_failures_per_sec"]["contributors"]["top"]
     assert top[0]["labels"] == {"namespace": "default", "failure": "WorkflowWorkerUnhandledFailure"}, top
 
-    compared = await api.post(
-        "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": profile["id"]}
-    )
-    assert compared.status_code == 200, compared.text
-    result = compared.json()
+    result = await compared(api, judged.steady, profile)
     diffs = {d["metric"]: d for d in result["telemetry_diffs"]}
     for key in ("workflow_task_failures_per_sec", "workflow_task_timeouts_per_sec"):
         assert diffs[key]["direction"] == "regressed" and diffs[key]["severity"] == "critical", diffs[key]
@@ -508,9 +508,7 @@ async def test_a_window_no_worker_polled_says_so(judged: Judged, api: httpx.Asyn
     # window's start (docs/metrics.md, plan_window), which would read the last tasks the previous phase's
     # worker took a moment before it stopped. 35 s into a 95 s phase, it starts 5 s after the phase does.
     start = phase.start + timedelta(seconds=35)
-    created = await api.post("/profiles", json=live.profile_body(phase, time_window_start=start.isoformat()))
-    assert created.status_code == 201, created.text
-    profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    profile = await created_profile(api, live.profile_body(phase, time_window_start=start.isoformat()))
     metrics = profile["telemetry"]["metrics"]
     assert metrics["backlog_count"]["status"] == "ok" and metrics["backlog_count"]["max"] > 0, metrics["backlog_count"]
     for key in ("workflow_schedule_to_start_p95", "activity_schedule_to_start_p95", "sync_match_rate"):
@@ -521,11 +519,7 @@ async def test_a_window_no_worker_polled_says_so(judged: Judged, api: httpx.Asyn
     for note in sdk_notes:  # earlier phases' workers named the queue: never "report main-queue but not main-queue"
         assert "around this window but not in it" in note and "no worker of it reported in the window" in note, note
 
-    compared = await api.post(
-        "/profiles/compare", json={"profile_a_id": judged.steady["id"], "profile_b_id": profile["id"]}
-    )
-    assert compared.status_code == 200, compared.text
-    result = compared.json()
+    result = await compared(api, judged.steady, profile)
     assert result["verdict"] == "fail", result["summary"]
     diffs = {d["metric"]: d for d in result["telemetry_diffs"]}
     assert diffs["completion_ratio"]["direction"] == "regressed", diffs["completion_ratio"]

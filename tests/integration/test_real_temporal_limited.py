@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_real_temporal import assert_simulated_like_real, direct_mean, simulated_series
+from tests.integration.test_real_temporal import (
+    assert_simulated_like_real,
+    created_profile,
+    direct_mean,
+    simulated_series,
+)
 from tests.live import LiveTemporal
 from tests.support import serve
 
@@ -22,9 +27,7 @@ async def test_persistence_requests_the_qps_limit_refused_are_read_and_placed(li
     live = live_limited
     # raw series, to agree with the same PromQL run directly (the recorded ones lag by up to one rule interval)
     async with serve(live.settings(prometheus_recording_rules=False)) as api:
-        created = await api.post("/profiles", json=live.profile_body(live.steady, task_queue=None))
-        assert created.status_code == 201, created.text
-        profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+        profile = await created_profile(api, live.profile_body(live.steady, task_queue=None))
     metrics = profile["telemetry"]["metrics"]
     refused = metrics["throttled_persistence_per_sec"]
     assert refused["status"] == "ok" and refused["mean"] > 1.0, refused

@@ -21,6 +21,7 @@ from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
 from tests.integration.test_real_temporal import (
     NO_DSQL_HERE,
     assert_simulated_like_real,
+    created_profile,
     direct_mean,
     simulated_series,
 )
@@ -53,9 +54,7 @@ async def test_a_namespace_profile_reads_everything_but_the_backlog_gauges_and_s
     live_unnamed: LiveTemporal, unnamed_api: httpx.AsyncClient
 ) -> None:
     live = live_unnamed
-    created = await unnamed_api.post("/profiles", json=live.profile_body(live.incident, task_queue=None))
-    assert created.status_code == 201, created.text
-    telemetry = (await unnamed_api.get(f"/profiles/{created.json()['id']}")).json()["telemetry"]
+    telemetry = (await created_profile(unnamed_api, live.profile_body(live.incident, task_queue=None)))["telemetry"]
     metrics = telemetry["metrics"]
     missing = {k for k, m in metrics.items() if m["status"] != "ok"}
     assert missing == NO_DSQL_HERE | ONLY_NAMED, {k: metrics[k]["reason"] for k in missing - NO_DSQL_HERE}
@@ -75,9 +74,9 @@ async def test_where_the_server_names_its_queues_a_namespace_profile_has_no_such
     live_temporal: LiveTemporal,
 ) -> None:
     async with serve(live_temporal.settings()) as api:
-        created = await api.post("/profiles", json=live_temporal.profile_body(live_temporal.incident, task_queue=None))
-        assert created.status_code == 201, created.text
-        telemetry = (await api.get(f"/profiles/{created.json()['id']}")).json()["telemetry"]
+        telemetry = (await created_profile(api, live_temporal.profile_body(live_temporal.incident, task_queue=None)))[
+            "telemetry"
+        ]
     assert not [n for n in telemetry["notes"] if n.startswith("Task queues:")]
     assert telemetry["metrics"]["backlog_count"]["status"] == "ok"
 
@@ -114,9 +113,7 @@ async def test_requests_the_rate_limit_refused_are_read_and_placed_by_the_limit_
     live = live_unnamed
     # raw series, to agree with the same PromQL run directly (the recorded ones lag by up to one rule interval)
     async with serve(live.settings(prometheus_recording_rules=False)) as api:
-        created = await api.post("/profiles", json=live.profile_body(live.incident, task_queue=None))
-        assert created.status_code == 201, created.text
-        profile = (await api.get(f"/profiles/{created.json()['id']}")).json()
+        profile = await created_profile(api, live.profile_body(live.incident, task_queue=None))
     throttled = profile["telemetry"]["metrics"]["throttled_requests_per_sec"]
     assert throttled["status"] == "ok" and throttled["mean"] > 0.1, throttled
     promql = f'sum(rate(service_errors_resource_exhausted{{cluster="{live.cluster}",namespace="default"}}[1m]))'

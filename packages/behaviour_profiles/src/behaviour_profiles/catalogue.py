@@ -723,6 +723,13 @@ _MORE_POLLS = Effect(
 _FREE_SLOTS = Effect(Raising.IMPROVES, "more task slots per worker leave free slots, so tasks do not wait for one")
 _FEWER_RECYCLES = Effect(Raising.IMPROVES, "longer connection lifetimes recycle connections less often")
 
+_PROGRESS_UNDER_PERSISTENCE_LIMITS = (
+    _QUEUES_FOR_A_CONNECTION.of(*_CONNECTION_LIMITS),
+    _REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS),
+)
+"""How the persistence limits bound the work done (completions, state transitions): connection limits
+queue requests, QPS limits refuse them; either way a higher limit lets work progress faster."""
+
 _PERSISTENCE_INFLUENCES = influences(
     # a QPS limit refuses what is over it rather than queue it (seen on a real server: persistence latency
     # fell, the refused requests answered at once), so it influences latency in no known direction
@@ -822,8 +829,7 @@ def _build() -> tuple[MetricSpec, ...]:
             noise_floor=0.05,
             computation=Direct(_CLOSES),
             influences=influences(
-                _QUEUES_FOR_A_CONNECTION.of(*_CONNECTION_LIMITS),
-                _REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS),
+                *_PROGRESS_UNDER_PERSISTENCE_LIMITS,
                 _FREE_SLOTS.of(*_SLOT_SIZES),
                 ("history.persistenceMaxQPS", *WORKER_KEYS),
             ),
@@ -840,9 +846,7 @@ def _build() -> tuple[MetricSpec, ...]:
             threshold_class=ThresholdClass.THROUGHPUT,
             noise_floor=0.5,
             computation=Direct(_STATE_TRANSITIONS),
-            influences=influences(
-                _QUEUES_FOR_A_CONNECTION.of(*_CONNECTION_LIMITS), _REFUSED_OVER_QPS.of(*_PERSISTENCE_QPS_LIMITS)
-            ),
+            influences=influences(*_PROGRESS_UNDER_PERSISTENCE_LIMITS),
             remedy=Remedy(
                 settings=("history.persistenceMaxQPS", "TEMPORAL_SQL_MAX_CONNS"),
                 why="history progresses no faster than its persistence limit and pool allow",

@@ -808,6 +808,10 @@ class _Writer:
             total += inc
             self.sample(name, rendered, round(total), w.ts(k))
 
+    def steady_counter(self, fam: _Family, ctx: _Ctx, labels: Labels, rate: float) -> None:
+        """A counter of ``rate`` events/s, with the scenario's noise and ramp-up (:func:`_increments`)."""
+        self.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+
     def gauge(self, fam: _Family, ctx: _Ctx, labels: Labels, values: Sequence[float]) -> None:
         name = fam.sample_name(self.dialect)
         rendered = self._render(fam, labels)
@@ -929,14 +933,14 @@ def _per_queue(emit: Emit) -> Emit:
 def _emit_requests(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
     rate = ctx.scenario.wps * ctx.load
-    w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+    w.steady_counter(fam, ctx, labels, rate)
 
 
 def _emit_closes(ratio: Callable[[Scenario], float]) -> Emit:
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         labels = _server(ctx, "history", *_ACTIVE, ("operation", "CompletionStats"), ("workflowType", _WORKFLOW_TYPE))
         rate = ctx.scenario.wps * ctx.load * ratio(ctx.scenario)
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+        w.steady_counter(fam, ctx, labels, rate)
 
     return emit
 
@@ -976,7 +980,7 @@ def _emit_persistence_refusals(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
             ctx, "history", ("error_type", "serviceerror.ResourceExhausted"), ("operation", operation), queue=False
         )
         rate = per_second * ctx.load
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+        w.steady_counter(fam, ctx, labels, rate)
 
 
 def _emit_dispatch(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
@@ -1104,7 +1108,7 @@ def _emit_activities(outcome: str) -> Emit:
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         rate = _attempt_rates(ctx)[outcome]
         labels = _activity_labels(ctx, outcome)
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+        w.steady_counter(fam, ctx, labels, rate)
 
     return emit
 
@@ -1121,7 +1125,7 @@ def _emit_activity_execution(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
 def _emit_service_errors(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
     labels = _server(ctx, "frontend", ("operation", "StartWorkflowExecution"), queue=False)
     rate = ctx.scenario.wps * ctx.load * ctx.scenario.service_error_ratio
-    w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+    w.steady_counter(fam, ctx, labels, rate)
 
 
 def _emit_refusals(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
@@ -1135,7 +1139,7 @@ def _emit_refusals(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
             queue=False,
         )
         rate = refusal.per_second * ctx.load
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+        w.steady_counter(fam, ctx, labels, rate)
 
 
 _WORKFLOW_TASK_OUTCOME = (("versioning_behavior", "Unspecified"),)
@@ -1153,22 +1157,20 @@ def _emit_workflow_task_failures(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
             queue=False,
         )
         rate = per_second * ctx.load
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+        w.steady_counter(fam, ctx, labels, rate)
 
 
 def _emit_workflow_task_timeouts(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
-    if ctx.scenario.workflow_task_timeouts_per_s > 0:
-        # retries of tasks whose first attempt failed, as the real server's timeouts were (first_attempt false)
-        labels = _server(
-            ctx,
-            "history",
-            ("first_attempt", "false"),
-            ("operation", "TimerActiveTaskWorkflowTaskTimeout"),
-            *_WORKFLOW_TASK_OUTCOME,
-            queue=False,
-        )
-        rate = ctx.scenario.workflow_task_timeouts_per_s * ctx.load
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (rate, rate)))
+    # retries of tasks whose first attempt failed, as the real server's timeouts were (first_attempt false)
+    labels = _server(
+        ctx,
+        "history",
+        ("first_attempt", "false"),
+        ("operation", "TimerActiveTaskWorkflowTaskTimeout"),
+        *_WORKFLOW_TASK_OUTCOME,
+        queue=False,
+    )
+    w.steady_counter(fam, ctx, labels, ctx.scenario.workflow_task_timeouts_per_s * ctx.load)
 
 
 def _emit_start_latency(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
@@ -1270,7 +1272,7 @@ def _emit_per_service(rate: Callable[[Scenario], float]) -> Emit:
         for service, max_open in _POOL_MAX_OPEN.items():
             r = rate(ctx.scenario) * ctx.load * max_open / _POOL_TOTAL
             labels = _plain(ctx, service)
-            w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+            w.steady_counter(fam, ctx, labels, r)
 
     return emit
 
@@ -1280,7 +1282,7 @@ def _emit_refill_failures(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         for reason, rate in ctx.scenario.refill_failures_per_s:
             r = rate * ctx.load * max_open / _POOL_TOTAL
             labels = _plain(ctx, service, ("reason", reason))
-            w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+            w.steady_counter(fam, ctx, labels, r)
 
 
 def _emit_tx(rate: Callable[[Scenario], float]) -> Emit:
@@ -1288,7 +1290,7 @@ def _emit_tx(rate: Callable[[Scenario], float]) -> Emit:
         for operation, share in _TX_OPERATIONS:
             r = rate(ctx.scenario) * ctx.load * share
             labels = _plain(ctx, "history", ("operation", operation))
-            w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+            w.steady_counter(fam, ctx, labels, r)
 
     return emit
 
@@ -1297,7 +1299,7 @@ def _emit_history_counter(rate: Callable[[Scenario], float]) -> Emit:
     def emit(w: _Writer, fam: _Family, ctx: _Ctx) -> None:
         r = rate(ctx.scenario) * ctx.load
         labels = _plain(ctx, "history")
-        w.counter(fam, ctx, labels, _increments(ctx, (fam.base, labels), (r, r)))
+        w.steady_counter(fam, ctx, labels, r)
 
     return emit
 
