@@ -1,7 +1,7 @@
-"""The live Temporal harness: a real dev server, a scraping Prometheus and five real workload phases.
+"""The live Temporal harness: a real dev server, a scraping Prometheus and six real workload phases.
 
 ``tests/integration/conftest.py`` starts a :class:`LiveHarness` in a background thread as soon as
-collection finds a test that uses the ``live_temporal`` fixture, so the five phases (about 8 minutes)
+collection finds a test that uses the ``live_temporal`` fixture, so the six phases (about 10 minutes)
 run while the rest of the suite does; the fixture waits for them and returns a :class:`LiveTemporal`.
 
 What runs, on free ports in a temporary state directory (the session ``stack`` keeps PostgreSQL and S3):
@@ -13,17 +13,21 @@ What runs, on free ports in a temporary state directory (the session ``stack`` k
 - workload ``steady`` twice (two healthy windows, which must compare as a pass), then workload
   ``incident`` (twice the starts, activity slots cut to 2, slower activities, 15 % failed attempts),
   each :data:`PHASE_SECONDS` long, then workload ``workflow-bug`` (a third of the workflows raise in
-  workflow code, so their workflow tasks fail and time out at every retry) for :data:`LATER_PHASE_SECONDS`
-  and workload ``no-worker`` (steady's starts, no worker polling) for :data:`PHASE_SECONDS`; task queue
-  ``main-queue``.
+  workflow code, so their workflow tasks fail and time out at every retry) and workload ``hung-activities``
+  (a fifth of the activity attempts hang past their start-to-close timeout) for :data:`LATER_PHASE_SECONDS`
+  each, and workload ``no-worker`` (steady's starts, no worker polling) for :data:`PHASE_SECONDS`; task
+  queue ``main-queue``.
   The fixture returns once Prometheus has scraped the end of the last phase.
 
 :meth:`LiveHarness.unnamed` is another real server, constrained as operators constrain one at scale:
 started with ``metrics.breakdownByTaskQueue`` false (it leaves task queues unnamed in its metrics) and a
-namespace request rate limit the incident exceeds (``frontend.namespaceRPS``), after the first harness is
-done: one ``incident`` phase, no backfill. :meth:`LiveHarness.persistence_limited` is a third, started
-with a history persistence QPS limit that ``steady`` exceeds (``history.persistenceMaxQPS``), after the
-second: one ``steady`` phase, no backfill.
+namespace request rate limit the incident exceeds (``frontend.namespaceRPS``): one ``incident`` phase, no
+backfill. :meth:`LiveHarness.persistence_limited` is a third, started with a history persistence QPS limit
+that ``steady`` exceeds (``history.persistenceMaxQPS``): one ``steady`` phase, no backfill. Both start, side
+by side, once the first harness's ``steady``, ``steady`` and ``incident`` phases are done (its
+:attr:`LiveHarness.alone`): the tests compare those phases' latencies, which a busy machine would move,
+where what the later phases are read for (failed, timed-out and refused requests, tasks nobody took) does
+not depend on how busy the two cores are.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ PERSISTENCE_QPS_LIMIT = 30
 a second, so it refuses many of them (ResourceExhausted) and the workflows barely progress."""
 
 LATER_PHASE_SECONDS = 75.0
-"""The one phase of each later server (unnamed, limited), and the first server's ``workflow-bug``: long
+"""The one phase of each later server (unnamed, limited), and the first server's ``workflow-bug`` and
+``hung-activities``: long
 enough for a few scrapes of a loaded queue (none of them has backlog gauges to wait for)."""
 
 
@@ -86,7 +91,7 @@ class LivePhase:
 @dataclass(frozen=True)
 class LiveTemporal:
     """What ``live_temporal`` returns: a real Temporal after its phases (``steady`` twice, ``incident``,
-    ``workflow-bug``, ``no-worker``).
+    ``workflow-bug``, ``hung-activities``, ``no-worker``).
 
     Profile a phase with the names a user types: ``cluster_id=cluster`` (``temporal-live``),
     ``namespace`` (``default``), ``task_queue`` (``main-queue``), the phase's ``start``/``end`` and
@@ -139,21 +144,27 @@ class LiveHarness:
         ("steady", PHASE_SECONDS),
         ("incident", PHASE_SECONDS),
         ("workflow-bug", LATER_PHASE_SECONDS),
+        ("hung-activities", LATER_PHASE_SECONDS),
         ("no-worker", PHASE_SECONDS),
     )
     """(workload, seconds) in the order they run."""
+    alone: int = 3
+    """How many of the first phases run with no other harness beside them: those whose latencies the tests
+    compare (the two ``steady`` windows and ``incident``). The later harnesses start once they are done."""
     dynamic_config: tuple[tuple[str, str], ...] = ()
     """The dev server's dynamic config (:attr:`StackConfig.temporal_dynamic_config`)."""
     backfill: bool = True
     """Whether Prometheus also holds a backfilled simulated hour."""
     after: LiveHarness | None = None
-    """A harness to let finish before starting: two never load the machine's two cores at once."""
+    """A harness whose first :attr:`alone` phases to let finish before starting."""
     stack: LocalStack = field(init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _reports: list[RunReport] = field(default_factory=list, init=False)
     _error: BaseException | None = field(default=None, init=False)
     _current: WorkloadProcess | None = field(default=None, init=False)
     _closed: threading.Event = field(default_factory=threading.Event, init=False)
+    _alone_done: threading.Event = field(default_factory=threading.Event, init=False)
+    _started_phases: int = field(default=0, init=False)
     started_at: float = field(default=0.0, init=False)
     finished_at: float = field(default=0.0, init=False)
 
@@ -199,7 +210,7 @@ class LiveHarness:
 
     def _run(self) -> None:
         if self.after is not None and self.after._thread is not None:
-            self.after._thread.join()
+            self.after._alone_done.wait()
         self.started_at = time.monotonic()
         try:
             if self._closed.is_set():
@@ -226,10 +237,14 @@ class LiveHarness:
         except BaseException as exc:  # handed to the fixture, which fails the tests that wanted it
             self._error = exc
         finally:
+            self._alone_done.set()  # never leave a later harness waiting on one that failed
             self.finished_at = time.monotonic()
 
     def _track(self, process: WorkloadProcess) -> None:
         self._current = process
+        self._started_phases += 1
+        if self._started_phases > self.alone:
+            self._alone_done.set()
         if self._closed.is_set():
             process.stop()
 

@@ -3,13 +3,14 @@
 The stack runs on free ports in a temporary state directory, in its own database, so it never touches
 a developer's `copilot dev up` stack. Prometheus is backfilled by the simulator with the demo plan.
 
-``live_temporal`` is a real Temporal dev server with a scraping Prometheus after five real workload
-phases (see ``tests/live.py``). The phases take about 8 minutes, so they start in a background
-thread as soon as collection finds a test that uses the fixture, and run while the other tests do.
-``live_unnamed`` is another real server that leaves task queues unnamed in its metrics, run after the
-first (:meth:`tests.live.LiveHarness.unnamed`), and ``live_limited`` a third one with a low history
-persistence QPS limit, run after that (:meth:`tests.live.LiveHarness.persistence_limited`); the tests
-that use them run last, in that order.
+``live_temporal`` is a real Temporal dev server with a scraping Prometheus after six real workload
+phases (see ``tests/live.py``). The phases take about 10 minutes, so they start in a background
+thread as soon as collection finds a test that uses the fixture, and run while the other tests do: every
+test that needs no real server runs first, then those of ``live_temporal``.
+``live_unnamed`` is another real server that leaves task queues unnamed in its metrics
+(:meth:`tests.live.LiveHarness.unnamed`), and ``live_limited`` a third one with a low history persistence
+QPS limit (:meth:`tests.live.LiveHarness.persistence_limited`), both run side by side once the first one's
+phases whose latencies are compared are done; the tests that use them run last, in that order.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ _SERVERS: tuple[tuple[str, Callable[[LiveHarness | None], LiveHarness]], ...] = 
     ("live_unnamed", LiveHarness.unnamed),
     ("live_limited", LiveHarness.persistence_limited),
 )
-"""The real servers' fixtures and how each harness is made, in the order they run: each after the one
-before it that the session has (two never load the machine's two cores at once)."""
+"""The real servers' fixtures and how each harness is made, the first first: each later one starts once the
+first the session has is past the phases it runs alone (their latencies are compared), the later ones side
+by side."""
 _HARNESSES = {fixture: pytest.StashKey[LiveHarness]() for fixture, _ in _SERVERS}
 
 
@@ -51,7 +53,8 @@ def _wants(items: list[pytest.Item], fixture: str) -> bool:
 
 
 def _harness(config: pytest.Config, fixture: str) -> LiveHarness:
-    """The session's harness of ``fixture``, made the first time it is asked for."""
+    """The session's harness of ``fixture``, made the first time it is asked for (after the first harness
+    made before it)."""
     harness = config.stash.get(_HARNESSES[fixture], None)
     if harness is None:
         after: LiveHarness | None = None
@@ -59,17 +62,19 @@ def _harness(config: pytest.Config, fixture: str) -> LiveHarness:
             if name == fixture:
                 harness = config.stash[_HARNESSES[fixture]] = make(after)
                 break
-            after = config.stash.get(_HARNESSES[name], None) or after
+            after = after or config.stash.get(_HARNESSES[name], None)
     assert harness is not None, fixture
     return harness
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of the later servers last, in the order their harnesses run."""
+    """The tests that need no real server first (they run while the servers' phases do, instead of the
+    session idling while a test waits for them), then those of each server, in the order their harnesses
+    run; the sort is stable, so each group keeps its own order."""
 
     def rank(item: pytest.Item) -> int:
         names = getattr(item, "fixturenames", ())
-        return next((i for i, (fixture, _) in enumerate(_SERVERS) if i and fixture in names), 0)
+        return next((i for i, (fixture, _) in reversed(list(enumerate(_SERVERS, 1))) if fixture in names), 0)
 
     items.sort(key=rank)
 
@@ -172,7 +177,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def live_temporal(request: pytest.FixtureRequest, stack: Stack) -> LiveTemporal:
     """A real Temporal after its workload phases (``steady`` twice, ``incident``, ``workflow-bug``,
-    ``no-worker``), scraped by its own Prometheus.
+    ``hung-activities``, ``no-worker``), scraped by its own Prometheus.
 
     See :class:`tests.live.LiveTemporal` for the fields; its ``settings()`` run an app on it with the
     session stack's PostgreSQL and S3.

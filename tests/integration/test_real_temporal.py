@@ -337,10 +337,16 @@ def test_the_incident_regressions_are_placed_in_the_task_queue_as_exported(judge
         kept = judged.incident["telemetry"]["metrics"][key]["contributors"]
         assert kept is not None and [c["labels"] for c in kept["top"]] == [places[0]], key
     by_metric = {a["metric"]: a for a in judged.comparison["attributions"]}
-    for key in REGRESSED_IN_THE_INCIDENT - {"backlog_age"}:  # a maximum has no parts
+    # an activity's attempts are placed in its activity type too (history writes activityType on them)
+    of_activities = {"activity_failure_rate", "activity_execution_latency_p95"}
+    for key in REGRESSED_IN_THE_INCIDENT - of_activities - {"backlog_age"}:  # a maximum has no parts
         found = by_metric[key]
         assert found["contributors"][0]["labels"] in places, found
         assert "of it from task queue main" in found["statement"], found["statement"]
+    for key in of_activities:
+        found = by_metric[key]
+        assert found["contributors"][0]["labels"] == {**places[0], "activityType": "work"}, found
+        assert "of it from activity work in task queue main_queue" in found["statement"], found["statement"]
     # the starts not closed: start requests carry no task queue, so they are placed in their namespace
     closes = by_metric["completion_ratio"]
     assert [c["labels"] for c in closes["contributors"]] == [{"namespace": "default"}], closes
@@ -524,3 +530,40 @@ async def test_a_window_no_worker_polled_says_so(judged: Judged, api: httpx.Asyn
     diffs = {d["metric"]: d for d in result["telemetry_diffs"]}
     assert diffs["completion_ratio"]["direction"] == "regressed", diffs["completion_ratio"]
     assert "no worker polled this scope" in diffs["workflow_schedule_to_start_p95"]["reason"]
+
+
+async def test_activities_that_hang_past_their_timeout_are_named_as_timeouts(
+    judged: Judged, api: httpx.AsyncClient
+) -> None:
+    """A fifth of ``hung-activities``' attempts hang past their 10 s start-to-close timeout (a downstream that
+    stops answering): the real server counts each in ``activity_task_timeout`` with ``timeout_type``
+    StartToClose, and retries it. The comparison with ``steady`` fails on the failed-or-timed-out share,
+    and says they are timeouts, of which activity, not failures."""
+    live = judged.live
+    phase = live.phase("hung-activities")
+    assert phase.report.activity_hangs > 10, phase.report.lines()
+    profile = await created_profile(api, live.profile_body(phase))
+    metrics = profile["telemetry"]["metrics"]
+    selector = f'cluster="{live.cluster}",namespace="default",taskqueue="main_queue"'
+    failures = metrics["activity_failures_per_sec"]
+    assert failures["status"] == "ok" and failures["mean"] > 0.3, failures
+    promql = f'sum(rate({{__name__=~"activity_task_timeout|activity_task_fail",{selector}}}[1m]))'
+    assert failures["mean"] == pytest.approx(await direct_mean(live, promql, profile), rel=0.15)
+    top = failures["contributors"]["top"]
+    assert top[0]["labels"] == {
+        "namespace": "default",
+        "taskqueue": "main_queue",
+        "activityType": "work",
+        "operation": "TimerActiveTaskActivityTimeout",
+        "timeout_type": "StartToClose",
+    }, top
+    assert top[0]["share"] > 0.95, top  # the workload fails none of them: every one is a timeout
+
+    result = await compared(api, judged.steady, profile)
+    assert result["verdict"] == "fail", result["summary"]
+    diffs = {d["metric"]: d for d in result["telemetry_diffs"]}
+    for key in ("activity_failure_rate", "activity_failures_per_sec"):
+        assert diffs[key]["direction"] == "regressed" and diffs[key]["severity"] == "critical", diffs[key]
+    placed = {a["metric"]: a["statement"] for a in result["attributions"]}
+    statement = placed["activity_failures_per_sec"]
+    assert "StartToClose timeouts of activity work in task queue main_queue in namespace default" in statement

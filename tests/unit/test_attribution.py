@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,7 +21,7 @@ from behaviour_profiles.attribution import (
     top_contributors,
     worse_part,
 )
-from behaviour_profiles.catalogue import BY_KEY, Dialect, series_queries, split_labels
+from behaviour_profiles.catalogue import BY_KEY, Dialect, SeriesQuery, series_queries, split_labels
 from behaviour_profiles.models import (
     Better,
     Contributor,
@@ -216,7 +217,9 @@ def test_a_rate_is_attributed_by_its_part_of_the_sum_and_a_ratio_by_its_worse_pa
     plan = QueryPlan(0, 15, 15, 60)
     completed = BY_KEY["workflows_completed_per_sec"]
     (closes,) = series_queries(completed)
-    fetched = {closes: {("ns", "fast"): {0.0: 3.0, 15.0: 3.0}, ("ns", "slow"): {0.0: 1.0, 15.0: 1.0}}}
+    fetched: dict[SeriesQuery, Any] = {
+        closes: {("ns", "fast"): {0.0: 3.0, 15.0: 3.0}, ("ns", "slow"): {0.0: 1.0, 15.0: 1.0}}
+    }
     summary = summarise_catalogue(fetched, Dialect.TALLY, plan, [completed])[completed.key]
     assert summary.mean == pytest.approx(4.0)
     assert summary.contributors is not None
@@ -226,13 +229,46 @@ def test_a_rate_is_attributed_by_its_part_of_the_sum_and_a_ratio_by_its_worse_pa
     ]
     failing = BY_KEY["activity_failure_rate"]
     failures, attempts = series_queries(failing)
+    # by activity type: which activity fails, and how often it does
     fetched = {
-        failures: {("ns", "a"): {0.0: 10.0}},
-        attempts: {("ns", "a"): {0.0: 100.0}, ("ns", "b"): {0.0: 300.0}},
+        failures: {("ns", "q", "charge"): {0.0: 10.0}},
+        attempts: {("ns", "q", "charge"): {0.0: 100.0}, ("ns", "q", "email"): {0.0: 300.0}},
     }
     found = split_contributors(failing, fetched, Dialect.TALLY)
     assert found is not None and found.share_of is ShareOf.WORSE_PART
-    assert [(c.labels["taskqueue"], c.value, c.share) for c in found.top] == [("a", 0.1, 1.0), ("b", 0.0, 0.0)]
+    assert [(c.labels["activityType"], c.value, c.share) for c in found.top] == [
+        ("charge", 0.1, 1.0),
+        ("email", 0.0, 0.0),
+    ]
+    assert describe_labels(found.top[0].labels) == "activity charge in task queue q in namespace ns"
+
+
+def test_activity_failures_are_told_from_attempts_that_hung_past_their_timeout() -> None:
+    """History counts a failed attempt under RespondActivityTaskFailed and one it timed out under
+    TimerActiveTaskActivityTimeout with its timeout type: the contributors say which, and of which activity."""
+    spec = BY_KEY["activity_failures_per_sec"]
+    (outcomes,) = series_queries(spec)
+    fetched = {
+        outcomes: {
+            ("ns", "q", "charge", "TimerActiveTaskActivityTimeout", "StartToClose"): {0.0: 0.6, 15.0: 0.6},
+            ("ns", "q", "charge", "RespondActivityTaskFailed", ""): {0.0: 0.3, 15.0: 0.3},
+            ("ns", "q", "email", "TimerActiveTaskActivityTimeout", "Heartbeat"): {0.0: 0.1, 15.0: 0.1},
+        }
+    }
+    summary = summarise_catalogue(fetched, Dialect.TALLY, QueryPlan(0, 15, 15, 60), [spec])[spec.key]
+    assert summary.mean == pytest.approx(1.0)
+    assert summary.contributors is not None
+    assert [describe_labels(c.labels) for c in summary.contributors.top] == [
+        "StartToClose timeouts of activity charge in task queue q in namespace ns",
+        "failed attempts of activity charge in task queue q in namespace ns",
+        "Heartbeat timeouts of activity email in task queue q in namespace ns",
+    ]
+    assert [c.share for c in summary.contributors.top] == pytest.approx([0.6, 0.3, 0.1])
+    # a window where attempts only failed is split by the same labels, so the two are matched in a comparison
+    failed_only = {outcomes: {("ns", "q", "charge", "RespondActivityTaskFailed", ""): {0.0: 0.3, 15.0: 0.3}}}
+    before = summarise_catalogue(failed_only, Dialect.TALLY, QueryPlan(0, 15, 15, 60), [spec])[spec.key]
+    assert before.contributors is not None and before.contributors.by == summary.contributors.by
+    assert summary.contributors.by == ["namespace", "taskqueue", "activityType", "operation", "timeout_type"]
 
 
 def test_failures_and_service_errors_are_placed_where_they_happen() -> None:

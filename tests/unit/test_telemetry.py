@@ -166,10 +166,10 @@ def test_histogram_families_and_ratio_parts_are_fetched_once() -> None:
     # fewer queries than metrics: p95/p99 and sync/async share theirs
     assert len(texts) < len(CATALOGUE)
     # and each counter is read once: closes, the completion ratio's closes and workflow failures share a
-    # query, as do activity failures and attempts
+    # query, as do activity failures (split by outcome), the failure ratio's part and its attempts (by type)
     for counter in ("workflow_success_total{", "workflow_failed_total{", "activity_task_fail_total{"):
         assert sum(counter in t for t in texts) == 1, counter
-    assert len(texts) == len(queries) - 3
+    assert len(texts) == len(queries) - 4
 
 
 def test_queries_sharing_counters_each_add_up_their_own_terms() -> None:
@@ -422,8 +422,12 @@ def test_completions_per_start_is_uncapped_and_failures_read_zero_when_absent() 
     assert out["completion_ratio"].min == 0.5 and out["completion_ratio"].max == 1.5
     rate_spec, fails_spec = BY_KEY["activity_failure_rate"], BY_KEY["activity_failures_per_sec"]
     failures, attempts = series_queries(rate_spec)
+    (outcomes,) = series_queries(fails_spec)
     out = summarise_catalogue(
-        {failures: {}, attempts: {("ns", "q"): {0.0: 4.0}}}, Dialect.TALLY, plan, [rate_spec, fails_spec]
+        {failures: {}, attempts: {("ns", "q", "work"): {0.0: 4.0}}, outcomes: {}},
+        Dialect.TALLY,
+        plan,
+        [rate_spec, fails_spec],
     )
     assert out["activity_failure_rate"].mean == 0.0
     assert out["activity_failures_per_sec"].status is MetricStatus.OK and out["activity_failures_per_sec"].max == 0

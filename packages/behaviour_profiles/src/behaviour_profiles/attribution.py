@@ -40,10 +40,18 @@ Sides = tuple[str, str]
 ``("the baseline", "the current window")`` in drift."""
 PROFILE_SIDES: Sides = ("profile A", "profile B")
 
+_ACTIVITY_OUTCOME_WORDS: Mapping[str, str] = {
+    "RespondActivityTaskFailed": "failed attempts",
+    "TimerActiveTaskActivityTimeout": "timeouts",
+}
+"""How an activity attempt ended, by the operation history counts it under; a timeout's words are
+preceded by its ``timeout_type`` (``StartToClose timeouts``)."""
+
 _LABEL_WORDS: tuple[tuple[str, str, str], ...] = (
     # label, words when it stands alone, words after another label
-    ("taskqueue", "task queue {}", "task queue {}"),
-    ("task_queue", "task queue {}", "task queue {}"),
+    ("activityType", "activity {}", "of activity {}"),
+    ("taskqueue", "task queue {}", "in task queue {}"),
+    ("task_queue", "task queue {}", "in task queue {}"),
     ("operation", "operation {}", "operation {}"),
     ("resource_exhausted_cause", "requests refused by {}", "refused by {}"),
     ("failure", "workflow tasks failed with {}", "failed with {}"),
@@ -228,12 +236,17 @@ def worse_part(form: str, better: Better, part: float, whole: float) -> float:
 def describe_labels(labels: Mapping[str, str]) -> str:
     """A contributor in words: ``operation UpdateWorkflowExecution on history``, ``task queue main_queue in
     namespace default`` (``the task queues the server does not name in namespace default`` for the server's
-    ``__omitted__``); labels this module has no words for read ``label=value``."""
+    ``__omitted__``), ``StartToClose timeouts of activity work in task queue main_queue`` for the activity
+    attempts history timed out; labels this module has no words for read ``label=value``."""
     known = {label for label, _, _ in _LABEL_WORDS}
     words: list[str] = []
+    outcome = _ACTIVITY_OUTCOME_WORDS.get(labels.get("operation", ""))
+    if outcome is not None:  # an activity attempt's end: "StartToClose timeouts of activity work in ..."
+        words.append(" ".join(filter(None, (labels.get("timeout_type"), outcome))))
+        labels = {k: v for k, v in labels.items() if k not in ("operation", "timeout_type")}
     for label, alone, after in _LABEL_WORDS:
         if label == "taskqueue" and labels.get(label) == UNNAMED_TASK_QUEUE:
-            words.append(UNNAMED_WORDS)
+            words.append(("in " if words else "") + UNNAMED_WORDS)
         elif label in labels:
             words.append((after if words else alone).format(labels[label]))
     words += [f"{label}={value}" for label, value in sorted(labels.items()) if label not in known]

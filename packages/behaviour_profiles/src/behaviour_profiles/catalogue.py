@@ -179,6 +179,12 @@ def fetched_labels(query: SeriesQuery) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*by, *query.split)))
 
 
+def level_labels(query: SeriesQuery) -> frozenset[str]:
+    """The labels of a query that are scope levels (namespace, task queue): a profile splits by some of
+    them, depending on its scope (:func:`split_labels`); by its other split labels always."""
+    return frozenset(label for term in _terms(query) for _, label in term.scopes)
+
+
 def split_labels(query: SeriesQuery, fixed: Collection[str]) -> tuple[str, ...]:
     """The split labels a query is grouped by in a scope that fixes the dimensions ``fixed`` (see
     :data:`Split`): every label that is not a scope level, every level the scope fixes (one value: it
@@ -417,6 +423,11 @@ _BY_PLUGIN_OP: Split = ("operation",)
 _BY_NAMESPACE_OP: Split = ("namespace", "operation")
 _BY_THROTTLE: Split = ("namespace", "operation", "resource_exhausted_cause")
 _BY_WORKFLOW_TASK_FAILURE: Split = ("namespace", "failure")
+# history writes an activity's type on each of its attempts' series (activityType), and how an attempt ended
+# in operation (RespondActivityTaskFailed, TimerActiveTaskActivityTimeout) and, for a timeout, timeout_type
+# (StartToClose, ScheduleToStart, Heartbeat): which activity fails, and whether it fails or hangs
+_BY_ACTIVITY: Split = ("namespace", "taskqueue", "activityType")
+_BY_ACTIVITY_OUTCOME: Split = (*_BY_ACTIVITY, "operation", "timeout_type")
 _START_OPS = "StartWorkflowExecution|SignalWithStartWorkflowExecution"
 _STARTS = RateSum(
     (
@@ -490,9 +501,11 @@ _ACTIVITY_FAILED = (
     Term(server_counter("activity_task_fail"), (), SERVER_SCOPES),
     Term(server_counter("activity_task_timeout"), (), SERVER_SCOPES),
 )
-_ACTIVITY_FAILURES = RateSum(_ACTIVITY_FAILED, split=_BY_QUEUE)
-_ACTIVITY_ATTEMPTS = RateSum(
-    (Term(server_counter("activity_success"), (), SERVER_SCOPES), *_ACTIVITY_FAILED), split=_BY_QUEUE
+_ACTIVITY_FAILURES = RateSum(_ACTIVITY_FAILED, split=_BY_ACTIVITY_OUTCOME)
+_ACTIVITY_FAILURE_SHARE = Ratio(
+    RateSum(_ACTIVITY_FAILED, split=_BY_ACTIVITY),
+    RateSum((Term(server_counter("activity_success"), (), SERVER_SCOPES), *_ACTIVITY_FAILED), split=_BY_ACTIVITY),
+    "part/whole",
 )
 _WORKFLOW_FAILURES = RateSum(
     (
@@ -536,7 +549,7 @@ _START_LATENCY = BucketRates(
 # every activity attempt, from its start on a worker to its completion or failure, as history
 # records it when the worker answers (timed-out attempts are not in it: the worker never answered)
 _ACTIVITY_EXECUTION = BucketRates(
-    Term(server_timer_buckets("activity_start_to_close_latency"), (), SERVER_SCOPES), split=_BY_QUEUE
+    Term(server_timer_buckets("activity_start_to_close_latency"), (), SERVER_SCOPES), split=_BY_ACTIVITY
 )
 _SHARD_LOCK = BucketRates(Term(server_timer_buckets("lock_latency"), (("operation", "=", "ShardInfo"),)))
 
@@ -1169,13 +1182,13 @@ def _build() -> tuple[MetricSpec, ...]:
             better=Better.LOWER,
             threshold_class=ThresholdClass.ERROR,
             noise_floor=0.01,
-            computation=Ratio(_ACTIVITY_FAILURES, _ACTIVITY_ATTEMPTS, "part/whole"),
+            computation=_ACTIVITY_FAILURE_SHARE,
             influences=influences(WORKER_KEYS),
             family="activity_outcomes",
             key_metric=True,
             taken=True,
             description="(activity_task_fail + activity_task_timeout) / (activity_success + both): the share "
-            "of activity attempts that failed or timed out, retried ones included.",
+            "of activity attempts that failed or timed out, retried ones included; contributors by activity type.",
             floor_points=1.0,
         ),
         _error_rate(
@@ -1184,6 +1197,9 @@ def _build() -> tuple[MetricSpec, ...]:
             _ACTIVITY_FAILURES,
             "activity_outcomes",
             influences=influences(WORKER_KEYS),
+            description="activity_task_fail + activity_task_timeout, every attempt; its contributors tell failed "
+            "attempts from timed-out ones (by timeout type: StartToClose is an attempt that hung past its "
+            "timeout, Heartbeat one that stopped heartbeating) per activity type.",
         ),
         _error_rate(
             "workflow_failures_per_sec",

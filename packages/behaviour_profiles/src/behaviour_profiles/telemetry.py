@@ -71,6 +71,7 @@ from behaviour_profiles.catalogue import (
     exported_value,
     fetched_labels,
     grouped_labels,
+    level_labels,
     record_slugs,
     recorded_name,
     rule_tiers,
@@ -767,8 +768,11 @@ def contributors(
     (labels,) = splits
     cut = {query: (parts_of or (lambda q: split_parts(q, fetched[q])))(query) for query in queries}
     keys = sorted({key for parts in cut.values() for key in parts})
-    # the labels the scope split by (:func:`split_labels`): the others are empty in every answer
-    split = [label for i, label in enumerate(labels) if any(key[i] for key in keys)]
+    # the labels the scope split by (:func:`split_labels`): the other levels are empty in every answer. A
+    # label that is not a level is split by at every scope, even where no series carries it (an activity's
+    # timeout_type where none timed out): ``by`` is the same for every profile of the scope
+    levels = frozenset().union(*map(level_labels, queries))
+    split = [label for i, label in enumerate(labels) if label not in levels or any(key[i] for key in keys)]
     empty: dict[SeriesQuery, Any] = {query: {} for query in queries}
 
     def parts(key: tuple[str, ...]) -> dict[SeriesQuery, Any]:

@@ -1082,12 +1082,16 @@ _ACTIVITY_OUTCOMES: Mapping[str, str] = {
 
 
 def _activity_labels(ctx: _Ctx, outcome: str) -> Labels:
-    """The labels history writes on an activity attempt's series: its type, workflow type and outcome."""
+    """The labels history writes on an activity attempt's series: its type, workflow type and outcome (and a
+    timed-out attempt's timeout type: a real 1.32 server writes ``timeout_type="StartToClose"`` for an attempt
+    that hung past its start-to-close timeout)."""
+    timeout = (("timeout_type", "StartToClose"),) if outcome == "timed_out" else ()
     return _server(
         ctx,
         "history",
         ("activityType", _ACTIVITY_TYPE),
         ("operation", _ACTIVITY_OUTCOMES[outcome]),
+        *timeout,
         ("versioning_behavior", "Unspecified"),
         ("workflowType", _WORKFLOW_TYPE),
     )

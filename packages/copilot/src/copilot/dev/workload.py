@@ -75,6 +75,9 @@ class Workload:
     activities_per_workflow: int = 1
     max_attempts: int = 3
     """Attempts per activity, the first included; a workflow whose activity fails them all fails."""
+    activity_hang_fraction: float = 0.0
+    """Share of activity attempts that hang past their start-to-close timeout (a downstream that stops
+    answering): each holds a slot until the timeout, then the server times the attempt out and retries it."""
     workflow_bug_fraction: float = 0.0
     """Share of workflows whose code raises after their activities: their workflow task fails at every
     attempt (the server retries it), so they stay running, as after a bad deploy."""
@@ -175,6 +178,14 @@ WORKLOADS: Mapping[str, Workload] = {
             workflow_bug_fraction=1 / 3,
         ),
         Workload(
+            name="hung-activities",
+            summary="steady, but a fifth of activity attempts hang past their 10 s start-to-close timeout "
+            "(a downstream that stops answering): they hold slots, time out and are retried",
+            starts_per_second=_STEADY.starts_per_second,
+            activity_seconds=_STEADY.activity_seconds,
+            activity_hang_fraction=0.2,
+        ),
+        Workload(
             name="no-worker",
             summary="steady's starts with no worker polling the task queue (the worker fleet is down): "
             "nothing runs, workflow tasks pile up",
@@ -215,6 +226,8 @@ class RunReport:
     terminated: int
     """Workflows still running afterwards, terminated so that the next run starts on an empty queue."""
     notes: list[str] = field(default_factory=list)
+    activity_hangs: int = 0
+    """Activity attempts that hung past their start-to-close timeout (``activity_hang_fraction``)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -236,7 +249,8 @@ class RunReport:
             f"workload {self.workload} on {self.address}, namespace {self.namespace}, task queue {self.task_queue}",
             f"window {self.start:%Y-%m-%dT%H:%M:%SZ} .. {self.end:%Y-%m-%dT%H:%M:%SZ} ({seconds:.0f} s)",
             f"started {self.started} workflows ({self.started / max(seconds, 1e-9):.1f}/s), {self.start_errors} "
-            f"start errors; {self.activity_attempts} activity attempts, {self.activity_failures} failed",
+            f"start errors; {self.activity_attempts} activity attempts, {self.activity_failures} failed, "
+            f"{self.activity_hangs} hung past their timeout",
             "activity backlog at the end: "
             + ("unknown" if self.activity_backlog is None else str(self.activity_backlog)),
             f"terminated {self.terminated} workflows left running",
@@ -506,7 +520,9 @@ async def run(
         disable_eager_activity_execution=True,
     )
     spec = WorkflowInput(
-        activity=ActivityInput(workload.activity_seconds, workload.activity_failure_fraction),
+        activity=ActivityInput(
+            workload.activity_seconds, workload.activity_failure_fraction, workload.activity_hang_fraction
+        ),
         activities=workload.activities_per_workflow,
         max_attempts=workload.max_attempts,
         bug_fraction=workload.workflow_bug_fraction,
@@ -548,6 +564,10 @@ async def run(
             task.add_done_callback(pending.discard)
             n += 1
             due += next_start(rng, workload.starts_per_second)
+        # the next start falls past the duration: the window still lasts all of it (a 120 s run is a
+        # 2-minute profile, not one a moment shorter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(0.0, duration_s - (time.monotonic() - t0)))
         if pending:
             await asyncio.wait(pending, timeout=10)
         end = datetime.now(UTC)
@@ -580,6 +600,7 @@ async def run(
         start_errors=errors,
         activity_attempts=counters.attempts,
         activity_failures=counters.failures,
+        activity_hangs=counters.hangs,
         activity_backlog=backlog,
         terminated=terminated,
         notes=notes,

@@ -15,13 +15,28 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-__all__ = ["ActivityInput", "Counters", "WorkActivities", "WorkflowInput", "WorkloadWorkflow", "attempt_seconds"]
+__all__ = [
+    "HANG_PAST_TIMEOUT_SECONDS",
+    "ActivityInput",
+    "Counters",
+    "WorkActivities",
+    "WorkflowInput",
+    "WorkloadWorkflow",
+    "attempt_seconds",
+]
+
+
+HANG_PAST_TIMEOUT_SECONDS = 2.0
+"""How long a hung attempt goes on after its start-to-close timeout (then its answer is refused)."""
 
 
 @dataclass(frozen=True)
 class ActivityInput:
     seconds: float
     failure_fraction: float
+    hang_fraction: float = 0.0
+    """Share of attempts that hang past their start-to-close timeout (a downstream that stops answering):
+    the server times them out and retries them."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,7 @@ class Counters:
 
     attempts: int = 0
     failures: int = 0
+    hangs: int = 0
 
 
 class WorkActivities:
@@ -60,8 +76,14 @@ class WorkActivities:
     @activity.defn(name="work")
     async def work(self, spec: ActivityInput) -> None:
         """Sleep about ``seconds`` (busy for a slot, idle for the CPU), then fail a ``failure_fraction`` of
-        attempts."""
+        attempts; a ``hang_fraction`` of them first hang past their start-to-close timeout."""
         self._counters.attempts += 1
+        if spec.hang_fraction and self._rng.random() < spec.hang_fraction:  # no draw otherwise: same stream
+            # hold the slot past the attempt's timeout: the server times the attempt out (and retries it)
+            # and refuses the late answer, as when a downstream stops answering
+            self._counters.hangs += 1
+            timeout = activity.info().start_to_close_timeout or timedelta(seconds=10)
+            await asyncio.sleep(timeout.total_seconds() + HANG_PAST_TIMEOUT_SECONDS)
         await asyncio.sleep(attempt_seconds(self._rng, spec.seconds))
         if self._rng.random() < spec.failure_fraction:
             self._counters.failures += 1
