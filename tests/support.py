@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -65,3 +66,19 @@ def screenshot_dir(environ: Mapping[str, str], scratch: Path) -> Path:
     """Where the browser tests save screenshots: the docs' directory with ``COPILOT_UPDATE_SCREENSHOTS=1``,
     else ``scratch`` (a temporary directory), so that a test run leaves the checkout as it found it."""
     return DOC_SCREENSHOTS if environ.get(UPDATE_SCREENSHOTS, "").strip() == "1" else scratch
+
+
+async def created_profile(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /profiles`` with ``body`` (asserting 201), then the whole profile."""
+    created = await api.post("/profiles", json=body)
+    assert created.status_code == 201, created.text
+    profile: dict[str, Any] = (await api.get(f"/profiles/{created.json()['id']}")).json()
+    return profile
+
+
+async def compared(api: httpx.AsyncClient, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The comparison of profile ``a`` (before) with ``b`` (after), asserting 200."""
+    answer = await api.post("/profiles/compare", json={"profile_a_id": a["id"], "profile_b_id": b["id"]})
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result

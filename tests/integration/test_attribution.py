@@ -29,7 +29,7 @@ from behaviour_profiles.catalogue import CATALOGUE, Dialect
 from copilot.dev.simulator import SLOW_QUEUE_SCENARIO, Placement
 from tests.integration.conftest import Stack, simulated_prometheus
 from tests.integration.test_profiles_api import create
-from tests.support import serve
+from tests.support import compared, serve
 
 pytestmark = pytest.mark.stack
 
@@ -77,13 +77,6 @@ async def _profile(
     return profile
 
 
-async def _compare(http: httpx.AsyncClient, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    compared = await http.post("/profiles/compare", json={"profile_a_id": a["id"], "profile_b_id": b["id"]})
-    assert compared.status_code == 200, compared.text
-    comparison: dict[str, Any] = compared.json()
-    return comparison
-
-
 @dataclass
 class Placed:
     http: httpx.AsyncClient
@@ -104,7 +97,7 @@ async def placed(stack: Stack, where_prometheus: tuple[str, list[Placement]]) ->
     url, placements = where_prometheus
     async with serve(stack.settings(prometheus_endpoint=url)) as http:
         healthy, slow = [await _profile(http, p, p.task_queue) for p in placements if p.cluster == CLUSTER]
-        yield Placed(http, healthy, slow, await _compare(http, healthy, slow))
+        yield Placed(http, healthy, slow, await compared(http, healthy, slow))
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +106,7 @@ async def queued(stack: Stack, where_prometheus: tuple[str, list[Placement]]) ->
     url, placements = where_prometheus
     async with serve(stack.settings(prometheus_endpoint=url)) as http:
         healthy, slow = [await _profile(http, p, None) for p in placements if p.cluster == QUEUES]
-        yield Placed(http, healthy, slow, await _compare(http, healthy, slow))
+        yield Placed(http, healthy, slow, await compared(http, healthy, slow))
 
 
 @pytest.fixture(scope="module")

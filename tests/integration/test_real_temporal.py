@@ -23,7 +23,7 @@ import pytest
 from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
 from copilot.dev.simulator import Placement, write_openmetrics
 from tests.live import LivePhase, LiveTemporal
-from tests.support import serve
+from tests.support import compared, created_profile, serve
 
 pytestmark = pytest.mark.stack
 
@@ -72,22 +72,6 @@ async def api(live_temporal: LiveTemporal) -> AsyncIterator[httpx.AsyncClient]:
     # holds the two paths to each other)
     async with serve(live_temporal.settings(prometheus_recording_rules=False)) as client:
         yield client
-
-
-async def created_profile(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-    """``POST /profiles`` with ``body`` (asserting 201), then the whole profile."""
-    created = await api.post("/profiles", json=body)
-    assert created.status_code == 201, created.text
-    profile: dict[str, Any] = (await api.get(f"/profiles/{created.json()['id']}")).json()
-    return profile
-
-
-async def compared(api: httpx.AsyncClient, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """The comparison of profile ``a`` (before) with ``b`` (after), asserting 200."""
-    answer = await api.post("/profiles/compare", json={"profile_a_id": a["id"], "profile_b_id": b["id"]})
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
 
 
 @pytest.fixture(scope="module")

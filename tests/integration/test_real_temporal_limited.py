@@ -13,12 +13,11 @@ import pytest
 
 from tests.integration.test_real_temporal import (
     assert_simulated_like_real,
-    created_profile,
     direct_mean,
     simulated_series,
 )
 from tests.live import LiveTemporal
-from tests.support import serve
+from tests.support import created_profile, serve
 
 pytestmark = pytest.mark.stack
 

@@ -21,12 +21,11 @@ from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
 from tests.integration.test_real_temporal import (
     NO_DSQL_HERE,
     assert_simulated_like_real,
-    created_profile,
     direct_mean,
     simulated_series,
 )
 from tests.live import LiveTemporal
-from tests.support import serve
+from tests.support import created_profile, serve
 
 pytestmark = pytest.mark.stack
 
