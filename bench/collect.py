@@ -55,6 +55,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
@@ -188,6 +189,14 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
             concurrency=args.concurrency,
             use_recorded=False,
         )
+        every_bucket = TelemetryCollector(
+            client,
+            scrape_interval_s=args.scrape,
+            cluster_label="cluster",
+            concurrency=args.concurrency,
+            use_recorded=False,
+            narrow_buckets=False,
+        )
         print(
             f"\n{'scope':<9} {'window':>6}  {'recorded s':>10} {'(Prom s)':>8}  {'collector s':>11} {'(Prom s)':>8}  "
             f"{'naive serial s':>14} {'(Prom s)':>8}  {'naive/collector':>15}  {'naive/recorded':>14}  "
@@ -203,6 +212,7 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                 fast: list[Timed] = []
                 ours: list[Timed] = []
                 plain: list[Timed] = []
+                whole: list[Timed] = []
 
                 async def run_naive(naive: list[str] = naive, plan: QueryPlan = plan) -> None:
                     for promql in naive:
@@ -214,7 +224,8 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                     fast.append(await timed(http, prom_url, partial(recorded.collect, target, start, end)))
                     ours.append(await timed(http, prom_url, partial(collector.collect, target, start, end)))
                     plain.append(await timed(http, prom_url, run_naive))
-                f, a, b = median(fast), median(ours), median(plain)
+                    whole.append(await timed(http, prom_url, partial(every_bucket.collect, target, start, end)))
+                f, a, b, e = median(fast), median(ours), median(plain), median(whole)
                 print(
                     f"{scope_name:<9} {hours:>5}h  {f.wall:>10.3f} {f.prometheus:>8.3f}  "
                     f"{a.wall:>11.3f} {a.prometheus:>8.3f}  "
@@ -222,6 +233,11 @@ async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namesp
                     f"{b.wall / f.wall:>13.1f}x  {ours_n}/{len(naive)}"
                 )
                 print(f"  {cpu_bound(a, b, os.cpu_count() or 1)}")
+                print(
+                    f"  raw collector reading every bucket (narrow_buckets=False): {e.wall:.3f}s "
+                    f"(Prom {e.prometheus:.3f}s), naive/it {b.wall / e.wall:.1f}x;\n  "
+                    f"{cpu_bound(e, b, os.cpu_count() or 1)}"
+                )
         end_scope = SCOPES["cluster"]
         start = end - timedelta(hours=max(args.windows))
         by_rules = await recorded.collect(end_scope, start, end)
@@ -362,6 +378,57 @@ async def breakdown(prom_url: str, end: datetime, args: argparse.Namespace) -> N
         t0 = time.perf_counter()
         summarise_catalogue(results, Dialect.OPENTELEMETRY, plan, collector_specs())
         print(f"  API quantiles and summaries of the raw set: {time.perf_counter() - t0:.3f}s")
+        await bucket_reads(http, prom_url, start, end, args)
+
+
+async def bucket_reads(
+    http: httpx.AsyncClient,
+    prom_url: str,
+    start: datetime,
+    end: datetime,
+    args: argparse.Namespace,
+) -> None:
+    """The raw histograms as the collector reads them (bucket by bucket, ``BucketNarrowing``): one
+    whole-cluster raw collection's range reads of each histogram, caught on the way out, then asked again
+    one at a time with Prometheus's own figures: reads, ``le`` values read, samples, evaluation."""
+    sent: list[dict[str, str]] = []
+
+    async def catch(request: httpx.Request) -> None:
+        if request.url.path.endswith("/query_range"):
+            sent.append(dict(parse_qsl(request.content.decode())))
+
+    async with httpx.AsyncClient(timeout=300, event_hooks={"request": [catch]}) as watched:
+        collector = TelemetryCollector(
+            PrometheusClient(watched, prom_url, timeout_s=300),
+            scrape_interval_s=args.scrape,
+            cluster_label="cluster",
+            use_recorded=False,
+        )
+        await collector.collect(SCOPES["cluster"], start, end)
+    by_family: dict[str, list[tuple[int, float, int]]] = {}
+    for params in sent:
+        family = re.search(r"(\w+)_bucket\{", params["query"])
+        if family is None:
+            continue
+        response = await http.post(f"{prom_url}/api/v1/query_range", data=params | {"stats": "all"})
+        stats = stats_of(response)
+        buckets = re.search(r'le=~"([^"]*)"', params["query"])
+        by_family.setdefault(family.group(1), []).append(
+            (
+                int(stats.get("samples", {}).get("totalQueryableSamples", 0)),
+                float(stats.get("timings", {}).get("evalTotalTime", 0.0)),
+                len(buckets.group(1).split("|")) if buckets else 0,
+            )
+        )
+    print("\nraw histograms as the collector reads them (a look at every bucket, then the buckets it calls for):")
+    print(f"  {'histogram':<44} {'reads':>5} {'le read':>7} {'samples read':>13} {'Prom eval s':>11}")
+    for name, reads in sorted(by_family.items(), key=lambda item: -sum(r[1] for r in item[1])):
+        print(
+            f"  {name:<44} {len(reads):>5} {sum(r[2] for r in reads):>7} {sum(r[0] for r in reads):>13,} "
+            f"{sum(r[1] for r in reads):>11.3f}"
+        )
+    reads = [r for family_reads in by_family.values() for r in family_reads]
+    print(f"  total: {sum(r[0] for r in reads):,} samples, Prometheus {sum(r[1] for r in reads):.3f}s")
 
 
 async def decoding_share(http: httpx.AsyncClient, prom_url: str, plan: QueryPlan, heaviest: QueryCost) -> None:

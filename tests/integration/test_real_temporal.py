@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from behaviour_profiles.catalogue import CATALOGUE, Dialect, Source, terms_of
+from behaviour_profiles.catalogue import CATALOGUE, Dialect, Quantile, Source, terms_of
+from behaviour_profiles.models import MetricStatus
+from behaviour_profiles.telemetry import NARROW_MIN_POINTS, PrometheusClient, Scope, TelemetryCollector, plan_window
 from copilot.dev.simulator import Placement, write_openmetrics
 from tests.live import LivePhase, LiveTemporal
 from tests.support import compared, created_profile, serve
@@ -551,3 +553,30 @@ async def test_activities_that_hang_past_their_timeout_are_named_as_timeouts(
     placed = {a["metric"]: a["statement"] for a in result["attributions"]}
     statement = placed["activity_failures_per_sec"]
     assert "StartToClose timeouts of activity work in task queue main_queue in namespace default" in statement
+
+
+async def test_histograms_read_bucket_by_bucket_give_every_bucket_s_numbers(judged: Judged) -> None:
+    """Over the whole run of every phase (steady latencies, the incident's climb, the timeouts, the window
+    nobody polled), the collector reading only the buckets each percentile needs gives, metric for metric
+    and contributor for contributor, what reading every bucket gives: for the task queue and the cluster."""
+    live = judged.live
+    settings = live.settings()
+    start, end = live.phases[0].start, live.phases[-1].end
+    quantiles = [spec.key for spec in CATALOGUE if isinstance(spec.computation, Quantile)]
+    async with httpx.AsyncClient() as http:
+        client = PrometheusClient(http, live.prometheus_url)
+        scrape, label = settings.prometheus_scrape_interval_seconds, settings.prometheus_cluster_label
+        narrowed, whole = (
+            TelemetryCollector(
+                client, scrape_interval_s=scrape, cluster_label=label, use_recorded=False, narrow_buckets=n
+            )
+            for n in (True, False)
+        )
+        plan = plan_window(start, end, settings.prometheus_scrape_interval_seconds)
+        assert len(plan.grid()) >= NARROW_MIN_POINTS  # long enough to be read bucket by bucket
+        for scope in (Scope(live.cluster, live.namespace, live.task_queue), Scope(live.cluster, None, None)):
+            mine, theirs = await narrowed.collect(scope, start, end), await whole.collect(scope, start, end)
+            with_data = [key for key in quantiles if theirs.metrics[key].status is MetricStatus.OK]
+            assert len(with_data) >= 8, (scope, with_data)
+            for key in quantiles:
+                assert mine.metrics[key] == theirs.metrics[key], (scope, key)

@@ -7,6 +7,8 @@ without forms (the one before ``bp_form``) recorded them, and the starts both wa
 placement is collected twice, from recorded series where they exist and from raw series only; the
 summaries, the diffs against healthy-150wps and the verdicts must agree, the family without recorded
 series must be read raw, alone, and named in the profile, and so must the one recorded by the older file.
+The raw collection reads each histogram's buckets only where its percentiles need them; a third collection
+reads every bucket, and every metric must be the same as the raw one's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -107,6 +110,10 @@ class Collected:
 
     recorded: dict[str, dict[str, TelemetrySummary]]
     raw: dict[str, dict[str, TelemetrySummary]]
+    every_bucket: dict[str, dict[str, TelemetrySummary]]
+    """Raw series, every bucket of each histogram read (``raw`` reads only those its percentiles need)."""
+    raw_reads: dict[str, dict[str, list[dict[str, str]]]]
+    """The range queries ``raw`` sent (their form fields), by scope and placement."""
 
     def pairs(self) -> Iterator[tuple[str, str, TelemetrySummary, TelemetrySummary]]:
         """(scope, scenario, recorded, raw) for every scope and placement."""
@@ -118,16 +125,26 @@ class Collected:
 @pytest.fixture(scope="module")
 async def collected(recorded_prometheus: tuple[str, list[Placement]]) -> AsyncIterator[Collected]:
     url, placements = recorded_prometheus
-    async with httpx.AsyncClient() as http:
+    reads: list[dict[str, str]] = []
+
+    async def read(request: httpx.Request) -> None:
+        if request.url.path.endswith("/query_range"):
+            reads.append(dict(parse_qsl(request.content.decode())))
+
+    async with httpx.AsyncClient() as http, httpx.AsyncClient(event_hooks={"request": [read]}) as watched:
         client = PrometheusClient(http, url)
         with_rules = TelemetryCollector(client, cluster_label="cluster")
-        raw_only = TelemetryCollector(client, cluster_label="cluster", use_recorded=False)
-        out = Collected({}, {})
+        raw_only = TelemetryCollector(PrometheusClient(watched, url), cluster_label="cluster", use_recorded=False)
+        whole = TelemetryCollector(client, cluster_label="cluster", use_recorded=False, narrow_buckets=False)
+        out = Collected({}, {}, {}, {})
         for p in placements:
             end = p.start + p.duration
             for name, scope in scopes_of(p).items():
                 out.recorded.setdefault(name, {})[p.scenario] = await with_rules.collect(scope, p.start, end)
+                reads.clear()
                 out.raw.setdefault(name, {})[p.scenario] = await raw_only.collect(scope, p.start, end)
+                out.raw_reads.setdefault(name, {})[p.scenario] = list(reads)
+                out.every_bucket.setdefault(name, {})[p.scenario] = await whole.collect(scope, p.start, end)
         yield out
 
 
@@ -201,6 +218,24 @@ def test_every_metric_reads_the_same_from_recorded_and_raw_series(collected: Col
                 step = 1 / 45 if rare else {"tasks": 1.0, "ratio": BY_KEY[key].noise_floor}.get(r.unit, 1e-9)
                 close = math.isclose(mine, theirs, rel_tol=POINT_TOLERANCE, abs_tol=step)
                 assert close, (scope, scenario, key, stat, mine, theirs)
+
+
+def test_histograms_read_for_only_the_buckets_their_percentiles_need_give_every_bucket_s_numbers(
+    collected: Collected,
+) -> None:
+    for scope, by_scenario in collected.raw.items():
+        for scenario, raw in by_scenario.items():
+            whole = collected.every_bucket[scope][scenario]
+            assert raw.metrics == whole.metrics, (scope, scenario)
+    # and they were read so: the healthy hour's task dispatch latency, one histogram of 14 bounds, in a
+    # look at 5 instants and then a few of its buckets; every range read of it names its buckets but the look
+    for scope, reads in ((scope, collected.raw_reads[scope][HEALTHY]) for scope in collected.raw_reads):
+        dispatch = [r for r in reads if "task_dispatch_latency" in r["query"]]
+        look, *narrowed = sorted(dispatch, key=lambda r: -float(r["step"]))
+        assert 'le=~"' not in look["query"], scope
+        assert narrowed and all('le=~"' in r["query"] and r["step"] != look["step"] for r in narrowed), scope
+        read = {le for r in narrowed for le in r["query"].split('le=~"')[1].split('"')[0].split("|")}
+        assert "[+]Inf" in read and 2 <= len(read) <= 6, (scope, read)
 
 
 def test_the_judgement_is_the_same_either_way(collected: Collected) -> None:

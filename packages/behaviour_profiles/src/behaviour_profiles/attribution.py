@@ -161,11 +161,23 @@ def tail_above(buckets: Sequence[tuple[float, float]], threshold: float) -> floa
     return tail_above_in_order([b for b, _ in ordered], [c for _, c in ordered], threshold)
 
 
+def threshold_bucket(bounds: Sequence[float], threshold: float) -> int:
+    """The index of the first bound at or above ``threshold``: the bucket :func:`tail_above` interpolates in."""
+    return bisect_left(bounds, threshold)
+
+
+def can_rank(weights: Sequence[float]) -> list[bool]:
+    """For each candidate's weight, whether it can still be among :func:`top_contributors`' top ones
+    (:func:`contender_floor`): only those need a value."""
+    floor = contender_floor(weights)
+    return [max(0.0, weight) >= floor for weight in weights]
+
+
 def tail_above_in_order(bounds: Sequence[float], counts: Sequence[float], threshold: float) -> float:
     """:func:`tail_above` of buckets already in bound order (``bounds`` ascending, ``counts`` theirs)."""
     if not bounds or not math.isfinite(threshold):
         return 0.0
-    i = bisect_left(bounds, threshold)  # the first bound at or above the threshold
+    i = threshold_bucket(bounds, threshold)
     lower, lower_count = (bounds[i - 1], counts[i - 1]) if i > 0 else (0.0, 0.0)
     if i == len(bounds) or math.isinf(bounds[i]):
         below = lower_count  # past the last finite bound: the +Inf bucket is all above

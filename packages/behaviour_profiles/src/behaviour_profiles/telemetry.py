@@ -21,7 +21,7 @@ import math
 import random
 import re
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,9 +39,10 @@ import yaml
 
 from behaviour_profiles.attribution import (
     Candidate,
-    contender_floor,
+    can_rank,
     held_largest,
     tail_above_in_order,
+    threshold_bucket,
     top_contributors,
     worse_part_of,
 )
@@ -175,17 +176,17 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def selector(term: Term, dialect: Dialect, scope: Scope) -> str:
-    """The term's selector, its scope values written as its source exports them (tally rewrites the
-    server's), matched literally: the scope is never widened to a pattern."""
-    matchers = [f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers]
-    values = scope.values()
-    for dimension, label in term.scopes:
-        if dimension in values:
-            matchers.append(f'{label}="{_escape(exported_value(values[dimension], term.source, dialect))}"')
-    if scope.cluster_label:
-        matchers.append(f'{scope.cluster_label}="{_escape(scope.cluster_id)}"')
-    return f"{term.name.for_dialect(dialect)}{{{','.join(matchers)}}}"
+def label_matchers(term: Term, dialect: Dialect, scope: Scope) -> str:
+    """The label matchers of the term's selector, its scope values written as its source exports them
+    (tally rewrites the server's), matched literally: the scope is never widened to a pattern."""
+    own = [f'{label}{op}"{_escape(value)}"' for label, op, value in term.matchers]
+    return ",".join((*own, *_scope_matchers(term, dialect, scope)))
+
+
+def selector(term: Term, dialect: Dialect, scope: Scope, extra: str = "") -> str:
+    """The term's selector (:func:`label_matchers`), with ``extra`` matchers."""
+    matchers = ",".join(m for m in (label_matchers(term, dialect, scope), extra) if m)
+    return f"{term.name.for_dialect(dialect)}{{{matchers}}}"
 
 
 TERM_LABEL = "bp_term"
@@ -210,9 +211,9 @@ def _union(parts: Sequence[str], agg: str, split: Sequence[str] = ()) -> str:
     return _aggregated(agg, split, " or ".join(tagged))
 
 
-def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int) -> str:
+def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int, buckets: str = "") -> str:
     """The query's PromQL on raw series, grouped by its ``by`` and split labels as the scope splits them
-    (:func:`grouped_labels`)."""
+    (:func:`grouped_labels`); a histogram's reads only the buckets ``buckets`` matches, where given."""
     labels = grouped_labels(query, scope.values())
     if isinstance(query, RateSum):
         rates = [f"rate({selector(t, dialect, scope)}[{rate_window}s])" for t in query.terms]
@@ -225,18 +226,43 @@ def render(query: SeriesQuery, dialect: Dialect, scope: Scope, rate_window: int)
             (term,) = query.terms  # a grouped query reads one metric
             return f"{query.agg} by ({', '.join(labels)}) ({selector(term, dialect, scope)})"
         return _union([selector(t, dialect, scope) for t in query.terms], query.agg, labels)
-    return f"sum by ({', '.join(('le', *labels))}) (rate({selector(query.term, dialect, scope)}[{rate_window}s]))"
+    rate = f"rate({selector(query.term, dialect, scope, buckets)}[{rate_window}s])"
+    return f"sum by ({', '.join(('le', *labels))}) ({rate})"
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """A raw histogram query asked for only the buckets its percentiles ``qs`` read (:class:`BucketNarrowing`)."""
+
+    query: BucketRates
+    qs: tuple[float, ...]
+    dialect: Dialect
+    scope: Scope
+    rate_window: int
+
+    @property
+    def name(self) -> str:
+        return self.query.term.name.for_dialect(self.dialect)
+
+    @property
+    def matchers(self) -> str:
+        return label_matchers(self.query.term, self.dialect, self.scope)
+
+    def promql(self, buckets: str = "") -> str:
+        return render(self.query, self.dialect, self.scope, self.rate_window, buckets)
 
 
 @dataclass(frozen=True)
 class Ask:
     """How a series query is asked: its PromQL. When it shares that query with others reading the same
     counters (:func:`share_counters`), ``terms`` tags its own terms among the answer's (``bp_term``) and
-    ``labels`` are the labels it groups by, the only ones it keeps of the answer's."""
+    ``labels`` are the labels it groups by, the only ones it keeps of the answer's. ``narrowed``: a raw
+    histogram read bucket by bucket, as it says; ``promql`` is then its query with every bucket."""
 
     promql: str
     terms: frozenset[str] | None = None
     labels: tuple[str, ...] = ()
+    narrowed: Narrowed | None = None
 
 
 def share_counters(
@@ -490,15 +516,20 @@ def repaired(counts: Sequence[float]) -> list[float]:
     return cumulative
 
 
+def quantile_bucket(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> int | None:
+    """The index of the bucket that holds the ``q``-quantile of counts already :func:`repaired`, as
+    Prometheus finds it; None where the quantile is not defined (no ``+Inf`` bucket, nothing observed)."""
+    if not bounds or not math.isinf(bounds[-1]) or cumulative[-1] <= 0:
+        return None
+    return bisect_left(cumulative, q * cumulative[-1])
+
+
 def quantile_of_cumulative(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> float:
     """:func:`quantile_in_order` of counts already :func:`repaired`."""
-    if len(bounds) < 2 or not math.isinf(bounds[-1]):
+    b = quantile_bucket(q, bounds, cumulative)
+    if b is None or len(bounds) < 2:
         return math.nan
-    total = cumulative[-1]
-    if total <= 0:
-        return math.nan
-    rank = q * total
-    b = bisect_left(cumulative, rank)
+    rank = q * cumulative[-1]
     if b == len(bounds) - 1:
         return bounds[-2]
     if b == 0 and bounds[0] <= 0:
@@ -542,13 +573,16 @@ class BucketRows:
                 self.bounds.append(bounds)
                 self.counts.append(row)  # type: ignore[arg-type]  # no None in it
 
+    def _repaired(self) -> list[list[float]]:
+        if self._cumulative is None:  # repaired once for every percentile of these rows
+            self._cumulative = list(map(repaired, self.counts))
+        return self._cumulative
+
     def quantile(self, q: float) -> list[tuple[float, float]]:
         """``(instant, q-quantile)`` wherever it is defined, in the histogram's own unit."""
         if q not in self._quantiles:
-            if self._cumulative is None:  # repaired once for every percentile of these rows
-                self._cumulative = list(map(repaired, self.counts))
             points = []
-            for ts, bounds, cumulative in zip(self.stamps, self.bounds, self._cumulative, strict=True):
+            for ts, bounds, cumulative in zip(self.stamps, self.bounds, self._repaired(), strict=True):
                 value = quantile_of_cumulative(q, bounds, cumulative)
                 if math.isfinite(value):
                     points.append((ts, value))
@@ -562,6 +596,35 @@ class BucketRows:
             for ts, bounds, counts in zip(self.stamps, self.bounds, self.counts, strict=True)
             if ts in thresholds
         )
+
+    def quantile_brackets(self, q: float) -> set[Bracket]:
+        """The neighbouring bounds whose counts the ``q``-quantile reads, at every instant (:data:`Bracket`)."""
+        out: set[Bracket] = set()
+        for bounds, cumulative in zip(self.bounds, self._repaired(), strict=True):
+            b = quantile_bucket(q, bounds, cumulative)
+            if b is not None:
+                out.add(_bracket(bounds, b))
+        return out
+
+    def tail_brackets(self, thresholds: Mapping[float, float]) -> set[Bracket]:
+        """The neighbouring bounds whose counts :meth:`tail_above` reads, at every instant with a threshold."""
+        return {
+            _bracket(bounds, threshold_bucket(bounds, thresholds[ts]))
+            for ts, bounds in zip(self.stamps, self.bounds, strict=True)
+            if bounds and ts in thresholds and math.isfinite(thresholds[ts])
+        }
+
+
+Bracket = tuple[float, float]
+"""Two neighbouring bounds of a histogram row, the lower ``-inf`` for its first bucket: the counts an
+interpolation inside the upper one's bucket reads. Where the row holds only some of the histogram's buckets,
+any bucket between the two may be missing from it (:class:`BucketNarrowing`)."""
+
+
+def _bracket(bounds: Sequence[float], i: int) -> Bracket:
+    if i >= len(bounds):  # past the last bound of a row without +Inf
+        return bounds[-1], math.inf
+    return (bounds[i - 1] if i > 0 else -math.inf), bounds[i]
 
 
 class RowsMemo:
@@ -738,6 +801,19 @@ def _ratio_weight(spec: MetricSpec, comp: Ratio, parts: Mapping[SeriesQuery, Any
     )
 
 
+def slow_tails(
+    q: float,
+    whole: Mapping[float, Series],
+    cut: Mapping[tuple[str, ...], Mapping[float, Series]],
+    keys: Sequence[tuple[str, ...]],
+    rows_of: RowsOf = BucketRows,
+) -> tuple[dict[float, float], list[float]]:
+    """A split histogram's ``q``-quantile at each instant (in its own unit, before scaling), and each part's
+    observations above it: the weights of a latency's contributors (pure)."""
+    thresholds = dict(rows_of(whole).quantile(q))
+    return thresholds, [rows_of(cut.get(key, {})).tail_above(thresholds) for key in keys]
+
+
 def contributors(
     spec: MetricSpec,
     fetched: Mapping[SeriesQuery, Any],
@@ -752,7 +828,7 @@ def contributors(
     worse (see :mod:`behaviour_profiles.attribution`).
 
     Every series is weighed, but its own value (a percentile at every instant, the costly part) is computed
-    only for the series that can still be among the top ones (:func:`contender_floor`). ``parts_of`` gives
+    only for the series that can still be among the top ones (:func:`can_rank`). ``parts_of`` gives
     a split query's answer cut by its split labels (:func:`split_parts`), so that metrics reading the same
     query cut it once; ``whole`` the answers added up (:func:`split_part`), and ``rows_of`` a histogram's
     rows (a :class:`RowsMemo` shares them between a family's percentiles)."""
@@ -787,10 +863,8 @@ def contributors(
     weights: list[float] = []
     values: dict[tuple[str, ...], float | None] = {}
     if isinstance(comp, Quantile):
-        # the whole's percentile at each instant, in the histogram's own unit (before scaling)
         buckets = whole[comp.buckets] if whole is not None else split_part(comp.buckets, fetched[comp.buckets])
-        thresholds = dict(rows_of(buckets).quantile(comp.q))
-        weights = [rows_of(cut[comp.buckets].get(key, {})).tail_above(thresholds) for key in keys]
+        _, weights = slow_tails(comp.q, buckets, cut[comp.buckets], keys, rows_of)
     elif isinstance(comp, Ratio):
         weights = [_ratio_weight(spec, comp, parts(key)) for key in keys]
     elif largest:  # a maximum: the instants each series held it (a tie shares its instant)
@@ -802,14 +876,13 @@ def contributors(
             points = finite_values(v for _, v in compute_metric(spec, parts(key), dialect, rows_of))
             weights.append(math.fsum(points))
             values[key] = mean_of(points)
-    floor = contender_floor(weights)
     candidates = [
         Candidate(
             dict(zip(labels, key, strict=True)),
-            (values[key] if key in values else value_of(key)) if max(0.0, weight) >= floor else None,
+            (values[key] if key in values else value_of(key)) if ranks else None,
             weight,
         )
-        for key, weight in zip(keys, weights, strict=True)
+        for key, weight, ranks in zip(keys, weights, can_rank(weights), strict=True)
     ]
     share_of = (
         ShareOf.SLOW_TAIL
@@ -821,6 +894,106 @@ def contributors(
         else ShareOf.TOTAL
     )
     return top_contributors(split, share_of, candidates)
+
+
+# --- reading only the buckets a histogram's percentiles read ------------------------------------
+
+NARROW_MIN_BUCKETS = 6
+"""A histogram with fewer bounds (``+Inf`` included) is read whole: there is little to leave out."""
+NARROW_MIN_POINTS = 30
+"""A collection with fewer points reads its histograms whole: they are small, and the look-ups would cost
+more than they save."""
+PROBE_POINTS = 5
+"""The instants of the window at which every bucket is read first, to see where the percentiles lie."""
+
+
+def probe_plan(plan: QueryPlan) -> QueryPlan:
+    """The grid of the first look at a histogram: about :data:`PROBE_POINTS` instants of the plan's own grid,
+    evenly spread from its first, each with the plan's rate window (pure)."""
+    intervals = max(1, (len(plan.grid()) - 1) // (PROBE_POINTS - 1))
+    return QueryPlan(plan.start, plan.end, plan.step * intervals, plan.rate_window)
+
+
+def _regex_literal(number: str) -> str:
+    """A number's text as a pattern that matches it alone (``.`` and ``+`` in brackets: no escapes)."""
+    return "".join(f"[{c}]" if c in ".+" else c for c in number)
+
+
+class BucketNarrowing:
+    """Which buckets of a histogram query to read so that its percentiles are what reading every bucket
+    gives (pure): at every instant, the whole's ``qs``-quantiles, each part's observations above them (its
+    weight as a contributor) and the quantiles of the parts that can rank among the top contributors.
+
+    Each of these reads the counts of two neighbouring bounds and the ``+Inf`` bucket (:data:`Bracket`).
+    :meth:`first` picks them from a look at every bucket at a few instants (:func:`probe_plan`); after each
+    read, :meth:`more` names the histogram's bounds (``le_values``: every ``le`` it has in the window) that
+    lie between the two bounds some instant read, which that instant's answer would otherwise have
+    interpolated over; none once every instant reads the same neighbours as with every bucket (given
+    cumulative counts that never fall from one bound to the next, as a real histogram's rates do). A
+    steady latency reads a few of its buckets; one that moves across the histogram reads more, at most all."""
+
+    def __init__(self, query: BucketRates, qs: Iterable[float], le_values: Iterable[str]) -> None:
+        self._query = query
+        self._qs = sorted(set(qs))
+        self._strings: dict[float, list[str]] = {}
+        for text in le_values:
+            try:
+                self._strings.setdefault(float(text), []).append(text)
+            except ValueError:
+                continue  # not a bound: such a series is no bucket of the histogram
+        self._bounds = sorted(self._strings)
+        self._asked: set[float] = set()
+
+    @property
+    def worth_it(self) -> bool:
+        """Whether leaving buckets out can pay: enough bounds, and ``+Inf`` among them."""
+        return len(self._bounds) >= NARROW_MIN_BUCKETS and math.isinf(self._bounds[-1])
+
+    def first(self, probe: Any) -> list[str]:
+        """The ``le`` values to read first, from the query's answer at a few instants with every bucket."""
+        wanted = {math.inf}
+        for low, high in self._brackets(probe):
+            wanted.update(b for b in (low, high) if b in self._strings)
+        return self._ask(wanted)
+
+    def more(self, fetched: Any) -> list[str]:
+        """The ``le`` values not read yet that the answer so far (every read's series together) needs;
+        none when it is what every bucket would give."""
+        bounds = self._bounds
+        wanted = {
+            b
+            for low, high in self._brackets(fetched)
+            for b in bounds[bisect_right(bounds, low) : bisect_left(bounds, high)]
+        }
+        return self._ask(wanted)
+
+    def matcher(self, le_values: Sequence[str]) -> str:
+        """The label matcher that reads only ``le_values``."""
+        return f'le=~"{"|".join(map(_regex_literal, le_values))}"'
+
+    def _ask(self, wanted: set[float]) -> list[str]:
+        new = sorted(wanted - self._asked)
+        self._asked.update(new)
+        return [text for bound in new for text in self._strings[bound]]
+
+    def _brackets(self, fetched: Any) -> set[Bracket]:
+        query = self._query
+        rows_of = RowsMemo()
+        whole = split_part(query, fetched)
+        cut = split_parts(query, fetched) if query.split else {}
+        keys = sorted(cut)
+        out: set[Bracket] = set()
+        for q in self._qs:
+            out |= rows_of(whole).quantile_brackets(q)
+            if not keys:
+                continue
+            thresholds, weights = slow_tails(q, whole, cut, keys, rows_of)
+            for key, ranks in zip(keys, can_rank(weights), strict=True):
+                part = rows_of(cut[key])
+                out |= part.tail_brackets(thresholds)
+                if ranks:
+                    out |= part.quantile_brackets(q)
+        return out
 
 
 def scope_coverage(
@@ -1412,6 +1585,10 @@ class TelemetryCollector:
     query engine may use (:meth:`PrometheusClient.cores`, remembered once answered) and runs that many,
     else :data:`CONCURRENCY_UNKNOWN_CORES`. A Prometheus evaluates each query on one core, so more queries
     than cores only take turns, and the heaviest families then slow each other down.
+
+    ``narrow_buckets``: read a raw histogram's buckets only where its percentiles need them
+    (:class:`BucketNarrowing`: the same numbers, fewer samples for Prometheus to decode); False reads every
+    bucket.
     """
 
     def __init__(
@@ -1425,6 +1602,7 @@ class TelemetryCollector:
         specs: Sequence[MetricSpec] = CATALOGUE,
         cpu_source: str = CPU_AUTO,
         use_recorded: bool = True,
+        narrow_buckets: bool = True,
     ) -> None:
         if cpu_source not in (CPU_AUTO, CPU_NONE, *CPU_PLATFORMS):
             raise ValueError(f"cpu_source must be one of {CPU_AUTO}, {CPU_NONE}, {', '.join(CPU_PLATFORMS)}")
@@ -1436,6 +1614,7 @@ class TelemetryCollector:
         self._specs = tuple(specs)
         self._cpu_source = cpu_source
         self._use_recorded = use_recorded
+        self._narrow_buckets = narrow_buckets
         self._slugs = record_slugs(self._specs)
 
     @property
@@ -1582,13 +1761,22 @@ class TelemetryCollector:
         grouped first), then the other raw queries: the heaviest queries start first so that the last one
         to end is short."""
         recorded = recorded or {}
+        specs = self._specs if specs is None else specs
+        percentiles: dict[SeriesQuery, set[float]] = {}
+        for spec in specs:
+            if isinstance(spec.computation, Quantile):
+                percentiles.setdefault(spec.computation.buckets, set()).add(spec.computation.q)
+        narrow = self._narrow_buckets and len(plan.grid()) >= NARROW_MIN_POINTS
         out: dict[SeriesQuery, Ask] = {}
-        for spec in self._specs if specs is None else specs:
+        for spec in specs:
             for query in series_queries(spec):
                 if query in out:
                     continue
                 if query in recorded:
                     out[query] = Ask(render_recorded(query, recorded[query], dialect, scope, plan))
+                elif narrow and isinstance(query, BucketRates) and query in percentiles:
+                    narrowed = Narrowed(query, tuple(sorted(percentiles[query])), dialect, scope, plan.rate_window)
+                    out[query] = Ask(narrowed.promql(), narrowed=narrowed)
                 else:
                     out[query] = Ask(render(query, dialect, scope, plan.rate_window))
         out.update(share_counters([q for q in out if q not in recorded], dialect, scope, plan.rate_window))
@@ -1617,12 +1805,21 @@ class TelemetryCollector:
             sharing.setdefault(ask.promql, []).append(query)
 
         async def one(text: str, queries: list[SeriesQuery]) -> None:
-            async with semaphore:
-                answer = await self._client.query_range_answer(text, plan)
+            narrowed = asks[queries[0]].narrowed  # a histogram's query: never shared
+            answers: dict[SeriesQuery, Any]
+            warnings: Sequence[str]
+            if narrowed is not None:
+                parsed, warnings = await self._read_buckets(narrowed, plan, semaphore)
+                answers = {narrowed.query: parsed}
+            else:
+                async with semaphore:
+                    answer = await self._client.query_range_answer(text, plan)
+                answers = {query: parse_matrix(query, shared_part(asks[query], answer.result)) for query in queries}
+                warnings = answer.warnings
             for query in queries:
-                results[query] = parse_matrix(query, shared_part(asks[query], answer.result))
+                results[query] = answers[query]
                 if into is not None:
-                    into.add(query, results[query], "; ".join(answer.warnings) if answer.warnings else None)
+                    into.add(query, results[query], "; ".join(warnings) if warnings else None)
             arrived.set()
 
         async def summarise_meanwhile(summary: CatalogueSummary) -> None:
@@ -1644,6 +1841,35 @@ class TelemetryCollector:
         except ExceptionGroup as eg:
             raise _first_leaf(eg) from None
         return results
+
+    async def _read_buckets(
+        self, narrowed: Narrowed, plan: QueryPlan, semaphore: asyncio.Semaphore
+    ) -> tuple[Any, list[str]]:
+        """A raw histogram's answer, parsed, read for only the buckets its percentiles read
+        (:class:`BucketNarrowing`): its ``le`` values in the window, every bucket at a few instants, then
+        the buckets those call for, then any that the answer so far calls for, until none; with the
+        warnings of the reads that make it up. Read whole where leaving buckets out cannot pay (few
+        bounds, or none the server names)."""
+        query = narrowed.query
+        async with semaphore:
+            le_values = await self._client.label_values("le", [narrowed.name], plan.start, plan.end, narrowed.matchers)
+            narrowing = BucketNarrowing(query, narrowed.qs, le_values)
+            if not narrowing.worth_it:
+                answer = await self._client.query_range_answer(narrowed.promql(), plan)
+                return parse_matrix(query, answer.result), list(answer.warnings)
+            probe = await self._client.query_range_answer(narrowed.promql(), probe_plan(plan))
+        result: list[MatrixSeries] = []
+        warnings: list[str] = []
+        parsed: Any = parse_matrix(query, [])
+        wanted = narrowing.first(parse_matrix(query, probe.result))
+        while wanted:
+            async with semaphore:
+                answer = await self._client.query_range_answer(narrowed.promql(narrowing.matcher(wanted)), plan)
+            result.extend(answer.result)
+            warnings.extend(answer.warnings)
+            parsed = parse_matrix(query, result)
+            wanted = narrowing.more(parsed)
+        return parsed, warnings
 
     def _planned(self, scope: Scope, start: datetime, end: datetime) -> tuple[QueryPlan, Scope]:
         """The window's query plan, and ``scope`` with the collector's cluster label."""

@@ -104,6 +104,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from itertools import accumulate
 from types import MappingProxyType
 from typing import Any, TextIO
 
@@ -827,7 +828,12 @@ class _Writer:
         dist: Latency,
         bounds: Sequence[float],
     ) -> None:
-        """Cumulative buckets, ``_count`` and ``_sum`` of ``rate`` observations/s drawn from ``dist``."""
+        """Cumulative buckets, ``_count`` and ``_sum`` of ``rate`` observations/s drawn from ``dist``.
+
+        Each bucket counts whole observations, as a real histogram does: each step's expected share of a
+        bucket (between its bound and the one below) is carried over until it makes a whole one. So, as on a
+        real server, a bucket never gains less over any span than a bucket below it (rounding each
+        cumulative count on its own did not keep that: rates across the buckets could fall by one)."""
         timer = fam.kind is _Kind.TIMER
         scale = 0.001 if timer and self.dialect is Dialect.TALLY else 1.0
         family = fam.family_name(self.dialect)
@@ -838,24 +844,26 @@ class _Writer:
         mean_factor = math.exp(sigma * sigma / 2.0)
         rng = ctx.rng(fam.base, labels)
         sd = ctx.scenario.noise
-        cumulative = [0.0] * len(bounds)
-        events = 0.0
+        counted = [0] * (len(bounds) + 1)  # whole observations in each bucket alone, +Inf's last
+        carried = [0.0] * (len(bounds) + 1)
         total = 0.0
         w = ctx.window
         for k in range(w.n):
             if k > 0:
                 n = rate * w.dt * _noisy(rng, sd)
                 median = dist.median_ms * math.exp(rng.gauss(0.0, sd))
-                for i, b in enumerate(bounds):
-                    cumulative[i] += n * _cdf(b, median, sigma)
-                events += n
+                below = 0.0
+                for i, share in enumerate((*(_cdf(b, median, sigma) for b in bounds), 1.0)):
+                    expected = n * (share - below) + carried[i]
+                    below = share
+                    whole = math.floor(expected)
+                    counted[i] += whole
+                    carried[i] = expected - whole
                 total += n * median * mean_factor
             ts = w.ts(k)
-            count = round(events)
-            for i in range(len(bounds)):
-                self.sample(bucket, rendered_buckets[i], min(round(cumulative[i]), count), ts)
-            self.sample(bucket, rendered_buckets[-1], count, ts)
-            self.sample(count_name, plain, count, ts)
+            for rendered, cumulative in zip(rendered_buckets, accumulate(counted), strict=True):
+                self.sample(bucket, rendered, cumulative, ts)
+            self.sample(count_name, plain, sum(counted), ts)
             self.sample(sum_name, plain, round(total * scale, 6 if scale < 1 else 3), ts)
 
 
