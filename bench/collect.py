@@ -179,23 +179,16 @@ def cpu_bound(ours: Timed, naive: Timed, cores: int) -> str:
 async def compare_collectors(prom_url: str, end: datetime, args: argparse.Namespace) -> None:
     async with httpx.AsyncClient() as http:
         client = PrometheusClient(http, prom_url, timeout_s=300)
-        recorded = TelemetryCollector(
-            client, scrape_interval_s=args.scrape, cluster_label="cluster", concurrency=args.concurrency
-        )
-        collector = TelemetryCollector(
-            client,
-            scrape_interval_s=args.scrape,
-            cluster_label="cluster",
-            concurrency=args.concurrency,
-            use_recorded=False,
-        )
-        every_bucket = TelemetryCollector(
-            client,
-            scrape_interval_s=args.scrape,
-            cluster_label="cluster",
-            concurrency=args.concurrency,
-            use_recorded=False,
-            narrow_buckets=False,
+        recorded, collector, every_bucket = (
+            TelemetryCollector(
+                client,
+                scrape_interval_s=args.scrape,
+                cluster_label="cluster",
+                concurrency=args.concurrency,
+                use_recorded=recorded_series,
+                narrow_buckets=narrow,
+            )
+            for recorded_series, narrow in ((True, True), (False, True), (False, False))
         )
         print(
             f"\n{'scope':<9} {'window':>6}  {'recorded s':>10} {'(Prom s)':>8}  {'collector s':>11} {'(Prom s)':>8}  "

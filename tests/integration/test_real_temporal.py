@@ -524,7 +524,8 @@ async def test_activities_that_hang_past_their_timeout_are_named_as_timeouts(
     """A fifth of ``hung-activities``' attempts hang past their 10 s start-to-close timeout (a downstream that
     stops answering): the real server counts each in ``activity_task_timeout`` with ``timeout_type``
     StartToClose, and retries it. The comparison with ``steady`` fails on the failed-or-timed-out share,
-    and says they are timeouts, of which activity, not failures."""
+    and says they are timeouts, of which activity, not failures; the advice does not raise the activity
+    slots the hung attempts hold."""
     live = judged.live
     phase = live.phase("hung-activities")
     assert phase.report.activity_hangs > 10, phase.report.lines()
@@ -553,6 +554,13 @@ async def test_activities_that_hang_past_their_timeout_are_named_as_timeouts(
     placed = {a["metric"]: a["statement"] for a in result["attributions"]}
     statement = placed["activity_failures_per_sec"]
     assert "StartToClose timeouts of activity work in task queue main_queue in namespace default" in statement
+
+    # the activity slots are busy holding hung attempts: more of them is not the advice, and it says why
+    advice = (await api.post(f"/profiles/{profile['id']}/recommendation")).json()
+    assert "MaxConcurrentActivityExecutionSize" not in {o["key"] for o in advice["overrides"]}, advice["summary"]
+    (held,) = [n for n in advice["notes"] if n.startswith("MaxConcurrentActivityExecutionSize is not suggested")]
+    assert "of activity attempts hung past their timeout" in held
+    assert "StartToClose timeouts of activity work in task queue main_queue in namespace default" in held
 
 
 async def test_histograms_read_bucket_by_bucket_give_every_bucket_s_numbers(judged: Judged) -> None:

@@ -19,10 +19,13 @@ from behaviour_profiles.models import (
     BoundStatus,
     ConfigSnapshot,
     ConformanceLabel,
+    Contributor,
+    Contributors,
     Coverage,
     ExpectedBound,
     MetricStatus,
     MetricSummary,
+    ShareOf,
     Statistic,
     TelemetrySummary,
     Verdict,
@@ -361,6 +364,67 @@ def test_recommend_raises_the_saturated_slot_type_and_not_its_pollers() -> None:
     assert "MaxConcurrentWorkflowTaskExecutionSize" not in keys
     assert any("ActivityWorker slots are the saturated type" in n for n in advice.notes)
     assert any(n.startswith("MaxConcurrentActivityTaskPollers is not suggested") for n in advice.notes)
+
+
+def hung(share_of_failures: float, failure_rate: float = 0.2) -> dict[str, MetricSummary]:
+    """What a real server showed when a fifth of the attempts hung past their start-to-close timeout: all
+    activity slots busy, tasks waiting, and the activity failures split by how the attempts ended."""
+    where = {"namespace": "default", "taskqueue": "main_queue", "activityType": "work"}
+    timeouts = {**where, "operation": "TimerActiveTaskActivityTimeout", "timeout_type": "StartToClose"}
+    failed = {**where, "operation": "RespondActivityTaskFailed", "timeout_type": ""}
+    failures = ok("activity_failures_per_sec", 1.3)
+    failures.contributors = Contributors(
+        by=[*where, "operation", "timeout_type"],
+        share_of=ShareOf.TOTAL,
+        top=[
+            Contributor(labels=timeouts, value=1.3 * share_of_failures, share=share_of_failures),
+            Contributor(labels=failed, value=1.3 * (1 - share_of_failures), share=1 - share_of_failures),
+        ],
+        rest_share=0.0,
+        series=2,
+    )
+    values = {
+        **{k: v for k, v in HEALTHY.items() if k != THROUGHPUT_METRIC},
+        THROUGHPUT_METRIC: 5.0,
+        "activity_schedule_to_start_p95": 6_800.0,
+        "activity_failure_rate": failure_rate,
+        "sync_match_rate": 0.6,
+        "worker_task_slot_utilization": 1.0,
+    }
+    per_type = {
+        "worker_task_slot_utilization.activity": ok("worker_task_slot_utilization.activity", 0.9),
+        "worker_task_slot_utilization.workflow": ok("worker_task_slot_utilization.workflow", 0.02),
+    }
+    return {**metrics(values), **per_type, "activity_failures_per_sec": failures}
+
+
+def test_slots_held_by_attempts_that_hang_are_not_raised() -> None:
+    options = ConfigSnapshot(worker_options={"MaxConcurrentActivityExecutionSize": 20})
+    advice = recommend(profile(hung(1.0), config=options))
+    assert advice.preset == "starter"
+    keys = {o.key for o in advice.overrides}
+    assert "MaxConcurrentActivityExecutionSize" not in keys and "MaxConcurrentActivityTaskPollers" not in keys
+    (note,) = [n for n in advice.notes if n.startswith("MaxConcurrentActivityExecutionSize is not suggested")]
+    assert "20.0 % of activity attempts hung past their timeout" in note
+    assert "StartToClose timeouts of activity work in task queue main_queue in namespace default" in note
+    assert "heartbeat" in note
+    pollers = next(n for n in advice.notes if n.startswith("MaxConcurrentActivityTaskPollers is not suggested"))
+    assert pollers.endswith("the activity slots are held by hung attempts")
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "failure_rate"),
+    [
+        (0.3, 0.2),  # failures are mostly application errors: the slots are busy with work
+        (1.0, 0.004),  # hung attempts, but within the preset's bound for failures: not the cause
+    ],
+)
+def test_slots_are_still_raised_where_attempts_do_not_mostly_hang(timeouts: float, failure_rate: float) -> None:
+    options = ConfigSnapshot(worker_options={"MaxConcurrentActivityExecutionSize": 20})
+    advice = recommend(profile(hung(timeouts, failure_rate), config=options))
+    slots = next(o for o in advice.overrides if o.key == "MaxConcurrentActivityExecutionSize")
+    assert slots.suggested_value == 200
+    assert not any("hung past their timeout" in n for n in advice.notes)
 
 
 def test_a_suggestion_that_cannot_be_compared_says_so() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from behaviour_profiles.breakdown import UNNAMED_TASK_QUEUE, UNNAMED_WORDS
+from behaviour_profiles.catalogue import ACTIVITY_TIMEOUT_OPERATION
 from behaviour_profiles.formatting import format_change, format_value
 from behaviour_profiles.models import (
     Attribution,
@@ -42,7 +43,7 @@ PROFILE_SIDES: Sides = ("profile A", "profile B")
 
 _ACTIVITY_OUTCOME_WORDS: Mapping[str, str] = {
     "RespondActivityTaskFailed": "failed attempts",
-    "TimerActiveTaskActivityTimeout": "timeouts",
+    ACTIVITY_TIMEOUT_OPERATION: "timeouts",
 }
 """How an activity attempt ended, by the operation history counts it under; a timeout's words are
 preceded by its ``timeout_type`` (``StartToClose timeouts``)."""

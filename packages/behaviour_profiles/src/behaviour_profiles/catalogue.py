@@ -427,6 +427,11 @@ _BY_WORKFLOW_TASK_FAILURE: Split = ("namespace", "failure")
 # in operation (RespondActivityTaskFailed, TimerActiveTaskActivityTimeout) and, for a timeout, timeout_type
 # (StartToClose, ScheduleToStart, Heartbeat): which activity fails, and whether it fails or hangs
 _BY_ACTIVITY: Split = ("namespace", "taskqueue", "activityType")
+ACTIVITY_TIMEOUT_OPERATION = "TimerActiveTaskActivityTimeout"
+"""The ``operation`` history counts an activity attempt's timeout under (``activity_task_timeout``)."""
+HUNG_TIMEOUT_TYPES = frozenset({"StartToClose", "Heartbeat"})
+"""The ``timeout_type`` of an attempt that a worker took and did not answer in time: it hung, holding its
+slot (a schedule-to-start timeout is a task nobody took)."""
 _BY_ACTIVITY_OUTCOME: Split = (*_BY_ACTIVITY, "operation", "timeout_type")
 _START_OPS = "StartWorkflowExecution|SignalWithStartWorkflowExecution"
 _STARTS = RateSum(

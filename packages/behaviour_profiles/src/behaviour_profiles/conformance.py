@@ -30,7 +30,16 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from behaviour_profiles.catalogue import BY_KEY, POLLER_KEYS, SLOT_SIZE_KEYS, WORKER_KEY_TYPES, WORKER_TYPES
+from behaviour_profiles.attribution import describe_labels
+from behaviour_profiles.catalogue import (
+    ACTIVITY_TIMEOUT_OPERATION,
+    BY_KEY,
+    HUNG_TIMEOUT_TYPES,
+    POLLER_KEYS,
+    SLOT_SIZE_KEYS,
+    WORKER_KEY_TYPES,
+    WORKER_TYPES,
+)
 from behaviour_profiles.errors import InvalidRequest
 from behaviour_profiles.formatting import expected_text, format_value, limits_text
 from behaviour_profiles.models import (
@@ -291,6 +300,30 @@ def _saturated_type(profile: BehaviourProfile, preset: ScalePreset) -> tuple[str
     return busiest
 
 
+HUNG_METRIC = "activity_failure_rate"
+"""The share of activity attempts that failed or timed out: where the preset bounds it and the attempts
+mostly hung (:func:`hung_attempts`), more activity slots are not the advice."""
+
+
+def hung_attempts(metrics: Mapping[str, MetricSummary]) -> tuple[float, str] | None:
+    """The share of activity attempts that hung past their timeout (:data:`HUNG_TIMEOUT_TYPES`), and where
+    the most of them were, in words; None unless such timeouts are at least half of the activity failures
+    (as the contributors of ``activity_failures_per_sec`` split them)."""
+    rate, failures = metrics.get(HUNG_METRIC), metrics.get("activity_failures_per_sec")
+    if rate is None or rate.mean is None or failures is None or failures.contributors is None:
+        return None
+    hung = [
+        c
+        for c in failures.contributors.top
+        if c.labels.get("operation") == ACTIVITY_TIMEOUT_OPERATION
+        and c.labels.get("timeout_type") in HUNG_TIMEOUT_TYPES
+    ]
+    share = math.fsum(c.share for c in hung)
+    if not hung or share < 0.5:
+        return None
+    return rate.mean * share, describe_labels(max(hung, key=lambda c: c.share).labels)
+
+
 def recommend(profile: BehaviourProfile) -> Recommendation:
     """The preset fitting the profile's throughput, and overrides for the metrics outside its bounds."""
     preset, observed, reason = _fit(profile)
@@ -319,6 +352,23 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
         notes.append(
             f"{WORKER_TYPES[saturated[0]]} slots are the saturated type ({format_value(saturated[1], 'ratio')} busy)"
         )
+    hung = next(
+        (
+            hung_attempts(profile.telemetry.metrics)
+            for check in result.checks
+            if check.metric == HUNG_METRIC and check.status in (BoundStatus.FAIL, BoundStatus.WARN)
+        ),
+        None,
+    )
+    hung_slots = SLOT_SIZE_KEYS["activity"]
+    if hung is not None:
+        notes.append(
+            f"{hung_slots} is not suggested: {format_value(hung[0], 'ratio')} of activity attempts hung past "
+            f"their timeout (most: {hung[1]}), and a hung attempt keeps its slot until its code returns: more "
+            "slots would send more calls to what is not answering. Find what the activity waits on; heartbeats "
+            "with a heartbeat timeout end a hung attempt sooner (its code is stopped only where it heeds the "
+            "cancellation)"
+        )
     suggestions: dict[str, ConfigSuggestion] = {}
     for check in result.checks:
         if check.status is BoundStatus.NO_DATA and check.metric != THROUGHPUT_METRIC:
@@ -337,10 +387,18 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
             setting = settings.get(key)
             if setting is None:
                 continue
+            if hung is not None and key == hung_slots:
+                continue  # said once above
             if saturated is not None and key == POLLER_KEYS.get(saturated[0]):
+                instead = SLOT_SIZE_KEYS[saturated[0]]
                 notes.append(
                     f"{key} is not suggested: {WORKER_TYPES[saturated[0]]} slots are full, and a poller takes a "
-                    f"task only when a slot is free; raise {SLOT_SIZE_KEYS[saturated[0]]} instead"
+                    f"task only when a slot is free; "
+                    + (
+                        "the activity slots are held by hung attempts"
+                        if hung is not None and instead == hung_slots
+                        else f"raise {instead} instead"
+                    )
                 )
                 continue
             current = current_setting(profile.config, setting)
