@@ -41,6 +41,7 @@ from behaviour_profiles.comparison import judge_telemetry, verdict_and_summary
 from behaviour_profiles.models import CompareOptions, MetricStatus, TelemetrySummary
 from behaviour_profiles.telemetry import (
     FORM_LABEL,
+    PROBE_POINTS,
     PrometheusClient,
     Scope,
     TelemetryCollector,
@@ -228,12 +229,13 @@ def test_histograms_read_for_only_the_buckets_their_percentiles_need_give_every_
             whole = collected.every_bucket[scope][scenario]
             assert raw.metrics == whole.metrics, (scope, scenario)
     # and they were read so: the healthy hour's task dispatch latency, one histogram of 14 bounds, in a
-    # look at 5 instants and then a few of its buckets; every range read of it names its buckets but the look
+    # look at 5 instants (every bucket, one point each) and then a few of its buckets over the whole hour
     for scope, reads in ((scope, collected.raw_reads[scope][HEALTHY]) for scope in collected.raw_reads):
         dispatch = [r for r in reads if "task_dispatch_latency" in r["query"]]
-        look, *narrowed = sorted(dispatch, key=lambda r: -float(r["step"]))
-        assert 'le=~"' not in look["query"], scope
-        assert narrowed and all('le=~"' in r["query"] and r["step"] != look["step"] for r in narrowed), scope
+        looks = [r for r in dispatch if 'le=~"' not in r["query"]]
+        narrowed = [r for r in dispatch if 'le=~"' in r["query"]]
+        assert len(looks) == PROBE_POINTS and all(r["start"] == r["end"] for r in looks), (scope, looks)
+        assert narrowed and all(float(r["end"]) - float(r["start"]) > 3000 for r in narrowed), (scope, narrowed)
         read = {le for r in narrowed for le in r["query"].split('le=~"')[1].split('"')[0].split("|")}
         assert "[+]Inf" in read and 2 <= len(read) <= 6, (scope, read)
 

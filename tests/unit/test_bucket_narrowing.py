@@ -24,7 +24,7 @@ from behaviour_profiles.telemetry import (
     Scope,
     compute_metric,
     contributors,
-    probe_plan,
+    probe_plans,
     render,
     split_part,
 )
@@ -194,14 +194,15 @@ def test_the_matcher_names_each_bound_as_exported_and_matches_it_alone() -> None
     assert narrowing.more({("ns", "q"): {math.inf: {1.0: 10.0}}}) == []
 
 
-def test_the_look_reads_a_few_instants_of_the_plan_s_own_grid() -> None:
+def test_the_look_reads_a_few_instants_of_the_plan_s_own_grid_one_point_each() -> None:
     plan = QueryPlan(start=0.0, end=86_400.0, step=288, rate_window=303)
-    probe = probe_plan(plan)
-    assert probe.rate_window == plan.rate_window and probe.start == plan.start
-    assert set(probe.grid()) <= set(plan.grid())
-    assert PROBE_POINTS <= len(probe.grid()) <= PROBE_POINTS + 1
+    looks = probe_plans(plan)
+    assert PROBE_POINTS <= len(looks) <= PROBE_POINTS + 1
+    assert looks[0].start == plan.start and {look.rate_window for look in looks} == {plan.rate_window}
+    for look in looks:
+        assert look.grid() == [look.start] and look.start in plan.grid()
     short = QueryPlan(start=0.0, end=60.0, step=15, rate_window=60)
-    assert probe_plan(short).grid() == short.grid()[: len(probe_plan(short).grid())]
+    assert [look.start for look in probe_plans(short)] == short.grid()
 
 
 def test_a_narrowed_histogram_query_reads_only_the_bounds_it_is_given() -> None:

@@ -907,11 +907,15 @@ PROBE_POINTS = 5
 """The instants of the window at which every bucket is read first, to see where the percentiles lie."""
 
 
-def probe_plan(plan: QueryPlan) -> QueryPlan:
-    """The grid of the first look at a histogram: about :data:`PROBE_POINTS` instants of the plan's own grid,
-    evenly spread from its first, each with the plan's rate window (pure)."""
-    intervals = max(1, (len(plan.grid()) - 1) // (PROBE_POINTS - 1))
-    return QueryPlan(plan.start, plan.end, plan.step * intervals, plan.rate_window)
+def probe_plans(plan: QueryPlan) -> list[QueryPlan]:
+    """The first look at a histogram: about :data:`PROBE_POINTS` instants of the plan's own grid, evenly
+    spread from its first, each asked as a range of that one point with the plan's rate window (pure).
+    Prometheus walks every chunk of a range query's whole span, whatever its step: one query over the
+    window at a coarse step cost it about three times these few one-point ones."""
+    grid = plan.grid()
+    return [
+        QueryPlan(t, t, plan.step, plan.rate_window) for t in grid[:: max(1, (len(grid) - 1) // (PROBE_POINTS - 1))]
+    ]
 
 
 def _regex_literal(number: str) -> str:
@@ -925,7 +929,7 @@ class BucketNarrowing:
     weight as a contributor) and the quantiles of the parts that can rank among the top contributors.
 
     Each of these reads the counts of two neighbouring bounds and the ``+Inf`` bucket (:data:`Bracket`).
-    :meth:`first` picks them from a look at every bucket at a few instants (:func:`probe_plan`); after each
+    :meth:`first` picks them from a look at every bucket at a few instants (:func:`probe_plans`); after each
     read, :meth:`more` names the histogram's bounds (``le_values``: every ``le`` it has in the window) that
     lie between the two bounds some instant read, which that instant's answer would otherwise have
     interpolated over; none once every instant reads the same neighbours as with every bucket (given
@@ -1857,11 +1861,13 @@ class TelemetryCollector:
             if not narrowing.worth_it:
                 answer = await self._client.query_range_answer(narrowed.promql(), plan)
                 return parse_matrix(query, answer.result), list(answer.warnings)
-            probe = await self._client.query_range_answer(narrowed.promql(), probe_plan(plan))
+            looks = await asyncio.gather(
+                *(self._client.query_range_answer(narrowed.promql(), at) for at in probe_plans(plan))
+            )
         result: list[MatrixSeries] = []
         warnings: list[str] = []
         parsed: Any = parse_matrix(query, [])
-        wanted = narrowing.first(parse_matrix(query, probe.result))
+        wanted = narrowing.first(parse_matrix(query, [item for look in looks for item in look.result]))
         while wanted:
             async with semaphore:
                 answer = await self._client.query_range_answer(narrowed.promql(narrowing.matcher(wanted)), plan)
