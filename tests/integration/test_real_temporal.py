@@ -566,7 +566,8 @@ async def test_activities_that_hang_past_their_timeout_are_named_as_timeouts(
 async def test_histograms_read_bucket_by_bucket_give_every_bucket_s_numbers(judged: Judged) -> None:
     """Over the whole run of every phase (steady latencies, the incident's climb, the timeouts, the window
     nobody polled), the collector reading only the buckets each percentile needs gives, metric for metric
-    and contributor for contributor, what reading every bucket gives: for the task queue and the cluster."""
+    and contributor for contributor, what reading every bucket gives: for the task queue and the cluster.
+    (Told to: by default it does so only for windows of hours, where it pays.)"""
     live = judged.live
     settings = live.settings()
     start, end = live.phases[0].start, live.phases[-1].end

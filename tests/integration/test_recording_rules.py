@@ -135,7 +135,11 @@ async def collected(recorded_prometheus: tuple[str, list[Placement]]) -> AsyncIt
     async with httpx.AsyncClient() as http, httpx.AsyncClient(event_hooks={"request": [read]}) as watched:
         client = PrometheusClient(http, url)
         with_rules = TelemetryCollector(client, cluster_label="cluster")
-        raw_only = TelemetryCollector(PrometheusClient(watched, url), cluster_label="cluster", use_recorded=False)
+        # (bucket by bucket even in an hour, where the collector's default reads every bucket: it pays for
+        # longer windows, and the numbers must be the same whatever the window)
+        raw_only = TelemetryCollector(
+            PrometheusClient(watched, url), cluster_label="cluster", use_recorded=False, narrow_buckets=True
+        )
         whole = TelemetryCollector(client, cluster_label="cluster", use_recorded=False, narrow_buckets=False)
         out = Collected({}, {}, {}, {})
         for p in placements:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,10 +23,13 @@ from behaviour_profiles.telemetry import (
     NARROW_MIN_BUCKETS,
     PROBE_POINTS,
     BucketNarrowing,
+    PrometheusClient,
     QueryPlan,
     Scope,
+    TelemetryCollector,
     compute_metric,
     contributors,
+    plan_window,
     probe_plans,
     render,
     split_part,
@@ -210,3 +216,28 @@ def test_a_narrowed_histogram_query_reads_only_the_bounds_it_is_given() -> None:
     whole = render(UNSPLIT, Dialect.TALLY, scope, 60)
     narrowed = render(UNSPLIT, Dialect.TALLY, scope, 60, 'le=~"5|[+]Inf"')
     assert narrowed == whole.replace('"}[60s]', '",le=~"5|[+]Inf"}[60s]')
+
+
+@pytest.mark.parametrize(
+    ("hours", "mode", "narrowed"),
+    [
+        (24, None, True),  # steps of 288 s: where it pays, the default reads bucket by bucket
+        (6, None, True),  # 72 s: 4.8 scrape intervals
+        (1, None, False),  # 15 s steps, one sample of each bucket series per step: read whole
+        (1, True, True),  # told to
+        (24, False, False),  # told not to
+        (0.1, True, False),  # 21 points: too few, even told to
+    ],
+)
+async def test_which_windows_read_their_histograms_bucket_by_bucket(
+    hours: float, mode: bool | None, narrowed: bool
+) -> None:
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    async with httpx.AsyncClient() as http:
+        collector = TelemetryCollector(PrometheusClient(http, "http://prometheus.invalid"), narrow_buckets=mode)
+    plan = plan_window(end - timedelta(hours=hours), end, 15)
+    asks = collector.queries(Dialect.TALLY, Scope("c", None, None), plan)
+    histograms = [ask for query, ask in asks.items() if isinstance(query, BucketRates)]
+    assert len(histograms) >= 5
+    assert all((ask.narrowed is not None) is narrowed for ask in histograms)
+    assert all(ask.narrowed is None for query, ask in asks.items() if not isinstance(query, BucketRates))
