@@ -545,6 +545,11 @@ async def test_activities_that_hang_past_their_timeout_are_named_as_timeouts(
         "timeout_type": "StartToClose",
     }, top
     assert top[0]["share"] > 0.95, top  # the workload fails none of them: every one is a timeout
+    # history's execution latency holds only the answered attempts: it says so where attempts hung
+    answered = metrics["activity_execution_latency_p95"]
+    assert answered["status"] == "ok" and answered["reason"].startswith("Answered attempts only: "), answered
+    assert "(StartToClose; see activity_failures_per_sec)" in answered["reason"]
+    assert judged.steady["telemetry"]["metrics"]["activity_execution_latency_p95"]["reason"] is None
 
     result = await compared(api, judged.steady, profile)
     assert result["verdict"] == "fail", result["summary"]

@@ -32,6 +32,7 @@ from behaviour_profiles.models import (
     VersionIdentity,
 )
 from behaviour_profiles.presets import PRESETS, THROUGHPUT_METRIC
+from behaviour_profiles.telemetry import answered_only_note
 
 MID = PRESETS["mid-scale"]
 T0 = datetime(2026, 2, 18, 10, 0, tzinfo=UTC)
@@ -434,3 +435,13 @@ def test_a_suggestion_that_cannot_be_compared_says_so() -> None:
     pollers = next(o for o in advice.overrides if o.key == "MaxConcurrentWorkflowTaskPollers")
     assert pollers.current_value is None and pollers.current_known is False
     assert "could not be compared with the value in force" in pollers.why
+
+
+def test_the_execution_latency_says_it_reads_answered_attempts_only_when_attempts_hung() -> None:
+    failures = hung(1.0)["activity_failures_per_sec"]
+    note = answered_only_note(failures)
+    assert note.startswith("Answered attempts only: 1.3/s activity attempts hung past their timeout")
+    assert "(StartToClose; see activity_failures_per_sec)" in note
+    assert answered_only_note(hung(0.0)["activity_failures_per_sec"]) == ""  # failures only: nothing hung
+    assert answered_only_note(ok("activity_failures_per_sec", 0.0)) == ""  # no contributors
+    assert answered_only_note(None) == ""

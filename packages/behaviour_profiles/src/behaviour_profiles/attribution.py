@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from behaviour_profiles.breakdown import UNNAMED_TASK_QUEUE, UNNAMED_WORDS
-from behaviour_profiles.catalogue import ACTIVITY_TIMEOUT_OPERATION
+from behaviour_profiles.catalogue import ACTIVITY_TIMEOUT_OPERATION, HUNG_TIMEOUT_TYPES
 from behaviour_profiles.formatting import format_change, format_value
 from behaviour_profiles.models import (
     Attribution,
@@ -160,6 +160,18 @@ def tail_above(buckets: Sequence[tuple[float, float]], threshold: float) -> floa
     buckets, interpolating linearly inside the bucket that holds it (as ``histogram_quantile`` does)."""
     ordered = sorted(buckets)
     return tail_above_in_order([b for b, _ in ordered], [c for _, c in ordered], threshold)
+
+
+def hung_attempts_of(contributors: Contributors | None) -> list[Contributor]:
+    """The contributors of the activity failures that are attempts which hung past their timeout (history's
+    timeout with a ``timeout_type`` of :data:`~behaviour_profiles.catalogue.HUNG_TIMEOUT_TYPES`): a worker
+    took them and did not answer in time."""
+    return [
+        c
+        for c in (contributors.top if contributors is not None else [])
+        if c.labels.get("operation") == ACTIVITY_TIMEOUT_OPERATION
+        and c.labels.get("timeout_type") in HUNG_TIMEOUT_TYPES
+    ]
 
 
 def threshold_bucket(bounds: Sequence[float], threshold: float) -> int:

@@ -429,6 +429,10 @@ _BY_WORKFLOW_TASK_FAILURE: Split = ("namespace", "failure")
 _BY_ACTIVITY: Split = ("namespace", "taskqueue", "activityType")
 ACTIVITY_TIMEOUT_OPERATION = "TimerActiveTaskActivityTimeout"
 """The ``operation`` history counts an activity attempt's timeout under (``activity_task_timeout``)."""
+ACTIVITY_FAILURES = "activity_failures_per_sec"
+"""The metric whose contributors tell failed activity attempts from timed-out ones, and of what type."""
+ANSWERED_ONLY = "activity_execution_latency_p95"
+"""History's execution latency: only attempts a worker answered in time are in it, never a hung one."""
 HUNG_TIMEOUT_TYPES = frozenset({"StartToClose", "Heartbeat"})
 """The ``timeout_type`` of an attempt that a worker took and did not answer in time: it hung, holding its
 slot (a schedule-to-start timeout is a task nobody took)."""
@@ -1197,7 +1201,7 @@ def _build() -> tuple[MetricSpec, ...]:
             floor_points=1.0,
         ),
         _error_rate(
-            "activity_failures_per_sec",
+            ACTIVITY_FAILURES,
             "Activity failures and timeouts/s",
             _ACTIVITY_FAILURES,
             "activity_outcomes",
@@ -1281,7 +1285,7 @@ def _build() -> tuple[MetricSpec, ...]:
             critical_level=500.0,
         ),
         MetricSpec(
-            key="activity_execution_latency_p95",
+            key=ANSWERED_ONLY,
             category=Category.LATENCY,
             title="Activity execution latency p95",
             unit="ms",

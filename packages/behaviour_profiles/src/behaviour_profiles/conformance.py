@@ -30,11 +30,10 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from behaviour_profiles.attribution import describe_labels
+from behaviour_profiles.attribution import describe_labels, hung_attempts_of
 from behaviour_profiles.catalogue import (
-    ACTIVITY_TIMEOUT_OPERATION,
+    ACTIVITY_FAILURES,
     BY_KEY,
-    HUNG_TIMEOUT_TYPES,
     POLLER_KEYS,
     SLOT_SIZE_KEYS,
     WORKER_KEY_TYPES,
@@ -306,18 +305,13 @@ mostly hung (:func:`hung_attempts`), more activity slots are not the advice."""
 
 
 def hung_attempts(metrics: Mapping[str, MetricSummary]) -> tuple[float, str] | None:
-    """The share of activity attempts that hung past their timeout (:data:`HUNG_TIMEOUT_TYPES`), and where
-    the most of them were, in words; None unless such timeouts are at least half of the activity failures
-    (as the contributors of ``activity_failures_per_sec`` split them)."""
-    rate, failures = metrics.get(HUNG_METRIC), metrics.get("activity_failures_per_sec")
-    if rate is None or rate.mean is None or failures is None or failures.contributors is None:
+    """The share of activity attempts that hung past their timeout (:func:`hung_attempts_of`), and where the
+    most of them were, in words; None unless such timeouts are at least half of the activity failures (as
+    the contributors of :data:`ACTIVITY_FAILURES` split them)."""
+    rate, failures = metrics.get(HUNG_METRIC), metrics.get(ACTIVITY_FAILURES)
+    if rate is None or rate.mean is None or failures is None:
         return None
-    hung = [
-        c
-        for c in failures.contributors.top
-        if c.labels.get("operation") == ACTIVITY_TIMEOUT_OPERATION
-        and c.labels.get("timeout_type") in HUNG_TIMEOUT_TYPES
-    ]
+    hung = hung_attempts_of(failures.contributors)
     share = math.fsum(c.share for c in hung)
     if not hung or share < 0.5:
         return None

@@ -41,6 +41,7 @@ from behaviour_profiles.attribution import (
     Candidate,
     can_rank,
     held_largest,
+    hung_attempts_of,
     tail_above_in_order,
     threshold_bucket,
     top_contributors,
@@ -48,6 +49,8 @@ from behaviour_profiles.attribution import (
 )
 from behaviour_profiles.breakdown import names_queues, with_unnamed_queues
 from behaviour_profiles.catalogue import (
+    ACTIVITY_FAILURES,
+    ANSWERED_ONLY,
     CATALOGUE,
     CPU_EXPLANATION,
     CPU_OFF,
@@ -1134,7 +1137,26 @@ class CatalogueSummary:
                 why = untaken if spec.taken and untaken else spec.description
                 if why:
                     summaries[spec.key] = summary.model_copy(update={"reason": f"{NO_SAMPLES}. {why}"})
+        answered = summaries.get(ANSWERED_ONLY)
+        hung = answered_only_note(summaries.get(ACTIVITY_FAILURES))
+        if answered is not None and answered.status is MetricStatus.OK and hung:
+            summaries[ANSWERED_ONLY] = answered.model_copy(update={"reason": hung})
         return summaries
+
+
+def answered_only_note(failures: MetricSummary | None) -> str:
+    """How :data:`ANSWERED_ONLY` reads a window where activity attempts hung past their timeout ("" where
+    none did, as far as the failures' contributors tell)."""
+    hung = hung_attempts_of(failures.contributors if failures is not None else None)
+    rate = math.fsum(c.value or 0.0 for c in hung)
+    if rate <= 0:
+        return ""
+    return (
+        f"Answered attempts only: {format_value(rate, '1/s')} activity attempts hung past their timeout in the "
+        f"window ({', '.join(sorted({c.labels['timeout_type'] for c in hung}))}; see {ACTIVITY_FAILURES}), and "
+        "history records an attempt's start-to-close time only when its worker answers in time: a hang does not "
+        "raise this percentile"
+    )
 
 
 def _untaken(waiting: MetricSummary | None) -> str:
