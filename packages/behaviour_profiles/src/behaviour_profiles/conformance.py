@@ -346,14 +346,8 @@ def recommend(profile: BehaviourProfile) -> Recommendation:
         notes.append(
             f"{WORKER_TYPES[saturated[0]]} slots are the saturated type ({format_value(saturated[1], 'ratio')} busy)"
         )
-    hung = next(
-        (
-            hung_attempts(profile.telemetry.metrics)
-            for check in result.checks
-            if check.metric == HUNG_METRIC and check.status in (BoundStatus.FAIL, BoundStatus.WARN)
-        ),
-        None,
-    )
+    beyond = any(c.metric == HUNG_METRIC and c.status in (BoundStatus.FAIL, BoundStatus.WARN) for c in result.checks)
+    hung = hung_attempts(profile.telemetry.metrics) if beyond else None
     hung_slots = SLOT_SIZE_KEYS["activity"]
     if hung is not None:
         notes.append(
